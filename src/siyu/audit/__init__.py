@@ -1,0 +1,1 @@
+"""Append-only audit log: merges, writes and PII reveals."""

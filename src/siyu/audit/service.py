@@ -1,0 +1,43 @@
+"""Recording and reading audit entries. Entries are only ever inserted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.store.models import AuditEntry
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+            details=details,
+        )
+    )
+
+
+def entries(
+    session: Session, target_type: str | None = None, target_id: str | int | None = None,
+    action: str | None = None, limit: int = 100,
+) -> list[AuditEntry]:
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if target_type:
+        stmt = stmt.where(AuditEntry.target_type == target_type)
+    if target_id is not None:
+        stmt = stmt.where(AuditEntry.target_id == str(target_id))
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    return list(session.scalars(stmt))

@@ -1,0 +1,123 @@
+"""Identifier types, normalisation, blocked values and priorities (identity resolution input)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+
+#: Highest first: when a merge or attach would break a rule, the lowest-priority incoming
+#: identifier is dropped. customer_no is the brand's own key, phone is the strongest personal key
+#: in China, device ids are the weakest.
+IDENTIFIER_PRIORITY: dict[str, int] = {
+    "customer_no": 100,
+    "phone": 90,
+    "email": 80,
+    "wechat_unionid": 70,
+    "wecom_external_userid": 60,
+    "wechat_openid": 50,
+    "douyin_openid": 40,
+    "taobao_nick": 30,
+    "app_device_id": 10,
+}
+IDENTIFIER_TYPES: tuple[str, ...] = tuple(IDENTIFIER_PRIORITY)
+#: Types whose values are personal information: stored encrypted, looked up by blind index.
+PII_TYPES: frozenset[str] = frozenset({"phone", "email"})
+
+DEFAULT_BLOCKED = (
+    r"^\s*$",
+    r"^[0\-]*$",
+    r"^-1$",
+    r"(?i)^(null|none|nil|nan|undefined|anonymous|unknown|n/?a)$",
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_VALUE_LENGTH = 256
+
+
+class IdentifierError(ValueError):
+    """An identifier value that cannot be used; ``field`` names it for error reports."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class BlockedIdentifier(IdentifierError):
+    """A placeholder value (empty, 0, -1, null, anonymous, …): ignored, never matched."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    type: str
+    value: str
+    scope: str = ""
+
+    @property
+    def priority(self) -> int:
+        return IDENTIFIER_PRIORITY[self.type]
+
+    @property
+    def is_pii(self) -> bool:
+        return self.type in PII_TYPES
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.scope + ':' if self.scope else ''}{self.value}"
+
+
+class IdentifierParser:
+    """Normalises raw identifier values: phone → E.164, email lower-cased, openid scoped."""
+
+    def __init__(self, region: str = "CN", extra_blocked: list[str] | None = None) -> None:
+        self.region = region
+        self._blocked = [re.compile(p) for p in (*DEFAULT_BLOCKED, *(extra_blocked or []))]
+        self._phone_cache: dict[str, str] = {}
+
+    def is_blocked(self, value: str) -> bool:
+        return any(p.search(value) for p in self._blocked)
+
+    def parse(self, kind: str, raw: Any, scope: str | None = None) -> Identifier:
+        """Return the normalised identifier or raise :class:`IdentifierError`."""
+        if kind not in IDENTIFIER_PRIORITY:
+            raise IdentifierError(kind, f"unknown identifier type (known: {', '.join(IDENTIFIER_TYPES)})")
+        if isinstance(raw, dict) and kind == "wechat_openid":
+            scope = str(raw.get("app_id") or raw.get("appid") or "")
+            raw = raw.get("value") or raw.get("openid")
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise IdentifierError(kind, f"must be a string, got {type(raw).__name__}")
+        value = str(raw).strip()
+        if self.is_blocked(value):
+            raise BlockedIdentifier(kind, f"blocked placeholder value {value!r}")
+        if len(value) > MAX_VALUE_LENGTH:
+            raise IdentifierError(kind, f"longer than {MAX_VALUE_LENGTH} characters")
+        if kind == "phone":
+            return Identifier(kind, self.normalise_phone(value))
+        if kind == "email":
+            value = value.lower()
+            if not _EMAIL.match(value):
+                raise IdentifierError(kind, f"not an email address: {value!r}")
+            return Identifier(kind, value)
+        if kind == "wechat_openid":
+            if scope is None and ":" in value:
+                scope, value = value.split(":", 1)
+            return Identifier(kind, value, scope or "")
+        return Identifier(kind, value)
+
+    def normalise_phone(self, value: str) -> str:
+        cached = self._phone_cache.get(value)
+        if cached is not None:
+            return cached
+        try:
+            number = phonenumbers.parse(value, self.region)
+        except phonenumbers.NumberParseException as exc:
+            raise IdentifierError("phone", f"not a phone number: {exc}") from exc
+        if not number.national_number or set(str(number.national_number)) <= {"0"}:
+            raise BlockedIdentifier("phone", "all-zero phone number")
+        if not phonenumbers.is_possible_number(number):
+            raise IdentifierError("phone", f"not a possible phone number: {value!r}")
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if len(self._phone_cache) < 100_000:
+            self._phone_cache[value] = e164
+        return e164

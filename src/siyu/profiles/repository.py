@@ -1,0 +1,158 @@
+"""Every query of the profiles capability."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity
+
+#: (type, scope, lookup): how an identifier is found in the identities table.
+IdentityKey = tuple[str, str, str]
+
+_CHUNK = 500  # stays below SQLite's bound-parameter limit with room to spare
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class ProfileRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- identities -------------------------------------------------------------------------
+    def owners(self, keys: Iterable[IdentityKey]) -> dict[IdentityKey, int]:
+        """Contact id owning each known key. Identities always sit on survivors."""
+        wanted = set(keys)
+        found: dict[IdentityKey, int] = {}
+        lookups = sorted({k[2] for k in wanted})
+        for chunk in _chunks(lookups):
+            rows = self.session.execute(
+                select(Identity.type, Identity.scope, Identity.lookup, Identity.contact_id).where(
+                    Identity.lookup.in_(chunk)
+                )
+            )
+            for kind, scope, lookup, contact_id in rows:
+                key = (kind, scope, lookup)
+                if key in wanted:
+                    found[key] = contact_id
+        return found
+
+    def identities_of(self, contact_ids: Iterable[int]) -> list[Identity]:
+        ids = sorted(set(contact_ids))
+        out: list[Identity] = []
+        for chunk in _chunks(ids):
+            out.extend(
+                self.session.scalars(
+                    select(Identity).where(Identity.contact_id.in_(chunk)).order_by(Identity.id)
+                )
+            )
+        return out
+
+    def add_identities(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(Identity.__table__.insert(), rows)
+
+    def move_identities(self, absorbed_id: int, survivor_id: int) -> None:
+        self.session.execute(
+            update(Identity).where(Identity.contact_id == absorbed_id).values(contact_id=survivor_id)
+        )
+
+    # --- contacts ---------------------------------------------------------------------------
+    def get(self, contact_id: int) -> Contact | None:
+        return self.session.get(Contact, contact_id)
+
+    def survivor_of(self, contact_id: int) -> int | None:
+        """Follow ``merged_into_id`` to the live contact (chains are flattened on merge)."""
+        contact = self.session.get(Contact, contact_id)
+        if contact is None:
+            return None
+        return contact.merged_into_id or contact.id
+
+    def contacts(self, ids: Iterable[int]) -> dict[int, Contact]:
+        out: dict[int, Contact] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for c in self.session.scalars(select(Contact).where(Contact.id.in_(chunk))):
+                out[c.id] = c
+        return out
+
+    def create(self, at: datetime, first_channel_id: int | None, first_entry_code_id: int | None) -> Contact:
+        contact = Contact(
+            created_at=at, updated_at=at,
+            first_channel_id=first_channel_id, first_entry_code_id=first_entry_code_id,
+        )
+        self.session.add(contact)
+        self.session.flush()
+        return contact
+
+    def redirect_merged(self, absorbed_id: int, survivor_id: int) -> None:
+        """Point the absorbed contact, and anything it had absorbed, at the survivor."""
+        self.session.execute(
+            update(Contact)
+            .where((Contact.id == absorbed_id) | (Contact.merged_into_id == absorbed_id))
+            .values(merged_into_id=survivor_id)
+        )
+
+    def count_live(self) -> int:
+        return self.session.scalar(
+            select(func.count()).select_from(Contact).where(Contact.merged_into_id.is_(None))
+        ) or 0
+
+    # --- attributes -------------------------------------------------------------------------
+    def attributes(self, contact_id: int) -> dict[str, ContactAttribute]:
+        rows = self.session.scalars(
+            select(ContactAttribute).where(ContactAttribute.contact_id == contact_id)
+        )
+        return {a.name: a for a in rows}
+
+    # --- merges -----------------------------------------------------------------------------
+    def add_merge(self, survivor_id: int, absorbed_id: int, reason: str, kind: str | None, at: datetime) -> None:
+        self.session.add(
+            ContactMerge(
+                survivor_id=survivor_id, absorbed_id=absorbed_id, reason=reason,
+                identifier_type=kind, occurred_at=at,
+            )
+        )
+
+    def merges_of(self, contact_id: int) -> list[ContactMerge]:
+        return list(
+            self.session.scalars(
+                select(ContactMerge)
+                .where(
+                    (ContactMerge.survivor_id == contact_id) | (ContactMerge.absorbed_id == contact_id)
+                )
+                .order_by(ContactMerge.id)
+            )
+        )
+
+    def move_owned_rows(self, absorbed_id: int, survivor_id: int) -> list[str]:
+        """Move every row of every table that belongs to a contact through a ``contact_id``
+        foreign key, except tables that handle merges themselves (``info={"merge": "custom"}``).
+
+        Discovered from the metadata, so tables added by later capabilities (tags, journeys,
+        points) follow the survivor without touching this code.
+        """
+        moved = []
+        for table in owned_tables():
+            self.session.execute(
+                update(table).where(table.c.contact_id == absorbed_id).values(contact_id=survivor_id)
+            )
+            moved.append(table.name)
+        return moved
+
+
+def owned_tables() -> list[Table]:
+    tables = []
+    for table in Base.metadata.sorted_tables:
+        if table.info.get("merge") == "custom" or "contact_id" not in table.c:
+            continue
+        fks = table.c.contact_id.foreign_keys
+        if any(fk.column.table.name == "contacts" for fk in fks):
+            tables.append(table)
+    return tables

@@ -1,0 +1,15 @@
+"""Every table of the system of record. Importing this module registers them all on
+``Base.metadata`` (Alembic and the merge logic rely on that)."""
+
+from siyu.store.models.base import Base, utcnow
+from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
+from siyu.store.models.compliance import AuditEntry, ConsentRecord
+from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
+from siyu.store.models.events import Event
+from siyu.store.models.jobs import ImportJob
+
+__all__ = [
+    "CHANNEL_KINDS", "AuditEntry", "Base", "Channel", "ConsentRecord", "Contact",
+    "ContactAttribute", "ContactMerge", "EntryCode", "Event", "Identity", "ImportJob", "Source",
+    "Touch", "utcnow",
+]

@@ -1,0 +1,28 @@
+"""Events: the system-of-record copy the warehouse is fed from (and rebuilt from)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.store.models.base import Base, BigId, Json, UTCDateTime, utcnow
+
+
+class Event(Base):
+    """A track / identify / page / group call. ``message_id`` makes ingest idempotent."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), nullable=True)
+    type: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    properties: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    context: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity
+from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity, utcnow
 
 #: (type, scope, lookup): how an identifier is found in the identities table.
 IdentityKey = tuple[str, str, str]
@@ -96,7 +96,7 @@ class ProfileRepository:
         self.session.execute(
             update(Contact)
             .where((Contact.id == absorbed_id) | (Contact.merged_into_id == absorbed_id))
-            .values(merged_into_id=survivor_id)
+            .values(merged_into_id=survivor_id, updated_at=utcnow())
         )
 
     def count_live(self) -> int:

@@ -1,0 +1,133 @@
+"""The Python API: ``import siyu; s = siyu.open()``.
+
+A thin interface like the CLI and REST API: each method opens a unit of work, calls the
+capability, commits, and returns plain data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from siyu.config import Settings
+from siyu.consent.service import ConsentService
+from siyu.context import AppContext
+from siyu.ingest.files import FileImporter, ImportReport, Progress
+from siyu.ingest.messages import MessageValidator
+from siyu.ingest.service import BatchResult, IngestService
+from siyu.profiles import views
+from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
+from siyu.sources.service import SourcesService
+from siyu.stats import overview
+from siyu.warehouse.store import FeedResult, Warehouse
+
+
+class Siyu:
+    def __init__(self, context: AppContext) -> None:
+        self.ctx = context
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def migrate(self) -> None:
+        self.ctx.db.upgrade()
+
+    def close(self) -> None:
+        self.ctx.close()
+
+    def __enter__(self) -> Siyu:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ingest_service(self, session: Any) -> IngestService:
+        return IngestService(session, self.ctx.profiles(session), MessageValidator(self.ctx.parser))
+
+    # --- ingest -----------------------------------------------------------------------------
+    def batch(self, calls: list[dict[str, Any]], write_key: str | None = None) -> BatchResult:
+        with self.ctx.db.session() as s:
+            source = SourcesService(s).source_by_write_key(write_key) if write_key else None
+            return self.ingest_service(s).ingest(calls, source)
+
+    def identify(self, identifiers: dict[str, Any], traits: dict[str, Any] | None = None,
+                 timestamp: datetime | str | None = None, **extra: Any) -> BatchResult:
+        call = {"type": "identify", "identifiers": identifiers, "traits": traits or {}, **extra}
+        if timestamp is not None:
+            call["timestamp"] = timestamp if isinstance(timestamp, str) else timestamp.isoformat()
+        return self.batch([call])
+
+    def track(self, event: str, identifiers: dict[str, Any], properties: dict[str, Any] | None = None,
+              timestamp: datetime | str | None = None, message_id: str | None = None, **extra: Any) -> BatchResult:
+        call: dict[str, Any] = {"type": "track", "event": event, "identifiers": identifiers,
+                                "properties": properties or {}, **extra}
+        if timestamp is not None:
+            call["timestamp"] = timestamp if isinstance(timestamp, str) else timestamp.isoformat()
+        if message_id is not None:
+            call["messageId"] = message_id
+        return self.batch([call])
+
+    def import_file(self, path: str | Path, kind: str, fmt: str | None = None,
+                    mapping: dict[str, str] | None = None, write_key: str | None = None,
+                    progress: Progress | None = None, batch_size: int = 5000) -> ImportReport:
+        source = None
+        if write_key:
+            with self.ctx.db.session() as s:
+                source = SourcesService(s).source_by_write_key(write_key)
+        importer = FileImporter(self.ctx.db, self.ingest_service, self.ctx.settings.dead_letter_dir, batch_size)
+        return importer.run(Path(path), kind, fmt, mapping, source, progress)
+
+    # --- profiles ---------------------------------------------------------------------------
+    def contact(self, query: str, reveal: bool = False, actor: str = "python") -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            profiles = self.ctx.profiles(s)
+            cid = views.find_contact_id(profiles, self.ctx.parser, query)
+            return views.profile(s, profiles, cid, reveal=reveal, actor=actor)
+
+    def set_consent(self, query: str, purpose: str, granted: bool, channel: str = "*",
+                    source: str = "python", evidence: dict[str, Any] | None = None) -> None:
+        with self.ctx.db.session() as s:
+            cid = views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, query)
+            ConsentService(s).record(cid, purpose, channel, granted, source, evidence)
+
+    # --- sources ----------------------------------------------------------------------------
+    def create_channel(self, key: str, kind: str, name: str | None = None) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            ch = SourcesService(s).create_channel(ChannelCreate(key=key, kind=kind, name=name or key))
+            return {"id": ch.id, "key": ch.key, "kind": ch.kind, "name": ch.name}
+
+    def create_entry_code(self, channel: str, state: str, name: str | None = None) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            code = SourcesService(s).create_entry_code(EntryCodeCreate(channel=channel, state=state, name=name or state))
+            return {"id": code.id, "state": code.state, "channel_id": code.channel_id}
+
+    def create_source(self, name: str, channel: str | None = None) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            src = SourcesService(s).create_source(SourceCreate(name=name, channel=channel))
+            return {"id": src.id, "name": src.name, "write_key": src.write_key, "channel_id": src.channel_id}
+
+    # --- warehouse and stats ----------------------------------------------------------------
+    def feed_warehouse(self, rebuild: bool = False) -> FeedResult:
+        wh = Warehouse(self.ctx.settings.resolved_warehouse_path)
+        try:
+            if rebuild:
+                return wh.rebuild(self.ctx.db)
+            return wh.feed(self.ctx.db, self.ctx.settings.warehouse_batch_size)
+        finally:
+            wh.close()
+
+    def stats(self) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            return overview(s)
+
+
+def open(data_dir: str | Path | None = None, database_url: str | None = None, migrate: bool = True,
+         **settings: Any) -> Siyu:  # noqa: A001 - mirrors sqlite3.open / duckdb.connect naming
+    """Open siyu on a data directory (default ``SIYU_DATA_DIR`` or ``./siyu-data``)."""
+    if data_dir is not None:
+        settings["data_dir"] = Path(data_dir)
+    if database_url is not None:
+        settings["database_url"] = database_url
+    client = Siyu(AppContext.from_settings(Settings(**settings)))
+    if migrate:
+        client.migrate()
+    return client

@@ -1,0 +1,1 @@
+"""Consent ledger per contact × purpose × channel (PIPL)."""

@@ -1,0 +1,1 @@
+"""Event and contact ingest: Segment-spec calls over HTTP and from JSONL/CSV files."""

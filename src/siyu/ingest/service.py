@@ -1,0 +1,209 @@
+"""Batch ingest: validate calls, resolve them to contacts, store events idempotently.
+
+One path serves the HTTP API and file imports. Per batch:
+
+1. validate every call (bad ones are reported with their index, field and reason);
+2. drop calls whose message_id is already stored (idempotency; counted as duplicates);
+3. resolve identifiers to contacts: a call whose identifiers are all known and point at one
+   contact takes the fast path (one cached lookup); anything else — identify calls with traits,
+   new identifiers, identifiers that connect two contacts — goes through full identity
+   resolution, whose result refreshes the cache;
+4. record touches (entry code in ``context.state``, utm source, or the source's channel);
+5. insert the events with INSERT … ON CONFLICT DO NOTHING.
+
+The caller commits: the answer to a client is sent only after its batch is durable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.ingest.messages import Message, MessageError, MessageValidator
+from siyu.profiles.repository import IdentityKey
+from siyu.profiles.service import ProfileService
+from siyu.sources.service import SourcesService
+from siyu.store.dialect import insert_ignore
+from siyu.store.models import Channel, Event, EntryCode, Source
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    field: str
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    contacts_created: int = 0
+    merges: int = 0
+
+    def add(self, other: BatchResult, offset: int = 0) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.contacts_created += other.contacts_created
+        self.merges += other.merges
+        self.rejected.extend(Rejection(r.index + offset, r.field, r.reason) for r in other.rejected)
+
+
+class IngestService:
+    def __init__(
+        self, session: Session, profiles: ProfileService, validator: MessageValidator
+    ) -> None:
+        self.session = session
+        self.profiles = profiles
+        self.validator = validator
+        self.sources = SourcesService(session)
+        # identity key → contact id, and absorbed → survivor, kept across batches of one job
+        self._owners: dict[IdentityKey, int] = {}
+        self._redirect: dict[int, int] = {}
+        self._channel_keys: dict[str, int] | None = None
+
+    # --- public -----------------------------------------------------------------------------
+    def ingest(
+        self, calls: list[Any], source: Source | None = None, pre_rejected: dict[int, Rejection] | None = None
+    ) -> BatchResult:
+        """Ingest one batch. ``pre_rejected`` carries records that failed before validation
+        (e.g. a line that is not JSON) so that indexes in the report stay aligned."""
+        result = BatchResult()
+        now = datetime.now(UTC)
+        valid: list[tuple[int, Message]] = []
+        for index, raw in enumerate(calls):
+            if pre_rejected and index in pre_rejected:
+                result.rejected.append(pre_rejected[index])
+                continue
+            try:
+                valid.append((index, self.validator.validate(raw, now)))
+            except MessageError as exc:
+                result.rejected.append(Rejection(index, exc.field, exc.reason))
+        fresh = self._drop_duplicates(valid, result)
+        if not fresh:
+            return result
+        codes = self._entry_codes({m.state for _, m in fresh if m.state})
+        rows = []
+        touches: list[tuple[int, int, int | None, datetime]] = []
+        for _, msg in fresh:
+            contact_id = self._resolve(msg, source, codes, result)
+            rows.append(self._event_row(msg, contact_id, source, now))
+            touch = self._touch_for(msg, source, codes)
+            if touch is not None:
+                touches.append((contact_id, touch[0], touch[1], msg.timestamp))
+        for row in rows:  # a later call in this batch may have merged the contact away
+            row["contact_id"] = self._live(row["contact_id"])
+        self._record_touches(touches, source)
+        inserted = insert_ignore(self.session, Event.__table__, rows, "message_id")
+        result.accepted += inserted
+        result.duplicates += len(rows) - inserted
+        return result
+
+    # --- steps ------------------------------------------------------------------------------
+    def _drop_duplicates(self, valid: list[tuple[int, Message]], result: BatchResult) -> list[tuple[int, Message]]:
+        ids = list({m.message_id for _, m in valid})
+        existing: set[str] = set()
+        for i in range(0, len(ids), 500):
+            existing.update(
+                self.session.scalars(select(Event.message_id).where(Event.message_id.in_(ids[i : i + 500])))
+            )
+        fresh: list[tuple[int, Message]] = []
+        seen: set[str] = set()
+        for index, msg in valid:
+            if msg.message_id in existing or msg.message_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(msg.message_id)
+            fresh.append((index, msg))
+        return fresh
+
+    def _live(self, contact_id: int) -> int:
+        while contact_id in self._redirect:
+            contact_id = self._redirect[contact_id]
+        return contact_id
+
+    def _owner(self, key: IdentityKey) -> int | None:
+        cid = self._owners.get(key)
+        return None if cid is None else self._live(cid)
+
+    def _resolve(
+        self, msg: Message, source: Source | None, codes: dict[str, EntryCode], result: BatchResult
+    ) -> int:
+        keys = [self.profiles.key(i) for i in msg.identifiers]
+        missing = [k for k in keys if self._owner(k) is None]
+        if missing:
+            self._owners.update(self.profiles.repo.owners(missing))
+        owners = {self._owner(k) for k in keys}
+        if None not in owners and len(owners) == 1 and not msg.traits:
+            return owners.pop()  # type: ignore[return-value]
+        channel_id, code_id = self._touch_for(msg, source, codes) or (None, None)
+        res = self.profiles.identify(
+            msg.identifiers, msg.traits, at=msg.timestamp,
+            source=source.name if source else None,
+            first_channel_id=channel_id, first_entry_code_id=code_id, actor="ingest",
+        )
+        for absorbed in res.merged:
+            self._redirect[absorbed] = res.contact_id
+        for ident in res.added:
+            self._owners[self.profiles.key(ident)] = res.contact_id
+        result.contacts_created += int(res.created)
+        result.merges += len(res.merged)
+        return res.contact_id
+
+    def _entry_codes(self, states: set[str]) -> dict[str, EntryCode]:
+        if not states:
+            return {}
+        codes = self.session.scalars(select(EntryCode).where(EntryCode.state.in_(sorted(states))))
+        return {c.state: c for c in codes}
+
+    def _touch_for(
+        self, msg: Message, source: Source | None, codes: dict[str, EntryCode]
+    ) -> tuple[int, int | None] | None:
+        """(channel, entry code) this call touches, if any."""
+        state = msg.state
+        if state and state in codes:
+            return codes[state].channel_id, codes[state].id
+        campaign = msg.campaign_source
+        if campaign:
+            if self._channel_keys is None:
+                self._channel_keys = dict(self.session.execute(select(Channel.key, Channel.id)).tuples())
+            if campaign in self._channel_keys:
+                return self._channel_keys[campaign], None
+        if source is not None and source.channel_id is not None:
+            return source.channel_id, None
+        return None
+
+    def _record_touches(self, touches: list[tuple[int, int, int | None, datetime]], source: Source | None) -> None:
+        """Entry-code touches are always recorded; a channel touch only the first time a contact
+        is seen on that channel (otherwise every event would be a touch)."""
+        if not touches:
+            return
+        touches = [(self._live(c), ch, code, at) for c, ch, code, at in touches]
+        seen = self.sources.touched_channels(sorted({t[0] for t in touches}))
+        touched_contacts = {c for c, _ in seen}
+        for contact_id, channel_id, code_id, at in touches:
+            if code_id is None and (contact_id, channel_id) in seen:
+                continue
+            self.sources.record_touch(
+                contact_id, channel_id, at, code_id, source.id if source else None,
+                is_first=contact_id not in touched_contacts,
+            )
+            seen.add((contact_id, channel_id))
+            touched_contacts.add(contact_id)
+
+    @staticmethod
+    def _event_row(msg: Message, contact_id: int, source: Source | None, now: datetime) -> dict[str, Any]:
+        props = msg.properties
+        if msg.type == "identify" and msg.traits:
+            props = {"traits": msg.traits}
+        return {
+            "message_id": msg.message_id, "contact_id": contact_id,
+            "source_id": source.id if source else None, "type": msg.type, "event": msg.event,
+            "properties": props, "context": msg.context, "timestamp": msg.timestamp,
+            "received_at": now,
+        }

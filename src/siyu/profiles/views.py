@@ -1,0 +1,111 @@
+"""Reading profiles: find a contact by any identifier and assemble its profile, masked unless
+the caller may see PII (every reveal is audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from siyu.audit import service as audit
+from siyu.consent.service import ConsentService
+from siyu.profiles.identifiers import IDENTIFIER_PRIORITY, IdentifierError, IdentifierParser
+from siyu.profiles.pii import mask_value
+from siyu.profiles.service import ProfileService
+from siyu.sources.service import SourcesService
+from siyu.store.models import Channel, Event
+
+
+class LookupError_(ValueError):
+    """The query names no contact, or cannot be read as an identifier."""
+
+
+def parse_query(parser: IdentifierParser, query: str) -> tuple[str, Any]:
+    """``13800138000`` → phone, ``a@b.cn`` → email, ``type:value`` → that type, ``id:42`` → id."""
+    query = query.strip()
+    if ":" in query:
+        kind, value = query.split(":", 1)
+        if kind == "id":
+            if not value.isdigit():
+                raise LookupError_(f"contact id must be a number, got {value!r}")
+            return "id", int(value)
+        if kind in IDENTIFIER_PRIORITY:
+            try:
+                return "identifier", parser.parse(kind, value)
+            except IdentifierError as exc:
+                raise LookupError_(str(exc)) from exc
+    if "@" in query:
+        return "identifier", parser.parse("email", query)
+    try:
+        return "identifier", parser.parse("phone", query)
+    except IdentifierError as exc:
+        raise LookupError_(
+            f"cannot read {query!r} as a phone or email; use type:value, e.g. customer_no:C001"
+        ) from exc
+
+
+def find_contact_id(profiles: ProfileService, parser: IdentifierParser, query: str) -> int:
+    kind, value = parse_query(parser, query)
+    if kind == "id":
+        survivor = profiles.repo.survivor_of(value)
+    else:
+        survivor = profiles.resolve(value)
+    if survivor is None:
+        raise LookupError_(f"no contact matches {query!r}")
+    return survivor
+
+
+def profile(
+    session: Session, profiles: ProfileService, contact_id: int, reveal: bool = False,
+    actor: str = "system", recent_events: int = 20,
+) -> dict[str, Any]:
+    """The contact's profile as plain data. ``reveal`` shows PII in clear and is audited."""
+    contact = profiles.contact(contact_id)
+    if contact is None:
+        raise LookupError_(f"no contact {contact_id}")
+    identities = []
+    for ident in profiles.repo.identities_of([contact_id]):
+        plain = profiles.reveal(ident)
+        identities.append(
+            {
+                "type": ident.type, "scope": ident.scope or None,
+                "value": plain if reveal else mask_value(ident.type, plain),
+                "source": ident.source, "created_at": ident.created_at.isoformat(),
+            }
+        )
+    if reveal:
+        audit.record(session, actor, "pii.revealed", "contact", contact_id, {"fields": ["identities"]})
+    channels = {c.id: c.key for c in session.scalars(select(Channel))}
+    touches = [
+        {
+            "channel": channels.get(t.channel_id), "entry_code_id": t.entry_code_id,
+            "first": t.is_first, "at": t.occurred_at.isoformat(),
+        }
+        for t in SourcesService(session).touches(contact_id)
+    ]
+    consent = ConsentService(session).state(contact_id)
+    events = session.scalars(
+        select(Event).where(Event.contact_id == contact_id).order_by(Event.timestamp.desc()).limit(recent_events)
+    )
+    event_count = session.scalar(select(func.count()).select_from(Event).where(Event.contact_id == contact_id))
+    return {
+        "id": contact.id,
+        "created_at": contact.created_at.isoformat(),
+        "first_channel": channels.get(contact.first_channel_id) if contact.first_channel_id else None,
+        "identifiers": identities,
+        "traits": {name: a.value for name, a in sorted(profiles.repo.attributes(contact_id).items())},
+        "touches": touches,
+        "consent": [
+            {"purpose": p, "channel": ch, "granted": g} for (p, ch), g in sorted(consent.items())
+        ],
+        "merges": [
+            {"survivor": m.survivor_id, "absorbed": m.absorbed_id, "reason": m.reason, "at": m.occurred_at.isoformat()}
+            for m in profiles.repo.merges_of(contact_id)
+        ],
+        "event_count": event_count or 0,
+        "recent_events": [
+            {"type": e.type, "event": e.event, "timestamp": e.timestamp.isoformat(), "properties": e.properties}
+            for e in events
+        ],
+    }

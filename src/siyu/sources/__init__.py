@@ -1,0 +1,1 @@
+"""Channels registry, entry codes / acquisition links, ingest sources (write keys), touches."""

@@ -49,31 +49,57 @@ class Siyu:
             source = SourcesService(s).source_by_write_key(write_key) if write_key else None
             return self.ingest_service(s).ingest(calls, source)
 
-    def identify(self, identifiers: dict[str, Any], traits: dict[str, Any] | None = None,
-                 timestamp: datetime | str | None = None, **extra: Any) -> BatchResult:
+    def identify(
+        self,
+        identifiers: dict[str, Any],
+        traits: dict[str, Any] | None = None,
+        timestamp: datetime | str | None = None,
+        **extra: Any,
+    ) -> BatchResult:
         call = {"type": "identify", "identifiers": identifiers, "traits": traits or {}, **extra}
         if timestamp is not None:
             call["timestamp"] = timestamp if isinstance(timestamp, str) else timestamp.isoformat()
         return self.batch([call])
 
-    def track(self, event: str, identifiers: dict[str, Any], properties: dict[str, Any] | None = None,
-              timestamp: datetime | str | None = None, message_id: str | None = None, **extra: Any) -> BatchResult:
-        call: dict[str, Any] = {"type": "track", "event": event, "identifiers": identifiers,
-                                "properties": properties or {}, **extra}
+    def track(
+        self,
+        event: str,
+        identifiers: dict[str, Any],
+        properties: dict[str, Any] | None = None,
+        timestamp: datetime | str | None = None,
+        message_id: str | None = None,
+        **extra: Any,
+    ) -> BatchResult:
+        call: dict[str, Any] = {
+            "type": "track",
+            "event": event,
+            "identifiers": identifiers,
+            "properties": properties or {},
+            **extra,
+        }
         if timestamp is not None:
             call["timestamp"] = timestamp if isinstance(timestamp, str) else timestamp.isoformat()
         if message_id is not None:
             call["messageId"] = message_id
         return self.batch([call])
 
-    def import_file(self, path: str | Path, kind: str, fmt: str | None = None,
-                    mapping: dict[str, str] | None = None, write_key: str | None = None,
-                    progress: Progress | None = None, batch_size: int = 5000) -> ImportReport:
+    def import_file(
+        self,
+        path: str | Path,
+        kind: str,
+        fmt: str | None = None,
+        mapping: dict[str, str] | None = None,
+        write_key: str | None = None,
+        progress: Progress | None = None,
+        batch_size: int = 5000,
+    ) -> ImportReport:
         source = None
         if write_key:
             with self.ctx.db.session() as s:
                 source = SourcesService(s).source_by_write_key(write_key)
-        importer = FileImporter(self.ctx.db, self.ingest_service, self.ctx.settings.dead_letter_dir, batch_size)
+        importer = FileImporter(
+            self.ctx.db, self.ingest_service, self.ctx.settings.dead_letter_dir, batch_size
+        )
         return importer.run(Path(path), kind, fmt, mapping, source, progress)
 
     # --- profiles ---------------------------------------------------------------------------
@@ -83,8 +109,15 @@ class Siyu:
             cid = views.find_contact_id(profiles, self.ctx.parser, query)
             return views.profile(s, profiles, cid, reveal=reveal, actor=actor)
 
-    def set_consent(self, query: str, purpose: str, granted: bool, channel: str = "*",
-                    source: str = "python", evidence: dict[str, Any] | None = None) -> None:
+    def set_consent(
+        self,
+        query: str,
+        purpose: str,
+        granted: bool,
+        channel: str = "*",
+        source: str = "python",
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
         with self.ctx.db.session() as s:
             cid = views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, query)
             ConsentService(s).record(cid, purpose, channel, granted, source, evidence)
@@ -92,18 +125,29 @@ class Siyu:
     # --- sources ----------------------------------------------------------------------------
     def create_channel(self, key: str, kind: str, name: str | None = None) -> dict[str, Any]:
         with self.ctx.db.session() as s:
-            ch = SourcesService(s).create_channel(ChannelCreate(key=key, kind=kind, name=name or key))
+            ch = SourcesService(s).create_channel(
+                ChannelCreate(key=key, kind=kind, name=name or key)
+            )
             return {"id": ch.id, "key": ch.key, "kind": ch.kind, "name": ch.name}
 
-    def create_entry_code(self, channel: str, state: str, name: str | None = None) -> dict[str, Any]:
+    def create_entry_code(
+        self, channel: str, state: str, name: str | None = None
+    ) -> dict[str, Any]:
         with self.ctx.db.session() as s:
-            code = SourcesService(s).create_entry_code(EntryCodeCreate(channel=channel, state=state, name=name or state))
+            code = SourcesService(s).create_entry_code(
+                EntryCodeCreate(channel=channel, state=state, name=name or state)
+            )
             return {"id": code.id, "state": code.state, "channel_id": code.channel_id}
 
     def create_source(self, name: str, channel: str | None = None) -> dict[str, Any]:
         with self.ctx.db.session() as s:
             src = SourcesService(s).create_source(SourceCreate(name=name, channel=channel))
-            return {"id": src.id, "name": src.name, "write_key": src.write_key, "channel_id": src.channel_id}
+            return {
+                "id": src.id,
+                "name": src.name,
+                "write_key": src.write_key,
+                "channel_id": src.channel_id,
+            }
 
     # --- warehouse and stats ----------------------------------------------------------------
     def feed_warehouse(self, rebuild: bool = False) -> FeedResult:
@@ -120,8 +164,12 @@ class Siyu:
             return overview(s)
 
 
-def open(data_dir: str | Path | None = None, database_url: str | None = None, migrate: bool = True,
-         **settings: Any) -> Siyu:  # noqa: A001 - mirrors sqlite3.open / duckdb.connect naming
+def open(
+    data_dir: str | Path | None = None,
+    database_url: str | None = None,
+    migrate: bool = True,
+    **settings: Any,
+) -> Siyu:
     """Open siyu on a data directory (default ``SIYU_DATA_DIR`` or ``./siyu-data``)."""
     if data_dir is not None:
         settings["data_dir"] = Path(data_dir)

@@ -67,7 +67,8 @@ class Settings(BaseSettings):
         description="JSON list of extra regular expressions; matching identifier values are ignored.",
     )
     warehouse_batch_size: int = Field(
-        default=50_000, description="Events per micro-batch fed from the system of record to the warehouse."
+        default=50_000,
+        description="Events per micro-batch fed from the system of record to the warehouse.",
     )
     warehouse_feed_interval_s: float = Field(
         default=2.0, description="Seconds between warehouse feeds inside `siyu serve`."

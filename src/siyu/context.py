@@ -4,9 +4,9 @@ identifier parser. Built once per process by an interface (CLI, API, Python clie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.orm import Session
-from functools import cached_property
 
 from siyu.config import Settings
 from siyu.profiles.identifiers import IdentifierParser

@@ -30,8 +30,11 @@ def record(
 
 
 def entries(
-    session: Session, target_type: str | None = None, target_id: str | int | None = None,
-    action: str | None = None, limit: int = 100,
+    session: Session,
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    action: str | None = None,
+    limit: int = 100,
 ) -> list[AuditEntry]:
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if target_type:

@@ -28,19 +28,35 @@ class ConsentService:
         self.session = session
 
     def record(
-        self, contact_id: int, purpose: str, channel: str, granted: bool, source: str,
-        evidence: dict[str, Any] | None = None, at: datetime | None = None, actor: str = "system",
+        self,
+        contact_id: int,
+        purpose: str,
+        channel: str,
+        granted: bool,
+        source: str,
+        evidence: dict[str, Any] | None = None,
+        at: datetime | None = None,
+        actor: str = "system",
     ) -> ConsentRecord:
         if purpose not in PURPOSES:
             raise ConsentError(f"unknown purpose {purpose!r}; one of {', '.join(PURPOSES)}")
         rec = ConsentRecord(
-            contact_id=contact_id, purpose=purpose, channel=channel or ANY_CHANNEL,
-            granted=granted, source=source, evidence=evidence, occurred_at=at or utcnow(),
+            contact_id=contact_id,
+            purpose=purpose,
+            channel=channel or ANY_CHANNEL,
+            granted=granted,
+            source=source,
+            evidence=evidence,
+            occurred_at=at or utcnow(),
         )
         self.session.add(rec)
         audit.record(
-            self.session, actor, "consent.granted" if granted else "consent.withdrawn",
-            "contact", contact_id, {"purpose": purpose, "channel": rec.channel, "source": source},
+            self.session,
+            actor,
+            "consent.granted" if granted else "consent.withdrawn",
+            "contact",
+            contact_id,
+            {"purpose": purpose, "channel": rec.channel, "source": source},
         )
         return rec
 

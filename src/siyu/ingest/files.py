@@ -55,10 +55,15 @@ class ImportReport:
 
     def as_dict(self, max_errors: int = 100) -> dict[str, Any]:
         return {
-            "job_id": self.job_id, "lines": self.lines, "accepted": self.accepted,
-            "duplicates": self.duplicates, "rejected": self.rejected,
-            "contacts_created": self.contacts_created, "merges": self.merges,
-            "dead_letter": self.dead_letter, "errors": self.errors[:max_errors],
+            "job_id": self.job_id,
+            "lines": self.lines,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "contacts_created": self.contacts_created,
+            "merges": self.merges,
+            "dead_letter": self.dead_letter,
+            "errors": self.errors[:max_errors],
             "errors_truncated": max(0, len(self.errors) - max_errors),
         }
 
@@ -104,7 +109,9 @@ def row_to_call(row: dict[str, Any], kind: str, mapping: dict[str, str]) -> dict
     return call
 
 
-def _jsonl_records(fh: io.BufferedReader, kind: str, mapping: dict[str, str]) -> Iterator[tuple[int, int, Any]]:
+def _jsonl_records(
+    fh: io.BufferedReader, kind: str, mapping: dict[str, str]
+) -> Iterator[tuple[int, int, Any]]:
     for lineno, line in enumerate(fh, start=1):
         if not line.strip():
             continue
@@ -121,7 +128,9 @@ def _jsonl_records(fh: io.BufferedReader, kind: str, mapping: dict[str, str]) ->
         yield lineno, len(line), record
 
 
-def _csv_records(fh: io.BufferedReader, kind: str, mapping: dict[str, str]) -> Iterator[tuple[int, int, Any]]:
+def _csv_records(
+    fh: io.BufferedReader, kind: str, mapping: dict[str, str]
+) -> Iterator[tuple[int, int, Any]]:
     text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
     if not reader.fieldnames:
@@ -134,8 +143,14 @@ def _csv_records(fh: io.BufferedReader, kind: str, mapping: dict[str, str]) -> I
         if None in row:
             extra = row.pop(None)  # type: ignore[call-overload]
             width = len(reader.fieldnames)
-            yield lineno, size, BadRecord(
-                "(row)", f"{width + len(extra)} columns, the header has {width}", str([*row.values(), *extra])
+            yield (
+                lineno,
+                size,
+                BadRecord(
+                    "(row)",
+                    f"{width + len(extra)} columns, the header has {width}",
+                    str([*row.values(), *extra]),
+                ),
             )
             continue
         yield lineno, size, row_to_call(row, kind, mapping)
@@ -145,7 +160,10 @@ class FileImporter:
     """Runs one file import as a sequence of committed batches."""
 
     def __init__(
-        self, db: Database, make_service: Callable[[Any], IngestService], dead_letter_dir: Path,
+        self,
+        db: Database,
+        make_service: Callable[[Any], IngestService],
+        dead_letter_dir: Path,
         batch_size: int = 5000,
     ) -> None:
         self.db = db
@@ -154,8 +172,13 @@ class FileImporter:
         self.batch_size = batch_size
 
     def run(
-        self, path: Path, kind: str, fmt: str | None = None, mapping: dict[str, str] | None = None,
-        source: Source | None = None, progress: Progress | None = None,
+        self,
+        path: Path,
+        kind: str,
+        fmt: str | None = None,
+        mapping: dict[str, str] | None = None,
+        source: Source | None = None,
+        progress: Progress | None = None,
     ) -> ImportReport:
         if kind not in ("events", "contacts"):
             raise ImportFileError(f"unknown import kind {kind!r}")
@@ -177,18 +200,26 @@ class FileImporter:
             service = self.make_service(session)
             try:
                 with path.open("rb") as fh:
-                    records = _jsonl_records(fh, kind, mapping) if fmt == "jsonl" else _csv_records(fh, kind, mapping)
+                    records = (
+                        _jsonl_records(fh, kind, mapping)
+                        if fmt == "jsonl"
+                        else _csv_records(fh, kind, mapping)
+                    )
                     batch: list[tuple[int, Any]] = []
                     for lineno, size, record in records:
                         bytes_read += size
                         batch.append((lineno, record))
                         if len(batch) >= self.batch_size:
-                            dead = self._flush(session, service, batch, report, job_id, dead, dead_path, source)
+                            dead = self._flush(
+                                session, service, batch, report, job_id, dead, dead_path, source
+                            )
                             batch = []
                             if progress:
                                 progress(bytes_read, report.lines)
                     if batch:
-                        dead = self._flush(session, service, batch, report, job_id, dead, dead_path, source)
+                        dead = self._flush(
+                            session, service, batch, report, job_id, dead, dead_path, source
+                        )
                     if progress:
                         progress(bytes_read, report.lines)
                 self._finish(session, job_id, "done", None)
@@ -203,8 +234,15 @@ class FileImporter:
         return report
 
     def _flush(
-        self, session: Any, service: IngestService, batch: list[tuple[int, Any]], report: ImportReport,
-        job_id: int, dead: Any, dead_path: Path, source: Source | None,
+        self,
+        session: Any,
+        service: IngestService,
+        batch: list[tuple[int, Any]],
+        report: ImportReport,
+        job_id: int,
+        dead: Any,
+        dead_path: Path,
+        source: Source | None,
     ) -> Any:
         calls = [rec for _, rec in batch]
         pre = {

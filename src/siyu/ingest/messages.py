@@ -142,7 +142,9 @@ class MessageValidator:
             raise MessageError("messageId", f"must be 1-{MAX_MESSAGE_ID} characters")
 
         stamp = raw.get("timestamp") or raw.get("originalTimestamp")
-        timestamp = _parse_time(stamp, "timestamp") if stamp is not None else (now or datetime.now(UTC))
+        timestamp = (
+            _parse_time(stamp, "timestamp") if stamp is not None else (now or datetime.now(UTC))
+        )
 
         properties = _dict(raw, "properties")
         traits = _dict(raw, "traits")
@@ -175,11 +177,19 @@ class MessageValidator:
                 "identifiers",
                 "no usable identifier: give userId, anonymousId or an identifiers object" + why,
             )
-        plain_traits = scrub({k: v for k, v in (traits or {}).items() if k not in IDENTIFIER_PRIORITY}) or {}
+        plain_traits = (
+            scrub({k: v for k, v in (traits or {}).items() if k not in IDENTIFIER_PRIORITY}) or {}
+        )
         return Message(
-            type=kind, message_id=message_id, timestamp=timestamp, identifiers=identifiers,
-            event=event, properties=scrub(properties), traits=plain_traits,
-            context=scrub(context), blocked=blocked,
+            type=kind,
+            message_id=message_id,
+            timestamp=timestamp,
+            identifiers=identifiers,
+            event=event,
+            properties=scrub(properties),
+            traits=plain_traits,
+            context=scrub(context),
+            blocked=blocked,
         )
 
     def _identifiers(

@@ -28,7 +28,7 @@ from siyu.profiles.repository import IdentityKey
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
 from siyu.store.dialect import insert_ignore
-from siyu.store.models import Channel, Event, EntryCode, Source
+from siyu.store.models import Channel, EntryCode, Event, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,10 @@ class IngestService:
 
     # --- public -----------------------------------------------------------------------------
     def ingest(
-        self, calls: list[Any], source: Source | None = None, pre_rejected: dict[int, Rejection] | None = None
+        self,
+        calls: list[Any],
+        source: Source | None = None,
+        pre_rejected: dict[int, Rejection] | None = None,
     ) -> BatchResult:
         """Ingest one batch. ``pre_rejected`` carries records that failed before validation
         (e.g. a line that is not JSON) so that indexes in the report stay aligned."""
@@ -105,12 +108,16 @@ class IngestService:
         return result
 
     # --- steps ------------------------------------------------------------------------------
-    def _drop_duplicates(self, valid: list[tuple[int, Message]], result: BatchResult) -> list[tuple[int, Message]]:
+    def _drop_duplicates(
+        self, valid: list[tuple[int, Message]], result: BatchResult
+    ) -> list[tuple[int, Message]]:
         ids = list({m.message_id for _, m in valid})
         existing: set[str] = set()
         for i in range(0, len(ids), 500):
             existing.update(
-                self.session.scalars(select(Event.message_id).where(Event.message_id.in_(ids[i : i + 500])))
+                self.session.scalars(
+                    select(Event.message_id).where(Event.message_id.in_(ids[i : i + 500]))
+                )
             )
         fresh: list[tuple[int, Message]] = []
         seen: set[str] = set()
@@ -143,9 +150,13 @@ class IngestService:
             return owners.pop()  # type: ignore[return-value]
         channel_id, code_id = self._touch_for(msg, source, codes) or (None, None)
         res = self.profiles.identify(
-            msg.identifiers, msg.traits, at=msg.timestamp,
+            msg.identifiers,
+            msg.traits,
+            at=msg.timestamp,
             source=source.name if source else None,
-            first_channel_id=channel_id, first_entry_code_id=code_id, actor="ingest",
+            first_channel_id=channel_id,
+            first_entry_code_id=code_id,
+            actor="ingest",
         )
         for absorbed in res.merged:
             self._redirect[absorbed] = res.contact_id
@@ -171,14 +182,18 @@ class IngestService:
         campaign = msg.campaign_source
         if campaign:
             if self._channel_keys is None:
-                self._channel_keys = dict(self.session.execute(select(Channel.key, Channel.id)).tuples())
+                self._channel_keys = dict(
+                    self.session.execute(select(Channel.key, Channel.id)).tuples()
+                )
             if campaign in self._channel_keys:
                 return self._channel_keys[campaign], None
         if source is not None and source.channel_id is not None:
             return source.channel_id, None
         return None
 
-    def _record_touches(self, touches: list[tuple[int, int, int | None, datetime]], source: Source | None) -> None:
+    def _record_touches(
+        self, touches: list[tuple[int, int, int | None, datetime]], source: Source | None
+    ) -> None:
         """Entry-code touches are always recorded; a channel touch only the first time a contact
         is seen on that channel (otherwise every event would be a touch)."""
         if not touches:
@@ -190,20 +205,31 @@ class IngestService:
             if code_id is None and (contact_id, channel_id) in seen:
                 continue
             self.sources.record_touch(
-                contact_id, channel_id, at, code_id, source.id if source else None,
+                contact_id,
+                channel_id,
+                at,
+                code_id,
+                source.id if source else None,
                 is_first=contact_id not in touched_contacts,
             )
             seen.add((contact_id, channel_id))
             touched_contacts.add(contact_id)
 
     @staticmethod
-    def _event_row(msg: Message, contact_id: int, source: Source | None, now: datetime) -> dict[str, Any]:
+    def _event_row(
+        msg: Message, contact_id: int, source: Source | None, now: datetime
+    ) -> dict[str, Any]:
         props = msg.properties
         if msg.type == "identify" and msg.traits:
             props = {"traits": msg.traits}
         return {
-            "message_id": msg.message_id, "contact_id": contact_id,
-            "source_id": source.id if source else None, "type": msg.type, "event": msg.event,
-            "properties": props, "context": msg.context, "timestamp": msg.timestamp,
+            "message_id": msg.message_id,
+            "contact_id": contact_id,
+            "source_id": source.id if source else None,
+            "type": msg.type,
+            "event": msg.event,
+            "properties": props,
+            "context": msg.context,
+            "timestamp": msg.timestamp,
             "received_at": now,
         }

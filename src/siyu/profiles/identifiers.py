@@ -81,7 +81,9 @@ class IdentifierParser:
     def parse(self, kind: str, raw: Any, scope: str | None = None) -> Identifier:
         """Return the normalised identifier or raise :class:`IdentifierError`."""
         if kind not in IDENTIFIER_PRIORITY:
-            raise IdentifierError(kind, f"unknown identifier type (known: {', '.join(IDENTIFIER_TYPES)})")
+            raise IdentifierError(
+                kind, f"unknown identifier type (known: {', '.join(IDENTIFIER_TYPES)})"
+            )
         if isinstance(raw, dict) and kind == "wechat_openid":
             scope = str(raw.get("app_id") or raw.get("appid") or "")
             raw = raw.get("value") or raw.get("openid")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity, utcnow
@@ -61,7 +61,9 @@ class ProfileRepository:
 
     def move_identities(self, absorbed_id: int, survivor_id: int) -> None:
         self.session.execute(
-            update(Identity).where(Identity.contact_id == absorbed_id).values(contact_id=survivor_id)
+            update(Identity)
+            .where(Identity.contact_id == absorbed_id)
+            .values(contact_id=survivor_id)
         )
 
     # --- contacts ---------------------------------------------------------------------------
@@ -82,10 +84,14 @@ class ProfileRepository:
                 out[c.id] = c
         return out
 
-    def create(self, at: datetime, first_channel_id: int | None, first_entry_code_id: int | None) -> Contact:
+    def create(
+        self, at: datetime, first_channel_id: int | None, first_entry_code_id: int | None
+    ) -> Contact:
         contact = Contact(
-            created_at=at, updated_at=at,
-            first_channel_id=first_channel_id, first_entry_code_id=first_entry_code_id,
+            created_at=at,
+            updated_at=at,
+            first_channel_id=first_channel_id,
+            first_entry_code_id=first_entry_code_id,
         )
         self.session.add(contact)
         self.session.flush()
@@ -100,9 +106,12 @@ class ProfileRepository:
         )
 
     def count_live(self) -> int:
-        return self.session.scalar(
-            select(func.count()).select_from(Contact).where(Contact.merged_into_id.is_(None))
-        ) or 0
+        return (
+            self.session.scalar(
+                select(func.count()).select_from(Contact).where(Contact.merged_into_id.is_(None))
+            )
+            or 0
+        )
 
     # --- attributes -------------------------------------------------------------------------
     def attributes(self, contact_id: int) -> dict[str, ContactAttribute]:
@@ -112,11 +121,16 @@ class ProfileRepository:
         return {a.name: a for a in rows}
 
     # --- merges -----------------------------------------------------------------------------
-    def add_merge(self, survivor_id: int, absorbed_id: int, reason: str, kind: str | None, at: datetime) -> None:
+    def add_merge(
+        self, survivor_id: int, absorbed_id: int, reason: str, kind: str | None, at: datetime
+    ) -> None:
         self.session.add(
             ContactMerge(
-                survivor_id=survivor_id, absorbed_id=absorbed_id, reason=reason,
-                identifier_type=kind, occurred_at=at,
+                survivor_id=survivor_id,
+                absorbed_id=absorbed_id,
+                reason=reason,
+                identifier_type=kind,
+                occurred_at=at,
             )
         )
 
@@ -125,7 +139,8 @@ class ProfileRepository:
             self.session.scalars(
                 select(ContactMerge)
                 .where(
-                    (ContactMerge.survivor_id == contact_id) | (ContactMerge.absorbed_id == contact_id)
+                    (ContactMerge.survivor_id == contact_id)
+                    | (ContactMerge.absorbed_id == contact_id)
                 )
                 .order_by(ContactMerge.id)
             )
@@ -141,7 +156,9 @@ class ProfileRepository:
         moved = []
         for table in owned_tables():
             self.session.execute(
-                update(table).where(table.c.contact_id == absorbed_id).values(contact_id=survivor_id)
+                update(table)
+                .where(table.c.contact_id == absorbed_id)
+                .values(contact_id=survivor_id)
             )
             moved.append(table.name)
         return moved

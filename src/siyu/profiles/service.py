@@ -60,13 +60,19 @@ class ProfileService:
             return (ident.type, ident.scope, self.keyring.blind_index(ident.type, ident.value))
         return (ident.type, ident.scope, ident.value)
 
-    def identity_row(self, ident: Identifier, contact_id: int, source: str | None, at: datetime) -> dict[str, Any]:
+    def identity_row(
+        self, ident: Identifier, contact_id: int, source: str | None, at: datetime
+    ) -> dict[str, Any]:
         kind, scope, lookup = self.key(ident)
         return {
-            "contact_id": contact_id, "type": kind, "scope": scope, "lookup": lookup,
+            "contact_id": contact_id,
+            "type": kind,
+            "scope": scope,
+            "lookup": lookup,
             "value": None if ident.is_pii else ident.value,
             "value_enc": self.keyring.encrypt(ident.value, kind.encode()) if ident.is_pii else None,
-            "source": source, "created_at": at,
+            "source": source,
+            "created_at": at,
         }
 
     def reveal(self, identity: Any) -> str:
@@ -126,7 +132,11 @@ class ProfileService:
             self.set_traits(survivor, traits, at)
         if dropped:
             audit.record(
-                self.session, actor, "identity.dropped", "contact", survivor,
+                self.session,
+                actor,
+                "identity.dropped",
+                "contact",
+                survivor,
                 {"dropped": [{"type": i.type, "reason": r} for i, r in dropped]},
             )
         return result
@@ -164,8 +174,13 @@ class ProfileService:
 
     # --- merge ------------------------------------------------------------------------------
     def merge(
-        self, survivor_id: int, absorbed_id: int, reason: str, identifier_type: str | None = None,
-        actor: str = "system", at: datetime | None = None,
+        self,
+        survivor_id: int,
+        absorbed_id: int,
+        reason: str,
+        identifier_type: str | None = None,
+        actor: str = "system",
+        at: datetime | None = None,
     ) -> None:
         """Fold ``absorbed_id`` into ``survivor_id``. Also used for manual merges."""
         if survivor_id == absorbed_id:
@@ -184,13 +199,19 @@ class ProfileService:
             # The survivor inherits the earlier first touch: it is the same person's first touch.
             survivor.created_at = absorbed.created_at
             survivor.first_channel_id = absorbed.first_channel_id or survivor.first_channel_id
-            survivor.first_entry_code_id = absorbed.first_entry_code_id or survivor.first_entry_code_id
+            survivor.first_entry_code_id = (
+                absorbed.first_entry_code_id or survivor.first_entry_code_id
+            )
         survivor.updated_at = at
         self.session.flush()
         self.repo.redirect_merged(absorbed_id, survivor_id)
         self.repo.add_merge(survivor_id, absorbed_id, reason, identifier_type, at)
         audit.record(
-            self.session, actor, "contact.merged", "contact", survivor_id,
+            self.session,
+            actor,
+            "contact.merged",
+            "contact",
+            survivor_id,
             {"absorbed": absorbed_id, "reason": reason, "moved": moved},
         )
 
@@ -211,7 +232,12 @@ class ProfileService:
             self._apply_trait(contact_id, current, name, value, at)
 
     def _apply_trait(
-        self, contact_id: int, current: dict[str, ContactAttribute], name: str, value: Any, at: datetime
+        self,
+        contact_id: int,
+        current: dict[str, ContactAttribute],
+        name: str,
+        value: Any,
+        at: datetime,
     ) -> None:
         """Newest non-empty wins; an empty value never erases a set one."""
         if is_empty(value):

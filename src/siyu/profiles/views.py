@@ -57,8 +57,12 @@ def find_contact_id(profiles: ProfileService, parser: IdentifierParser, query: s
 
 
 def profile(
-    session: Session, profiles: ProfileService, contact_id: int, reveal: bool = False,
-    actor: str = "system", recent_events: int = 20,
+    session: Session,
+    profiles: ProfileService,
+    contact_id: int,
+    reveal: bool = False,
+    actor: str = "system",
+    recent_events: int = 20,
 ) -> dict[str, Any]:
     """The contact's profile as plain data. ``reveal`` shows PII in clear and is audited."""
     contact = profiles.contact(contact_id)
@@ -69,43 +73,68 @@ def profile(
         plain = profiles.reveal(ident)
         identities.append(
             {
-                "type": ident.type, "scope": ident.scope or None,
+                "type": ident.type,
+                "scope": ident.scope or None,
                 "value": plain if reveal else mask_value(ident.type, plain),
-                "source": ident.source, "created_at": ident.created_at.isoformat(),
+                "source": ident.source,
+                "created_at": ident.created_at.isoformat(),
             }
         )
     if reveal:
-        audit.record(session, actor, "pii.revealed", "contact", contact_id, {"fields": ["identities"]})
+        audit.record(
+            session, actor, "pii.revealed", "contact", contact_id, {"fields": ["identities"]}
+        )
     channels = {c.id: c.key for c in session.scalars(select(Channel))}
     touches = [
         {
-            "channel": channels.get(t.channel_id), "entry_code_id": t.entry_code_id,
-            "first": t.is_first, "at": t.occurred_at.isoformat(),
+            "channel": channels.get(t.channel_id),
+            "entry_code_id": t.entry_code_id,
+            "first": t.is_first,
+            "at": t.occurred_at.isoformat(),
         }
         for t in SourcesService(session).touches(contact_id)
     ]
     consent = ConsentService(session).state(contact_id)
     events = session.scalars(
-        select(Event).where(Event.contact_id == contact_id).order_by(Event.timestamp.desc()).limit(recent_events)
+        select(Event)
+        .where(Event.contact_id == contact_id)
+        .order_by(Event.timestamp.desc())
+        .limit(recent_events)
     )
-    event_count = session.scalar(select(func.count()).select_from(Event).where(Event.contact_id == contact_id))
+    event_count = session.scalar(
+        select(func.count()).select_from(Event).where(Event.contact_id == contact_id)
+    )
     return {
         "id": contact.id,
         "created_at": contact.created_at.isoformat(),
-        "first_channel": channels.get(contact.first_channel_id) if contact.first_channel_id else None,
+        "first_channel": channels.get(contact.first_channel_id)
+        if contact.first_channel_id
+        else None,
         "identifiers": identities,
-        "traits": {name: a.value for name, a in sorted(profiles.repo.attributes(contact_id).items())},
+        "traits": {
+            name: a.value for name, a in sorted(profiles.repo.attributes(contact_id).items())
+        },
         "touches": touches,
         "consent": [
             {"purpose": p, "channel": ch, "granted": g} for (p, ch), g in sorted(consent.items())
         ],
         "merges": [
-            {"survivor": m.survivor_id, "absorbed": m.absorbed_id, "reason": m.reason, "at": m.occurred_at.isoformat()}
+            {
+                "survivor": m.survivor_id,
+                "absorbed": m.absorbed_id,
+                "reason": m.reason,
+                "at": m.occurred_at.isoformat(),
+            }
             for m in profiles.repo.merges_of(contact_id)
         ],
         "event_count": event_count or 0,
         "recent_events": [
-            {"type": e.type, "event": e.event, "timestamp": e.timestamp.isoformat(), "properties": e.properties}
+            {
+                "type": e.type,
+                "event": e.event,
+                "timestamp": e.timestamp.isoformat(),
+                "properties": e.properties,
+            }
             for e in events
         ],
     }

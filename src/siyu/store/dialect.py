@@ -10,7 +10,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], unique_column: str) -> int:
+def insert_ignore(
+    session: Session, table: Table, rows: list[dict[str, Any]], unique_column: str
+) -> int:
     """Insert rows, skipping those that collide on ``unique_column``; return how many went in."""
     if not rows:
         return 0

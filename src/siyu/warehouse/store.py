@@ -48,8 +48,16 @@ CREATE TABLE IF NOT EXISTS feed_state (
 );
 """
 EVENT_COLUMNS = (
-    "id", "message_id", "contact_id", "source_id", "type", "event", "properties", "context",
-    "timestamp", "received_at",
+    "id",
+    "message_id",
+    "contact_id",
+    "source_id",
+    "type",
+    "event",
+    "properties",
+    "context",
+    "timestamp",
+    "received_at",
 )
 LOOKBACK_IDS = 10_000
 
@@ -95,8 +103,8 @@ class Warehouse:
 
     # --- state ------------------------------------------------------------------------------
     def _get(self, name: str) -> int:
-        row = self.conn.execute("SELECT value FROM feed_state WHERE name = ?", [name]).fetchone()
-        return int(row[0]) if row else 0
+        rows = self.conn.execute("SELECT value FROM feed_state WHERE name = ?", [name]).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def _set(self, name: str, value: int) -> None:
         self.conn.execute(
@@ -119,8 +127,16 @@ class Warehouse:
         low = max(cursor - LOOKBACK_IDS, 0)
         shipped = 0
         cols = [
-            Event.id, Event.message_id, Event.contact_id, Event.source_id, Event.type, Event.event,
-            cast(Event.properties, Text), cast(Event.context, Text), Event.timestamp, Event.received_at,
+            Event.id,
+            Event.message_id,
+            Event.contact_id,
+            Event.source_id,
+            Event.type,
+            Event.event,
+            cast(Event.properties, Text),
+            cast(Event.context, Text),
+            Event.timestamp,
+            Event.received_at,
         ]
         while True:
             rows = session.execute(
@@ -149,8 +165,12 @@ class Warehouse:
         """Contacts changed since the last feed (by updated_at), upserted."""
         since = self._get("contacts_updated_us")
         stmt = select(
-            Contact.id, Contact.merged_into_id, Contact.first_channel_id,
-            Contact.first_entry_code_id, Contact.created_at, Contact.updated_at,
+            Contact.id,
+            Contact.merged_into_id,
+            Contact.first_channel_id,
+            Contact.first_entry_code_id,
+            Contact.created_at,
+            Contact.updated_at,
         ).order_by(Contact.updated_at, Contact.id)
         if since:
             stmt = stmt.where(Contact.updated_at >= datetime.fromtimestamp(since / 1e6, UTC))
@@ -159,8 +179,10 @@ class Warehouse:
             return 0
         table = pa.table(
             {
-                "id": [r[0] for r in rows], "merged_into_id": [r[1] for r in rows],
-                "first_channel_id": [r[2] for r in rows], "first_entry_code_id": [r[3] for r in rows],
+                "id": [r[0] for r in rows],
+                "merged_into_id": [r[1] for r in rows],
+                "first_channel_id": [r[2] for r in rows],
+                "first_entry_code_id": [r[3] for r in rows],
                 "created_at": [r[4].replace(tzinfo=None) for r in rows],
             }
         )
@@ -189,7 +211,9 @@ class Warehouse:
 
     def rebuild(self, db: Database, batch_size: int = 200_000) -> FeedResult:
         """Drop and reload everything from the system of record."""
-        self.conn.execute("DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS feed_state")
+        self.conn.execute(
+            "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS feed_state"
+        )
         self.conn.execute(SCHEMA)
         result = self.feed(db, batch_size)
         # Merges already moved events in the system of record; replaying them is a no-op but
@@ -201,13 +225,12 @@ class Warehouse:
         self.conn.register("bulk_events", events)
         self.conn.execute("INSERT INTO events SELECT * FROM bulk_events")
         self.conn.unregister("bulk_events")
-        top = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
-        self._set("events", int(top[0]) if top else 0)
+        top = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchall()
+        self._set("events", int(top[0][0]))
 
     # --- reading ----------------------------------------------------------------------------
     def _count(self, table: str) -> int:
-        row = self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - fixed names
-        return int(row[0]) if row else 0
+        return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
     def stats(self) -> dict[str, int]:
         return {"events": self._count("events"), "contacts": self._count("contacts")}

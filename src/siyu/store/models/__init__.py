@@ -9,7 +9,19 @@ from siyu.store.models.events import Event
 from siyu.store.models.jobs import ImportJob
 
 __all__ = [
-    "CHANNEL_KINDS", "AuditEntry", "Base", "Channel", "ConsentRecord", "Contact",
-    "ContactAttribute", "ContactMerge", "EntryCode", "Event", "Identity", "ImportJob", "Source",
-    "Touch", "utcnow",
+    "CHANNEL_KINDS",
+    "AuditEntry",
+    "Base",
+    "Channel",
+    "ConsentRecord",
+    "Contact",
+    "ContactAttribute",
+    "ContactMerge",
+    "EntryCode",
+    "Event",
+    "Identity",
+    "ImportJob",
+    "Source",
+    "Touch",
+    "utcnow",
 ]

@@ -10,8 +10,21 @@ from sqlalchemy.orm import Mapped, mapped_column
 from siyu.store.models.base import Base, BigId, Json, UTCDateTime, utcnow
 
 CHANNEL_KINDS: tuple[str, ...] = (
-    "wecom", "wechat_group", "official_account", "mini_program", "app", "sms", "email",
-    "store", "douyin", "taobao", "kuaishou", "xiaohongshu", "weibo", "ads", "other",
+    "wecom",
+    "wechat_group",
+    "official_account",
+    "mini_program",
+    "app",
+    "sms",
+    "email",
+    "store",
+    "douyin",
+    "taobao",
+    "kuaishou",
+    "xiaohongshu",
+    "weibo",
+    "ads",
+    "other",
 )
 
 

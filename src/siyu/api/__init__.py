@@ -1,0 +1,1 @@
+"""REST interface (FastAPI). Thin: parse, authorise, call a capability, render."""

@@ -1,0 +1,78 @@
+"""The FastAPI application: ingest, management API, OpenAPI docs at /docs, and (inside
+``siyu serve``) the warehouse feeder running in the background."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from siyu import __version__
+from siyu.api import ingest, management
+from siyu.client import Siyu
+from siyu.warehouse.store import Warehouse, WarehouseBusy
+
+log = logging.getLogger("siyu.api")
+
+
+class WarehouseFeeder(threading.Thread):
+    """Feeds the warehouse every few seconds; the only DuckDB writer of the process."""
+
+    def __init__(self, client: Siyu) -> None:
+        super().__init__(name="siyu-warehouse-feeder", daemon=True)
+        self.client = client
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        settings = self.client.ctx.settings
+        try:
+            wh = Warehouse(settings.resolved_warehouse_path)
+        except WarehouseBusy as exc:
+            log.warning("%s", exc)
+            return
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    wh.feed(self.client.ctx.db, settings.warehouse_batch_size)
+                except Exception:  # keep feeding after a transient error; it is logged
+                    log.exception("warehouse feed failed")
+                self.stop_event.wait(settings.warehouse_feed_interval_s)
+        finally:
+            wh.close()
+
+
+def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        feeder = WarehouseFeeder(client) if feed_warehouse else None
+        if feeder:
+            feeder.start()
+        yield
+        if feeder:
+            feeder.stop_event.set()
+            feeder.join(timeout=30)
+
+    app = FastAPI(
+        title="siyu (私域) API",
+        version=__version__,
+        description="Ingest (Segment-compatible), profiles, channels and sources.",
+        lifespan=lifespan,
+    )
+    app.state.client = client
+    app.include_router(ingest.router)
+    app.include_router(management.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get("/healthz", tags=["overview"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,1 @@
+"""The `siyu` command line (Typer + rich). Thin: parse, call a capability, print."""

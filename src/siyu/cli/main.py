@@ -1,0 +1,410 @@
+"""`siyu` commands. Every command that prints data takes ``--json``; all honour SIYU_DATA_DIR."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+import siyu
+from siyu.client import Siyu
+from siyu.consent.service import ConsentError
+from siyu.i18n import t
+from siyu.ingest.files import ImportFileError
+from siyu.profiles.views import LookupError_
+from siyu.sources.service import SourceError
+from siyu.store.engine import current_revision
+from siyu.warehouse.store import WarehouseBusy
+
+app = typer.Typer(
+    help="siyu (私域): own your customer relationships. 运营私域：画像、分层、旅程与分析。",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="System of record schema. 数据库结构。", no_args_is_help=True)
+import_app = typer.Typer(help="Import JSONL or CSV files. 导入文件。", no_args_is_help=True)
+contacts_app = typer.Typer(help="Contacts and profiles. 联系人与画像。", no_args_is_help=True)
+sources_app = typer.Typer(
+    help="Ingest sources and write keys. 数据源与写入密钥。", no_args_is_help=True
+)
+channels_app = typer.Typer(help="Channels and entry codes. 渠道与活码。", no_args_is_help=True)
+warehouse_app = typer.Typer(help="The analytics warehouse. 数据仓库。", no_args_is_help=True)
+keys_app = typer.Typer(help="PII encryption keys. 加密密钥。", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (import_app, "import"),
+    (contacts_app, "contacts"),
+    (sources_app, "sources"),
+    (channels_app, "channels"),
+    (warehouse_app, "warehouse"),
+    (keys_app, "keys"),
+):
+    app.add_typer(sub, name=name)
+
+out = Console()
+err = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON. 输出 JSON。")]
+
+
+def _client() -> Siyu:
+    return siyu.open()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(
+        orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n"
+    )
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]{t('error', what=message)}[/red]")
+    return typer.Exit(code)
+
+
+# --- db -------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonOpt = False) -> None:
+    """Migrate the system of record to the latest schema. 升级数据库结构。"""
+    with _client() as c:
+        rev = current_revision(c.ctx.db.engine)
+    if as_json:
+        _print_json({"revision": rev})
+    else:
+        out.print(t("migrated", rev=rev))
+
+
+# --- serve / demo ---------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address. 监听地址。")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port. 端口。")] = 8000,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load demo data first when empty. 空库时先生成演示数据。")
+    ] = False,
+    demo_contacts: Annotated[int, typer.Option(help="Demo size. 演示联系人数。")] = 5000,
+) -> None:
+    """Migrate, then serve the API (and feed the warehouse). 启动服务。"""
+    import uvicorn
+
+    from siyu.api.app import create_app
+
+    client = _client()
+    if demo:
+        existing = client.stats()["contacts"]
+        if existing:
+            out.print(t("demo_exists", contacts=existing))
+        else:
+            _run_demo(client, demo_contacts, 90, 42, as_json=False)
+    out.print(t("serving", host=host, port=port))
+    uvicorn.run(create_app(client, feed_warehouse=True), host=host, port=port, log_level="warning")
+
+
+def _run_demo(client: Siyu, contacts: int, days: int, seed: int, as_json: bool) -> dict[str, Any]:
+    from siyu.demo.generator import DemoConfig, generate
+
+    started = time.perf_counter()
+    summary = generate(client.ctx, DemoConfig(contacts=contacts, days=days, seed=seed))
+    result = {**summary, "seconds": round(time.perf_counter() - started, 2)}
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(
+            t(
+                "demo_done",
+                contacts=summary["contacts"],
+                events=summary["events"],
+                merges=summary["merges"],
+                seconds=result["seconds"],
+            )
+        )
+    return result
+
+
+@app.command()
+def demo(
+    contacts: Annotated[int, typer.Option(help="Persons to generate. 生成人数。", min=1)] = 10_000,
+    days: Annotated[int, typer.Option(help="Days of history. 历史天数。", min=1)] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same brand). 随机种子。")] = 42,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a deterministic demo brand. 生成可复现的演示品牌数据。"""
+    with _client() as client:
+        try:
+            _run_demo(client, contacts, days, seed, as_json)
+        except (ValueError, WarehouseBusy) as exc:
+            raise _fail(str(exc)) from exc
+
+
+# --- import ---------------------------------------------------------------------------------
+def _parse_mapping(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            raise _fail(f"--map takes COLUMN=FIELD, got {item!r}", 2)
+        col, field = item.split("=", 1)
+        mapping[col.strip()] = field.strip()
+    return mapping
+
+
+def _import(
+    kind: str,
+    file: Path,
+    fmt: str | None,
+    mapping: list[str],
+    write_key: str | None,
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    with _client() as client:
+        size = file.stat().st_size if file.exists() else 0
+        show = (not as_json and sys.stderr.isatty()) or size > 50_000_000
+        progress = Progress(
+            TextColumn(t("importing")),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not show,
+        )
+        with progress:
+            task = progress.add_task("import", total=size)
+            try:
+                report = client.import_file(
+                    file,
+                    kind,
+                    fmt,
+                    _parse_mapping(mapping),
+                    write_key,
+                    progress=lambda done, _lines: progress.update(task, completed=done),
+                    batch_size=batch_size,
+                )
+            except ImportFileError as exc:
+                raise _fail(str(exc), 2) from exc
+        try:
+            client.feed_warehouse()
+        except WarehouseBusy:
+            pass  # the running server feeds it
+    data = report.as_dict()
+    if as_json:
+        _print_json(data)
+    else:
+        out.print(
+            t("imported", **{k: data[k] for k in ("accepted", "duplicates", "rejected", "lines")})
+        )
+        for e in data["errors"][:20]:
+            err.print(t("rejected_line", **e))
+        if data["rejected"] > 20:
+            err.print(t("more_errors", n=data["rejected"] - 20))
+        if data["dead_letter"]:
+            err.print(t("dead_letter", path=data["dead_letter"]))
+
+
+FileArg = Annotated[Path, typer.Argument(help="JSONL (one call per line) or CSV file. 文件。")]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", help="jsonl or csv (default: from the suffix).")
+]
+MapOpt = Annotated[
+    list[str], typer.Option("--map", help="COLUMN=FIELD, repeatable; FIELD - skips. 列映射。")
+]
+KeyOpt = Annotated[
+    str | None, typer.Option("--write-key", help="Attribute to this source. 数据源写入密钥。")
+]
+BatchOpt = Annotated[int, typer.Option(help="Lines per committed batch. 每批行数。", min=1)]
+
+
+@import_app.command("events")
+def import_events(
+    file: FileArg,
+    fmt: FormatOpt = None,
+    mapping: MapOpt = [],
+    write_key: KeyOpt = None,
+    batch_size: BatchOpt = 5000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import events (track/page/identify/group calls). 导入事件。"""
+    _import("events", file, fmt, mapping, write_key, batch_size, as_json)
+
+
+@import_app.command("contacts")
+def import_contacts(
+    file: FileArg,
+    fmt: FormatOpt = None,
+    mapping: MapOpt = [],
+    write_key: KeyOpt = None,
+    batch_size: BatchOpt = 5000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import contacts: identifier columns + traits. 导入联系人。"""
+    _import("contacts", file, fmt, mapping, write_key, batch_size, as_json)
+
+
+# --- contacts -------------------------------------------------------------------------------
+@contacts_app.command("show")
+def contacts_show(
+    identifier: Annotated[
+        str, typer.Argument(help="Phone, email, type:value or id:N. 手机号、邮箱或 类型:值。")
+    ],
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show PII unmasked (audited). 显示明文（记审计）。")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a contact's profile, identifiers masked. 查看联系人画像。"""
+    with _client() as client:
+        try:
+            data = client.contact(identifier, reveal=reveal, actor="cli")
+        except LookupError_ as exc:
+            raise _fail(t("not_found", what=str(exc))) from exc
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"#{data['id']}")
+    table.add_column("field")
+    table.add_column("value")
+    for ident in data["identifiers"]:
+        table.add_row(ident["type"], ident["value"])
+    for k, v in data["traits"].items():
+        table.add_row(k, str(v))
+    table.add_row("first_channel", str(data["first_channel"]))
+    table.add_row("events", str(data["event_count"]))
+    out.print(table)
+
+
+@contacts_app.command("consent")
+def contacts_consent(
+    identifier: Annotated[str, typer.Argument(help="Phone, email, type:value or id:N.")],
+    purpose: Annotated[str, typer.Option(help="marketing, service or analytics. 用途。")],
+    grant: Annotated[
+        bool, typer.Option("--grant/--withdraw", help="Grant or withdraw. 授权或撤回。")
+    ],
+    channel: Annotated[str, typer.Option(help="Channel kind or *. 渠道。")] = "*",
+    source: Annotated[str, typer.Option(help="Where the consent was given. 来源。")] = "cli",
+) -> None:
+    """Record a consent grant or withdrawal. 记录授权。"""
+    with _client() as client:
+        try:
+            client.set_consent(identifier, purpose, grant, channel, source)
+        except (LookupError_, ConsentError) as exc:
+            raise _fail(str(exc)) from exc
+    out.print(t("consent_recorded"))
+
+
+# --- sources and channels -------------------------------------------------------------------
+@sources_app.command("create")
+def sources_create(
+    name: Annotated[str, typer.Argument(help="Source name. 名称。")],
+    channel: Annotated[str | None, typer.Option(help="Channel key for first touch. 渠道。")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an ingest source and print its write key. 创建数据源。"""
+    with _client() as client:
+        try:
+            data = client.create_source(name, channel)
+        except (SourceError, ValueError) as exc:
+            raise _fail(str(exc)) from exc
+    if as_json:
+        _print_json(data)
+    else:
+        out.print(t("source_created", name=data["name"], key=data["write_key"]))
+
+
+@channels_app.command("create")
+def channels_create(
+    key: Annotated[str, typer.Argument(help="Channel key, e.g. wecom-main. 渠道标识。")],
+    kind: Annotated[str, typer.Option(help="wecom, sms, store, douyin, … 类型。")],
+    name: Annotated[str | None, typer.Option(help="Display name. 名称。")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a channel. 新建渠道。"""
+    with _client() as client:
+        try:
+            data = client.create_channel(key, kind, name)
+        except (SourceError, ValueError) as exc:
+            raise _fail(str(exc)) from exc
+    _print_json(data) if as_json else out.print(
+        t("channel_created", key=data["key"], kind=data["kind"])
+    )
+
+
+@channels_app.command("entry-code")
+def channels_entry_code(
+    channel: Annotated[str, typer.Argument(help="Channel key. 渠道标识。")],
+    state: Annotated[str, typer.Option(help="The state string (≤ 30 chars). 活码 state。")],
+    name: Annotated[str | None, typer.Option(help="Display name. 名称。")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an entry code / acquisition link. 新建活码或获客链接。"""
+    with _client() as client:
+        try:
+            data = client.create_entry_code(channel, state, name)
+        except (SourceError, ValueError) as exc:
+            raise _fail(str(exc)) from exc
+    _print_json(data) if as_json else out.print(t("entry_code_created", state=data["state"]))
+
+
+# --- stats, warehouse, keys -----------------------------------------------------------------
+@app.command()
+def stats(as_json: JsonOpt = False) -> None:
+    """Counts of contacts, events, identities, merges. 数据概览。"""
+    with _client() as client:
+        data = client.stats()
+    if as_json:
+        _print_json(data)
+        return
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in data.items():
+        table.add_row(k, str(v))
+    out.print(table)
+
+
+def _warehouse(rebuild: bool, as_json: bool) -> None:
+    with _client() as client:
+        try:
+            result = client.feed_warehouse(rebuild=rebuild)
+        except WarehouseBusy as exc:
+            raise _fail(str(exc)) from exc
+    data = {"events": result.events, "contacts": result.contacts, "merges": result.merges}
+    _print_json(data) if as_json else out.print(t("warehouse_fed", **data))
+
+
+@warehouse_app.command("feed")
+def warehouse_feed(as_json: JsonOpt = False) -> None:
+    """Ship new events to the warehouse. 同步新事件。"""
+    _warehouse(False, as_json)
+
+
+@warehouse_app.command("rebuild")
+def warehouse_rebuild(as_json: JsonOpt = False) -> None:
+    """Rebuild the warehouse from the system of record. 从业务库重建数据仓库。"""
+    _warehouse(True, as_json)
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonOpt = False) -> None:
+    """Re-encrypt PII with the first configured key. 用新密钥重新加密。"""
+    from siyu.profiles.keys import rotate
+
+    with _client() as client, client.ctx.db.session() as s:
+        count = rotate(s, client.ctx.keyring)
+    _print_json({"identities": count}) if as_json else out.print(t("keys_rotated", count=count))
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new random key for SIYU_SECRET_KEY. 生成新密钥。"""
+    from siyu.profiles.pii import generate_key
+
+    out.print(generate_key())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

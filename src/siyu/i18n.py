@@ -1,0 +1,74 @@
+"""User-facing text in English and Simplified Chinese.
+
+The language comes from ``SIYU_LANG`` (``en`` or ``zh``), else from ``LANG``/``LC_ALL``
+(``zh_CN.UTF-8`` → zh), else English. Messages are looked up by key so a missing translation is
+a test failure, not a silent English fallback.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "migrated": {
+        "en": "Database is at the latest schema ({rev}).",
+        "zh": "数据库已升级到最新结构（{rev}）。",
+    },
+    "imported": {
+        "en": "{accepted} accepted, {duplicates} duplicates, {rejected} rejected ({lines} lines).",
+        "zh": "接收 {accepted} 条，重复 {duplicates} 条，拒绝 {rejected} 条（共 {lines} 行）。",
+    },
+    "dead_letter": {
+        "en": "Rejected records were written to {path}",
+        "zh": "被拒绝的记录已写入 {path}",
+    },
+    "rejected_line": {
+        "en": "line {line}, {field}: {reason}",
+        "zh": "第 {line} 行，{field}：{reason}",
+    },
+    "more_errors": {"en": "… and {n} more", "zh": "……另有 {n} 条"},
+    "not_found": {"en": "Not found: {what}", "zh": "未找到：{what}"},
+    "error": {"en": "Error: {what}", "zh": "错误：{what}"},
+    "source_created": {
+        "en": "Source {name} created. Write key (use as the HTTP basic-auth user): {key}",
+        "zh": "已创建数据源 {name}。写入密钥（作为 HTTP Basic 认证用户名）：{key}",
+    },
+    "channel_created": {
+        "en": "Channel {key} ({kind}) created.",
+        "zh": "已创建渠道 {key}（{kind}）。",
+    },
+    "entry_code_created": {"en": "Entry code {state} created.", "zh": "已创建活码 {state}。"},
+    "demo_done": {
+        "en": "Demo brand ready: {contacts} contacts, {events} events, {merges} merges in {seconds:.1f}s.",
+        "zh": "演示品牌已生成：{contacts} 位联系人，{events} 条事件，{merges} 次合并，用时 {seconds:.1f} 秒。",
+    },
+    "serving": {
+        "en": "siyu is serving at http://{host}:{port} (API docs at /docs). Press Ctrl+C to stop.",
+        "zh": "siyu 已启动：http://{host}:{port}（API 文档 /docs）。按 Ctrl+C 停止。",
+    },
+    "warehouse_fed": {
+        "en": "Warehouse: {events} events, {contacts} contacts and {merges} merges shipped.",
+        "zh": "数据仓库：已同步 {events} 条事件、{contacts} 位联系人、{merges} 次合并。",
+    },
+    "keys_rotated": {
+        "en": "Re-encrypted {count} identifiers with the first configured key.",
+        "zh": "已用第一个密钥重新加密 {count} 个标识。",
+    },
+    "consent_recorded": {"en": "Consent recorded.", "zh": "已记录授权。"},
+    "demo_exists": {
+        "en": "Data already present ({contacts} contacts); demo data not loaded again.",
+        "zh": "已有数据（{contacts} 位联系人），不再重复生成演示数据。",
+    },
+    "importing": {"en": "Importing", "zh": "正在导入"},
+}
+
+
+def language() -> str:
+    lang = os.environ.get("SIYU_LANG") or os.environ.get("LC_ALL") or os.environ.get("LANG") or "en"
+    return "zh" if lang.lower().startswith("zh") else "en"
+
+
+def t(key: str, lang: str | None = None, **params: Any) -> str:
+    entry = MESSAGES[key]
+    return entry[lang or language()].format(**params)

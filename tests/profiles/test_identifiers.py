@@ -136,8 +136,24 @@ def test_non_email_values_keep_their_case(parser: IdentifierParser, kind: str) -
 # --- blocked values -----------------------------------------------------------------------------
 
 BLOCKED_VALUES = [
-    "", "   ", "0", "-1", "null", "NULL", "None", "nil", "NaN", "undefined", "anonymous",
-    "Anonymous", "unknown", "n/a", "N/A", "00000000000", "0000", "---",
+    "",
+    "   ",
+    "0",
+    "-1",
+    "null",
+    "NULL",
+    "None",
+    "nil",
+    "NaN",
+    "undefined",
+    "anonymous",
+    "Anonymous",
+    "unknown",
+    "n/a",
+    "N/A",
+    "00000000000",
+    "0000",
+    "---",
 ]
 NON_PHONE_TYPES = [t for t in IDENTIFIER_TYPES if t != "phone"]
 

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from siyu.profiles.pii import (
-    Keyring,
     KeyError_,
+    Keyring,
     generate_key,
     load_keys,
     mask_email,
@@ -148,8 +148,10 @@ def test_after_dropping_the_old_key_old_ciphertexts_are_unreadable() -> None:
 def test_blind_index_is_deterministic_and_keyed() -> None:
     a, b = Keyring([OLD]), Keyring([OLD])
     index = a.blind_index("phone", "+8613800138000")
-    assert index == a.blind_index("phone", "+8613800138000") == b.blind_index(
-        "phone", "+8613800138000"
+    assert (
+        index
+        == a.blind_index("phone", "+8613800138000")
+        == b.blind_index("phone", "+8613800138000")
     )
     assert index != a.blind_index("phone", "+8613800138001")
     assert index != a.blind_index("email", "+8613800138000")  # the type is part of the input

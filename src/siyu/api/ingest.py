@@ -49,7 +49,7 @@ async def _body(request: Request) -> dict[str, Any]:
             raw = gzip.decompress(raw)
         elif encoding == "deflate":
             raw = zlib.decompress(raw)
-    except (OSError, zlib.error) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise HTTPException(400, f"body is not valid {encoding}: {exc}") from exc
     try:
         body = orjson.loads(raw)

@@ -34,6 +34,7 @@ DEFAULT_BLOCKED = (
 )
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_VALUE_LENGTH = 256
+MAX_SCOPE_LENGTH = 64
 
 
 class IdentifierError(ValueError):
@@ -85,15 +86,21 @@ class IdentifierParser:
                 kind, f"unknown identifier type (known: {', '.join(IDENTIFIER_TYPES)})"
             )
         if isinstance(raw, dict) and kind == "wechat_openid":
-            scope = str(raw.get("app_id") or raw.get("appid") or "")
-            raw = raw.get("value") or raw.get("openid")
+            app_id = raw.get("app_id", raw.get("appid"))
+            scope = "" if app_id is None else str(app_id)
+            raw = raw.get("value", raw.get("openid"))
         if isinstance(raw, bool) or not isinstance(raw, str | int):
             raise IdentifierError(kind, f"must be a string, got {type(raw).__name__}")
         value = str(raw).strip()
+        if kind == "wechat_openid" and scope is None and ":" in value:
+            scope, value = value.split(":", 1)
+            value = value.strip()
         if self.is_blocked(value):
             raise BlockedIdentifier(kind, f"blocked placeholder value {value!r}")
         if len(value) > MAX_VALUE_LENGTH:
             raise IdentifierError(kind, f"longer than {MAX_VALUE_LENGTH} characters")
+        if scope and len(scope) > MAX_SCOPE_LENGTH:
+            raise IdentifierError(kind, f"app id longer than {MAX_SCOPE_LENGTH} characters")
         if kind == "phone":
             return Identifier(kind, self.normalise_phone(value))
         if kind == "email":
@@ -102,8 +109,6 @@ class IdentifierParser:
                 raise IdentifierError(kind, f"not an email address: {value!r}")
             return Identifier(kind, value)
         if kind == "wechat_openid":
-            if scope is None and ":" in value:
-                scope, value = value.split(":", 1)
             return Identifier(kind, value, scope or "")
         return Identifier(kind, value)
 
@@ -117,9 +122,12 @@ class IdentifierParser:
             raise IdentifierError("phone", f"not a phone number: {exc}") from exc
         if not number.national_number or set(str(number.national_number)) <= {"0"}:
             raise BlockedIdentifier("phone", "all-zero phone number")
-        if not phonenumbers.is_possible_number(number):
-            raise IdentifierError("phone", f"not a possible phone number: {value!r}")
+        # Valid, not merely possible: a junk number like "12345" must never link two people.
+        if not phonenumbers.is_valid_number(number):
+            raise IdentifierError("phone", f"not a valid phone number: {value!r}")
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if self.is_blocked(e164):
+            raise BlockedIdentifier("phone", "blocked phone number")
         if len(self._phone_cache) < 100_000:
             self._phone_cache[value] = e164
         return e164

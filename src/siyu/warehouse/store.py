@@ -194,19 +194,32 @@ class Warehouse:
         return len(rows)
 
     def _feed_merges(self, session: Session) -> int:
+        """Replay new merges as one set-based UPDATE (chains resolved to final survivors)."""
         cursor = self._get("merges")
         rows = session.execute(
             select(ContactMerge.id, ContactMerge.survivor_id, ContactMerge.absorbed_id)
             .where(ContactMerge.id > cursor)
             .order_by(ContactMerge.id)
         ).all()
-        for _, survivor, absorbed in rows:
-            self.conn.execute(
-                "UPDATE events SET contact_id = ? WHERE contact_id = ?", [survivor, absorbed]
-            )
-        if rows:
-            self._set("merges", rows[-1][0])
         session.rollback()
+        if not rows:
+            return 0
+        to: dict[int, int] = {}
+        for _, survivor, absorbed in rows:
+            to[absorbed] = survivor
+        for absorbed in to:
+            final = to[absorbed]
+            while final in to:
+                final = to[final]
+            to[absorbed] = final
+        moves = pa.table({"absorbed": list(to), "survivor": list(to.values())})
+        self.conn.register("merge_moves", moves)
+        self.conn.execute(
+            "UPDATE events SET contact_id = m.survivor FROM merge_moves m "
+            "WHERE events.contact_id = m.absorbed"
+        )
+        self.conn.unregister("merge_moves")
+        self._set("merges", rows[-1][0])
         return len(rows)
 
     def rebuild(self, db: Database, batch_size: int = 200_000) -> FeedResult:

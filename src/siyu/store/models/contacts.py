@@ -48,7 +48,7 @@ class Identity(Base):
     type: Mapped[str] = mapped_column(String(32))
     # Scope: the app id for wechat_openid (an openid is unique only within one app), else "".
     scope: Mapped[str] = mapped_column(String(64), default="")
-    lookup: Mapped[str] = mapped_column(String(128))
+    lookup: Mapped[str] = mapped_column(String(256))
     value: Mapped[str | None] = mapped_column(String(256), nullable=True)
     value_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)

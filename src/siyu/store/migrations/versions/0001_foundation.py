@@ -261,7 +261,7 @@ def upgrade() -> None:
         ),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
-        sa.Column("lookup", sa.String(length=128), nullable=False),
+        sa.Column("lookup", sa.String(length=256), nullable=False),
         sa.Column("value", sa.String(length=256), nullable=True),
         sa.Column("value_enc", sa.LargeBinary(), nullable=True),
         sa.Column("source", sa.String(length=64), nullable=True),

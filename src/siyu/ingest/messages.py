@@ -32,6 +32,7 @@ MAX_EVENT_NAME = 200
 MAX_MESSAGE_ID = 128
 #: Keys whose values are personal information: masked wherever a payload is stored as JSON.
 PII_KEYS = {"phone": "phone", "mobile": "phone", "phone_number": "phone", "email": "email"}
+_PII_KEYSET = frozenset(PII_KEYS)
 
 
 class MessageError(ValueError):
@@ -104,10 +105,10 @@ def scrub(payload: dict[str, Any] | None) -> dict[str, Any] | None:
     """Mask PII-named keys (phone, email, …) so plaintext never reaches stored JSON."""
     if not payload:
         return payload
-    hits = [k for k in payload if k in PII_KEYS and isinstance(payload[k], str)]
     nested = payload.get("traits")
-    if not hits and not (isinstance(nested, dict) and any(k in PII_KEYS for k in nested)):
-        return payload
+    if _PII_KEYSET.isdisjoint(payload) and not (isinstance(nested, dict) and not _PII_KEYSET.isdisjoint(nested)):
+        return payload  # the common case, decided in C
+    hits = [k for k in payload if k in PII_KEYS and isinstance(payload[k], str)]
     out = dict(payload)
     for k in hits:
         out[k] = mask_value(PII_KEYS[k], out[k])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,8 +28,13 @@ from siyu.ingest.messages import Message, MessageError, MessageValidator
 from siyu.profiles.repository import IdentityKey
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
-from siyu.store.dialect import insert_ignore
+from siyu.store.dialect import driver_insert_ignore, storage_time
 from siyu.store.models import Channel, EntryCode, Event, Source
+
+EVENT_COLUMNS = (
+    "message_id", "contact_id", "source_id", "type", "event", "properties", "context",
+    "timestamp", "received_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,7 @@ class IngestService:
         self._owners: dict[IdentityKey, int] = {}
         self._redirect: dict[int, int] = {}
         self._channel_keys: dict[str, int] | None = None
+        self._time = storage_time(session.get_bind().dialect.name)
 
     # --- public -----------------------------------------------------------------------------
     def ingest(
@@ -77,20 +84,22 @@ class IngestService:
         """Ingest one batch. ``pre_rejected`` carries records that failed before validation
         (e.g. a line that is not JSON) so that indexes in the report stay aligned."""
         result = BatchResult()
-        now = datetime.now(UTC)
+        now_dt = datetime.now(UTC)
+        now = self._time(now_dt)
         valid: list[tuple[int, Message]] = []
         for index, raw in enumerate(calls):
             if pre_rejected and index in pre_rejected:
                 result.rejected.append(pre_rejected[index])
                 continue
             try:
-                valid.append((index, self.validator.validate(raw, now)))
+                valid.append((index, self.validator.validate(raw, now_dt)))
             except MessageError as exc:
                 result.rejected.append(Rejection(index, exc.field, exc.reason))
         fresh = self._drop_duplicates(valid, result)
         if not fresh:
             return result
         codes = self._entry_codes({m.state for _, m in fresh if m.state})
+        self._prefetch_owners(fresh)
         rows = []
         touches: list[tuple[int, int, int | None, datetime]] = []
         for _, msg in fresh:
@@ -99,10 +108,10 @@ class IngestService:
             touch = self._touch_for(msg, source, codes)
             if touch is not None:
                 touches.append((contact_id, touch[0], touch[1], msg.timestamp))
-        for row in rows:  # a later call in this batch may have merged the contact away
-            row["contact_id"] = self._live(row["contact_id"])
+        if self._redirect:  # a later call in this batch may have merged the contact away
+            rows = [(r[0], self._live(r[1]), *r[2:]) for r in rows]
         self._record_touches(touches, source)
-        inserted = insert_ignore(self.session, Event.__table__, rows, "message_id")
+        inserted = driver_insert_ignore(self.session, "events", EVENT_COLUMNS, rows, "message_id")
         result.accepted += inserted
         result.duplicates += len(rows) - inserted
         return result
@@ -129,6 +138,15 @@ class IngestService:
             fresh.append((index, msg))
         return fresh
 
+    def _prefetch_owners(self, fresh: list[tuple[int, Message]]) -> None:
+        """One indexed lookup per (type, scope) for every identifier of the batch not cached."""
+        keys = {self.profiles.key(i) for _, m in fresh for i in m.identifiers}
+        missing = [k for k in keys if k not in self._owners]
+        if missing:
+            self._owners.update(self.profiles.repo.owners(missing))
+        if len(self._owners) > 1_000_000:  # bound memory on very large imports
+            self._owners.clear()
+
     def _live(self, contact_id: int) -> int:
         while contact_id in self._redirect:
             contact_id = self._redirect[contact_id]
@@ -142,9 +160,6 @@ class IngestService:
         self, msg: Message, source: Source | None, codes: dict[str, EntryCode], result: BatchResult
     ) -> int:
         keys = [self.profiles.key(i) for i in msg.identifiers]
-        missing = [k for k in keys if self._owner(k) is None]
-        if missing:
-            self._owners.update(self.profiles.repo.owners(missing))
         owners = {self._owner(k) for k in keys}
         if None not in owners and len(owners) == 1 and not msg.traits:
             return owners.pop()  # type: ignore[return-value]
@@ -215,21 +230,16 @@ class IngestService:
             seen.add((contact_id, channel_id))
             touched_contacts.add(contact_id)
 
-    @staticmethod
-    def _event_row(
-        msg: Message, contact_id: int, source: Source | None, now: datetime
-    ) -> dict[str, Any]:
+    def _event_row(self, msg: Message, contact_id: int, source: Source | None, now: Any) -> tuple[Any, ...]:
         props = msg.properties
         if msg.type == "identify" and msg.traits:
             props = {"traits": msg.traits}
-        return {
-            "message_id": msg.message_id,
-            "contact_id": contact_id,
-            "source_id": source.id if source else None,
-            "type": msg.type,
-            "event": msg.event,
-            "properties": props,
-            "context": msg.context,
-            "timestamp": msg.timestamp,
-            "received_at": now,
-        }
+        return (
+            msg.message_id, contact_id, source.id if source else None, msg.type, msg.event,
+            None if props is None else _dumps(props), None if msg.context is None else _dumps(msg.context),
+            self._time(msg.timestamp), now,
+        )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -28,20 +28,23 @@ class ProfileRepository:
 
     # --- identities -------------------------------------------------------------------------
     def owners(self, keys: Iterable[IdentityKey]) -> dict[IdentityKey, int]:
-        """Contact id owning each known key. Identities always sit on survivors."""
-        wanted = set(keys)
+        """Contact id owning each known key (identities always sit on survivors).
+
+        Grouped by (type, scope) so every query is a range on the unique index.
+        """
+        groups: dict[tuple[str, str], list[str]] = {}
+        for kind, scope, lookup in set(keys):
+            groups.setdefault((kind, scope), []).append(lookup)
         found: dict[IdentityKey, int] = {}
-        lookups = sorted({k[2] for k in wanted})
-        for chunk in _chunks(lookups):
-            rows = self.session.execute(
-                select(Identity.type, Identity.scope, Identity.lookup, Identity.contact_id).where(
-                    Identity.lookup.in_(chunk)
+        for (kind, scope), lookups in groups.items():
+            for chunk in _chunks(sorted(lookups)):
+                rows = self.session.execute(
+                    select(Identity.lookup, Identity.contact_id).where(
+                        Identity.type == kind, Identity.scope == scope, Identity.lookup.in_(chunk)
+                    )
                 )
-            )
-            for kind, scope, lookup, contact_id in rows:
-                key = (kind, scope, lookup)
-                if key in wanted:
-                    found[key] = contact_id
+                for lookup, contact_id in rows:
+                    found[(kind, scope, lookup)] = contact_id
         return found
 
     def identities_of(self, contact_ids: Iterable[int]) -> list[Identity]:

@@ -32,11 +32,11 @@ def bulk_insert(
             for row in rows:
                 batch.append(row)
                 if len(batch) >= 50_000:
-                    cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", batch)  # noqa: S608
+                    cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", batch)
                     count += len(batch)
                     batch = []
             if batch:
-                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", batch)  # noqa: S608
+                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", batch)
                 count += len(batch)
             cur.execute("COMMIT")
         else:
@@ -57,7 +57,7 @@ def bulk_insert(
 
 def max_id(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar() or 0)  # noqa: S608
+        return int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar() or 0)
 
 
 def sync_sequence(engine: Engine, table: str) -> None:
@@ -68,7 +68,7 @@ def sync_sequence(engine: Engine, table: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"
             )
         )

@@ -1,0 +1,1 @@
+"""Contacts, identifiers, identity resolution, PII encryption and masking."""

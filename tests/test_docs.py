@@ -1,0 +1,41 @@
+"""Documentation that must not drift: CLI reference, settings, the README's commands."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from siyu.cli.reference import render
+from siyu.config import Settings
+from siyu.i18n import MESSAGES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_cli_reference_is_generated_from_the_cli() -> None:
+    committed = (ROOT / "docs" / "cli.md").read_text()
+    assert committed == render(), "run: python -m siyu.cli.reference > docs/cli.md"
+
+
+def test_every_setting_is_documented() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    missing = [f"SIYU_{name.upper()}" for name in Settings.model_fields if f"SIYU_{name.upper()}" not in doc]
+    assert not missing, f"undocumented settings: {missing}"
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    run_cmd, test_cmd = blocks[0].strip(), blocks[1].strip()
+    assert "siyu serve --demo" in run_cmd and "pip install -e ." in run_cmd
+    assert test_cmd.endswith("python -m pytest -q")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python -m pytest -q" in ci.splitlines()[-1]
+
+
+def test_every_message_has_both_languages() -> None:
+    for key, entry in MESSAGES.items():
+        assert set(entry) == {"en", "zh"}, key
+        assert re.findall(r"{(\w+)", entry["en"]) == re.findall(r"{(\w+)", entry["zh"]) or set(
+            re.findall(r"{(\w+)", entry["en"])
+        ) == set(re.findall(r"{(\w+)", entry["zh"])), key

@@ -37,9 +37,12 @@ from siyu.store.models import Identity
 def _known_ids(client: siyu.Siyu, limit: int) -> list[dict[str, str]]:
     """Identifiers of existing contacts, as a brand's SDK would send them."""
     with client.ctx.db.session() as s:
-        rows = s.query(Identity.type, Identity.value).filter(
-            Identity.type.in_(["customer_no", "app_device_id", "wechat_unionid"])
-        ).limit(limit).all()
+        rows = (
+            s.query(Identity.type, Identity.value)
+            .filter(Identity.type.in_(["customer_no", "app_device_id", "wechat_unionid"]))
+            .limit(limit)
+            .all()
+        )
     return [{kind: value} for kind, value in rows]
 
 
@@ -50,7 +53,9 @@ def _calls(n: int, known: list[dict[str, str]], seed: int, prefix: str) -> list[
     for i in range(n):
         ids = rng.choice(known) if rng.random() < 0.98 else {"app_device_id": f"{prefix}-new-{i % 5000}"}
         call = {
-            "type": "track", "event": rng.choice(events), "messageId": f"{prefix}-{i}",
+            "type": "track",
+            "event": rng.choice(events),
+            "messageId": f"{prefix}-{i}",
             "timestamp": f"2026-11-{1 + i % 20:02d}T{i % 24:02d}:{i % 60:02d}:00.000Z",
             "properties": {"category": rng.choice(["deals", "collab", "tea_knowledge"]), "value": i % 97},
         }
@@ -73,13 +78,17 @@ def _free_port() -> int:
 def bench_http(client: siyu.Siyu, calls: list[dict], clients: int) -> float:
     key = client.create_source("bench-http")["write_key"]
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(client), host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(client), host="127.0.0.1", port=port, log_level="error")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    auth = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
-            "Content-Type": "application/json"}
+    auth = {
+        "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
+        "Content-Type": "application/json",
+    }
     bodies = [orjson.dumps({"batch": calls[i : i + 1000]}) for i in range(0, len(calls), 1000)]
     url = f"http://127.0.0.1:{port}/v1/batch"
     try:
@@ -129,11 +138,18 @@ def main() -> None:
         print(f"bulk import: {args.events} events in {bulk_s:.2f}s", file=sys.stderr)
         http_rate = bench_http(client, _calls(args.http_events, known, 2, "http"), args.http_clients)
         client.close()
-        print(json.dumps({
-            "bulk_events_per_s": round(args.events / bulk_s), "http_events_per_s": round(http_rate),
-            "events": args.events, "http_events": args.http_events, "contacts": args.contacts,
-            "database": args.database_url or "sqlite",
-        }))
+        print(
+            json.dumps(
+                {
+                    "bulk_events_per_s": round(args.events / bulk_s),
+                    "http_events_per_s": round(http_rate),
+                    "events": args.events,
+                    "http_events": args.http_events,
+                    "contacts": args.contacts,
+                    "database": args.database_url or "sqlite",
+                }
+            )
+        )
     finally:
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)

@@ -125,14 +125,10 @@ class Siyu:
     # --- sources ----------------------------------------------------------------------------
     def create_channel(self, key: str, kind: str, name: str | None = None) -> dict[str, Any]:
         with self.ctx.db.session() as s:
-            ch = SourcesService(s).create_channel(
-                ChannelCreate(key=key, kind=kind, name=name or key)
-            )
+            ch = SourcesService(s).create_channel(ChannelCreate(key=key, kind=kind, name=name or key))
             return {"id": ch.id, "key": ch.key, "kind": ch.kind, "name": ch.name}
 
-    def create_entry_code(
-        self, channel: str, state: str, name: str | None = None
-    ) -> dict[str, Any]:
+    def create_entry_code(self, channel: str, state: str, name: str | None = None) -> dict[str, Any]:
         with self.ctx.db.session() as s:
             code = SourcesService(s).create_entry_code(
                 EntryCodeCreate(channel=channel, state=state, name=name or state)

@@ -73,9 +73,7 @@ class Settings(BaseSettings):
     warehouse_feed_interval_s: float = Field(
         default=2.0, description="Seconds between warehouse feeds inside `siyu serve`."
     )
-    max_batch_calls: int = Field(
-        default=1000, description="Most calls accepted in one POST /v1/batch."
-    )
+    max_batch_calls: int = Field(default=1000, description="Most calls accepted in one POST /v1/batch.")
 
     @cached_property
     def resolved_database_url(self) -> str:

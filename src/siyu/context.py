@@ -35,9 +35,7 @@ class AppContext:
 
     @cached_property
     def parser(self) -> IdentifierParser:
-        return IdentifierParser(
-            self.settings.default_region, self.settings.blocked_identifier_values
-        )
+        return IdentifierParser(self.settings.default_region, self.settings.blocked_identifier_values)
 
     @cached_property
     def rules(self) -> ResolutionRules:

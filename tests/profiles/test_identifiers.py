@@ -85,9 +85,7 @@ def test_phone_parse_is_stable_across_repeated_calls(parser: IdentifierParser) -
 # --- email --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "raw", ["Zhang.San@Example.COM", " zhang.san@example.com ", "ZHANG.SAN@EXAMPLE.COM"]
-)
+@pytest.mark.parametrize("raw", ["Zhang.San@Example.COM", " zhang.san@example.com ", "ZHANG.SAN@EXAMPLE.COM"])
 def test_email_is_lower_cased_and_trimmed(parser: IdentifierParser, raw: str) -> None:
     ident = parser.parse("email", raw)
     assert ident == Identifier("email", raw.strip().lower())

@@ -80,9 +80,7 @@ def resolve(ctx: AppContext, kind: str, raw: Any) -> int | None:
 def live_ids(ctx: AppContext) -> list[int]:
     with ctx.db.session() as s:
         return list(
-            s.scalars(
-                select(Contact.id).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
-            )
+            s.scalars(select(Contact.id).where(Contact.merged_into_id.is_(None)).order_by(Contact.id))
         )
 
 
@@ -293,9 +291,7 @@ def test_one_call_can_merge_three_contacts(ctx: AppContext) -> None:
     a = identify(ctx, ("phone", PHONE_A), when=at(0)).contact_id
     b = identify(ctx, ("wechat_unionid", UNIONID), when=at(1)).contact_id
     c = identify(ctx, ("email", EMAIL), when=at(2)).contact_id
-    result = identify(
-        ctx, ("email", EMAIL), ("wechat_unionid", UNIONID), ("phone", PHONE_A), when=at(3)
-    )
+    result = identify(ctx, ("email", EMAIL), ("wechat_unionid", UNIONID), ("phone", PHONE_A), when=at(3))
     assert result.contact_id == a
     assert sorted(result.merged) == sorted([b, c])
     assert live_ids(ctx) == [a]
@@ -576,9 +572,7 @@ def test_manual_merge_is_recorded_with_its_reason(ctx: AppContext) -> None:
 
 
 def test_newest_non_empty_trait_wins(ctx: AppContext) -> None:
-    cid = identify(
-        ctx, ("phone", PHONE_A), traits={"city": "北京", "tier": "gold"}, when=at(10)
-    ).contact_id
+    cid = identify(ctx, ("phone", PHONE_A), traits={"city": "北京", "tier": "gold"}, when=at(10)).contact_id
     # An older message arriving late does not overwrite a newer value ...
     identify(ctx, ("phone", PHONE_A), traits={"city": "上海", "nickname": "老张"}, when=at(5))
     assert traits_of(ctx, cid) == {"city": "北京", "tier": "gold", "nickname": "老张"}
@@ -649,9 +643,7 @@ def test_traits_merge_newest_non_empty_wins(ctx: AppContext) -> None:
 def test_traits_of_the_identify_call_apply_after_merging(ctx: AppContext) -> None:
     identify(ctx, ("phone", PHONE_A), traits={"city": "北京"}, when=at(1))
     identify(ctx, ("email", EMAIL), traits={"city": "上海"}, when=at(2))
-    result = identify(
-        ctx, ("phone", PHONE_A), ("email", EMAIL), traits={"stage": "vip"}, when=at(3)
-    )
+    result = identify(ctx, ("phone", PHONE_A), ("email", EMAIL), traits={"stage": "vip"}, when=at(3))
     assert traits_of(ctx, result.contact_id) == {"city": "上海", "stage": "vip"}
 
 
@@ -684,9 +676,7 @@ TIGHT_LIMITS = {
 def _check_database_invariants(ctx: AppContext, limits: dict[str, int]) -> None:
     with ctx.db.session() as s:
         contacts = {c.id: c.merged_into_id for c in s.scalars(select(Contact))}
-        rows = s.execute(
-            select(Identity.contact_id, Identity.type, Identity.scope, Identity.lookup)
-        )
+        rows = s.execute(select(Identity.contact_id, Identity.type, Identity.scope, Identity.lookup))
         owners: dict[IdentityKey, list[int]] = {}
         per_contact: dict[int, Counter[str]] = {}
         for cid, kind, scope, lookup in rows:

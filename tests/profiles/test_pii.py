@@ -148,11 +148,7 @@ def test_after_dropping_the_old_key_old_ciphertexts_are_unreadable() -> None:
 def test_blind_index_is_deterministic_and_keyed() -> None:
     a, b = Keyring([OLD]), Keyring([OLD])
     index = a.blind_index("phone", "+8613800138000")
-    assert (
-        index
-        == a.blind_index("phone", "+8613800138000")
-        == b.blind_index("phone", "+8613800138000")
-    )
+    assert index == a.blind_index("phone", "+8613800138000") == b.blind_index("phone", "+8613800138000")
     assert index != a.blind_index("phone", "+8613800138001")
     assert index != a.blind_index("email", "+8613800138000")  # the type is part of the input
     assert index != Keyring([OTHER]).blind_index("phone", "+8613800138000")
@@ -162,9 +158,7 @@ def test_blind_index_is_deterministic_and_keyed() -> None:
 
 def test_blind_index_is_hmac_sha256_with_a_hkdf_derived_key() -> None:
     """Pins the stored format: changing it silently would orphan every existing index."""
-    index_key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"siyu-blind-index"
-    ).derive(OLD)
+    index_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"siyu-blind-index").derive(OLD)
     expected = hmac.new(index_key, b"phone\x00+8613800138000", hashlib.sha256).hexdigest()
     assert Keyring([OLD]).blind_index("phone", "+8613800138000") == expected
     # The derived key is not the encryption key itself.
@@ -179,12 +173,8 @@ def test_type_and_value_boundary_cannot_be_shifted() -> None:
 
 def test_blind_index_follows_the_primary_key() -> None:
     """Rotation re-indexes: only the first key feeds the index."""
-    assert Keyring([NEW, OLD]).blind_index("email", "a@b.co") == Keyring([NEW]).blind_index(
-        "email", "a@b.co"
-    )
-    assert Keyring([NEW, OLD]).blind_index("email", "a@b.co") != Keyring([OLD]).blind_index(
-        "email", "a@b.co"
-    )
+    assert Keyring([NEW, OLD]).blind_index("email", "a@b.co") == Keyring([NEW]).blind_index("email", "a@b.co")
+    assert Keyring([NEW, OLD]).blind_index("email", "a@b.co") != Keyring([OLD]).blind_index("email", "a@b.co")
 
 
 # --- masking ------------------------------------------------------------------------------------
@@ -263,9 +253,7 @@ def test_secret_takes_precedence_and_creates_no_file(tmp_path: Path) -> None:
     assert not key_file.exists()
 
 
-@pytest.mark.parametrize(
-    "secret", ["not base64!!", base64.b64encode(b"short").decode(), b64(b"x" * 33)]
-)
+@pytest.mark.parametrize("secret", ["not base64!!", base64.b64encode(b"short").decode(), b64(b"x" * 33)])
 def test_malformed_secret_is_rejected(tmp_path: Path, secret: str) -> None:
     with pytest.raises(KeyError_):
         load_keys(secret, tmp_path / "secret.key")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -14,7 +15,10 @@ def get_client(request: Request) -> Siyu:
     return request.app.state.client  # type: ignore[no-any-return]
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A unit of work per request: committed after the handler returns, rolled back on error."""
+@contextmanager
+def unit_of_work(request: Request) -> Iterator[Session]:
+    """A unit of work inside the handler: committed before the handler returns, so a client
+    that got a 2xx can rely on what it wrote. (A dependency with ``yield`` may commit only
+    after the response has been sent.)"""
     with get_client(request).ctx.db.session() as session:
         yield session

@@ -72,8 +72,7 @@ def _answer(result: BatchResult) -> Response:
                 "accepted": result.accepted,
                 "duplicates": result.duplicates,
                 "rejected": [
-                    {"index": r.index, "field": r.field, "reason": r.reason}
-                    for r in result.rejected
+                    {"index": r.index, "field": r.field, "reason": r.reason} for r in result.rejected
                 ],
             }
         )
@@ -107,11 +106,7 @@ async def batch(request: Request) -> Response:
         raise HTTPException(400, f"batch has {len(calls)} calls; at most {limit} per request")
     for call in calls:
         # Calls inherit batch-level context like Segment's batch endpoint does.
-        if (
-            isinstance(call, dict)
-            and "context" not in call
-            and isinstance(body.get("context"), dict)
-        ):
+        if isinstance(call, dict) and "context" not in call and isinstance(body.get("context"), dict):
             call["context"] = body["context"]
     return await _ingest(request, calls, body)
 

@@ -9,12 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from siyu.api.deps import get_client, get_session
+from siyu.api.deps import get_client, unit_of_work
 from siyu.consent.service import PURPOSES, ConsentError, ConsentService
 from siyu.ingest.files import ImportFileError
 from siyu.profiles import views
@@ -30,23 +29,24 @@ from siyu.sources.service import SourceError, SourcesService
 from siyu.stats import overview
 
 router = APIRouter(prefix="/api/v1")
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 @router.get("/stats", tags=["overview"], summary="Traffic pool counts")
-def stats(session: SessionDep) -> dict[str, Any]:
-    return overview(session)
+def stats(request: Request) -> dict[str, Any]:
+    with unit_of_work(request) as session:
+        return overview(session)
 
 
 @router.get("/contacts/{query}", tags=["contacts"], summary="A contact's profile (PII masked)")
-def contact(query: str, request: Request, session: SessionDep) -> dict[str, Any]:
-    client = get_client(request)
-    profiles = client.ctx.profiles(session)
-    try:
-        cid = views.find_contact_id(profiles, client.ctx.parser, query)
-        return views.profile(session, profiles, cid, reveal=False)
-    except views.LookupError_ as exc:
-        raise HTTPException(404, str(exc)) from exc
+def contact(query: str, request: Request) -> dict[str, Any]:
+    with unit_of_work(request) as session:
+        client = get_client(request)
+        profiles = client.ctx.profiles(session)
+        try:
+            cid = views.find_contact_id(profiles, client.ctx.parser, query)
+            return views.profile(session, profiles, cid, reveal=False)
+        except views.LookupError_ as exc:
+            raise HTTPException(404, str(exc)) from exc
 
 
 class ConsentIn(BaseModel):
@@ -58,75 +58,78 @@ class ConsentIn(BaseModel):
 
 
 @router.post("/contacts/{query}/consent", tags=["contacts"], status_code=201)
-def consent(query: str, body: ConsentIn, request: Request, session: SessionDep) -> dict[str, Any]:
-    client = get_client(request)
-    try:
-        cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
-        ConsentService(session).record(
-            cid, body.purpose, body.channel, body.granted, body.source, body.evidence
-        )
-    except views.LookupError_ as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except ConsentError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    return {
-        "contact_id": cid,
-        "state": [
-            {"purpose": p, "channel": c, "granted": g}
-            for (p, c), g in sorted(ConsentService(session).state(cid).items())
-        ],
-    }
+def consent(query: str, body: ConsentIn, request: Request) -> dict[str, Any]:
+    with unit_of_work(request) as session:
+        client = get_client(request)
+        try:
+            cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
+            ConsentService(session).record(
+                cid, body.purpose, body.channel, body.granted, body.source, body.evidence
+            )
+        except views.LookupError_ as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except ConsentError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {
+            "contact_id": cid,
+            "state": [
+                {"purpose": p, "channel": c, "granted": g}
+                for (p, c), g in sorted(ConsentService(session).state(cid).items())
+            ],
+        }
 
 
 @router.get("/channels", tags=["sources"], response_model=list[ChannelOut])
-def list_channels(session: SessionDep) -> Any:
-    return SourcesService(session).channels()
+def list_channels(request: Request) -> Any:
+    with unit_of_work(request) as session:
+        return SourcesService(session).channels()
 
 
 @router.post("/channels", tags=["sources"], response_model=ChannelOut, status_code=201)
-def create_channel(body: ChannelCreate, session: SessionDep) -> Any:
-    try:
-        return SourcesService(session).create_channel(body, actor="api")
-    except SourceError as exc:
-        raise HTTPException(409, str(exc)) from exc
+def create_channel(request: Request, body: ChannelCreate) -> Any:
+    with unit_of_work(request) as session:
+        try:
+            return SourcesService(session).create_channel(body, actor="api")
+        except SourceError as exc:
+            raise HTTPException(409, str(exc)) from exc
 
 
 @router.get("/entry-codes", tags=["sources"], response_model=list[EntryCodeOut])
-def list_entry_codes(session: SessionDep) -> Any:
-    return SourcesService(session).entry_codes()
+def list_entry_codes(request: Request) -> Any:
+    with unit_of_work(request) as session:
+        return SourcesService(session).entry_codes()
 
 
 @router.post("/entry-codes", tags=["sources"], response_model=EntryCodeOut, status_code=201)
-def create_entry_code(body: EntryCodeCreate, session: SessionDep) -> Any:
-    try:
-        return SourcesService(session).create_entry_code(body, actor="api")
-    except SourceError as exc:
-        raise HTTPException(409, str(exc)) from exc
+def create_entry_code(request: Request, body: EntryCodeCreate) -> Any:
+    with unit_of_work(request) as session:
+        try:
+            return SourcesService(session).create_entry_code(body, actor="api")
+        except SourceError as exc:
+            raise HTTPException(409, str(exc)) from exc
 
 
 @router.get("/sources", tags=["sources"], response_model=list[SourceOut])
-def list_sources(session: SessionDep) -> Any:
-    return SourcesService(session).sources()
+def list_sources(request: Request) -> Any:
+    with unit_of_work(request) as session:
+        return SourcesService(session).sources()
 
 
 @router.post("/sources", tags=["sources"], response_model=SourceOut, status_code=201)
-def create_source(body: SourceCreate, session: SessionDep) -> Any:
-    try:
-        return SourcesService(session).create_source(body, actor="api")
-    except SourceError as exc:
-        raise HTTPException(409, str(exc)) from exc
+def create_source(request: Request, body: SourceCreate) -> Any:
+    with unit_of_work(request) as session:
+        try:
+            return SourcesService(session).create_source(body, actor="api")
+        except SourceError as exc:
+            raise HTTPException(409, str(exc)) from exc
 
 
-@router.post(
-    "/imports", tags=["ingest"], summary="Import a JSONL or CSV file of events or contacts"
-)
+@router.post("/imports", tags=["ingest"], summary="Import a JSONL or CSV file of events or contacts")
 async def import_file(
     request: Request,
     kind: Annotated[str, Form(description="events or contacts")],
     file: Annotated[UploadFile, File()],
-    format: Annotated[
-        str | None, Form(description="jsonl or csv; default from the file name")
-    ] = None,
+    format: Annotated[str | None, Form(description="jsonl or csv; default from the file name")] = None,
 ) -> dict[str, Any]:
     client = get_client(request)
     suffix = Path(file.filename or "upload").suffix

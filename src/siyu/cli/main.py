@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -31,9 +32,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="System of record schema. 数据库结构。", no_args_is_help=True)
 import_app = typer.Typer(help="Import JSONL or CSV files. 导入文件。", no_args_is_help=True)
 contacts_app = typer.Typer(help="Contacts and profiles. 联系人与画像。", no_args_is_help=True)
-sources_app = typer.Typer(
-    help="Ingest sources and write keys. 数据源与写入密钥。", no_args_is_help=True
-)
+sources_app = typer.Typer(help="Ingest sources and write keys. 数据源与写入密钥。", no_args_is_help=True)
 channels_app = typer.Typer(help="Channels and entry codes. 渠道与活码。", no_args_is_help=True)
 warehouse_app = typer.Typer(help="The analytics warehouse. 数据仓库。", no_args_is_help=True)
 keys_app = typer.Typer(help="PII encryption keys. 加密密钥。", no_args_is_help=True)
@@ -48,8 +47,9 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 
-out = Console()
-err = Console(stderr=True)
+# No markup: messages carry user data (file names, rejected values) that may contain "[...]".
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON. 输出 JSON。")]
 
 
@@ -58,13 +58,11 @@ def _client() -> Siyu:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(
-        orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n"
-    )
+    sys.stdout.write(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]{t('error', what=message)}[/red]")
+    err.print(t("error", what=message), style="red")
     return typer.Exit(code)
 
 
@@ -180,24 +178,20 @@ def _import(
                     file,
                     kind,
                     fmt,
-                    _parse_mapping(mapping),
+                    _parse_mapping(mapping or []),
                     write_key,
                     progress=lambda done, _lines: progress.update(task, completed=done),
                     batch_size=batch_size,
                 )
             except ImportFileError as exc:
                 raise _fail(str(exc), 2) from exc
-        try:
+        with contextlib.suppress(WarehouseBusy):  # a running server feeds it instead
             client.feed_warehouse()
-        except WarehouseBusy:
-            pass  # the running server feeds it
     data = report.as_dict()
     if as_json:
         _print_json(data)
     else:
-        out.print(
-            t("imported", **{k: data[k] for k in ("accepted", "duplicates", "rejected", "lines")})
-        )
+        out.print(t("imported", **{k: data[k] for k in ("accepted", "duplicates", "rejected", "lines")}))
         for e in data["errors"][:20]:
             err.print(t("rejected_line", **e))
         if data["rejected"] > 20:
@@ -207,15 +201,9 @@ def _import(
 
 
 FileArg = Annotated[Path, typer.Argument(help="JSONL (one call per line) or CSV file. 文件。")]
-FormatOpt = Annotated[
-    str | None, typer.Option("--format", help="jsonl or csv (default: from the suffix).")
-]
-MapOpt = Annotated[
-    list[str], typer.Option("--map", help="COLUMN=FIELD, repeatable; FIELD - skips. 列映射。")
-]
-KeyOpt = Annotated[
-    str | None, typer.Option("--write-key", help="Attribute to this source. 数据源写入密钥。")
-]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="jsonl or csv (default: from the suffix).")]
+MapOpt = Annotated[list[str], typer.Option("--map", help="COLUMN=FIELD, repeatable; FIELD - skips. 列映射。")]
+KeyOpt = Annotated[str | None, typer.Option("--write-key", help="Attribute to this source. 数据源写入密钥。")]
 BatchOpt = Annotated[int, typer.Option(help="Lines per committed batch. 每批行数。", min=1)]
 
 
@@ -223,7 +211,7 @@ BatchOpt = Annotated[int, typer.Option(help="Lines per committed batch. 每批�
 def import_events(
     file: FileArg,
     fmt: FormatOpt = None,
-    mapping: MapOpt = [],
+    mapping: MapOpt = None,
     write_key: KeyOpt = None,
     batch_size: BatchOpt = 5000,
     as_json: JsonOpt = False,
@@ -236,7 +224,7 @@ def import_events(
 def import_contacts(
     file: FileArg,
     fmt: FormatOpt = None,
-    mapping: MapOpt = [],
+    mapping: MapOpt = None,
     write_key: KeyOpt = None,
     batch_size: BatchOpt = 5000,
     as_json: JsonOpt = False,
@@ -281,9 +269,7 @@ def contacts_show(
 def contacts_consent(
     identifier: Annotated[str, typer.Argument(help="Phone, email, type:value or id:N.")],
     purpose: Annotated[str, typer.Option(help="marketing, service or analytics. 用途。")],
-    grant: Annotated[
-        bool, typer.Option("--grant/--withdraw", help="Grant or withdraw. 授权或撤回。")
-    ],
+    grant: Annotated[bool, typer.Option("--grant/--withdraw", help="Grant or withdraw. 授权或撤回。")],
     channel: Annotated[str, typer.Option(help="Channel kind or *. 渠道。")] = "*",
     source: Annotated[str, typer.Option(help="Where the consent was given. 来源。")] = "cli",
 ) -> None:
@@ -328,9 +314,7 @@ def channels_create(
             data = client.create_channel(key, kind, name)
         except (SourceError, ValueError) as exc:
             raise _fail(str(exc)) from exc
-    _print_json(data) if as_json else out.print(
-        t("channel_created", key=data["key"], kind=data["kind"])
-    )
+    _print_json(data) if as_json else out.print(t("channel_created", key=data["key"], kind=data["kind"]))
 
 
 @channels_app.command("entry-code")

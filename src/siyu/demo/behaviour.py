@@ -46,8 +46,14 @@ PATHS = ("/menu", "/product", "/activity", "/member", "/store-locator", "/coupon
 
 
 def persons(
-    rng: np.random.Generator, lo: int, n: int, config: DemoConfig, start: datetime,
-    channels: tuple[tuple[str, str, str, float], ...], channel_ids: dict[str, int], code_ids: dict[str, int],
+    rng: np.random.Generator,
+    lo: int,
+    n: int,
+    config: DemoConfig,
+    start: datetime,
+    channels: tuple[tuple[str, str, str, float], ...],
+    channel_ids: dict[str, int],
+    code_ids: dict[str, int],
 ) -> dict[str, np.ndarray]:
     shares = np.array([c[3] for c in channels])
     ch = rng.choice(len(channels), size=n, p=shares / shares.sum())
@@ -58,15 +64,22 @@ def persons(
     has[none, 0] = True  # everyone is reachable somehow
     # Acquisition skews recent: traffic grows over the period.
     offset_days = config.days * rng.random(n) ** 0.75
-    created = np.datetime64(start.replace(tzinfo=None), "us") + (offset_days * US_PER_DAY).astype("timedelta64[us]")
+    created = np.datetime64(start.replace(tzinfo=None), "us") + (offset_days * US_PER_DAY).astype(
+        "timedelta64[us]"
+    )
     # ~1% arrive twice: a WeCom-side contact and a store-side one, linked later by identify.
     split = (rng.random(n) < 0.01) & has[:, 0] & has[:, 1] & np.isin(kinds, ["wecom", "wechat_group"])
     has[split, 6] = True
     keys = np.array([c[0] for c in channels])[ch]
     return {
-        "idx": np.arange(lo, lo + n), "channel_id": np.array([channel_ids[k] for k in keys]),
-        "code_id": np.array([code_ids[k] for k in keys]), "kind": kinds, "has": has,
-        "created": created, "offset_days": offset_days, "split": split,
+        "idx": np.arange(lo, lo + n),
+        "channel_id": np.array([channel_ids[k] for k in keys]),
+        "code_id": np.array([code_ids[k] for k in keys]),
+        "kind": kinds,
+        "has": has,
+        "created": created,
+        "offset_days": offset_days,
+        "split": split,
     }
 
 
@@ -75,8 +88,13 @@ def _value(kind: str, idx: int, seed: int) -> str:
         return f"+8613{(idx * 2654435761 + seed * 7919) % 10**9:09d}"
     if kind == "email":
         return f"fan{idx}.{seed}@example.com"
-    prefix = {"wechat_unionid": "oU", "wecom_external_userid": "wm", "wechat_openid": "oM",
-              "app_device_id": "dev-", "customer_no": "M"}[kind]
+    prefix = {
+        "wechat_unionid": "oU",
+        "wecom_external_userid": "wm",
+        "wechat_openid": "oM",
+        "app_device_id": "dev-",
+        "customer_no": "M",
+    }[kind]
     return f"{prefix}{seed}x{idx:08d}"
 
 
@@ -90,8 +108,15 @@ def contact_rows(
     extra = np.cumsum(split) - split  # split persons before this one
     primary = base + 1 + np.arange(n) + extra
     second = np.where(split, primary + 1, 0)
-    rows_c: dict[str, list[Any]] = {"id": [], "first_channel_id": [], "first_entry_code_id": [], "created_at": []}
-    rows_i: dict[str, list[Any]] = {k: [] for k in ("contact_id", "type", "scope", "lookup", "value", "value_enc", "created_at")}
+    rows_c: dict[str, list[Any]] = {
+        "id": [],
+        "first_channel_id": [],
+        "first_entry_code_id": [],
+        "created_at": [],
+    }
+    rows_i: dict[str, list[Any]] = {
+        k: [] for k in ("contact_id", "type", "scope", "lookup", "value", "value_enc", "created_at")
+    }
     links: list[tuple[str, str, datetime]] = []
     created = people["created"]
     for j in range(n):
@@ -123,11 +148,27 @@ def contact_rows(
             links.append((_value("phone", idx, seed), _value("wechat_unionid", idx, seed), link_at))
     rows_c["created_at"] = created[np.array(rows_c["created_at"], dtype=np.int64)]
     rows_i["created_at"] = created[np.array(rows_i["created_at"], dtype=np.int64)]
-    contacts = pl.DataFrame(rows_c, schema={"id": pl.Int64, "first_channel_id": pl.Int64,
-                                            "first_entry_code_id": pl.Int64, "created_at": pl.Datetime("us")})
-    identities = pl.DataFrame(rows_i, schema={"contact_id": pl.Int64, "type": pl.String, "scope": pl.String,
-                                              "lookup": pl.String, "value": pl.String, "value_enc": pl.Binary,
-                                              "created_at": pl.Datetime("us")})
+    contacts = pl.DataFrame(
+        rows_c,
+        schema={
+            "id": pl.Int64,
+            "first_channel_id": pl.Int64,
+            "first_entry_code_id": pl.Int64,
+            "created_at": pl.Datetime("us"),
+        },
+    )
+    identities = pl.DataFrame(
+        rows_i,
+        schema={
+            "contact_id": pl.Int64,
+            "type": pl.String,
+            "scope": pl.String,
+            "lookup": pl.String,
+            "value": pl.String,
+            "value_enc": pl.Binary,
+            "created_at": pl.Datetime("us"),
+        },
+    )
     identities = identities.with_columns(pl.lit("demo").alias("source"))
     # Store the contacts' primary id per person for event assignment.
     people["contact_a"] = primary
@@ -136,8 +177,14 @@ def contact_rows(
 
 
 def events(
-    rng: np.random.Generator, people: dict[str, np.ndarray], contacts: pl.DataFrame, config: DemoConfig,
-    start: datetime, end: datetime, id_base: int, source_id: int,
+    rng: np.random.Generator,
+    people: dict[str, np.ndarray],
+    contacts: pl.DataFrame,
+    config: DemoConfig,
+    start: datetime,
+    end: datetime,
+    id_base: int,
+    source_id: int,
 ) -> pl.DataFrame:
     n = len(people["idx"])
     start64 = np.datetime64(start.replace(tzinfo=None), "us")
@@ -183,11 +230,16 @@ def events(
     names = [e for _, e, _ in BEHAVIOUR] + ["Order Completed"]
     types = [t for t, _, _ in BEHAVIOUR] + ["track"]
     order_amount = np.zeros(total)
-    order_amount[owner.size:] = amount
-    df = pl.DataFrame({
-        "contact_id": contact.astype(np.int64), "timestamp": ts, "k": all_kind.astype(np.int32),
-        "r1": rng.integers(0, 1000, total).astype(np.int32), "amount": order_amount,
-    }).sort("timestamp")
+    order_amount[owner.size :] = amount
+    df = pl.DataFrame(
+        {
+            "contact_id": contact.astype(np.int64),
+            "timestamp": ts,
+            "k": all_kind.astype(np.int32),
+            "r1": rng.integers(0, 1000, total).astype(np.int32),
+            "amount": order_amount,
+        }
+    ).sort("timestamp")
     df = df.with_columns((pl.int_range(0, pl.len(), dtype=pl.Int64) + id_base + 1).alias("id"))
     df = df.with_columns(
         pl.col("k").replace_strict(list(range(len(names))), names, return_dtype=pl.String).alias("event"),
@@ -196,7 +248,9 @@ def events(
         pl.lit(source_id, dtype=pl.Int64).alias("source_id"),
         _properties(config.seed).alias("properties"),
     )
-    return df.select("id", "message_id", "contact_id", "source_id", "type", "event", "properties", "timestamp")
+    return df.select(
+        "id", "message_id", "contact_id", "source_id", "type", "event", "properties", "timestamp"
+    )
 
 
 def _concat(*parts: str | pl.Expr) -> pl.Expr:
@@ -206,20 +260,39 @@ def _concat(*parts: str | pl.Expr) -> pl.Expr:
 
 def _properties(seed: int) -> pl.Expr:
     r, k = pl.col("r1"), pl.col("k")
-    cat = (r % len(CATEGORIES)).replace_strict(list(range(len(CATEGORIES))), list(CATEGORIES), return_dtype=pl.String)
+    cat = (r % len(CATEGORIES)).replace_strict(
+        list(range(len(CATEGORIES))), list(CATEGORIES), return_dtype=pl.String
+    )
     path = (r % len(PATHS)).replace_strict(list(range(len(PATHS))), list(PATHS), return_dtype=pl.String)
     order = len(BEHAVIOUR)
     return (
-        pl.when(k == 0).then(_concat('{"path":"', path, '"}'))
-        .when(k == 1).then(_concat('{"category":"', cat, '","content_id":', r, "}"))
-        .when(k == 2).then(_concat('{"product_id":"P', r % 120, '","category":"', cat, '"}'))
-        .when(k.is_in([3, 4])).then(pl.lit('{"channel":"wecom"}'))
-        .when(k == 5).then(_concat('{"coupon_id":"CP', r % 8, '","value":', (r % 3 + 1) * 5, "}"))
-        .when(k == 6).then(_concat('{"group_id":"G', r % 400, '"}'))
-        .when(k == 7).then(_concat('{"code":"R', r, '"}'))
-        .when(k == order).then(
-            _concat('{"order_id":"O', str(seed), "-", pl.col("id"), '","amount":', pl.col("amount"),
-                    ',"items":', r % 4 + 1, "}")
+        pl.when(k == 0)
+        .then(_concat('{"path":"', path, '"}'))
+        .when(k == 1)
+        .then(_concat('{"category":"', cat, '","content_id":', r, "}"))
+        .when(k == 2)
+        .then(_concat('{"product_id":"P', r % 120, '","category":"', cat, '"}'))
+        .when(k.is_in([3, 4]))
+        .then(pl.lit('{"channel":"wecom"}'))
+        .when(k == 5)
+        .then(_concat('{"coupon_id":"CP', r % 8, '","value":', (r % 3 + 1) * 5, "}"))
+        .when(k == 6)
+        .then(_concat('{"group_id":"G', r % 400, '"}'))
+        .when(k == 7)
+        .then(_concat('{"code":"R', r, '"}'))
+        .when(k == order)
+        .then(
+            _concat(
+                '{"order_id":"O',
+                str(seed),
+                "-",
+                pl.col("id"),
+                '","amount":',
+                pl.col("amount"),
+                ',"items":',
+                r % 4 + 1,
+                "}",
+            )
         )
         .otherwise(pl.lit(None))
     )

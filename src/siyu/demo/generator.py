@@ -73,7 +73,9 @@ def _setup_channels(ctx: AppContext) -> tuple[dict[str, int], dict[str, int], in
         ids: dict[str, int] = {}
         codes: dict[str, int] = {}
         for key, kind, name, _ in CHANNELS:
-            ch = svc.channel_by_key(key) or svc.create_channel(ChannelCreate(key=key, kind=kind, name=name), "demo")
+            ch = svc.channel_by_key(key) or svc.create_channel(
+                ChannelCreate(key=key, kind=kind, name=name), "demo"
+            )
             ids[key] = ch.id
             state = f"demo-{key}"[:30]
             code = svc.entry_code_by_state(state) or svc.create_entry_code(
@@ -122,11 +124,24 @@ def generate(
                 people, contact_base + totals["contacts"], ctx, config.seed
             )
             events = behaviour.events(
-                np.random.default_rng(chunk_seed + 1), people, contacts, config, start, end,
-                event_base + totals["events"], source_id,
+                np.random.default_rng(chunk_seed + 1),
+                people,
+                contacts,
+                config,
+                start,
+                end,
+                event_base + totals["events"],
+                source_id,
             )
-            _write_chunk(ctx, wh, contacts, identities, events, identity_base + totals["identities"],
-                         touch_base + totals["contacts"])
+            _write_chunk(
+                ctx,
+                wh,
+                contacts,
+                identities,
+                events,
+                identity_base + totals["identities"],
+                touch_base + totals["contacts"],
+            )
             totals["contacts"] += contacts.height
             totals["identities"] += identities.height
             totals["events"] += events.height
@@ -141,57 +156,121 @@ def generate(
     finally:
         wh.close()
     return {
-        "contacts": totals["contacts"] - merges, "contact_rows": totals["contacts"],
-        "events": totals["events"], "orders": totals["orders"], "identities": totals["identities"],
-        "merges": merges, "seed": config.seed, "start": start.isoformat(), "end": end.isoformat(),
+        "contacts": totals["contacts"] - merges,
+        "contact_rows": totals["contacts"],
+        "events": totals["events"],
+        "orders": totals["orders"],
+        "identities": totals["identities"],
+        "merges": merges,
+        "seed": config.seed,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
     }
 
 
 def _write_chunk(
-    ctx: AppContext, wh: Warehouse, contacts: pl.DataFrame, identities: pl.DataFrame,
-    events: pl.DataFrame, identity_base: int, touch_base: int,
+    ctx: AppContext,
+    wh: Warehouse,
+    contacts: pl.DataFrame,
+    identities: pl.DataFrame,
+    events: pl.DataFrame,
+    identity_base: int,
+    touch_base: int,
 ) -> None:
     engine = ctx.db.engine
     # UTC text both databases parse; PostgreSQL is told the zone so its session zone is moot.
     ts = "%Y-%m-%d %H:%M:%S%.6f" + ("+00" if engine.dialect.name == "postgresql" else "")
     c = contacts.with_columns(pl.col("created_at").dt.strftime(ts).alias("created_s"))
     bulk_insert(
-        engine, "contacts", ("id", "first_channel_id", "first_entry_code_id", "created_at", "updated_at"),
-        c.select("id", "first_channel_id", "first_entry_code_id", "created_s",
-                 pl.col("created_s").alias("updated_s")).iter_rows(),
+        engine,
+        "contacts",
+        ("id", "first_channel_id", "first_entry_code_id", "created_at", "updated_at"),
+        c.select(
+            "id",
+            "first_channel_id",
+            "first_entry_code_id",
+            "created_s",
+            pl.col("created_s").alias("updated_s"),
+        ).iter_rows(),
     )
     i = identities.with_columns(
         (pl.int_range(0, pl.len()) + identity_base + 1).alias("id"),
         pl.col("created_at").dt.strftime(ts).alias("created_s"),
     )
     bulk_insert(
-        engine, "identities",
+        engine,
+        "identities",
         ("id", "contact_id", "type", "scope", "lookup", "value", "value_enc", "source", "created_at"),
-        i.select("id", "contact_id", "type", "scope", "lookup", "value", "value_enc", "source",
-                 "created_s").iter_rows(),
+        i.select(
+            "id", "contact_id", "type", "scope", "lookup", "value", "value_enc", "source", "created_s"
+        ).iter_rows(),
     )
     t = c.with_columns((pl.int_range(0, pl.len()) + touch_base + 1).alias("tid"))
     bulk_insert(
-        engine, "touches", ("id", "contact_id", "channel_id", "entry_code_id", "is_first", "occurred_at"),
-        t.select("tid", "id", "first_channel_id", "first_entry_code_id", pl.lit(True), "created_s").iter_rows(),
+        engine,
+        "touches",
+        ("id", "contact_id", "channel_id", "entry_code_id", "is_first", "occurred_at"),
+        t.select(
+            "tid", "id", "first_channel_id", "first_entry_code_id", pl.lit(True), "created_s"
+        ).iter_rows(),
     )
     e = events.with_columns(pl.col("timestamp").dt.strftime(ts).alias("ts_s"))
     bulk_insert(
-        engine, "events",
-        ("id", "message_id", "contact_id", "source_id", "type", "event", "properties", "timestamp", "received_at"),
-        e.select("id", "message_id", "contact_id", "source_id", "type", "event", "properties", "ts_s",
-                 pl.col("ts_s").alias("received_s")).iter_rows(),
+        engine,
+        "events",
+        (
+            "id",
+            "message_id",
+            "contact_id",
+            "source_id",
+            "type",
+            "event",
+            "properties",
+            "timestamp",
+            "received_at",
+        ),
+        e.select(
+            "id",
+            "message_id",
+            "contact_id",
+            "source_id",
+            "type",
+            "event",
+            "properties",
+            "ts_s",
+            pl.col("ts_s").alias("received_s"),
+        ).iter_rows(),
     )
     arrow = events.select(
-        "id", "message_id", "contact_id", "source_id", "type", "event", "properties",
-        pl.lit(None, dtype=pl.String).alias("context"), "timestamp", pl.col("timestamp").alias("received_at"),
+        "id",
+        "message_id",
+        "contact_id",
+        "source_id",
+        "type",
+        "event",
+        "properties",
+        pl.lit(None, dtype=pl.String).alias("context"),
+        "timestamp",
+        pl.col("timestamp").alias("received_at"),
     ).to_arrow()
-    wh.load_arrow(arrow.cast(pa.schema([
-        ("id", pa.int64()), ("message_id", pa.string()), ("contact_id", pa.int64()),
-        ("source_id", pa.int64()), ("type", pa.string()), ("event", pa.string()),
-        ("properties", pa.string()), ("context", pa.string()), ("timestamp", pa.timestamp("us")),
-        ("received_at", pa.timestamp("us")),
-    ])))
+    wh.load_arrow(
+        arrow.cast(
+            pa.schema(
+                [
+                    ("id", pa.int64()),
+                    ("message_id", pa.string()),
+                    ("contact_id", pa.int64()),
+                    ("source_id", pa.int64()),
+                    ("type", pa.string()),
+                    ("event", pa.string()),
+                    ("properties", pa.string()),
+                    ("context", pa.string()),
+                    ("timestamp", pa.timestamp("us")),
+                    ("received_at", pa.timestamp("us")),
+                ]
+            )
+        )
+    )
 
 
 def _link(ctx: AppContext, links: list[tuple[str, str, datetime]], end: datetime) -> int:
@@ -202,7 +281,10 @@ def _link(ctx: AppContext, links: list[tuple[str, str, datetime]], end: datetime
         with ctx.db.session() as s:
             profiles = ctx.profiles(s)
             for phone, unionid, at in links[i : i + 1000]:
-                ids: list[Identifier] = [parser.parse("phone", phone), parser.parse("wechat_unionid", unionid)]
+                ids: list[Identifier] = [
+                    parser.parse("phone", phone),
+                    parser.parse("wechat_unionid", unionid),
+                ]
                 result = profiles.identify(ids, at=min(at, end), source="demo", actor="demo")
                 merges += len(result.merged)
     return merges

@@ -128,9 +128,7 @@ def _jsonl_records(
         yield lineno, len(line), record
 
 
-def _csv_records(
-    fh: io.BufferedReader, kind: str, mapping: dict[str, str]
-) -> Iterator[tuple[int, int, Any]]:
+def _csv_records(fh: io.BufferedReader, kind: str, mapping: dict[str, str]) -> Iterator[tuple[int, int, Any]]:
     text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
     if not reader.fieldnames:
@@ -140,6 +138,19 @@ def _csv_records(
         lineno = reader.line_num
         pos = fh.tell() if hasattr(fh, "tell") else 0
         size, last = max(pos - last, 0), pos
+        if None in row.values():  # DictReader fills missing cells with None
+            width = len(reader.fieldnames)
+            given = sum(v is not None for v in row.values())
+            yield (
+                lineno,
+                size,
+                BadRecord(
+                    "(row)",
+                    f"{given} columns, the header has {width}",
+                    str([v for v in row.values() if v is not None]),
+                ),
+            )
+            continue
         if None in row:
             extra = row.pop(None)  # type: ignore[call-overload]
             width = len(reader.fieldnames)
@@ -217,9 +228,7 @@ class FileImporter:
                             if progress:
                                 progress(bytes_read, report.lines)
                     if batch:
-                        dead = self._flush(
-                            session, service, batch, report, job_id, dead, dead_path, source
-                        )
+                        dead = self._flush(session, service, batch, report, job_id, dead, dead_path, source)
                     if progress:
                         progress(bytes_read, report.lines)
                 self._finish(session, job_id, "done", None)

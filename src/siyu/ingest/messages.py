@@ -89,6 +89,8 @@ def _parse_time(value: Any, name: str) -> datetime:
         ts = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
     else:
         raise MessageError(name, f"must be an ISO 8601 string, got {type(value).__name__}")
+    if ts.tzinfo is UTC:
+        return ts
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
@@ -106,7 +108,9 @@ def scrub(payload: dict[str, Any] | None) -> dict[str, Any] | None:
     if not payload:
         return payload
     nested = payload.get("traits")
-    if _PII_KEYSET.isdisjoint(payload) and not (isinstance(nested, dict) and not _PII_KEYSET.isdisjoint(nested)):
+    if _PII_KEYSET.isdisjoint(payload) and not (
+        isinstance(nested, dict) and not _PII_KEYSET.isdisjoint(nested)
+    ):
         return payload  # the common case, decided in C
     hits = [k for k in payload if k in PII_KEYS and isinstance(payload[k], str)]
     out = dict(payload)
@@ -143,13 +147,14 @@ class MessageValidator:
             raise MessageError("messageId", f"must be 1-{MAX_MESSAGE_ID} characters")
 
         stamp = raw.get("timestamp") or raw.get("originalTimestamp")
-        timestamp = (
-            _parse_time(stamp, "timestamp") if stamp is not None else (now or datetime.now(UTC))
-        )
+        timestamp = _parse_time(stamp, "timestamp") if stamp is not None else (now or datetime.now(UTC))
 
         properties = _dict(raw, "properties")
         traits = _dict(raw, "traits")
         context = _dict(raw, "context")
+        if kind == "identify" and context and isinstance(context.get("traits"), dict):
+            # RudderStack's JavaScript SDK sends identify traits in context.traits.
+            traits = {**context["traits"], **(traits or {})}
         event: str | None = None
         if kind == "track":
             event = raw.get("event")
@@ -178,9 +183,7 @@ class MessageValidator:
                 "identifiers",
                 "no usable identifier: give userId, anonymousId or an identifiers object" + why,
             )
-        plain_traits = (
-            scrub({k: v for k, v in (traits or {}).items() if k not in IDENTIFIER_PRIORITY}) or {}
-        )
+        plain_traits = scrub({k: v for k, v in (traits or {}).items() if k not in IDENTIFIER_PRIORITY}) or {}
         return Message(
             type=kind,
             message_id=message_id,
@@ -208,9 +211,7 @@ class MessageValidator:
                 raise MessageError("identifiers", "must be an object of {type: value}")
             pairs.extend((k, v, f"identifiers.{k}") for k, v in extra.items())
         if kind == "identify" and traits:
-            pairs.extend(
-                (k, v, f"traits.{k}") for k, v in traits.items() if k in IDENTIFIER_PRIORITY and v
-            )
+            pairs.extend((k, v, f"traits.{k}") for k, v in traits.items() if k in IDENTIFIER_PRIORITY and v)
         out: list[Identifier] = []
         blocked: list[str] = []
         for ident_type, value, where in pairs:

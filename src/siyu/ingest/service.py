@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.ingest.messages import Message, MessageError, MessageValidator
+from siyu.profiles.identifiers import Identifier
 from siyu.profiles.repository import IdentityKey
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
@@ -32,8 +33,15 @@ from siyu.store.dialect import driver_insert_ignore, storage_time
 from siyu.store.models import Channel, EntryCode, Event, Source
 
 EVENT_COLUMNS = (
-    "message_id", "contact_id", "source_id", "type", "event", "properties", "context",
-    "timestamp", "received_at",
+    "message_id",
+    "contact_id",
+    "source_id",
+    "type",
+    "event",
+    "properties",
+    "context",
+    "timestamp",
+    "received_at",
 )
 
 
@@ -61,9 +69,7 @@ class BatchResult:
 
 
 class IngestService:
-    def __init__(
-        self, session: Session, profiles: ProfileService, validator: MessageValidator
-    ) -> None:
+    def __init__(self, session: Session, profiles: ProfileService, validator: MessageValidator) -> None:
         self.session = session
         self.profiles = profiles
         self.validator = validator
@@ -100,6 +106,7 @@ class IngestService:
             return result
         codes = self._entry_codes({m.state for _, m in fresh if m.state})
         self._prefetch_owners(fresh)
+        self._create_new_contacts(fresh, source, codes, result)
         rows = []
         touches: list[tuple[int, int, int | None, datetime]] = []
         for _, msg in fresh:
@@ -124,9 +131,7 @@ class IngestService:
         existing: set[str] = set()
         for i in range(0, len(ids), 500):
             existing.update(
-                self.session.scalars(
-                    select(Event.message_id).where(Event.message_id.in_(ids[i : i + 500]))
-                )
+                self.session.scalars(select(Event.message_id).where(Event.message_id.in_(ids[i : i + 500])))
             )
         fresh: list[tuple[int, Message]] = []
         seen: set[str] = set()
@@ -146,6 +151,54 @@ class IngestService:
             self._owners.update(self.profiles.repo.owners(missing))
         if len(self._owners) > 1_000_000:  # bound memory on very large imports
             self._owners.clear()
+
+    def _create_new_contacts(
+        self,
+        fresh: list[tuple[int, Message]],
+        source: Source | None,
+        codes: dict[str, EntryCode],
+        result: BatchResult,
+    ) -> None:
+        """Calls whose identifiers are all unknown create their contacts in bulk: calls sharing
+        an identifier are one person (union-find), created once. Anything touching a known
+        identifier goes through full resolution instead."""
+        parent: dict[IdentityKey, IdentityKey] = {}
+
+        def find(k: IdentityKey) -> IdentityKey:
+            while parent[k] != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+
+        members: list[tuple[Message, list[IdentityKey]]] = []
+        for _, msg in fresh:
+            keys = [self.profiles.key(i) for i in msg.identifiers]
+            if any(self._owner(k) is not None for k in keys):
+                continue
+            for k in keys:
+                parent.setdefault(k, k)
+            for k in keys[1:]:
+                parent[find(k)] = find(keys[0])
+            members.append((msg, keys))
+        if not members:
+            return
+        groups: dict[IdentityKey, tuple[dict[Identifier, None], list[Message]]] = {}
+        for msg, keys in members:
+            idents, msgs = groups.setdefault(find(keys[0]), ({}, []))
+            idents.update(dict.fromkeys(msg.identifiers))
+            msgs.append(msg)
+        specs = []
+        for idents, msgs in groups.values():
+            first = min(msgs, key=lambda m: m.timestamp)
+            channel_id, code_id = self._touch_for(first, source, codes) or (None, None)
+            specs.append((list(idents), first.timestamp, channel_id, code_id))
+        ids = self.profiles.create_many(specs, source.name if source else None)
+        for (idents, _, _, _), cid in zip(specs, ids, strict=True):
+            if cid is None:
+                continue
+            result.contacts_created += 1
+            for ident in idents:
+                self._owners[self.profiles.key(ident)] = cid
 
     def _live(self, contact_id: int) -> int:
         while contact_id in self._redirect:
@@ -197,9 +250,8 @@ class IngestService:
         campaign = msg.campaign_source
         if campaign:
             if self._channel_keys is None:
-                self._channel_keys = dict(
-                    self.session.execute(select(Channel.key, Channel.id)).tuples()
-                )
+                rows = self.session.execute(select(Channel.key, Channel.id)).all()
+                self._channel_keys = {key: cid for key, cid in rows}
             if campaign in self._channel_keys:
                 return self._channel_keys[campaign], None
         if source is not None and source.channel_id is not None:
@@ -235,9 +287,15 @@ class IngestService:
         if msg.type == "identify" and msg.traits:
             props = {"traits": msg.traits}
         return (
-            msg.message_id, contact_id, source.id if source else None, msg.type, msg.event,
-            None if props is None else _dumps(props), None if msg.context is None else _dumps(msg.context),
-            self._time(msg.timestamp), now,
+            msg.message_id,
+            contact_id,
+            source.id if source else None,
+            msg.type,
+            msg.event,
+            None if props is None else _dumps(props),
+            None if msg.context is None else _dumps(msg.context),
+            self._time(msg.timestamp),
+            now,
         )
 
 

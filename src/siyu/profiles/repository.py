@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity, utcnow
@@ -64,9 +64,7 @@ class ProfileRepository:
 
     def move_identities(self, absorbed_id: int, survivor_id: int) -> None:
         self.session.execute(
-            update(Identity)
-            .where(Identity.contact_id == absorbed_id)
-            .values(contact_id=survivor_id)
+            update(Identity).where(Identity.contact_id == absorbed_id).values(contact_id=survivor_id)
         )
 
     # --- contacts ---------------------------------------------------------------------------
@@ -87,9 +85,7 @@ class ProfileRepository:
                 out[c.id] = c
         return out
 
-    def create(
-        self, at: datetime, first_channel_id: int | None, first_entry_code_id: int | None
-    ) -> Contact:
+    def create(self, at: datetime, first_channel_id: int | None, first_entry_code_id: int | None) -> Contact:
         contact = Contact(
             created_at=at,
             updated_at=at,
@@ -99,6 +95,15 @@ class ProfileRepository:
         self.session.add(contact)
         self.session.flush()
         return contact
+
+    def create_many(self, rows: list[tuple[datetime, int | None, int | None]]) -> list[int]:
+        """Insert contacts in one statement; ids come back in the order given."""
+        stmt = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
+        params = [
+            {"created_at": at, "updated_at": at, "first_channel_id": ch, "first_entry_code_id": code}
+            for at, ch, code in rows
+        ]
+        return list(self.session.scalars(stmt, params))
 
     def redirect_merged(self, absorbed_id: int, survivor_id: int) -> None:
         """Point the absorbed contact, and anything it had absorbed, at the survivor."""
@@ -118,9 +123,7 @@ class ProfileRepository:
 
     # --- attributes -------------------------------------------------------------------------
     def attributes(self, contact_id: int) -> dict[str, ContactAttribute]:
-        rows = self.session.scalars(
-            select(ContactAttribute).where(ContactAttribute.contact_id == contact_id)
-        )
+        rows = self.session.scalars(select(ContactAttribute).where(ContactAttribute.contact_id == contact_id))
         return {a.name: a for a in rows}
 
     # --- merges -----------------------------------------------------------------------------
@@ -141,10 +144,7 @@ class ProfileRepository:
         return list(
             self.session.scalars(
                 select(ContactMerge)
-                .where(
-                    (ContactMerge.survivor_id == contact_id)
-                    | (ContactMerge.absorbed_id == contact_id)
-                )
+                .where((ContactMerge.survivor_id == contact_id) | (ContactMerge.absorbed_id == contact_id))
                 .order_by(ContactMerge.id)
             )
         )
@@ -159,9 +159,7 @@ class ProfileRepository:
         moved = []
         for table in owned_tables():
             self.session.execute(
-                update(table)
-                .where(table.c.contact_id == absorbed_id)
-                .values(contact_id=survivor_id)
+                update(table).where(table.c.contact_id == absorbed_id).values(contact_id=survivor_id)
             )
             moved.append(table.name)
         return moved

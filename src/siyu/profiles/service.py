@@ -141,6 +141,27 @@ class ProfileService:
             )
         return result
 
+    def create_many(
+        self, groups: list[tuple[list[Identifier], datetime, int | None, int | None]], source: str | None
+    ) -> list[int | None]:
+        """Create one contact per group of identifiers none of which is known yet — the bulk path
+        for new visitors. A group that breaks a limit on its own gets ``None`` (the caller sends
+        it through :meth:`identify`, which drops and reports identifiers)."""
+        ok = [
+            all(n <= self.rules.limits.get(k, n) for k, n in Counter(i.type for i in idents).items())
+            for idents, _, _, _ in groups
+        ]
+        todo = [g for g, good in zip(groups, ok, strict=True) if good]
+        ids = self.repo.create_many([(at, ch, code) for _, at, ch, code in todo]) if todo else []
+        rows = [
+            self.identity_row(i, cid, source, at)
+            for cid, (idents, at, _, _) in zip(ids, todo, strict=True)
+            for i in idents
+        ]
+        self.repo.add_identities(rows)
+        it = iter(ids)
+        return [next(it) if good else None for good in ok]
+
     def _violation(
         self,
         trial: list[Identifier],
@@ -199,9 +220,7 @@ class ProfileService:
             # The survivor inherits the earlier first touch: it is the same person's first touch.
             survivor.created_at = absorbed.created_at
             survivor.first_channel_id = absorbed.first_channel_id or survivor.first_channel_id
-            survivor.first_entry_code_id = (
-                absorbed.first_entry_code_id or survivor.first_entry_code_id
-            )
+            survivor.first_entry_code_id = absorbed.first_entry_code_id or survivor.first_entry_code_id
         survivor.updated_at = at
         self.session.flush()
         self.repo.redirect_merged(absorbed_id, survivor_id)

@@ -36,7 +36,10 @@ def parse_query(parser: IdentifierParser, query: str) -> tuple[str, Any]:
             except IdentifierError as exc:
                 raise LookupError_(str(exc)) from exc
     if "@" in query:
-        return "identifier", parser.parse("email", query)
+        try:
+            return "identifier", parser.parse("email", query)
+        except IdentifierError as exc:
+            raise LookupError_(f"cannot read {query!r} as an email address: {exc.reason}") from exc
     try:
         return "identifier", parser.parse("phone", query)
     except IdentifierError as exc:
@@ -47,10 +50,7 @@ def parse_query(parser: IdentifierParser, query: str) -> tuple[str, Any]:
 
 def find_contact_id(profiles: ProfileService, parser: IdentifierParser, query: str) -> int:
     kind, value = parse_query(parser, query)
-    if kind == "id":
-        survivor = profiles.repo.survivor_of(value)
-    else:
-        survivor = profiles.resolve(value)
+    survivor = profiles.repo.survivor_of(value) if kind == "id" else profiles.resolve(value)
     if survivor is None:
         raise LookupError_(f"no contact matches {query!r}")
     return survivor
@@ -81,9 +81,7 @@ def profile(
             }
         )
     if reveal:
-        audit.record(
-            session, actor, "pii.revealed", "contact", contact_id, {"fields": ["identities"]}
-        )
+        audit.record(session, actor, "pii.revealed", "contact", contact_id, {"fields": ["identities"]})
     channels = {c.id: c.key for c in session.scalars(select(Channel))}
     touches = [
         {
@@ -107,17 +105,11 @@ def profile(
     return {
         "id": contact.id,
         "created_at": contact.created_at.isoformat(),
-        "first_channel": channels.get(contact.first_channel_id)
-        if contact.first_channel_id
-        else None,
+        "first_channel": channels.get(contact.first_channel_id) if contact.first_channel_id else None,
         "identifiers": identities,
-        "traits": {
-            name: a.value for name, a in sorted(profiles.repo.attributes(contact_id).items())
-        },
+        "traits": {name: a.value for name, a in sorted(profiles.repo.attributes(contact_id).items())},
         "touches": touches,
-        "consent": [
-            {"purpose": p, "channel": ch, "granted": g} for (p, ch), g in sorted(consent.items())
-        ],
+        "consent": [{"purpose": p, "channel": ch, "granted": g} for (p, ch), g in sorted(consent.items())],
         "merges": [
             {
                 "survivor": m.survivor_id,

@@ -59,9 +59,7 @@ class EntryCodeOut(BaseModel):
 
 class SourceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    channel: str | None = Field(
-        default=None, description="Channel key new contacts are attributed to."
-    )
+    channel: str | None = Field(default=None, description="Channel key new contacts are attributed to.")
 
 
 class SourceOut(BaseModel):

@@ -28,9 +28,7 @@ class SourcesService:
         channel = Channel(key=data.key, name=data.name, kind=data.kind, config={})
         self.session.add(channel)
         self.session.flush()
-        audit.record(
-            self.session, actor, "channel.created", "channel", channel.id, {"key": data.key}
-        )
+        audit.record(self.session, actor, "channel.created", "channel", channel.id, {"key": data.key})
         return channel
 
     def ensure_channel(self, key: str, kind: str, name: str | None = None) -> Channel:
@@ -51,14 +49,10 @@ class SourcesService:
             raise SourceError(f"channel {data.channel!r} does not exist")
         if self.entry_code_by_state(data.state) is not None:
             raise SourceError(f"an entry code with state {data.state!r} already exists")
-        code = EntryCode(
-            channel_id=channel.id, state=data.state, name=data.name, campaign=data.campaign
-        )
+        code = EntryCode(channel_id=channel.id, state=data.state, name=data.name, campaign=data.campaign)
         self.session.add(code)
         self.session.flush()
-        audit.record(
-            self.session, actor, "entry_code.created", "entry_code", code.id, {"state": data.state}
-        )
+        audit.record(self.session, actor, "entry_code.created", "entry_code", code.id, {"state": data.state})
         return code
 
     def entry_code_by_state(self, state: str) -> EntryCode | None:
@@ -80,9 +74,7 @@ class SourcesService:
         source = Source(name=data.name, write_key=secrets.token_urlsafe(24), channel_id=channel_id)
         self.session.add(source)
         self.session.flush()
-        audit.record(
-            self.session, actor, "source.created", "source", source.id, {"name": data.name}
-        )
+        audit.record(self.session, actor, "source.created", "source", source.id, {"name": data.name})
         return source
 
     def source_by_write_key(self, write_key: str) -> Source | None:
@@ -119,19 +111,16 @@ class SourcesService:
         for i in range(0, len(contact_ids), 500):
             chunk = contact_ids[i : i + 500]
             out.update(
-                self.session.execute(
-                    select(Touch.contact_id, Touch.channel_id)
-                    .where(Touch.contact_id.in_(chunk))
-                    .distinct()
-                ).tuples()
+                (contact, channel)
+                for contact, channel in self.session.execute(
+                    select(Touch.contact_id, Touch.channel_id).where(Touch.contact_id.in_(chunk)).distinct()
+                ).all()
             )
         return out
 
     def touches(self, contact_id: int) -> list[Touch]:
         return list(
             self.session.scalars(
-                select(Touch)
-                .where(Touch.contact_id == contact_id)
-                .order_by(Touch.occurred_at, Touch.id)
+                select(Touch).where(Touch.contact_id == contact_id).order_by(Touch.occurred_at, Touch.id)
             )
         )

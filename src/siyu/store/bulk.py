@@ -13,9 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 
-def bulk_insert(
-    engine: Engine, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
-) -> int:
+def bulk_insert(engine: Engine, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> int:
     """Insert ``rows`` into ``table`` and return how many were written (all or nothing)."""
     cols = ", ".join(columns)
     count = 0

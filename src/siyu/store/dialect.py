@@ -12,9 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], unique_column: str
-) -> int:
+def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], unique_column: str) -> int:
     """Insert rows, skipping those that collide on ``unique_column``; return how many went in."""
     if not rows:
         return 0
@@ -44,10 +42,7 @@ def driver_insert_ignore(
         sql = f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})"
     elif name == "postgresql":
         marks = ", ".join("%s" for _ in columns)
-        sql = (
-            f"INSERT INTO {table} ({cols}) VALUES ({marks}) "
-            f"ON CONFLICT ({unique_column}) DO NOTHING"
-        )
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({unique_column}) DO NOTHING"
     else:  # pragma: no cover
         raise NotImplementedError(f"driver_insert_ignore on {name}")
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]

@@ -16,9 +16,7 @@ class ConsentRecord(Base):
     record per (contact, purpose, channel), with channel ``*`` meaning every channel."""
 
     __tablename__ = "consent_records"
-    __table_args__ = (
-        Index("ix_consent_contact_purpose", "contact_id", "purpose", "channel", "occurred_at"),
-    )
+    __table_args__ = (Index("ix_consent_contact_purpose", "contact_id", "purpose", "channel", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))

@@ -18,13 +18,9 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id"), nullable=True, index=True
-    )
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True, index=True)
     first_channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"), nullable=True)
-    first_entry_code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("entry_codes.id"), nullable=True
-    )
+    first_entry_code_id: Mapped[int | None] = mapped_column(ForeignKey("entry_codes.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

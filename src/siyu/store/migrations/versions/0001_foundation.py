@@ -76,9 +76,7 @@ def upgrade() -> None:
     op.create_table(
         "entry_codes",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("state", sa.String(length=30), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("campaign", sa.String(length=200), nullable=True),
@@ -97,14 +95,10 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("write_key", sa.String(length=64), nullable=False),
-        sa.Column(
-            "channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["channel_id"], ["channels.id"], name=op.f("fk_sources_channel_id_channels")
-        ),
+        sa.ForeignKeyConstraint(["channel_id"], ["channels.id"], name=op.f("fk_sources_channel_id_channels")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sources")),
         sa.UniqueConstraint("name", name=op.f("uq_sources_name")),
         sa.UniqueConstraint("write_key", name=op.f("uq_sources_write_key")),
@@ -112,12 +106,8 @@ def upgrade() -> None:
     op.create_table(
         "contacts",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "merged_into_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "first_channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("merged_into_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("first_channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
             "first_entry_code_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -141,16 +131,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_contacts_merged_into_id"), ["merged_into_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_contacts_merged_into_id"), ["merged_into_id"], unique=False)
 
     op.create_table(
         "consent_records",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("purpose", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
@@ -176,9 +162,7 @@ def upgrade() -> None:
 
     op.create_table(
         "contact_attributes",
-        sa.Column(
-            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column(
             "value",
@@ -195,12 +179,8 @@ def upgrade() -> None:
     op.create_table(
         "contact_merges",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "survivor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "absorbed_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("survivor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("absorbed_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column("identifier_type", sa.String(length=32), nullable=True),
         sa.Column("occurred_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -215,17 +195,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact_merges", schema=None) as batch_op:
         batch_op.create_index("ix_contact_merges_absorbed", ["absorbed_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_contact_merges_survivor_id"), ["survivor_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_contact_merges_survivor_id"), ["survivor_id"], unique=False)
 
     op.create_table(
         "events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("message_id", sa.String(length=128), nullable=False),
-        sa.Column(
-            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("source_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("event", sa.String(length=200), nullable=True),
@@ -241,12 +217,8 @@ def upgrade() -> None:
         ),
         sa.Column("timestamp", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("received_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"], name=op.f("fk_events_contact_id_contacts")
-        ),
-        sa.ForeignKeyConstraint(
-            ["source_id"], ["sources.id"], name=op.f("fk_events_source_id_sources")
-        ),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_events_contact_id_contacts")),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_events_source_id_sources")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sa.UniqueConstraint("message_id", name=op.f("uq_events_message_id")),
     )
@@ -256,9 +228,7 @@ def upgrade() -> None:
     op.create_table(
         "identities",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("lookup", sa.String(length=256), nullable=False),
@@ -279,36 +249,22 @@ def upgrade() -> None:
     op.create_table(
         "touches",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "entry_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("entry_code_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("source_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("is_first", sa.Boolean(), nullable=False),
         sa.Column("occurred_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["channel_id"], ["channels.id"], name=op.f("fk_touches_channel_id_channels")
-        ),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"], name=op.f("fk_touches_contact_id_contacts")
-        ),
+        sa.ForeignKeyConstraint(["channel_id"], ["channels.id"], name=op.f("fk_touches_channel_id_channels")),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_touches_contact_id_contacts")),
         sa.ForeignKeyConstraint(
             ["entry_code_id"], ["entry_codes.id"], name=op.f("fk_touches_entry_code_id_entry_codes")
         ),
-        sa.ForeignKeyConstraint(
-            ["source_id"], ["sources.id"], name=op.f("fk_touches_source_id_sources")
-        ),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_touches_source_id_sources")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_touches")),
     )
     with op.batch_alter_table("touches", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_touches_contact_channel", ["contact_id", "channel_id"], unique=False
-        )
+        batch_op.create_index("ix_touches_contact_channel", ["contact_id", "channel_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -92,13 +92,21 @@ class Siyu:
         write_key: str | None = None,
         progress: Progress | None = None,
         batch_size: int = 5000,
+        parallel: bool | None = None,
     ) -> ImportReport:
+        """Import a JSONL/CSV file. ``parallel``: read and validate in a worker process
+        (default: for files over 8 MiB on a machine with more than one core)."""
         source = None
         if write_key:
             with self.ctx.db.session() as s:
                 source = SourcesService(s).source_by_write_key(write_key)
         importer = FileImporter(
-            self.ctx.db, self.ingest_service, self.ctx.settings.dead_letter_dir, batch_size
+            self.ctx.db,
+            self.ingest_service,
+            self.ctx.settings.dead_letter_dir,
+            self.ctx.parser,
+            batch_size,
+            parallel,
         )
         return importer.run(Path(path), kind, fmt, mapping, source, progress)
 

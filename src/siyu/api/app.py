@@ -64,6 +64,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.client = client
+    app.state.write_keys = ingest.WriteKeyCache()
     app.include_router(ingest.router)
     app.include_router(management.router)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import time
 import zlib
 from typing import Any
 
@@ -18,12 +19,38 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from siyu.api.deps import get_client
-from siyu.ingest.service import BatchResult
+from siyu.client import Siyu
+from siyu.ingest.messages import MessageValidator
+from siyu.ingest.service import BatchResult, validate_all
 from siyu.sources.service import SourcesService
+from siyu.store.models import Source
 
 router = APIRouter(tags=["ingest"])
 SINGLE = ("track", "identify", "page", "screen", "group", "alias")
 MAX_BODY = 8 * 1024 * 1024
+
+
+class WriteKeyCache:
+    """Write key → source, remembered for ``ttl`` seconds (unknown keys too), so a busy SDK does
+    not cost a query per request. A disabled key stops working within ``ttl``."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Source | None]] = {}
+
+    def get(self, client: Siyu, key: str) -> Source | None:
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with client.ctx.db.session() as s:
+            source = SourcesService(s).source_by_write_key(key)
+            if source is not None:
+                s.expunge(source)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now + self.ttl, source)
+        return source
 
 
 def _write_key(request: Request, body: dict[str, Any]) -> str | None:
@@ -86,11 +113,14 @@ async def _ingest(request: Request, calls: list[Any], body: dict[str, Any]) -> R
         raise HTTPException(401, "missing write key: send it as the HTTP basic-auth user")
 
     def work() -> BatchResult:
+        source = request.app.state.write_keys.get(client, key)
+        if source is None:
+            raise HTTPException(401, "unknown or disabled write key")
+        # Validation needs no database: done before the transaction, which on SQLite holds the
+        # single write lock from its first statement.
+        valid, rejected = validate_all(MessageValidator(client.ctx.parser), calls)
         with client.ctx.db.session() as s:
-            source = SourcesService(s).source_by_write_key(key)
-            if source is None:
-                raise HTTPException(401, "unknown or disabled write key")
-            return client.ingest_service(s).ingest(calls, source)
+            return client.ingest_service(s).ingest_valid(valid, rejected, source)
 
     return _answer(await run_in_threadpool(work))
 

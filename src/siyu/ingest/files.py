@@ -4,13 +4,19 @@ Each batch of lines is committed together with the import job's counters, so a k
 keeps every batch it finished and a re-run skips them (message ids are idempotent; lines
 without one get a content hash). Rejected lines go to a dead-letter JSONL file with their line
 number, field and reason, next to the original record.
+
+Large JSONL files are read in a pipeline: a worker process parses and validates the next batch
+while this process resolves identities and writes the current one (the two halves cost about
+the same, and the machine has two cores). Small files and CSV are handled in-process.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,27 +24,25 @@ from typing import Any
 
 import orjson
 
-from siyu.ingest.messages import content_message_id
-from siyu.ingest.service import BatchResult, IngestService, Rejection
-from siyu.profiles.identifiers import IDENTIFIER_PRIORITY
+from siyu.ingest.messages import Message, MessageValidator
+from siyu.ingest.readers import (
+    BadRecord,
+    ImportFileError,
+    csv_records,
+    detect_format,
+    jsonl_lines,
+    parse_jsonl_line,
+)
+from siyu.ingest.service import BatchResult, IngestService, Rejection, validate_all
+from siyu.profiles.identifiers import IdentifierParser
 from siyu.store.engine import Database
 from siyu.store.models import ImportJob, Source
 
+__all__ = ["FileImporter", "ImportFileError", "ImportReport", "Progress"]
+
 Progress = Callable[[int, int], None]  # (bytes read, lines read)
-EVENT_COLUMNS = {"type", "event", "timestamp", "messageId", "message_id", "userId", "anonymousId"}
-
-
-class ImportFileError(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class BadRecord:
-    """A line that could not even be read as a record (bad JSON, wrong column count)."""
-
-    field: str
-    reason: str
-    raw: str
+#: Files above this size are read by a worker process (when there is a second core).
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -68,103 +72,40 @@ class ImportReport:
         }
 
 
-def detect_format(path: Path, fmt: str | None) -> str:
-    if fmt:
-        if fmt not in ("jsonl", "csv"):
-            raise ImportFileError(f"unknown format {fmt!r}: use jsonl or csv")
-        return fmt
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    raise ImportFileError(f"cannot tell the format of {path.name}: pass --format jsonl|csv")
+@dataclass
+class Prepared:
+    """A batch read and validated: what the writing side needs, and nothing more."""
+
+    linenos: list[int]
+    valid: list[tuple[int, Message]]
+    rejected: list[Rejection]
+    originals: dict[int, Any]  # index → the record (or BadRecord) of each rejected line
+    nbytes: int
 
 
-def row_to_call(row: dict[str, Any], kind: str, mapping: dict[str, str]) -> dict[str, Any]:
-    """A flat record (CSV row, or JSONL line without ``type``) as a Segment call.
-
-    Columns named after identifier types are identifiers; for events, the Segment field names
-    keep their meaning and everything else is a property; for contacts, a trait. ``mapping``
-    renames columns first (``{"手机": "phone"}``); a column mapped to ``-`` is skipped.
-    """
-    identifiers: dict[str, Any] = {}
-    rest: dict[str, Any] = {}
-    call: dict[str, Any] = {"type": "track" if kind == "events" else "identify"}
-    for col, value in row.items():
-        name = mapping.get(col, col)
-        if name == "-" or value is None or value == "":
-            continue
-        if name in IDENTIFIER_PRIORITY:
-            identifiers[name] = value
-        elif kind == "events" and name in EVENT_COLUMNS:
-            call[name] = value
-        else:
-            rest[name] = value
-    if identifiers:
-        call["identifiers"] = identifiers
-    call["properties" if kind == "events" else "traits"] = rest
-    if "messageId" not in call and "message_id" not in call:
-        call["messageId"] = content_message_id(call)
-    return call
+def prepare(batch: list[tuple[int, Any]], validator: MessageValidator, nbytes: int) -> Prepared:
+    calls = [rec for _, rec in batch]
+    pre = {i: Rejection(i, r.field, r.reason) for i, r in enumerate(calls) if isinstance(r, BadRecord)}
+    valid, rejected = validate_all(validator, calls, pre)
+    return Prepared(
+        [n for n, _ in batch], valid, rejected, {r.index: calls[r.index] for r in rejected}, nbytes
+    )
 
 
-def _jsonl_records(
-    fh: io.BufferedReader, kind: str, mapping: dict[str, str]
-) -> Iterator[tuple[int, int, Any]]:
-    for lineno, line in enumerate(fh, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raw = line.decode("utf-8", "replace").rstrip("\r\n")
-            yield lineno, len(line), BadRecord("(json)", f"not valid JSON: {exc}", raw)
-            continue
-        if isinstance(record, dict) and "type" not in record:
-            record = row_to_call(record, kind, mapping)
-        elif isinstance(record, dict) and mapping:
-            record = {mapping.get(k, k): v for k, v in record.items()}
-        yield lineno, len(line), record
+_worker_validator: MessageValidator | None = None
 
 
-def _csv_records(fh: io.BufferedReader, kind: str, mapping: dict[str, str]) -> Iterator[tuple[int, int, Any]]:
-    text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text)
-    if not reader.fieldnames:
-        return
-    last = 0
-    for row in reader:
-        lineno = reader.line_num
-        pos = fh.tell() if hasattr(fh, "tell") else 0
-        size, last = max(pos - last, 0), pos
-        if None in row.values():  # DictReader fills missing cells with None
-            width = len(reader.fieldnames)
-            given = sum(v is not None for v in row.values())
-            yield (
-                lineno,
-                size,
-                BadRecord(
-                    "(row)",
-                    f"{given} columns, the header has {width}",
-                    str([v for v in row.values() if v is not None]),
-                ),
-            )
-            continue
-        if None in row:
-            extra = row.pop(None)  # type: ignore[call-overload]
-            width = len(reader.fieldnames)
-            yield (
-                lineno,
-                size,
-                BadRecord(
-                    "(row)",
-                    f"{width + len(extra)} columns, the header has {width}",
-                    str([*row.values(), *extra]),
-                ),
-            )
-            continue
-        yield lineno, size, row_to_call(row, kind, mapping)
+def _init_worker(region: str, blocked: list[str]) -> None:
+    global _worker_validator
+    _worker_validator = MessageValidator(IdentifierParser(region, blocked))
+
+
+def _prepare_lines(
+    lines: list[tuple[int, bytes]], kind: str, mapping: dict[str, str], nbytes: int
+) -> Prepared:
+    assert _worker_validator is not None
+    batch = [(n, parse_jsonl_line(line, kind, mapping)) for n, line in lines]
+    return prepare(batch, _worker_validator, nbytes)
 
 
 class FileImporter:
@@ -175,12 +116,16 @@ class FileImporter:
         db: Database,
         make_service: Callable[[Any], IngestService],
         dead_letter_dir: Path,
+        parser: IdentifierParser,
         batch_size: int = 5000,
+        parallel: bool | None = None,
     ) -> None:
         self.db = db
         self.make_service = make_service
         self.dead_letter_dir = dead_letter_dir
+        self.parser = parser
         self.batch_size = batch_size
+        self.parallel = parallel
 
     def run(
         self,
@@ -205,89 +150,110 @@ class FileImporter:
         report = ImportReport(job_id=job_id)
         self.dead_letter_dir.mkdir(parents=True, exist_ok=True)
         dead_path = self.dead_letter_dir / f"import-{job_id}-{path.stem}.rejected.jsonl"
-        dead = None
-        bytes_read = 0
+        writer = _BatchWriter(report, job_id, dead_path, source)
+        bytes_done = 0
         with self.db.sessionmaker() as session:
             service = self.make_service(session)
             try:
                 with path.open("rb") as fh:
-                    records = (
-                        _jsonl_records(fh, kind, mapping)
-                        if fmt == "jsonl"
-                        else _csv_records(fh, kind, mapping)
-                    )
-                    batch: list[tuple[int, Any]] = []
-                    for lineno, size, record in records:
-                        bytes_read += size
-                        batch.append((lineno, record))
-                        if len(batch) >= self.batch_size:
-                            dead = self._flush(
-                                session, service, batch, report, job_id, dead, dead_path, source
-                            )
-                            batch = []
-                            if progress:
-                                progress(bytes_read, report.lines)
-                    if batch:
-                        dead = self._flush(session, service, batch, report, job_id, dead, dead_path, source)
-                    if progress:
-                        progress(bytes_read, report.lines)
-                self._finish(session, job_id, "done", None)
+                    for prepared in self._prepared(fh, fmt, kind, mapping, path.stat().st_size):
+                        writer.write(session, service, prepared)
+                        bytes_done += prepared.nbytes
+                        if progress:
+                            progress(bytes_done, report.lines)
+                _finish(session, job_id, "done", None)
             except BaseException as exc:
                 session.rollback()
-                self._finish(session, job_id, "failed", f"{type(exc).__name__}: {exc}")
+                _finish(session, job_id, "failed", f"{type(exc).__name__}: {exc}")
                 raise
             finally:
-                if dead is not None:
-                    dead.close()
+                writer.close()
         report.dead_letter = str(dead_path) if report.rejected else None
         return report
 
-    def _flush(
-        self,
-        session: Any,
-        service: IngestService,
-        batch: list[tuple[int, Any]],
-        report: ImportReport,
-        job_id: int,
-        dead: Any,
-        dead_path: Path,
-        source: Source | None,
-    ) -> Any:
-        calls = [rec for _, rec in batch]
-        pre = {
-            i: Rejection(i, rec.field, rec.reason)
-            for i, rec in enumerate(calls)
-            if isinstance(rec, BadRecord)
-        }
-        result: BatchResult = service.ingest(calls, source, pre)
-        job = session.get(ImportJob, job_id)
-        job.lines += len(batch)
+    def _prepared(
+        self, fh: Any, fmt: str, kind: str, mapping: dict[str, str], size: int
+    ) -> Iterator[Prepared]:
+        validator = MessageValidator(self.parser)
+        if fmt == "csv":
+            batch: list[tuple[int, Any]] = []
+            nbytes = 0
+            for lineno, n, record in csv_records(fh, kind, mapping):
+                batch.append((lineno, record))
+                nbytes += n
+                if len(batch) >= self.batch_size:
+                    yield prepare(batch, validator, nbytes)
+                    batch, nbytes = [], 0
+            if batch:
+                yield prepare(batch, validator, nbytes)
+            return
+        parallel = self.parallel
+        if parallel is None:
+            parallel = size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+        chunks = jsonl_lines(fh, self.batch_size)
+        if not parallel:
+            for lines, nbytes in chunks:
+                batch = [(n, parse_jsonl_line(line, kind, mapping)) for n, line in lines]
+                yield prepare(batch, validator, nbytes)
+            return
+        # "spawn": the worker must not inherit this process's threads or database connections.
+        ctx = multiprocessing.get_context("spawn")
+        init = (self.parser.region, self.parser.extra_blocked)
+        with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
+            pending: deque[Future[Prepared]] = deque()
+            for lines, nbytes in chunks:
+                pending.append(pool.submit(_prepare_lines, lines, kind, mapping, nbytes))
+                if len(pending) >= 2:  # one batch being written, one being read: bounded memory
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
+class _BatchWriter:
+    """Writes prepared batches: ingest, job counters and dead letters, one commit per batch."""
+
+    def __init__(self, report: ImportReport, job_id: int, dead_path: Path, source: Source | None) -> None:
+        self.report = report
+        self.job_id = job_id
+        self.dead_path = dead_path
+        self.source = source
+        self.dead: Any = None
+
+    def write(self, session: Any, service: IngestService, prepared: Prepared) -> None:
+        result: BatchResult = service.ingest_valid(prepared.valid, prepared.rejected, self.source)
+        job = session.get(ImportJob, self.job_id)
+        job.lines += len(prepared.linenos)
         job.accepted += result.accepted
         job.duplicates += result.duplicates
         job.rejected += len(result.rejected)
-        job.dead_letter_path = str(dead_path) if job.rejected else None
+        job.dead_letter_path = str(self.dead_path) if job.rejected else None
         session.commit()  # the batch and the job's counters are durable together
-        report.lines += len(batch)
+        report = self.report
+        report.lines += len(prepared.linenos)
         report.accepted += result.accepted
         report.duplicates += result.duplicates
         report.rejected += len(result.rejected)
         report.contacts_created += result.contacts_created
         report.merges += result.merges
         for r in result.rejected:
-            lineno, record = batch[r.index]
-            error = {"line": lineno, "field": r.field, "reason": r.reason}
+            error = {"line": prepared.linenos[r.index], "field": r.field, "reason": r.reason}
             report.errors.append(error)
-            if dead is None:
-                dead = dead_path.open("ab")
+            if self.dead is None:
+                self.dead = self.dead_path.open("ab")
+            record = prepared.originals.get(r.index)
             kept = {"raw": record.raw} if isinstance(record, BadRecord) else {"record": record}
-            dead.write(orjson.dumps({**error, **kept}, default=str) + b"\n")
-        return dead
+            self.dead.write(orjson.dumps({**error, **kept}, default=str) + b"\n")
 
-    def _finish(self, session: Any, job_id: int, status: str, error: str | None) -> None:
-        job = session.get(ImportJob, job_id)
-        if job is None:
-            return
-        job.status = status
-        job.error = error[:2000] if error else None
-        job.finished_at = datetime.now(UTC)
-        session.commit()
+    def close(self) -> None:
+        if self.dead is not None:
+            self.dead.close()
+
+
+def _finish(session: Any, job_id: int, status: str, error: str | None) -> None:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        return
+    job.status = status
+    job.error = error[:2000] if error else None
+    job.finished_at = datetime.now(UTC)
+    session.commit()

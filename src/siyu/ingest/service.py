@@ -68,6 +68,24 @@ class BatchResult:
         self.rejected.extend(Rejection(r.index + offset, r.field, r.reason) for r in other.rejected)
 
 
+def validate_all(
+    validator: MessageValidator, calls: list[Any], pre_rejected: dict[int, Rejection] | None = None
+) -> tuple[list[tuple[int, Message]], list[Rejection]]:
+    """Validate a batch: (index, message) for the good calls, a rejection for each bad one."""
+    now = datetime.now(UTC)
+    valid: list[tuple[int, Message]] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(calls):
+        if pre_rejected and index in pre_rejected:
+            rejected.append(pre_rejected[index])
+            continue
+        try:
+            valid.append((index, validator.validate(raw, now)))
+        except MessageError as exc:
+            rejected.append(Rejection(index, exc.field, exc.reason))
+    return valid, rejected
+
+
 class IngestService:
     def __init__(self, session: Session, profiles: ProfileService, validator: MessageValidator) -> None:
         self.session = session
@@ -89,18 +107,15 @@ class IngestService:
     ) -> BatchResult:
         """Ingest one batch. ``pre_rejected`` carries records that failed before validation
         (e.g. a line that is not JSON) so that indexes in the report stay aligned."""
-        result = BatchResult()
-        now_dt = datetime.now(UTC)
-        now = self._time(now_dt)
-        valid: list[tuple[int, Message]] = []
-        for index, raw in enumerate(calls):
-            if pre_rejected and index in pre_rejected:
-                result.rejected.append(pre_rejected[index])
-                continue
-            try:
-                valid.append((index, self.validator.validate(raw, now_dt)))
-            except MessageError as exc:
-                result.rejected.append(Rejection(index, exc.field, exc.reason))
+        valid, rejected = validate_all(self.validator, calls, pre_rejected)
+        return self.ingest_valid(valid, rejected, source)
+
+    def ingest_valid(
+        self, valid: list[tuple[int, Message]], rejected: list[Rejection], source: Source | None = None
+    ) -> BatchResult:
+        """Ingest calls validated already (possibly in another process, see ingest.files)."""
+        result = BatchResult(rejected=list(rejected))
+        now = self._time(datetime.now(UTC))
         fresh = self._drop_duplicates(valid, result)
         if not fresh:
             return result

@@ -74,6 +74,7 @@ class IdentifierParser:
 
     def __init__(self, region: str = "CN", extra_blocked: list[str] | None = None) -> None:
         self.region = region
+        self.extra_blocked = list(extra_blocked or [])
         # One alternation: a single regex call per value on the ingest hot path.
         self._blocked = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_BLOCKED, *(extra_blocked or []))))
         self._phone_cache: dict[str, str] = {}

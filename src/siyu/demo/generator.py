@@ -179,8 +179,10 @@ def _write_chunk(
 ) -> None:
     engine = ctx.db.engine
     # UTC text both databases parse; PostgreSQL is told the zone so its session zone is moot.
-    ts = "%Y-%m-%d %H:%M:%S%.6f" + ("+00" if engine.dialect.name == "postgresql" else "")
+    zone = "+00" if engine.dialect.name == "postgresql" else ""
+    ts = "%Y-%m-%d %H:%M:%S%.6f" + zone
     c = contacts.with_columns(pl.col("created_at").dt.strftime(ts).alias("created_s"))
+    now_s = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + zone
     bulk_insert(
         engine,
         "contacts",
@@ -190,7 +192,7 @@ def _write_chunk(
             "first_channel_id",
             "first_entry_code_id",
             "created_s",
-            pl.col("created_s").alias("updated_s"),
+            pl.lit(now_s).alias("updated_s"),  # wall clock of the change: the warehouse feed tracks it
         ).iter_rows(),
     )
     i = identities.with_columns(

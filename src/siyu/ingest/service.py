@@ -283,19 +283,21 @@ class IngestService:
         touches = [(self._live(c), ch, code, at) for c, ch, code, at in touches]
         seen = self.sources.touched_channels(sorted({t[0] for t in touches}))
         touched_contacts = {c for c, _ in seen}
+        firsts: dict[tuple[int, int | None], list[int]] = {}
         for contact_id, channel_id, code_id, at in touches:
             if code_id is None and (contact_id, channel_id) in seen:
                 continue
+            is_first = contact_id not in touched_contacts
             self.sources.record_touch(
-                contact_id,
-                channel_id,
-                at,
-                code_id,
-                source.id if source else None,
-                is_first=contact_id not in touched_contacts,
+                contact_id, channel_id, at, code_id, source.id if source else None, is_first=is_first
             )
+            if is_first:
+                firsts.setdefault((channel_id, code_id), []).append(contact_id)
             seen.add((contact_id, channel_id))
             touched_contacts.add(contact_id)
+        # A contact with no first channel yet (e.g. imported from a CSV) takes this touch's.
+        for (channel_id, code_id), contact_ids in firsts.items():
+            self.profiles.repo.set_first_channel(contact_ids, channel_id, code_id)
 
     def _event_row(self, msg: Message, contact_id: int, source: Source | None, now: Any) -> tuple[Any, ...]:
         props = msg.properties

@@ -88,7 +88,7 @@ class ProfileRepository:
     def create(self, at: datetime, first_channel_id: int | None, first_entry_code_id: int | None) -> Contact:
         contact = Contact(
             created_at=at,
-            updated_at=at,
+            updated_at=utcnow(),  # wall clock: the warehouse feed tracks changes by it
             first_channel_id=first_channel_id,
             first_entry_code_id=first_entry_code_id,
         )
@@ -99,8 +99,9 @@ class ProfileRepository:
     def create_many(self, rows: list[tuple[datetime, int | None, int | None]]) -> list[int]:
         """Insert contacts in one statement; ids come back in the order given."""
         stmt = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
+        now = utcnow()  # updated_at is the wall clock of the change, created_at the first message's time
         params = [
-            {"created_at": at, "updated_at": at, "first_channel_id": ch, "first_entry_code_id": code}
+            {"created_at": at, "updated_at": now, "first_channel_id": ch, "first_entry_code_id": code}
             for at, ch, code in rows
         ]
         return list(self.session.scalars(stmt, params))
@@ -112,6 +113,15 @@ class ProfileRepository:
             .where((Contact.id == absorbed_id) | (Contact.merged_into_id == absorbed_id))
             .values(merged_into_id=survivor_id, updated_at=utcnow())
         )
+
+    def set_first_channel(self, contact_ids: list[int], channel_id: int, entry_code_id: int | None) -> None:
+        """Give the contacts among these that have no first-touch channel yet this one."""
+        for chunk in _chunks(contact_ids):
+            self.session.execute(
+                update(Contact)
+                .where(Contact.id.in_(chunk), Contact.first_channel_id.is_(None))
+                .values(first_channel_id=channel_id, first_entry_code_id=entry_code_id, updated_at=utcnow())
+            )
 
     def count_live(self) -> int:
         return (

@@ -216,12 +216,14 @@ class ProfileService:
         self.repo.move_identities(absorbed_id, survivor_id)
         self._merge_attributes(survivor_id, absorbed_id)
         moved = self.repo.move_owned_rows(absorbed_id, survivor_id)
-        if absorbed.created_at < survivor.created_at:
-            # The survivor inherits the earlier first touch: it is the same person's first touch.
+        absorbed_first = absorbed.created_at < survivor.created_at
+        if absorbed_first:
             survivor.created_at = absorbed.created_at
-            survivor.first_channel_id = absorbed.first_channel_id or survivor.first_channel_id
-            survivor.first_entry_code_id = absorbed.first_entry_code_id or survivor.first_entry_code_id
-        survivor.updated_at = at
+        if absorbed.first_channel_id and (absorbed_first or survivor.first_channel_id is None):
+            # The earlier first touch is the person's first touch; a known one beats none.
+            survivor.first_channel_id = absorbed.first_channel_id
+            survivor.first_entry_code_id = absorbed.first_entry_code_id
+        survivor.updated_at = utcnow()
         self.session.flush()
         self.repo.redirect_merged(absorbed_id, survivor_id)
         self.repo.add_merge(survivor_id, absorbed_id, reason, identifier_type, at)

@@ -10,7 +10,7 @@ ids below the cursor and inserts only rows the warehouse lacks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,10 @@ class Warehouse:
             Contact.updated_at,
         ).order_by(Contact.updated_at, Contact.id)
         if since:
-            stmt = stmt.where(Contact.updated_at >= datetime.fromtimestamp(since / 1e6, UTC))
+            # Re-read a minute before the cursor: a transaction that began earlier may commit
+            # after a later one. Upserts make the overlap harmless.
+            lookback = datetime.fromtimestamp(since / 1e6, UTC) - timedelta(seconds=60)
+            stmt = stmt.where(Contact.updated_at >= lookback)
         rows = session.execute(stmt).all()
         if not rows:
             return 0

@@ -130,7 +130,11 @@ def snapshot(ctx: AppContext) -> dict[str, list[tuple[Any, ...]]]:
                 tuple(r)
                 for r in s.execute(
                     select(
-                        Touch.contact_id, Touch.channel_id, Touch.entry_code_id, Touch.is_first, Touch.occurred_at
+                        Touch.contact_id,
+                        Touch.channel_id,
+                        Touch.entry_code_id,
+                        Touch.is_first,
+                        Touch.occurred_at,
                     ).order_by(Touch.id)
                 )
             ],
@@ -156,8 +160,12 @@ def test_same_seed_gives_identical_data_and_another_seed_differs(ctx: AppContext
     with fresh_context(backend, tmp_path / "again", key) as other:
         second = generate(other, config)
         b = snapshot(other)
-        wh_a = warehouse_rows(ctx, "SELECT id, message_id, contact_id, event, timestamp FROM events ORDER BY id")
-        wh_b = warehouse_rows(other, "SELECT id, message_id, contact_id, event, timestamp FROM events ORDER BY id")
+        wh_a = warehouse_rows(
+            ctx, "SELECT id, message_id, contact_id, event, timestamp FROM events ORDER BY id"
+        )
+        wh_b = warehouse_rows(
+            other, "SELECT id, message_id, contact_id, event, timestamp FROM events ORDER BY id"
+        )
     with fresh_context(backend, tmp_path / "other-seed", key) as third:
         generate(third, DemoConfig(contacts=600, days=20, seed=12, end=END))
         c = snapshot(third)
@@ -184,9 +192,7 @@ def test_summary_matches_the_stored_data(big: tuple[AppContext, dict[str, Any]])
         rows = s.scalar(select(func.count()).select_from(Contact))
         events = s.scalar(select(func.count()).select_from(Event))
         identities = s.scalar(select(func.count()).select_from(Identity))
-        orders = s.scalar(
-            select(func.count()).select_from(Event).where(Event.event == "Order Completed")
-        )
+        orders = s.scalar(select(func.count()).select_from(Event).where(Event.event == "Order Completed"))
         first_ts, last_ts = s.execute(select(func.min(Event.timestamp), func.max(Event.timestamp))).one()
     assert result["contacts"] == live == BIG.contacts
     assert result["contact_rows"] == rows == BIG.contacts + result["merges"]
@@ -230,9 +236,9 @@ def test_every_live_contact_has_a_first_channel_and_a_first_touch(
     ctx, _ = big
     with ctx.db.session() as s:
         live = s.execute(
-            select(Contact.id, Contact.first_channel_id, Contact.first_entry_code_id, Contact.created_at).where(
-                Contact.merged_into_id.is_(None)
-            )
+            select(
+                Contact.id, Contact.first_channel_id, Contact.first_entry_code_id, Contact.created_at
+            ).where(Contact.merged_into_id.is_(None))
         ).all()
         first_touches: dict[int, list[tuple[Any, ...]]] = {}
         for cid, ch, code, occurred in s.execute(
@@ -269,7 +275,9 @@ def test_orders_follow_buy_till_you_die(big: tuple[AppContext, dict[str, Any]]) 
     ctx, _ = big
     with ctx.db.session() as s:
         orders = s.execute(
-            select(Event.contact_id, Event.timestamp, Event.properties).where(Event.event == "Order Completed")
+            select(Event.contact_id, Event.timestamp, Event.properties).where(
+                Event.event == "Order Completed"
+            )
         ).all()
         created = dict(
             s.execute(select(Contact.id, Contact.created_at).where(Contact.merged_into_id.is_(None))).all()
@@ -301,7 +309,8 @@ def test_no_plaintext_phone_in_the_sqlite_file(big: tuple[AppContext, dict[str, 
     with ctx.db.session() as s:
         profiles = ctx.profiles(s)
         pii = [
-            (i.type, profiles.reveal(i)) for i in s.scalars(select(Identity).where(Identity.type.in_(["phone", "email"])))
+            (i.type, profiles.reveal(i))
+            for i in s.scalars(select(Identity).where(Identity.type.in_(["phone", "email"])))
         ]
         unionids = s.scalars(select(Identity.value).where(Identity.type == "wechat_unionid")).all()
         # The generator's own values are stored encrypted only.
@@ -315,9 +324,7 @@ def test_no_plaintext_phone_in_the_sqlite_file(big: tuple[AppContext, dict[str, 
     emails = [v for kind, v in pii if kind == "email"]
     assert len(phones) > 1000 and all(p.startswith("+86") and len(p) == 14 for p in phones)
     db_file = Path(ctx.db.engine.url.database or "")
-    blob = b"".join(
-        p.read_bytes() for p in (db_file, db_file.with_name(db_file.name + "-wal")) if p.exists()
-    )
+    blob = b"".join(p.read_bytes() for p in (db_file, db_file.with_name(db_file.name + "-wal")) if p.exists())
     assert len(blob) > 100_000
     # Control: identifiers that are stored in clear (unionids) are found by reading these files.
     assert unionids and all(u.encode() in blob for u in unionids[:20])
@@ -351,7 +358,12 @@ def test_ids_continue_after_the_bulk_insert(ctx: AppContext) -> None:
     with ctx.db.session() as s:
         tops = {
             name: s.scalar(select(func.max(model.id)))
-            for name, model in (("contacts", Contact), ("identities", Identity), ("events", Event), ("touches", Touch))
+            for name, model in (
+                ("contacts", Contact),
+                ("identities", Identity),
+                ("events", Event),
+                ("touches", Touch),
+            )
         }
     client = Siyu(ctx)
     result = client.batch(
@@ -391,7 +403,7 @@ def test_ids_continue_after_the_bulk_insert(ctx: AppContext) -> None:
     fed = client.feed_warehouse()
     assert fed.events == 3
     assert json.loads(
-        warehouse_rows(ctx, "SELECT CAST(properties AS VARCHAR) FROM events WHERE message_id = 'after-demo-2'")[
-            0
-        ][0]
+        warehouse_rows(
+            ctx, "SELECT CAST(properties AS VARCHAR) FROM events WHERE message_id = 'after-demo-2'"
+        )[0][0]
     ) == {"amount": 18.5}

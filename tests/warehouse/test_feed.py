@@ -104,7 +104,8 @@ def sor_events(ctx: AppContext) -> list[EventRow]:
 def wh_contacts(ctx: AppContext) -> list[tuple[Any, ...]]:
     return query(
         ctx,
-        "SELECT id, merged_into_id, first_channel_id, first_entry_code_id, created_at FROM contacts ORDER BY id",
+        "SELECT id, merged_into_id, first_channel_id, first_entry_code_id, created_at "
+        "FROM contacts ORDER BY id",
     )
 
 
@@ -359,6 +360,38 @@ def test_a_contact_created_with_an_older_timestamp_is_shipped(ctx: AppContext) -
     feed(ctx)
     assert [r[0] for r in wh_contacts(ctx)] == [r[0] for r in sor_contacts(ctx)]
     assert wh_contacts(ctx) == sor_contacts(ctx)
+    assert_warehouse_matches_sor(ctx)
+
+
+def test_a_merge_with_an_old_timestamp_ships_the_survivors_new_first_touch(ctx: AppContext) -> None:
+    """An identify call carrying an old timestamp merges two shipped contacts; the survivor
+    takes the absorbed contact's earlier first touch, and the warehouse must see that."""
+    client = Siyu(ctx)
+    client.create_channel("store", "store")
+    client.create_entry_code("store", "qr-store")
+    client.batch([track(1, 60)])  # contact A: phone, no channel, created at minute 60
+    client.batch(
+        [
+            {
+                "type": "track",
+                "event": "Store Visited",
+                "messageId": "b-0",
+                "identifiers": {"wechat_unionid": "oUnion_old"},
+                "context": {"state": "qr-store"},
+                "timestamp": at(0),  # contact B: earlier, through the store's entry code
+            }
+        ]
+    )
+    feed(ctx)
+    assert wh_contacts(ctx) == sor_contacts(ctx)
+    linked = client.identify({"phone": phone(1), "wechat_unionid": "oUnion_old"}, timestamp=at(30))
+    assert linked.merges == 1
+    expected = sor_contacts(ctx)
+    survivors = [row for row in expected if row[1] is None]
+    assert len(survivors) == 1 and survivors[0][2] is not None  # the store channel, inherited
+    assert survivors[0][4] == datetime(2024, 3, 1, 8, 0)
+    feed(ctx)
+    assert wh_contacts(ctx) == expected
     assert_warehouse_matches_sor(ctx)
 
 

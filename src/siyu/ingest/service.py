@@ -280,7 +280,10 @@ class IngestService:
         is seen on that channel (otherwise every event would be a touch)."""
         if not touches:
             return
-        touches = [(self._live(c), ch, code, at) for c, ch, code, at in touches]
+        # Oldest first per contact, so the first touch is the earliest call, as for the contact.
+        touches = sorted(
+            ((self._live(c), ch, code, at) for c, ch, code, at in touches), key=lambda t: (t[0], t[3])
+        )
         seen = self.sources.touched_channels(sorted({t[0] for t in touches}))
         touched_contacts = {c for c, _ in seen}
         firsts: dict[tuple[int, int | None], list[int]] = {}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity, utcnow
+from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity, Touch, utcnow
 
 #: (type, scope, lookup): how an identifier is found in the identities table.
 IdentityKey = tuple[str, str, str]
@@ -122,6 +122,20 @@ class ProfileRepository:
                 .where(Contact.id.in_(chunk), Contact.first_channel_id.is_(None))
                 .values(first_channel_id=channel_id, first_entry_code_id=entry_code_id, updated_at=utcnow())
             )
+
+    def keep_earliest_first_touch(self, contact_id: int) -> None:
+        """After a merge both contacts' first touches sit on the survivor: keep the earliest."""
+        firsts = (
+            self.session.execute(
+                select(Touch.id)
+                .where(Touch.contact_id == contact_id, Touch.is_first.is_(True))
+                .order_by(Touch.occurred_at, Touch.id)
+            )
+            .scalars()
+            .all()
+        )
+        if len(firsts) > 1:
+            self.session.execute(update(Touch).where(Touch.id.in_(firsts[1:])).values(is_first=False))
 
     def count_live(self) -> int:
         return (

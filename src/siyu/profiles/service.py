@@ -216,6 +216,7 @@ class ProfileService:
         self.repo.move_identities(absorbed_id, survivor_id)
         self._merge_attributes(survivor_id, absorbed_id)
         moved = self.repo.move_owned_rows(absorbed_id, survivor_id)
+        self.repo.keep_earliest_first_touch(survivor_id)
         absorbed_first = absorbed.created_at < survivor.created_at
         if absorbed_first:
             survivor.created_at = absorbed.created_at

@@ -90,7 +90,7 @@ class Warehouse:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
             raise WarehouseBusy(
                 f"the warehouse {path} is in use by another process (a running `siyu serve`?); "
                 "it feeds the warehouse itself, or stop it and retry"

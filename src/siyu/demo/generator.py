@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from siyu.context import AppContext
 from siyu.demo import behaviour
@@ -36,7 +35,8 @@ from siyu.profiles.repository import ProfileRepository
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
 from siyu.sources.service import SourcesService
 from siyu.store.bulk import bulk_insert, max_id, sync_sequence
-from siyu.warehouse.store import Warehouse
+from siyu.store.models import EVENT_COLUMNS
+from siyu.warehouse.store import WAREHOUSE_EVENT_SCHEMA, Warehouse
 
 #: (key, kind, display name, share of acquisitions)
 CHANNELS: tuple[tuple[str, str, str, float], ...] = (
@@ -216,63 +216,12 @@ def _write_chunk(
             "tid", "id", "first_channel_id", "first_entry_code_id", pl.lit(True), "created_s"
         ).iter_rows(),
     )
-    e = events.with_columns(pl.col("timestamp").dt.strftime(ts).alias("ts_s"))
-    bulk_insert(
-        engine,
-        "events",
-        (
-            "id",
-            "message_id",
-            "contact_id",
-            "source_id",
-            "type",
-            "event",
-            "properties",
-            "timestamp",
-            "received_at",
-        ),
-        e.select(
-            "id",
-            "message_id",
-            "contact_id",
-            "source_id",
-            "type",
-            "event",
-            "properties",
-            "ts_s",
-            pl.col("ts_s").alias("received_s"),
-        ).iter_rows(),
-    )
-    arrow = events.select(
-        "id",
-        "message_id",
-        "contact_id",
-        "source_id",
-        "type",
-        "event",
-        "properties",
-        pl.lit(None, dtype=pl.String).alias("context"),
-        "timestamp",
-        pl.col("timestamp").alias("received_at"),
-    ).to_arrow()
-    wh.load_arrow(
-        arrow.cast(
-            pa.schema(
-                [
-                    ("id", pa.int64()),
-                    ("message_id", pa.string()),
-                    ("contact_id", pa.int64()),
-                    ("source_id", pa.int64()),
-                    ("type", pa.string()),
-                    ("event", pa.string()),
-                    ("properties", pa.string()),
-                    ("context", pa.string()),
-                    ("timestamp", pa.timestamp("us")),
-                    ("received_at", pa.timestamp("us")),
-                ]
-            )
-        )
-    )
+    full = events.with_columns(
+        pl.lit(None, dtype=pl.String).alias("context"), pl.col("timestamp").alias("received_at")
+    ).select(EVENT_COLUMNS)
+    as_text = full.with_columns(pl.col("timestamp", "received_at").dt.strftime(ts))
+    bulk_insert(engine, "events", EVENT_COLUMNS, as_text.iter_rows())
+    wh.load_arrow(full.to_arrow().cast(WAREHOUSE_EVENT_SCHEMA))
 
 
 def _link(ctx: AppContext, links: list[tuple[str, str, datetime]], end: datetime) -> int:

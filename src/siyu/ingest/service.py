@@ -30,19 +30,10 @@ from siyu.profiles.repository import IdentityKey
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
 from siyu.store.dialect import driver_insert_ignore, storage_time
-from siyu.store.models import Channel, EntryCode, Event, Source
+from siyu.store.models import EVENT_COLUMNS, Channel, EntryCode, Event, Source
 
-EVENT_COLUMNS = (
-    "message_id",
-    "contact_id",
-    "source_id",
-    "type",
-    "event",
-    "properties",
-    "context",
-    "timestamp",
-    "received_at",
-)
+#: Every column but the id, which the database assigns.
+INGEST_COLUMNS = EVENT_COLUMNS[1:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +124,7 @@ class IngestService:
         if self._redirect:  # a later call in this batch may have merged the contact away
             rows = [(r[0], self._live(r[1]), *r[2:]) for r in rows]
         self._record_touches(touches, source)
-        inserted = driver_insert_ignore(self.session, "events", EVENT_COLUMNS, rows, "message_id")
+        inserted = driver_insert_ignore(self.session, "events", INGEST_COLUMNS, rows, "message_id")
         result.accepted += inserted
         result.duplicates += len(rows) - inserted
         return result

@@ -47,17 +47,20 @@ CREATE TABLE IF NOT EXISTS feed_state (
     value BIGINT NOT NULL
 );
 """
-EVENT_COLUMNS = (
-    "id",
-    "message_id",
-    "contact_id",
-    "source_id",
-    "type",
-    "event",
-    "properties",
-    "context",
-    "timestamp",
-    "received_at",
+#: Arrow schema of the warehouse events table (bulk loads are cast to it).
+WAREHOUSE_EVENT_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("message_id", pa.string()),
+        ("contact_id", pa.int64()),
+        ("source_id", pa.int64()),
+        ("type", pa.string()),
+        ("event", pa.string()),
+        ("properties", pa.string()),
+        ("context", pa.string()),
+        ("timestamp", pa.timestamp("us")),
+        ("received_at", pa.timestamp("us")),
+    ]
 )
 LOOKBACK_IDS = 10_000
 
@@ -144,8 +147,10 @@ class Warehouse:
             ).all()
             if not rows:
                 break
-            table = pa.Table.from_pylist(
-                [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in _naive_utc(rows, (8, 9))]
+            columns = zip(*_naive_utc(rows, (8, 9)), strict=True)
+            table = pa.Table.from_arrays(
+                [pa.array(col, type=f.type) for col, f in zip(columns, WAREHOUSE_EVENT_SCHEMA, strict=True)],
+                schema=WAREHOUSE_EVENT_SCHEMA,
             )
             self.conn.register("incoming_events", table)
             before = self._count("events")

@@ -26,3 +26,7 @@ class Event(Base):
     context: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: Column order shared by every bulk path (ingest, demo, warehouse).
+EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in Event.__table__.columns)

@@ -92,10 +92,8 @@ class Siyu:
         write_key: str | None = None,
         progress: Progress | None = None,
         batch_size: int = 5000,
-        parallel: bool | None = None,
     ) -> ImportReport:
-        """Import a JSONL/CSV file. ``parallel``: read and validate in a worker process
-        (default: for files over 8 MiB on a machine with more than one core)."""
+        """Import a JSONL or CSV file of events or contacts (see docs/ingest.md)."""
         source = None
         if write_key:
             with self.ctx.db.session() as s:
@@ -106,7 +104,6 @@ class Siyu:
             self.ctx.settings.dead_letter_dir,
             self.ctx.parser,
             batch_size,
-            parallel,
         )
         return importer.run(Path(path), kind, fmt, mapping, source, progress)
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -402,31 +401,3 @@ def test_killed_import_keeps_finished_batches_and_resumes(
     assert [j.status for j in jobs] == ["failed", "done"]
     expected = Counter(f"k{i % 37}" for i in range(1, n + 1))
     assert events_per_customer_no(ctx) == expected
-
-
-def test_parallel_reading_gives_the_same_result_as_in_process(ctx: AppContext, tmp_path: Path) -> None:
-    """The worker-process pipeline (used for large files) reports and stores exactly what the
-    in-process path does, bad lines included."""
-    path = tmp_path / "mixed.jsonl"
-    lines = []
-    for i in range(1, 2501):
-        if i % 97 == 0:
-            lines.append("{not json")
-        elif i % 89 == 0:
-            lines.append(orjson.dumps({"type": "track", "userId": f"p{i % 50}"}).decode())  # no event
-        else:
-            lines.append(
-                orjson.dumps(
-                    {"type": "track", "event": "Viewed", "userId": f"p{i % 50}", "messageId": f"par-{i}"}
-                ).decode()
-            )
-    path.write_text("\n".join(lines) + "\n")
-    client = Siyu(ctx)
-    report = client.import_file(path, "events", batch_size=400, parallel=True)
-    bad = {i for i in range(1, 2501) if i % 97 == 0 or i % 89 == 0}
-    assert report.rejected == len(bad)
-    assert {e["line"] for e in report.errors} == bad
-    assert report.accepted == 2500 - len(bad)
-    again = client.import_file(path, "events", batch_size=400, parallel=False)
-    assert (again.accepted, again.duplicates, again.rejected) == (0, 2500 - len(bad), len(bad))
-    assert [e["line"] for e in again.errors] == [e["line"] for e in report.errors]

@@ -12,9 +12,8 @@ over dicts rather than a pydantic model: every check still names the field it fa
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -42,9 +41,9 @@ class MessageError(ValueError):
         self.reason = reason
 
 
-@dataclass(slots=True)
-class Message:
-    """A validated call, ready for resolution and storage."""
+class Message(NamedTuple):
+    """A validated call, ready for resolution and storage. A named tuple: cheap to build and
+    to pickle (large imports validate in a worker process and send these back)."""
 
     type: str
     message_id: str
@@ -52,9 +51,9 @@ class Message:
     identifiers: list[Identifier]
     event: str | None = None
     properties: dict[str, Any] | None = None
-    traits: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
-    blocked: list[str] = field(default_factory=list)
+    blocked: tuple[str, ...] = ()
 
     @property
     def state(self) -> str | None:
@@ -193,7 +192,7 @@ class MessageValidator:
             properties=scrub(properties),
             traits=plain_traits,
             context=scrub(context),
-            blocked=blocked,
+            blocked=tuple(blocked),
         )
 
     def _identifiers(

@@ -5,8 +5,8 @@
 Builds a fresh data directory with a demo brand of ``--contacts`` contacts, writes a JSONL file
 of ``--events`` track calls for those contacts (customer_no, phone or device id, some new
 visitors), imports it with ``siyu import events`` semantics, then posts ``--http-events`` calls
-to ``POST /v1/batch`` (1,000 per request, ``--http-clients`` concurrent clients) on a real
-uvicorn server bound to 127.0.0.1. Last line: one JSON object with the figures.
+to ``POST /v1/batch`` (1,000 per request, ``--http-clients`` concurrent clients) of a real
+``siyu serve --workers N`` process on 127.0.0.1. Last line: one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -14,22 +14,21 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import random
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import orjson
-import uvicorn
 
 import siyu
-from siyu.api.app import create_app
 from siyu.demo.generator import DemoConfig, generate
 from siyu.store.models import Identity
 
@@ -75,28 +74,39 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_http(client: siyu.Siyu, calls: list[dict], clients: int) -> float:
+def bench_http(
+    client: siyu.Siyu, data_dir: Path, calls: list[dict], clients: int, workers: int, database_url: str | None
+) -> float:
+    """Posts to a real `siyu serve` process (the client runs in this one, as SDKs would)."""
     key = client.create_source("bench-http")["write_key"]
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(client), host="127.0.0.1", port=port, log_level="error")
+    env = {**os.environ, "SIYU_DATA_DIR": str(data_dir)}
+    if database_url:
+        env["SIYU_DATABASE_URL"] = database_url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "siyu.cli.main", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     auth = {
         "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
         "Content-Type": "application/json",
     }
     bodies = [orjson.dumps({"batch": calls[i : i + 1000]}) for i in range(0, len(calls), 1000)]
-    url = f"http://127.0.0.1:{port}/v1/batch"
+    url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(timeout=120) as http:
+            for _ in range(600):
+                try:
+                    if http.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
             started = time.perf_counter()
 
             def post(body: bytes) -> int:
-                r = http.post(url, content=body, headers=auth)
+                r = http.post(f"{url}/v1/batch", content=body, headers=auth)
                 r.raise_for_status()
                 return int(r.json()["accepted"])
 
@@ -104,8 +114,8 @@ def bench_http(client: siyu.Siyu, calls: list[dict], clients: int) -> float:
                 accepted = sum(pool.map(post, bodies))
             elapsed = time.perf_counter() - started
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        server.terminate()
+        server.wait(timeout=60)
     if accepted != len(calls):
         raise SystemExit(f"HTTP path accepted {accepted} of {len(calls)} calls")
     return len(calls) / elapsed
@@ -115,7 +125,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000, help="events in the bulk import file")
     ap.add_argument("--http-events", type=int, default=200_000, help="events posted over HTTP")
-    ap.add_argument("--http-clients", type=int, default=2, help="concurrent HTTP clients")
+    ap.add_argument("--http-clients", type=int, default=4, help="concurrent HTTP clients")
+    ap.add_argument("--http-workers", type=int, default=2, help="`siyu serve --workers`")
     ap.add_argument("--contacts", type=int, default=20_000, help="demo contacts the events refer to")
     ap.add_argument("--database-url", default=None, help="system of record (default: SQLite in a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
@@ -136,7 +147,10 @@ def main() -> None:
         if report.accepted != args.events:
             raise SystemExit(f"bulk path accepted {report.accepted} of {args.events}: {report.errors[:3]}")
         print(f"bulk import: {args.events} events in {bulk_s:.2f}s", file=sys.stderr)
-        http_rate = bench_http(client, _calls(args.http_events, known, 2, "http"), args.http_clients)
+        http_calls = _calls(args.http_events, known, 2, "http")
+        http_rate = bench_http(
+            client, data_dir, http_calls, args.http_clients, args.http_workers, args.database_url
+        )
         client.close()
         print(
             json.dumps(

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from siyu import __version__
 from siyu.api import ingest, management
 from siyu.client import Siyu
+from siyu.client import open as open_client
 from siyu.warehouse.store import Warehouse, WarehouseBusy
 
 log = logging.getLogger("siyu.api")
@@ -32,8 +33,9 @@ class WarehouseFeeder(threading.Thread):
         settings = self.client.ctx.settings
         try:
             wh = Warehouse(settings.resolved_warehouse_path)
-        except WarehouseBusy as exc:
-            log.warning("%s", exc)
+        except WarehouseBusy:
+            # With several server workers, one of them holds the warehouse and feeds it.
+            log.info("another process feeds the warehouse")
             return
         try:
             while not self.stop_event.is_set():
@@ -77,3 +79,9 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def serve_app() -> FastAPI:
+    """Factory for ``siyu serve --workers N``: each worker process builds its own client from
+    the environment; whichever worker takes the warehouse first feeds it."""
+    return create_app(open_client(), feed_warehouse=True)

@@ -87,6 +87,9 @@ def serve(
         bool, typer.Option("--demo", help="Load demo data first when empty. 空库时先生成演示数据。")
     ] = False,
     demo_contacts: Annotated[int, typer.Option(help="Demo size. 演示联系人数。")] = 5000,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (use the second core). 服务进程数。", min=1)
+    ] = 1,
 ) -> None:
     """Migrate, then serve the API (and feed the warehouse). 启动服务。"""
     import uvicorn
@@ -101,6 +104,12 @@ def serve(
         else:
             _run_demo(client, demo_contacts, 90, 42, as_json=False)
     out.print(t("serving", host=host, port=port))
+    if workers > 1:
+        client.close()
+        uvicorn.run(
+            "siyu.api.app:serve_app", factory=True, workers=workers, host=host, port=port, log_level="warning"
+        )
+        return
     uvicorn.run(create_app(client, feed_warehouse=True), host=host, port=port, log_level="warning")
 
 

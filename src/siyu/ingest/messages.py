@@ -32,6 +32,7 @@ MAX_MESSAGE_ID = 128
 #: Keys whose values are personal information: masked wherever a payload is stored as JSON.
 PII_KEYS = {"phone": "phone", "mobile": "phone", "phone_number": "phone", "email": "email"}
 _PII_KEYSET = frozenset(PII_KEYS)
+_TOP_LEVEL_IDS = frozenset({"userId", "anonymousId", "previousId"})
 
 
 class MessageError(ValueError):
@@ -136,12 +137,15 @@ class MessageValidator:
         kind = raw.get("type")
         if kind not in TYPES:
             raise MessageError("type", f"must be one of {', '.join(sorted(TYPES))}, got {kind!r}")
-        message_id = raw.get("messageId", raw.get("message_id"))
+        message_id = raw.get("messageId")
         if message_id is None:
-            message_id = content_message_id(raw)
-        elif not isinstance(message_id, str | int) or isinstance(message_id, bool):
-            raise MessageError("messageId", "must be a string")
-        message_id = str(message_id)
+            message_id = raw.get("message_id")
+        if type(message_id) is not str:
+            if message_id is None:
+                message_id = content_message_id(raw)
+            elif not isinstance(message_id, int) or isinstance(message_id, bool):
+                raise MessageError("messageId", "must be a string")
+            message_id = str(message_id)
         if not message_id or len(message_id) > MAX_MESSAGE_ID:
             raise MessageError("messageId", f"must be 1-{MAX_MESSAGE_ID} characters")
 
@@ -198,28 +202,35 @@ class MessageValidator:
     def _identifiers(
         self, raw: dict[str, Any], kind: str, traits: dict[str, Any] | None
     ) -> tuple[list[Identifier], list[str]]:
-        pairs: list[tuple[str, Any, str]] = []
-        for name, ident_type in (("userId", "customer_no"), ("anonymousId", "app_device_id")):
-            if raw.get(name) is not None:
-                pairs.append((ident_type, raw[name], name))
-        if kind == "alias" and raw.get("previousId") is not None:
-            pairs.append(("app_device_id", raw["previousId"], "previousId"))
-        extra = raw.get("identifiers")
-        if extra is not None:
-            if not isinstance(extra, dict):
-                raise MessageError("identifiers", "must be an object of {type: value}")
-            pairs.extend((k, v, f"identifiers.{k}") for k, v in extra.items())
-        if kind == "identify" and traits:
-            pairs.extend((k, v, f"traits.{k}") for k, v in traits.items() if k in IDENTIFIER_PRIORITY and v)
         out: list[Identifier] = []
         blocked: list[str] = []
-        for ident_type, value, where in pairs:
-            values = value if isinstance(value, list) else [value]
-            for v in values:
-                try:
-                    out.append(self.parser.parse(ident_type, v))
-                except BlockedIdentifier:
-                    blocked.append(where)
-                except IdentifierError as exc:
-                    raise MessageError(where, exc.reason) from exc
-        return list(dict.fromkeys(out)), blocked
+        value = raw.get("userId")
+        if value is not None:
+            self._add(out, blocked, "customer_no", value, "userId")
+        value = raw.get("anonymousId")
+        if value is not None:
+            self._add(out, blocked, "app_device_id", value, "anonymousId")
+        if kind == "alias" and raw.get("previousId") is not None:
+            self._add(out, blocked, "app_device_id", raw["previousId"], "previousId")
+        extra = raw.get("identifiers")
+        if extra is not None:
+            if type(extra) is not dict:
+                raise MessageError("identifiers", "must be an object of {type: value}")
+            for name, value in extra.items():
+                self._add(out, blocked, name, value, "identifiers")
+        if kind == "identify" and traits:
+            for name, value in traits.items():
+                if value and name in IDENTIFIER_PRIORITY:
+                    self._add(out, blocked, name, value, "traits")
+        return (out if len(out) < 2 else list(dict.fromkeys(out))), blocked
+
+    def _add(self, out: list[Identifier], blocked: list[str], kind: str, value: Any, where: str) -> None:
+        """Parse one identifier (or a list of them) into ``out``; ``where`` names its field."""
+        for v in value if type(value) is list else (value,):
+            try:
+                out.append(self.parser.parse(kind, v))
+            except IdentifierError as exc:
+                field = where if where in _TOP_LEVEL_IDS else f"{where}.{kind}"
+                if not isinstance(exc, BlockedIdentifier):
+                    raise MessageError(field, exc.reason) from exc
+                blocked.append(field)

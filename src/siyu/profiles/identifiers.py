@@ -24,6 +24,8 @@ IDENTIFIER_PRIORITY: dict[str, int] = {
 IDENTIFIER_TYPES: tuple[str, ...] = tuple(IDENTIFIER_PRIORITY)
 #: Types whose values are personal information: stored encrypted, looked up by blind index.
 PII_TYPES: frozenset[str] = frozenset({"phone", "email"})
+#: Types whose normalisation is trimming only (no scope, no format).
+_PLAIN_TYPES = frozenset(IDENTIFIER_PRIORITY) - PII_TYPES - {"wechat_openid"}
 
 DEFAULT_BLOCKED = (
     r"^\s*$",
@@ -84,6 +86,10 @@ class IdentifierParser:
 
     def parse(self, kind: str, raw: Any, scope: str | None = None) -> Identifier:
         """Return the normalised identifier or raise :class:`IdentifierError`."""
+        if type(raw) is str and kind in _PLAIN_TYPES:  # the common case on the ingest hot path
+            value = raw.strip()
+            if self._blocked.search(value) is None and len(value) <= MAX_VALUE_LENGTH:
+                return Identifier(kind, value)
         if kind not in IDENTIFIER_PRIORITY:
             raise IdentifierError(kind, f"unknown identifier type (known: {', '.join(IDENTIFIER_TYPES)})")
         if isinstance(raw, dict) and kind == "wechat_openid":

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
-from siyu.profiles.identifiers import Identifier
+from siyu.profiles.identifiers import PII_TYPES, Identifier
 from siyu.profiles.pii import Keyring
 from siyu.profiles.repository import IdentityKey, ProfileRepository
 from siyu.store.models import Contact, ContactAttribute, utcnow
@@ -53,12 +53,18 @@ class ProfileService:
         self.keyring = keyring
         self.rules = rules
         self.repo = ProfileRepository(session)
+        self._pii_keys: dict[Identifier, IdentityKey] = {}
 
     # --- keys -------------------------------------------------------------------------------
     def key(self, ident: Identifier) -> IdentityKey:
-        if ident.is_pii:
-            return (ident.type, ident.scope, self.keyring.blind_index(ident.type, ident.value))
-        return (ident.type, ident.scope, ident.value)
+        if ident.type not in PII_TYPES:
+            return (ident.type, ident.scope, ident.value)
+        key = self._pii_keys.get(ident)
+        if key is None:  # an HMAC per lookup adds up on the ingest path: remember a batch's worth
+            key = (ident.type, ident.scope, self.keyring.blind_index(ident.type, ident.value))
+            if len(self._pii_keys) < 100_000:
+                self._pii_keys[ident] = key
+        return key
 
     def identity_row(
         self, ident: Identifier, contact_id: int, source: str | None, at: datetime

@@ -12,15 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
-from siyu.store.models import Contact, ContactMerge, Event
+from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge, Event
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -63,6 +62,13 @@ WAREHOUSE_EVENT_SCHEMA = pa.schema(
     ]
 )
 LOOKBACK_IDS = 10_000
+_FEED_SQL = {
+    "sqlite": "SELECT id, message_id, contact_id, source_id, type, event, properties, context, "
+    "timestamp, received_at FROM events WHERE id > :low ORDER BY id LIMIT :n",
+    "postgresql": "SELECT id, message_id, contact_id, source_id, type, event, properties::text, "
+    "context::text, timestamp AT TIME ZONE 'UTC', received_at AT TIME ZONE 'UTC' "
+    "FROM events WHERE id > :low ORDER BY id LIMIT :n",
+}
 
 
 class WarehouseBusy(RuntimeError):
@@ -74,17 +80,6 @@ class FeedResult:
     events: int = 0
     merges: int = 0
     contacts: int = 0
-
-
-def _naive_utc(rows: list[tuple[Any, ...]], positions: tuple[int, ...]) -> list[tuple[Any, ...]]:
-    out = []
-    for row in rows:
-        r = list(row)
-        for p in positions:
-            if r[p] is not None:
-                r[p] = r[p].replace(tzinfo=None)
-        out.append(tuple(r))
-    return out
 
 
 class Warehouse:
@@ -127,36 +122,26 @@ class Warehouse:
 
     def _feed_events(self, session: Session, batch_size: int) -> int:
         cursor = self._get("events")
-        low = max(cursor - LOOKBACK_IDS, 0)
+        dialect = session.get_bind().dialect.name
+        # SQLite has one writer at a time, so ids commit in order and no look-back is needed.
+        low = max(cursor - (LOOKBACK_IDS if dialect == "postgresql" else 0), 0)
         shipped = 0
-        cols = [
-            Event.id,
-            Event.message_id,
-            Event.contact_id,
-            Event.source_id,
-            Event.type,
-            Event.event,
-            cast(Event.properties, Text),
-            cast(Event.context, Text),
-            Event.timestamp,
-            Event.received_at,
-        ]
+        sql = text(_FEED_SQL[dialect])
         while True:
-            rows = session.execute(
-                select(*cols).where(Event.id > low).order_by(Event.id).limit(batch_size)
-            ).all()
+            # Raw driver values (no ORM type processing): timestamps arrive as UTC text or naive
+            # datetimes and JSON as text; DuckDB casts them in the INSERT.
+            rows = session.execute(sql, {"low": low, "n": batch_size}).all()
             if not rows:
                 break
-            columns = zip(*_naive_utc(rows, (8, 9)), strict=True)
             table = pa.Table.from_arrays(
-                [pa.array(col, type=f.type) for col, f in zip(columns, WAREHOUSE_EVENT_SCHEMA, strict=True)],
-                schema=WAREHOUSE_EVENT_SCHEMA,
+                [pa.array(col) for col in zip(*rows, strict=True)], names=list(EVENT_COLUMNS)
             )
             self.conn.register("incoming_events", table)
             before = self._count("events")
             self.conn.execute(
-                "INSERT INTO events SELECT * FROM incoming_events i "
-                "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = i.id)"
+                "INSERT INTO events SELECT id, message_id, contact_id, source_id, type, event, "
+                "properties, context, CAST(timestamp AS TIMESTAMP), CAST(received_at AS TIMESTAMP) "
+                "FROM incoming_events i WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = i.id)"
             )
             self.conn.unregister("incoming_events")
             shipped += self._count("events") - before

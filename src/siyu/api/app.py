@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,48 +14,28 @@ from siyu import __version__
 from siyu.api import ingest, management
 from siyu.client import Siyu
 from siyu.client import open as open_client
-from siyu.warehouse.store import Warehouse, WarehouseBusy
-
-log = logging.getLogger("siyu.api")
-
-
-class WarehouseFeeder(threading.Thread):
-    """Feeds the warehouse every few seconds; the only DuckDB writer of the process."""
-
-    def __init__(self, client: Siyu) -> None:
-        super().__init__(name="siyu-warehouse-feeder", daemon=True)
-        self.client = client
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        settings = self.client.ctx.settings
-        try:
-            wh = Warehouse(settings.resolved_warehouse_path)
-        except WarehouseBusy:
-            # With several server workers, one of them holds the warehouse and feeds it.
-            log.info("another process feeds the warehouse")
-            return
-        try:
-            while not self.stop_event.is_set():
-                try:
-                    wh.feed(self.client.ctx.db, settings.warehouse_batch_size)
-                except Exception:  # keep feeding after a transient error; it is logged
-                    log.exception("warehouse feed failed")
-                self.stop_event.wait(settings.warehouse_feed_interval_s)
-        finally:
-            wh.close()
+from siyu.warehouse.feeder import FeederProcess
 
 
 def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        feeder = WarehouseFeeder(client) if feed_warehouse else None
+        settings = client.ctx.settings
+        feeder = (
+            FeederProcess(
+                settings.resolved_database_url,
+                settings.resolved_warehouse_path,
+                settings.warehouse_batch_size,
+                settings.warehouse_feed_interval_s,
+            )
+            if feed_warehouse
+            else None
+        )
         if feeder:
             feeder.start()
         yield
         if feeder:
-            feeder.stop_event.set()
-            feeder.join(timeout=30)
+            feeder.stop()
 
     app = FastAPI(
         title="siyu (私域) API",

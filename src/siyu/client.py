@@ -15,7 +15,7 @@ from siyu.consent.service import ConsentService
 from siyu.context import AppContext
 from siyu.ingest.files import FileImporter, ImportReport, Progress
 from siyu.ingest.messages import MessageValidator
-from siyu.ingest.service import BatchResult, IngestService
+from siyu.ingest.service import BatchResult, IngestService, ingest_in_transaction, validate_all
 from siyu.profiles import views
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
 from siyu.sources.service import SourcesService
@@ -45,9 +45,15 @@ class Siyu:
 
     # --- ingest -----------------------------------------------------------------------------
     def batch(self, calls: list[dict[str, Any]], write_key: str | None = None) -> BatchResult:
-        with self.ctx.db.session() as s:
-            source = SourcesService(s).source_by_write_key(write_key) if write_key else None
-            return self.ingest_service(s).ingest(calls, source)
+        """Ingest Segment-spec calls; committed when this returns."""
+        source = None
+        if write_key:
+            with self.ctx.db.session() as s:
+                source = SourcesService(s).source_by_write_key(write_key)
+                if source is not None:
+                    s.expunge(source)
+        valid, rejected = validate_all(MessageValidator(self.ctx.parser), calls)
+        return ingest_in_transaction(self.ctx.db, self.ingest_service, valid, rejected, source)
 
     def identify(
         self,

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from siyu.api.deps import get_client
 from siyu.client import Siyu
 from siyu.ingest.messages import MessageValidator
-from siyu.ingest.service import BatchResult, validate_all
+from siyu.ingest.service import BatchResult, ingest_in_transaction, validate_all
 from siyu.sources.service import SourcesService
 from siyu.store.models import Source
 
@@ -119,8 +119,7 @@ async def _ingest(request: Request, calls: list[Any], body: dict[str, Any]) -> R
         # Validation needs no database: done before the transaction, which on SQLite holds the
         # single write lock from its first statement.
         valid, rejected = validate_all(MessageValidator(client.ctx.parser), calls)
-        with client.ctx.db.session() as s:
-            return client.ingest_service(s).ingest_valid(valid, rejected, source)
+        return ingest_in_transaction(client.ctx.db, client.ingest_service, valid, rejected, source)
 
     return _answer(await run_in_threadpool(work))
 

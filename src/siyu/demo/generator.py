@@ -34,7 +34,7 @@ from siyu.profiles.identifiers import Identifier
 from siyu.profiles.repository import ProfileRepository
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
 from siyu.sources.service import SourcesService
-from siyu.store.bulk import bulk_insert, max_id, sync_sequence
+from siyu.store.bulk import analyze, bulk_insert, max_id, sync_sequence
 from siyu.store.models import EVENT_COLUMNS
 from siyu.warehouse.store import WAREHOUSE_EVENT_SCHEMA, Warehouse
 
@@ -152,6 +152,7 @@ def generate(
                 progress(lo + n, config.contacts)
         for table in ("contacts", "identities", "events", "touches"):
             sync_sequence(engine, table)
+        analyze(engine, ("contacts", "identities", "events", "touches"))
         merges = _link(ctx, totals.pop("links"), end)
         wh.feed(ctx.db, ctx.settings.warehouse_batch_size)
     finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 
 from siyu.ingest.messages import Message, MessageValidator
 from siyu.ingest.readers import (
@@ -30,7 +31,7 @@ from siyu.ingest.readers import (
     jsonl_lines,
     parse_jsonl_line,
 )
-from siyu.ingest.service import BatchResult, IngestService, Rejection, validate_all
+from siyu.ingest.service import RETRIES, BatchResult, IngestService, Rejection, validate_all
 from siyu.profiles.identifiers import IdentifierParser
 from siyu.store.engine import Database
 from siyu.store.models import ImportJob, Source
@@ -127,14 +128,14 @@ class FileImporter:
         report = ImportReport(job_id=job_id)
         self.dead_letter_dir.mkdir(parents=True, exist_ok=True)
         dead_path = self.dead_letter_dir / f"import-{job_id}-{path.stem}.rejected.jsonl"
-        writer = _BatchWriter(report, job_id, dead_path, source)
+        writer = _BatchWriter(report, job_id, dead_path, source, self.make_service)
         bytes_done = 0
         with self.db.sessionmaker() as session:
             service = self.make_service(session)
             try:
                 with path.open("rb") as fh:
                     for prepared in self._prepared(fh, fmt, kind, mapping):
-                        writer.write(session, service, prepared)
+                        service = writer.write(session, service, prepared)
                         bytes_done += prepared.nbytes
                         if progress:
                             progress(bytes_done, report.lines)
@@ -170,22 +171,41 @@ class FileImporter:
 class _BatchWriter:
     """Writes prepared batches: ingest, job counters and dead letters, one commit per batch."""
 
-    def __init__(self, report: ImportReport, job_id: int, dead_path: Path, source: Source | None) -> None:
+    def __init__(
+        self,
+        report: ImportReport,
+        job_id: int,
+        dead_path: Path,
+        source: Source | None,
+        make_service: Callable[[Any], IngestService],
+    ) -> None:
+        self.make_service = make_service
         self.report = report
         self.job_id = job_id
         self.dead_path = dead_path
         self.source = source
         self.dead: Any = None
 
-    def write(self, session: Any, service: IngestService, prepared: Prepared) -> None:
-        result: BatchResult = service.ingest_valid(prepared.valid, prepared.rejected, self.source)
-        job = session.get(ImportJob, self.job_id)
-        job.lines += len(prepared.linenos)
-        job.accepted += result.accepted
-        job.duplicates += result.duplicates
-        job.rejected += len(result.rejected)
-        job.dead_letter_path = str(self.dead_path) if job.rejected else None
-        session.commit()  # the batch and the job's counters are durable together
+    def write(self, session: Any, service: IngestService, prepared: Prepared) -> IngestService:
+        """Write one batch; returns the service to use next (a fresh one after a retry)."""
+        for attempt in range(RETRIES):
+            try:
+                result: BatchResult = service.ingest_valid(prepared.valid, prepared.rejected, self.source)
+                job = session.get(ImportJob, self.job_id)
+                job.lines += len(prepared.linenos)
+                job.accepted += result.accepted
+                job.duplicates += result.duplicates
+                job.rejected += len(result.rejected)
+                job.dead_letter_path = str(self.dead_path) if job.rejected else None
+                session.commit()  # the batch and the job's counters are durable together
+                break
+            except IntegrityError:
+                # Another writer created one of these identities first (PostgreSQL, concurrent
+                # ingest): roll back and redo the batch, which now finds them.
+                session.rollback()
+                if attempt == RETRIES - 1:
+                    raise
+                service = self.make_service(session)  # its caches may hold rolled-back ids
         report = self.report
         report.lines += len(prepared.linenos)
         report.accepted += result.accepted
@@ -201,6 +221,7 @@ class _BatchWriter:
             record = prepared.originals.get(r.index)
             kept = {"raw": record.raw} if isinstance(record, BadRecord) else {"record": record}
             self.dead.write(orjson.dumps({**error, **kept}, default=str) + b"\n")
+        return service
 
     def close(self) -> None:
         if self.dead is not None:

@@ -16,12 +16,14 @@ The caller commits: the answer to a client is sent only after its batch is durab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.ingest.messages import Message, MessageError, MessageValidator
@@ -30,6 +32,7 @@ from siyu.profiles.repository import IdentityKey
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
 from siyu.store.dialect import driver_insert_ignore, storage_time
+from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Channel, EntryCode, Event, Source
 
 #: Every column but the id, which the database assigns.
@@ -57,6 +60,30 @@ class BatchResult:
         self.contacts_created += other.contacts_created
         self.merges += other.merges
         self.rejected.extend(Rejection(r.index + offset, r.field, r.reason) for r in other.rejected)
+
+
+#: Attempts at a batch that collides with a concurrent writer creating the same identity.
+RETRIES = 5
+
+
+def ingest_in_transaction(
+    db: Database,
+    make_service: Callable[[Session], IngestService],
+    valid: list[tuple[int, Message]],
+    rejected: list[Rejection],
+    source: Source | None,
+) -> BatchResult:
+    """Own one unit of work for a batch. On PostgreSQL two writers can create the same new
+    identity at once; the loser's transaction fails on the unique index and is redone, and then
+    finds the identity the other created."""
+    for attempt in range(RETRIES):
+        try:
+            with db.session() as s:
+                return make_service(s).ingest_valid(valid, rejected, source)
+        except IntegrityError:
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def validate_all(

@@ -70,3 +70,11 @@ def sync_sequence(engine: Engine, table: str) -> None:
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"
             )
         )
+
+
+def analyze(engine: Engine, tables: Sequence[str]) -> None:
+    """Refresh planner statistics after a bulk load, so the first queries on the new rows pick
+    their indexes (PostgreSQL otherwise plans from an empty table's statistics)."""
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))

@@ -30,25 +30,42 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], un
 def driver_insert_ignore(
     session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], unique_column: str
 ) -> int:
-    """The ingest hot path: ``executemany`` on the driver inside the session's transaction, with
-    values already in storage form (see :func:`storage_time`, JSON as text). Skips SQLAlchemy's
-    per-row parameter processing, which costs more than the insert itself."""
+    """The ingest hot path, inside the session's transaction, with values already in storage
+    form (see :func:`storage_time`, JSON as text); skips SQLAlchemy's per-row parameter
+    processing, which costs more than the insert itself.
+
+    SQLite: ``executemany`` of ``INSERT OR IGNORE``. PostgreSQL: ``COPY`` into a temporary
+    table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` (COPY is several times faster
+    than ``executemany`` there, but cannot skip conflicts itself).
+    """
     if not rows:
         return 0
     name = session.get_bind().dialect.name
     cols = ", ".join(columns)
-    if name == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        sql = f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})"
-    elif name == "postgresql":
-        marks = ", ".join("%s" for _ in columns)
-        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({unique_column}) DO NOTHING"
-    else:  # pragma: no cover
-        raise NotImplementedError(f"driver_insert_ignore on {name}")
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, rows)
-        return int(cursor.rowcount)
+        if name == "sqlite":
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})", rows)
+            return int(cursor.rowcount)
+        if name != "postgresql":  # pragma: no cover
+            raise NotImplementedError(f"driver_insert_ignore on {name}")
+        staging = f"_staging_{table}"
+        # Same column types, no constraints or defaults; dropped with the transaction.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
+            f"SELECT {cols} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} "
+            f"ON CONFLICT ({unique_column}) DO NOTHING"
+        )
+        inserted = int(cursor.rowcount)
+        cursor.execute(f"TRUNCATE {staging}")
+        return inserted
     finally:
         cursor.close()
 

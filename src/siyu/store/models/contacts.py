@@ -35,7 +35,7 @@ class Identity(Base):
 
     __tablename__ = "identities"
     __table_args__ = (
-        UniqueConstraint("type", "scope", "lookup", name="uq_identities_type_scope_lookup"),
+        UniqueConstraint("lookup", "type", "scope", name="uq_identities_lookup_type_scope"),
         {"info": {"merge": "custom"}},
     )
 

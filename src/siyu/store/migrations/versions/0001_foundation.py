@@ -240,7 +240,7 @@ def upgrade() -> None:
             ["contact_id"], ["contacts.id"], name=op.f("fk_identities_contact_id_contacts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
-        sa.UniqueConstraint("type", "scope", "lookup", name="uq_identities_type_scope_lookup"),
+        sa.UniqueConstraint("lookup", "type", "scope", name="uq_identities_lookup_type_scope"),
         info={"merge": "custom"},
     )
     with op.batch_alter_table("identities", schema=None) as batch_op:

@@ -69,6 +69,7 @@ def language() -> str:
     return "zh" if lang.lower().startswith("zh") else "en"
 
 
-def t(key: str, lang: str | None = None, **params: Any) -> str:
-    entry = MESSAGES[key]
-    return entry[lang or language()].format(**params)
+def t(message: str, /, *, lang: str | None = None, **params: Any) -> str:
+    """The text of ``message`` in the user's language. Positional-only, so a parameter may be
+    called ``key`` or ``message``."""
+    return MESSAGES[message][lang or language()].format(**params)

@@ -261,3 +261,14 @@ def test_rejected_reason_is_printed_verbatim(cli: Cli, events_file: Path) -> Non
     """The reason quotes the bad value; text in brackets must not be eaten as console markup."""
     res = cli("import", "events", str(events_file))
     assert "[objectObject]" in flat(res.stderr)
+
+
+def test_channels_and_entry_codes_in_both_languages(cli: Cli) -> None:
+    res = cli("channels", "create", "wecom-main", "--kind", "wecom", "--name", "导购企微")
+    assert flat("Channel wecom-main (wecom) created.") in flat(res.stdout)
+    res = cli("channels", "create", "store-sh", "--kind", "store", SIYU_LANG="zh")
+    assert flat("已创建渠道 store-sh（store）。") in flat(res.stdout)
+    res = cli("channels", "entry-code", "wecom-main", "--state", "spring-poster", "--name", "春季海报")
+    assert flat("Entry code spring-poster created.") in flat(res.stdout)
+    bad = cli("channels", "create", "x", "--kind", "fax", ok=False)
+    assert bad.exit_code != 0 and "fax" in bad.stderr

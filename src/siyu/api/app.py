@@ -7,14 +7,35 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
 from siyu.api import ingest, management
 from siyu.client import Siyu
 from siyu.client import open as open_client
+from siyu.consent.service import ConsentError
+from siyu.ingest.readers import ImportFileError
+from siyu.profiles.views import LookupError_
+from siyu.sources.service import SourceError
 from siyu.warehouse.feeder import FeederProcess
+
+#: Capability errors → HTTP status; the message is the capability's own, clear text.
+ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (SourceError, 409),
+    (LookupError_, 404),
+    (ConsentError, 422),
+    (ImportFileError, 422),
+)
+
+
+def _error_answers(app: FastAPI) -> None:
+    for error, status in ERROR_STATUS:
+
+        def answer(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        app.add_exception_handler(error, answer)
 
 
 def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
@@ -45,6 +66,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     )
     app.state.client = client
     app.state.write_keys = ingest.WriteKeyCache()
+    _error_answers(app)
     app.include_router(ingest.router)
     app.include_router(management.router)
 

@@ -1,5 +1,8 @@
 """Management endpoints: contacts, channels, entry codes, sources, consent, imports, stats.
 
+Capability errors become HTTP answers in one place, the exception handlers in ``api.app``
+(SourceError → 409, LookupError_ → 404, ConsentError and ImportFileError → 422).
+
 Identifiers are always masked here; revealing PII arrives with users and roles (issue 6).
 """
 
@@ -9,13 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
-from siyu.consent.service import PURPOSES, ConsentError, ConsentService
-from siyu.ingest.files import ImportFileError
+from siyu.consent.service import PURPOSES, ConsentService
 from siyu.profiles import views
 from siyu.sources.schemas import (
     ChannelCreate,
@@ -25,7 +27,7 @@ from siyu.sources.schemas import (
     SourceCreate,
     SourceOut,
 )
-from siyu.sources.service import SourceError, SourcesService
+from siyu.sources.service import SourcesService
 from siyu.stats import overview
 
 router = APIRouter(prefix="/api/v1")
@@ -42,11 +44,8 @@ def contact(query: str, request: Request) -> dict[str, Any]:
     with unit_of_work(request) as session:
         client = get_client(request)
         profiles = client.ctx.profiles(session)
-        try:
-            cid = views.find_contact_id(profiles, client.ctx.parser, query)
-            return views.profile(session, profiles, cid, reveal=False)
-        except views.LookupError_ as exc:
-            raise HTTPException(404, str(exc)) from exc
+        cid = views.find_contact_id(profiles, client.ctx.parser, query)
+        return views.profile(session, profiles, cid, reveal=False)
 
 
 class ConsentIn(BaseModel):
@@ -61,15 +60,10 @@ class ConsentIn(BaseModel):
 def consent(query: str, body: ConsentIn, request: Request) -> dict[str, Any]:
     with unit_of_work(request) as session:
         client = get_client(request)
-        try:
-            cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
-            ConsentService(session).record(
-                cid, body.purpose, body.channel, body.granted, body.source, body.evidence
-            )
-        except views.LookupError_ as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except ConsentError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
+        ConsentService(session).record(
+            cid, body.purpose, body.channel, body.granted, body.source, body.evidence
+        )
         return {
             "contact_id": cid,
             "state": [
@@ -88,10 +82,7 @@ def list_channels(request: Request) -> Any:
 @router.post("/channels", tags=["sources"], response_model=ChannelOut, status_code=201)
 def create_channel(request: Request, body: ChannelCreate) -> Any:
     with unit_of_work(request) as session:
-        try:
-            return SourcesService(session).create_channel(body, actor="api")
-        except SourceError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        return SourcesService(session).create_channel(body, actor="api")
 
 
 @router.get("/entry-codes", tags=["sources"], response_model=list[EntryCodeOut])
@@ -103,10 +94,7 @@ def list_entry_codes(request: Request) -> Any:
 @router.post("/entry-codes", tags=["sources"], response_model=EntryCodeOut, status_code=201)
 def create_entry_code(request: Request, body: EntryCodeCreate) -> Any:
     with unit_of_work(request) as session:
-        try:
-            return SourcesService(session).create_entry_code(body, actor="api")
-        except SourceError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        return SourcesService(session).create_entry_code(body, actor="api")
 
 
 @router.get("/sources", tags=["sources"], response_model=list[SourceOut])
@@ -118,10 +106,7 @@ def list_sources(request: Request) -> Any:
 @router.post("/sources", tags=["sources"], response_model=SourceOut, status_code=201)
 def create_source(request: Request, body: SourceCreate) -> Any:
     with unit_of_work(request) as session:
-        try:
-            return SourcesService(session).create_source(body, actor="api")
-        except SourceError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        return SourcesService(session).create_source(body, actor="api")
 
 
 @router.post("/imports", tags=["ingest"], summary="Import a JSONL or CSV file of events or contacts")
@@ -138,8 +123,6 @@ async def import_file(
             tmp.write(chunk)
     try:
         report = await run_in_threadpool(client.import_file, tmp.name, kind, format)
-    except ImportFileError as exc:
-        raise HTTPException(422, str(exc)) from exc
     finally:
         Path(tmp.name).unlink(missing_ok=True)
     return report.as_dict()

@@ -1,0 +1,101 @@
+"""The main job end to end: `siyu serve --demo` in its own process, as the README starts it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import orjson
+from typer.testing import CliRunner
+
+from siyu.cli.main import app
+from siyu.config import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SIYU_DATA_DIR": str(settings.data_dir),
+        "SIYU_DATABASE_URL": settings.resolved_database_url,
+        "SIYU_SECRET_KEY": settings.secret_key or "",
+        "SIYU_WAREHOUSE_FEED_INTERVAL_S": "0.5",
+    }
+
+
+def test_serve_demo_answers_ingests_and_feeds_the_warehouse(settings: Settings) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "siyu.cli.main",
+            "serve",
+            "--demo",
+            "--demo-contacts",
+            "300",
+            "--port",
+            str(port),
+        ],
+        env=_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=30) as http:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if http.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+            stats = http.get(f"{base}/api/v1/stats").json()
+            assert stats["contacts"] == 300 and stats["events"] > 1000
+            assert http.get(f"{base}/docs").status_code == 200
+            key = http.get(f"{base}/api/v1/sources").json()[0]["write_key"]
+            calls = [
+                {"type": "track", "event": "Served", "userId": f"s{i}", "messageId": f"srv-{i}"}
+                for i in range(50)
+            ]
+            answer = http.post(f"{base}/v1/batch", json={"batch": calls}, auth=(key, ""))
+            assert answer.json()["accepted"] == 50
+            total = http.get(f"{base}/api/v1/stats").json()["events"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    assert proc.returncode == 0
+    wh = duckdb.connect(str(settings.resolved_warehouse_path), read_only=True)
+    try:
+        shipped = wh.execute("SELECT count(*), count(*) FILTER (event = 'Served') FROM events").fetchall()[0]
+    finally:
+        wh.close()
+    assert shipped == (total, 50)  # the feeder shipped everything, including the last batch
+
+
+def test_demo_command_prints_a_summary(settings: Settings, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--contacts", "200", "--days", "30", "--seed", "3", "--json"], env=_env(settings)
+    )
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["contacts"] == 200 and summary["seed"] == 3
+    assert summary["events"] > 0 and summary["contact_rows"] >= 200
+    again = CliRunner().invoke(app, ["demo", "--contacts", "200", "--json"], env=_env(settings))
+    assert again.exit_code != 0 and "empty" in again.stderr

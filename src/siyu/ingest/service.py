@@ -54,13 +54,6 @@ class BatchResult:
     contacts_created: int = 0
     merges: int = 0
 
-    def add(self, other: BatchResult, offset: int = 0) -> None:
-        self.accepted += other.accepted
-        self.duplicates += other.duplicates
-        self.contacts_created += other.contacts_created
-        self.merges += other.merges
-        self.rejected.extend(Rejection(r.index + offset, r.field, r.reason) for r in other.rejected)
-
 
 #: Attempts at a batch that collides with a concurrent writer creating the same identity.
 RETRIES = 5
@@ -131,7 +124,8 @@ class IngestService:
     def ingest_valid(
         self, valid: list[tuple[int, Message]], rejected: list[Rejection], source: Source | None = None
     ) -> BatchResult:
-        """Ingest calls validated already (possibly in another process, see ingest.files)."""
+        """Ingest calls validated already: the HTTP handler validates before it opens its
+        transaction, the importer batch by batch."""
         result = BatchResult(rejected=list(rejected))
         now = self._time(datetime.now(UTC))
         fresh = self._drop_duplicates(valid, result)

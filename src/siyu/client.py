@@ -41,7 +41,7 @@ class Siyu:
         self.close()
 
     def ingest_service(self, session: Any) -> IngestService:
-        return IngestService(session, self.ctx.profiles(session), MessageValidator(self.ctx.parser))
+        return IngestService(session, self.ctx.profiles(session))
 
     # --- ingest -----------------------------------------------------------------------------
     def batch(self, calls: list[dict[str, Any]], write_key: str | None = None) -> BatchResult:

@@ -216,30 +216,25 @@ KeyOpt = Annotated[str | None, typer.Option("--write-key", help="Attribute to th
 BatchOpt = Annotated[int, typer.Option(help="Lines per committed batch. 每批行数。", min=1)]
 
 
-@import_app.command("events")
-def import_events(
-    file: FileArg,
-    fmt: FormatOpt = None,
-    mapping: MapOpt = None,
-    write_key: KeyOpt = None,
-    batch_size: BatchOpt = 5000,
-    as_json: JsonOpt = False,
-) -> None:
-    """Import events (track/page/identify/group calls). 导入事件。"""
-    _import("events", file, fmt, mapping, write_key, batch_size, as_json)
+def _import_command(kind: str, doc: str) -> None:
+    """Register ``siyu import KIND``: events and contacts take the same options."""
+
+    def command(
+        file: FileArg,
+        fmt: FormatOpt = None,
+        mapping: MapOpt = None,
+        write_key: KeyOpt = None,
+        batch_size: BatchOpt = 5000,
+        as_json: JsonOpt = False,
+    ) -> None:
+        _import(kind, file, fmt, mapping, write_key, batch_size, as_json)
+
+    command.__doc__ = doc
+    import_app.command(kind)(command)
 
 
-@import_app.command("contacts")
-def import_contacts(
-    file: FileArg,
-    fmt: FormatOpt = None,
-    mapping: MapOpt = None,
-    write_key: KeyOpt = None,
-    batch_size: BatchOpt = 5000,
-    as_json: JsonOpt = False,
-) -> None:
-    """Import contacts: identifier columns + traits. 导入联系人。"""
-    _import("contacts", file, fmt, mapping, write_key, batch_size, as_json)
+_import_command("events", "Import events (track/page/identify/group calls). 导入事件。")
+_import_command("contacts", "Import contacts: identifier columns + traits. 导入联系人。")
 
 
 # --- contacts -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from siyu.profiles.identifiers import Identifier
 from siyu.profiles.repository import IdentityKey
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
-from siyu.store.dialect import driver_insert_ignore, storage_time
+from siyu.store.dialect import chunked, driver_insert_ignore, storage_time
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Channel, EntryCode, Event, Source
 
@@ -98,10 +98,9 @@ def validate_all(
 
 
 class IngestService:
-    def __init__(self, session: Session, profiles: ProfileService, validator: MessageValidator) -> None:
+    def __init__(self, session: Session, profiles: ProfileService) -> None:
         self.session = session
         self.profiles = profiles
-        self.validator = validator
         self.sources = SourcesService(session)
         # identity key → contact id, and absorbed → survivor, kept across batches of one job
         self._owners: dict[IdentityKey, int] = {}
@@ -110,17 +109,6 @@ class IngestService:
         self._time = storage_time(session.get_bind().dialect.name)
 
     # --- public -----------------------------------------------------------------------------
-    def ingest(
-        self,
-        calls: list[Any],
-        source: Source | None = None,
-        pre_rejected: dict[int, Rejection] | None = None,
-    ) -> BatchResult:
-        """Ingest one batch. ``pre_rejected`` carries records that failed before validation
-        (e.g. a line that is not JSON) so that indexes in the report stay aligned."""
-        valid, rejected = validate_all(self.validator, calls, pre_rejected)
-        return self.ingest_valid(valid, rejected, source)
-
     def ingest_valid(
         self, valid: list[tuple[int, Message]], rejected: list[Rejection], source: Source | None = None
     ) -> BatchResult:
@@ -137,9 +125,9 @@ class IngestService:
         rows = []
         touches: list[tuple[int, int, int | None, datetime]] = []
         for _, msg in fresh:
-            contact_id = self._resolve(msg, source, codes, result)
-            rows.append(self._event_row(msg, contact_id, source, now))
             touch = self._touch_for(msg, source, codes)
+            contact_id = self._resolve(msg, source, touch, result)
+            rows.append(self._event_row(msg, contact_id, source, now))
             if touch is not None:
                 touches.append((contact_id, touch[0], touch[1], msg.timestamp))
         if self._redirect:  # a later call in this batch may have merged the contact away
@@ -156,10 +144,8 @@ class IngestService:
     ) -> list[tuple[int, Message]]:
         ids = list({m.message_id for _, m in valid})
         existing: set[str] = set()
-        for i in range(0, len(ids), 500):
-            existing.update(
-                self.session.scalars(select(Event.message_id).where(Event.message_id.in_(ids[i : i + 500])))
-            )
+        for chunk in chunked(ids):
+            existing.update(self.session.scalars(select(Event.message_id).where(Event.message_id.in_(chunk))))
         fresh: list[tuple[int, Message]] = []
         seen: set[str] = set()
         for index, msg in valid:
@@ -237,13 +223,13 @@ class IngestService:
         return None if cid is None else self._live(cid)
 
     def _resolve(
-        self, msg: Message, source: Source | None, codes: dict[str, EntryCode], result: BatchResult
+        self, msg: Message, source: Source | None, touch: tuple[int, int | None] | None, result: BatchResult
     ) -> int:
         keys = [self.profiles.key(i) for i in msg.identifiers]
         owners = {self._owner(k) for k in keys}
         if None not in owners and len(owners) == 1 and not msg.traits:
             return owners.pop()  # type: ignore[return-value]
-        channel_id, code_id = self._touch_for(msg, source, codes) or (None, None)
+        channel_id, code_id = touch or (None, None)
         res = self.profiles.identify(
             msg.identifiers,
             msg.traits,

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from siyu.store.dialect import chunked
 from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity, Touch, utcnow
 
 #: (type, scope, lookup): how an identifier is found in the identities table.
 IdentityKey = tuple[str, str, str]
-
-_CHUNK = 500  # stays below SQLite's bound-parameter limit with room to spare
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class ProfileRepository:
@@ -37,7 +31,7 @@ class ProfileRepository:
             groups.setdefault((kind, scope), []).append(lookup)
         found: dict[IdentityKey, int] = {}
         for (kind, scope), lookups in groups.items():
-            for chunk in _chunks(sorted(lookups)):
+            for chunk in chunked(sorted(lookups)):
                 rows = self.session.execute(
                     select(Identity.lookup, Identity.contact_id).where(
                         Identity.type == kind, Identity.scope == scope, Identity.lookup.in_(chunk)
@@ -50,7 +44,7 @@ class ProfileRepository:
     def identities_of(self, contact_ids: Iterable[int]) -> list[Identity]:
         ids = sorted(set(contact_ids))
         out: list[Identity] = []
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids):
             out.extend(
                 self.session.scalars(
                     select(Identity).where(Identity.contact_id.in_(chunk)).order_by(Identity.id)
@@ -80,7 +74,7 @@ class ProfileRepository:
 
     def contacts(self, ids: Iterable[int]) -> dict[int, Contact]:
         out: dict[int, Contact] = {}
-        for chunk in _chunks(sorted(set(ids))):
+        for chunk in chunked(sorted(set(ids))):
             for c in self.session.scalars(select(Contact).where(Contact.id.in_(chunk))):
                 out[c.id] = c
         return out
@@ -116,7 +110,7 @@ class ProfileRepository:
 
     def set_first_channel(self, contact_ids: list[int], channel_id: int, entry_code_id: int | None) -> None:
         """Give the contacts among these that have no first-touch channel yet this one."""
-        for chunk in _chunks(contact_ids):
+        for chunk in chunked(contact_ids):
             self.session.execute(
                 update(Contact)
                 .where(Contact.id.in_(chunk), Contact.first_channel_id.is_(None))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
+from siyu.store.dialect import chunked
 from siyu.store.models import Channel, EntryCode, Source, Touch
 
 
@@ -108,8 +109,7 @@ class SourcesService:
     def touched_channels(self, contact_ids: list[int]) -> set[tuple[int, int]]:
         """(contact, channel) pairs that already have a touch."""
         out: set[tuple[int, int]] = set()
-        for i in range(0, len(contact_ids), 500):
-            chunk = contact_ids[i : i + 500]
+        for chunk in chunked(contact_ids):
             out.update(
                 (contact, channel)
                 for contact, channel in self.session.execute(

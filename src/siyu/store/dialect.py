@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+T = TypeVar("T")
 
-def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], unique_column: str) -> int:
-    """Insert rows, skipping those that collide on ``unique_column``; return how many went in."""
-    if not rows:
-        return 0
-    name = session.get_bind().dialect.name
-    if name == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=[unique_column])
-    elif name == "postgresql":
-        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=[unique_column])
-    else:  # pragma: no cover - only the two supported databases reach here
-        raise NotImplementedError(f"insert_ignore on {name}")
-    result = session.execute(stmt, rows)
-    return int(result.rowcount)  # type: ignore[attr-defined]
+
+#: Values per ``IN (…)`` list: well below SQLite's bound-parameter limit.
+IN_CHUNK = 500
+
+
+def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """Slices of ``items`` small enough for one ``IN`` list."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def driver_insert_ignore(

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
-from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge, Event
+from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -237,10 +237,3 @@ class Warehouse:
     # --- reading ----------------------------------------------------------------------------
     def _count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-
-    def stats(self) -> dict[str, int]:
-        return {"events": self._count("events"), "contacts": self._count("contacts")}
-
-
-def sor_event_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Event)) or 0

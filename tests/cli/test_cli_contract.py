@@ -102,11 +102,11 @@ def count(engine: Engine, model: Any) -> int:
 
 # --- db -------------------------------------------------------------------------------------------
 def test_db_upgrade(cli: Cli, engine: Engine) -> None:
-    assert cli.json("db", "upgrade") == {"revision": "0001"}
+    assert cli.json("db", "upgrade") == {"revision": "0002"}
     tables = set(inspect(engine).get_table_names())
-    assert {"contacts", "identities", "events", "sources", "import_jobs"} <= tables
+    assert {"contacts", "identities", "events", "sources", "import_jobs", "contact_tags", "segments"} <= tables
     again = cli("db", "upgrade")  # idempotent
-    assert "0001" in again.stdout and "latest schema" in again.stdout
+    assert "0002" in again.stdout and "latest schema" in again.stdout
 
 
 # --- import ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
+from siyu.store.changes import note_changed
 from siyu.store.models import ConsentRecord, utcnow
 
 PURPOSES: tuple[str, ...] = ("marketing", "service", "analytics")
@@ -50,6 +51,7 @@ class ConsentService:
             occurred_at=at or utcnow(),
         )
         self.session.add(rec)
+        note_changed(self.session, [contact_id])
         audit.record(
             self.session,
             actor,

@@ -218,6 +218,7 @@ def _write_chunk(
             "tid", "id", "first_channel_id", "first_entry_code_id", pl.lit(True), "created_s"
         ).iter_rows(),
     )
+    bulk_insert(engine, "contact_changes", ("contact_id", "at"), ((cid, now_s) for cid in c["id"]))
     full = events.with_columns(
         pl.lit(None, dtype=pl.String).alias("context"), pl.col("timestamp").alias("received_at")
     ).select(EVENT_COLUMNS)

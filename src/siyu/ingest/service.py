@@ -31,6 +31,7 @@ from siyu.profiles.identifiers import Identifier
 from siyu.profiles.repository import IdentityKey
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
+from siyu.store.changes import note_changed
 from siyu.store.dialect import chunked, driver_insert_ignore, storage_time
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Channel, EntryCode, Event, Source
@@ -285,10 +286,12 @@ class IngestService:
         seen = self.sources.touched_channels(sorted({t[0] for t in touches}))
         touched_contacts = {c for c, _ in seen}
         firsts: dict[tuple[int, int | None], list[int]] = {}
+        recorded: set[int] = set()
         for contact_id, channel_id, code_id, at in touches:
             if code_id is None and (contact_id, channel_id) in seen:
                 continue
             is_first = contact_id not in touched_contacts
+            recorded.add(contact_id)
             self.sources.record_touch(
                 contact_id, channel_id, at, code_id, source.id if source else None, is_first=is_first
             )
@@ -296,6 +299,7 @@ class IngestService:
                 firsts.setdefault((channel_id, code_id), []).append(contact_id)
             seen.add((contact_id, channel_id))
             touched_contacts.add(contact_id)
+        note_changed(self.session, recorded)
         # A contact with no first channel yet (e.g. imported from a CSV) takes this touch's.
         for (channel_id, code_id), contact_ids in firsts.items():
             self.profiles.repo.set_first_channel(contact_ids, channel_id, code_id)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.store.dialect import chunked
@@ -176,11 +176,29 @@ class ProfileRepository:
         """
         moved = []
         for table in owned_tables():
-            self.session.execute(
-                update(table).where(table.c.contact_id == absorbed_id).values(contact_id=survivor_id)
-            )
+            if table.info.get("merge") == "keep_survivor":
+                self._move_keep_survivor(table, absorbed_id, survivor_id)
+            else:
+                self.session.execute(
+                    update(table).where(table.c.contact_id == absorbed_id).values(contact_id=survivor_id)
+                )
             moved.append(table.name)
         return moved
+
+    def _move_keep_survivor(self, table: Table, absorbed_id: int, survivor_id: int) -> None:
+        """Tables keyed by (contact, x): move the absorbed rows whose key the survivor lacks,
+        drop the rest (the survivor's row wins)."""
+        others = [c for c in table.primary_key.columns if c.name != "contact_id"]
+        mine = table.alias("mine")
+        clash = select(mine.c.contact_id).where(mine.c.contact_id == survivor_id)
+        for col in others:
+            clash = clash.where(mine.c[col.name] == table.c[col.name])
+        self.session.execute(
+            update(table)
+            .where(table.c.contact_id == absorbed_id, ~clash.exists())
+            .values(contact_id=survivor_id)
+        )
+        self.session.execute(delete(table).where(table.c.contact_id == absorbed_id))
 
 
 def owned_tables() -> list[Table]:

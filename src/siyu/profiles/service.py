@@ -25,6 +25,7 @@ from siyu.audit import service as audit
 from siyu.profiles.identifiers import PII_TYPES, Identifier
 from siyu.profiles.pii import Keyring
 from siyu.profiles.repository import IdentityKey, ProfileRepository
+from siyu.store.changes import note_changed
 from siyu.store.models import Contact, ContactAttribute, utcnow
 
 
@@ -234,6 +235,7 @@ class ProfileService:
         self.session.flush()
         self.repo.redirect_merged(absorbed_id, survivor_id)
         self.repo.add_merge(survivor_id, absorbed_id, reason, identifier_type, at)
+        note_changed(self.session, [survivor_id, absorbed_id])
         audit.record(
             self.session,
             actor,
@@ -256,8 +258,11 @@ class ProfileService:
     # --- traits -----------------------------------------------------------------------------
     def set_traits(self, contact_id: int, traits: dict[str, Any], at: datetime) -> None:
         current = self.repo.attributes(contact_id)
+        changed = False
         for name, value in traits.items():
-            self._apply_trait(contact_id, current, name, value, at)
+            changed |= self._apply_trait(contact_id, current, name, value, at)
+        if changed:
+            note_changed(self.session, [contact_id])
 
     def _apply_trait(
         self,
@@ -266,18 +271,22 @@ class ProfileService:
         name: str,
         value: Any,
         at: datetime,
-    ) -> None:
-        """Newest non-empty wins; an empty value never erases a set one."""
+    ) -> bool:
+        """Newest non-empty wins; an empty value never erases a set one. True if it changed."""
         if is_empty(value):
-            return
+            return False
         existing = current.get(name)
         if existing is None:
             attr = ContactAttribute(contact_id=contact_id, name=name, value=value, updated_at=at)
             self.session.add(attr)
             current[name] = attr
-        elif is_empty(existing.value) or at >= existing.updated_at:
+            return True
+        if is_empty(existing.value) or at >= existing.updated_at:
+            changed = existing.value != value
             existing.value = value
             existing.updated_at = at
+            return changed
+        return False
 
     # --- reading ----------------------------------------------------------------------------
     def resolve(self, ident: Identifier) -> int | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge
+from siyu.warehouse.state import MIRRORS, STATE_SCHEMA, feed_state
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -80,6 +81,8 @@ class FeedResult:
     events: int = 0
     merges: int = 0
     contacts: int = 0
+    #: contacts whose profile state (tags, attributes, consent, …) was re-shipped
+    profiles: int = 0
 
 
 class Warehouse:
@@ -95,6 +98,7 @@ class Warehouse:
             ) from exc
         if not read_only:
             self.conn.execute(SCHEMA)
+            self.conn.execute(STATE_SCHEMA)
 
     def close(self) -> None:
         self.conn.close()
@@ -118,7 +122,13 @@ class Warehouse:
             result.events = self._feed_events(session, batch_size)
             result.contacts = self._feed_contacts(session, batch_size)
             result.merges = self._feed_merges(session)
+            cursor, result.profiles = feed_state(self.conn, session, self._get("changes"), batch_size)
+            self._set("changes", cursor)
         return result
+
+    def cursors(self) -> dict[str, int]:
+        """Where the feed stands (segments remember these to recompute incrementally)."""
+        return {"events": self._get("events"), "changes": self._get("changes")}
 
     def _feed_events(self, session: Session, batch_size: int) -> int:
         cursor = self._get("events")
@@ -217,10 +227,13 @@ class Warehouse:
 
     def rebuild(self, db: Database, batch_size: int = 200_000) -> FeedResult:
         """Drop and reload everything from the system of record."""
+        state = "".join(f"DROP TABLE IF EXISTS {m.table}; " for m in MIRRORS)
         self.conn.execute(
-            "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS feed_state"
+            "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS feed_state; "
+            f"DROP TABLE IF EXISTS contact_changes; {state}"
         )
         self.conn.execute(SCHEMA)
+        self.conn.execute(STATE_SCHEMA)
         result = self.feed(db, batch_size)
         # Merges already moved events in the system of record; replaying them is a no-op but
         # keeps the cursor where the next feed expects it.

@@ -7,6 +7,20 @@ from siyu.store.models.compliance import AuditEntry, ConsentRecord
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
 from siyu.store.models.events import EVENT_COLUMNS, Event
 from siyu.store.models.jobs import ImportJob
+from siyu.store.models.layers import (
+    ContactChange,
+    ContactRfm,
+    ContactStage,
+    ContactTag,
+    Segment,
+    SegmentMember,
+    Setting,
+    StageChange,
+    Tag,
+    TagChange,
+    TagGroup,
+    TagRule,
+)
 
 __all__ = [
     "CHANNEL_KINDS",
@@ -17,12 +31,24 @@ __all__ = [
     "ConsentRecord",
     "Contact",
     "ContactAttribute",
+    "ContactChange",
     "ContactMerge",
+    "ContactRfm",
+    "ContactStage",
+    "ContactTag",
     "EntryCode",
     "Event",
     "Identity",
     "ImportJob",
+    "Segment",
+    "SegmentMember",
+    "Setting",
     "Source",
+    "StageChange",
+    "Tag",
+    "TagChange",
+    "TagGroup",
+    "TagRule",
     "Touch",
     "utcnow",
 ]

@@ -1,0 +1,155 @@
+"""Profile state in the warehouse: tags, attributes, consent, touches, journey stage, RFM and
+segment memberships, re-shipped per contact whenever the system of record logs a change for it
+(``contact_changes``). Segments join these tables with events in one DuckDB query.
+
+Each mirror table is replaced per changed contact (delete, then insert what the system of
+record holds now), so shipping the same change twice is harmless and an absorbed contact's rows
+disappear with the change the merge logged for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS contact_changes (id BIGINT, contact_id BIGINT);
+CREATE TABLE IF NOT EXISTS contact_attributes (contact_id BIGINT, name VARCHAR, value JSON);
+CREATE TABLE IF NOT EXISTS contact_tags (contact_id BIGINT, tag_id BIGINT, weight DOUBLE,
+    weighted_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS consent_records (contact_id BIGINT, id BIGINT, purpose VARCHAR,
+    channel VARCHAR, granted BOOLEAN, occurred_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS touches (contact_id BIGINT, channel_id BIGINT, entry_code_id BIGINT,
+    occurred_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS contact_stages (contact_id BIGINT, stage VARCHAR, since TIMESTAMP);
+CREATE TABLE IF NOT EXISTS contact_rfm (contact_id BIGINT, recency_days DOUBLE, frequency BIGINT,
+    monetary DOUBLE, r INTEGER, f INTEGER, m INTEGER, segment VARCHAR);
+CREATE TABLE IF NOT EXISTS segment_members (segment_id BIGINT, contact_id BIGINT);
+"""
+
+
+@dataclass(frozen=True)
+class Mirror:
+    table: str
+    #: (column, kind) with kind "" (plain), "ts" (UTC timestamp), "json", "bool"
+    columns: tuple[tuple[str, str], ...]
+
+    def select(self, dialect: str) -> str:
+        exprs = []
+        for name, kind in self.columns:
+            if dialect == "postgresql" and kind == "ts":
+                exprs.append(f"{name} AT TIME ZONE 'UTC'")
+            elif dialect == "postgresql" and kind == "json":
+                exprs.append(f"{name}::text")
+            elif kind == "json":
+                # SQLite gives JSON columns NUMERIC affinity: 42 comes back as an integer.
+                exprs.append(f"CAST({name} AS TEXT)")
+            elif dialect == "sqlite" and kind == "bool":
+                exprs.append(f"{name} <> 0")
+            else:
+                exprs.append(name)
+        return (
+            f"SELECT {', '.join(exprs)} FROM {self.table} WHERE contact_id IN "
+            "(SELECT contact_id FROM contact_changes WHERE id > :low AND id <= :high)"
+        )
+
+    def insert(self) -> str:
+        casts = []
+        for name, kind in self.columns:
+            if kind == "ts":
+                casts.append(f"CAST({name} AS TIMESTAMP)")
+            elif kind == "json":
+                casts.append(f"CAST({name} AS JSON)")
+            else:
+                casts.append(name)
+        cols = ", ".join(n for n, _ in self.columns)
+        return f"INSERT INTO {self.table} ({cols}) SELECT {', '.join(casts)} FROM incoming_state"
+
+
+MIRRORS: tuple[Mirror, ...] = (
+    Mirror("contact_attributes", (("contact_id", ""), ("name", ""), ("value", "json"))),
+    Mirror("contact_tags", (("contact_id", ""), ("tag_id", ""), ("weight", ""), ("weighted_at", "ts"))),
+    Mirror(
+        "consent_records",
+        (
+            ("contact_id", ""),
+            ("id", ""),
+            ("purpose", ""),
+            ("channel", ""),
+            ("granted", "bool"),
+            ("occurred_at", "ts"),
+        ),
+    ),
+    Mirror("touches", (("contact_id", ""), ("channel_id", ""), ("entry_code_id", ""), ("occurred_at", "ts"))),
+    Mirror("contact_stages", (("contact_id", ""), ("stage", ""), ("since", "ts"))),
+    Mirror(
+        "contact_rfm",
+        (
+            ("contact_id", ""),
+            ("recency_days", ""),
+            ("frequency", ""),
+            ("monetary", ""),
+            ("r", ""),
+            ("f", ""),
+            ("m", ""),
+            ("segment", ""),
+        ),
+    ),
+    Mirror("segment_members", (("segment_id", ""), ("contact_id", ""))),
+)
+#: Changes re-read below the cursor on PostgreSQL, where ids can commit out of order.
+LOOKBACK_CHANGES = 10_000
+
+
+def feed_state(
+    conn: duckdb.DuckDBPyConnection, session: Session, cursor: int, batch_size: int
+) -> tuple[int, int]:
+    """Re-ship the state of contacts changed after ``cursor``; returns (new cursor, contacts)."""
+    dialect = session.get_bind().dialect.name
+    low = max(cursor - (LOOKBACK_CHANGES if dialect == "postgresql" else 0), 0)
+    shipped = 0
+    while True:
+        ids = session.execute(
+            text("SELECT id, contact_id FROM contact_changes WHERE id > :low ORDER BY id LIMIT :n"),
+            {"low": low, "n": batch_size},
+        ).all()
+        if not ids:
+            break
+        high = ids[-1][0]
+        changes = pa.table({"id": [r[0] for r in ids], "contact_id": [r[1] for r in ids]})
+        conn.register("incoming_changes", changes)
+        conn.execute("BEGIN")
+        try:
+            conn.execute(
+                "INSERT INTO contact_changes SELECT id, contact_id FROM incoming_changes i "
+                "WHERE NOT EXISTS (SELECT 1 FROM contact_changes c WHERE c.id = i.id)"
+            )
+            for mirror in MIRRORS:
+                conn.execute(
+                    f"DELETE FROM {mirror.table} WHERE contact_id IN "
+                    "(SELECT contact_id FROM incoming_changes)"
+                )
+                rows = session.execute(text(mirror.select(dialect)), {"low": low, "high": high}).all()
+                if rows:
+                    names = [n for n, _ in mirror.columns]
+                    table = pa.Table.from_arrays(
+                        [pa.array(col) for col in zip(*rows, strict=True)], names=names
+                    )
+                    conn.register("incoming_state", table)
+                    conn.execute(mirror.insert())
+                    conn.unregister("incoming_state")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.unregister("incoming_changes")
+        shipped += len({r[1] for r in ids})
+        low = high
+        cursor = max(cursor, high)
+    session.rollback()
+    return cursor, shipped

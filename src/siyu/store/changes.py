@@ -1,19 +1,40 @@
-"""The contact change log: every capability that changes a contact's profile state (traits,
+"""The contact change log and system events: every capability that changes a contact's profile state (traits,
 tags, consent, touches, stage, RFM, segment membership) notes the contact here, in the same
 transaction, and the warehouse feeder re-ships that contact's state."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
+import orjson
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from siyu.store.dialect import chunked
-from siyu.store.models import ContactChange, utcnow
+from siyu.store.dialect import chunked, driver_insert_ignore, storage_time
+from siyu.store.models import EVENT_COLUMNS, ContactChange, utcnow
 
 
 def note_changed(session: Session, contact_ids: Iterable[int]) -> None:
     now = utcnow()
     for chunk in chunked(sorted(set(contact_ids)), 5_000):
         session.execute(insert(ContactChange), [{"contact_id": c, "at": now} for c in chunk])
+
+
+def emit_events(
+    session: Session, event: str, rows: Iterable[tuple[str, int, dict[str, Any]]], at: datetime | None = None
+) -> int:
+    """Record system events (``tag.added``, ``segment.entered``, …) as ``track`` events of the
+    contacts they concern, so journeys and analyses see them like any other event. Each row is
+    (message id, contact id, properties); the message id makes a replay harmless."""
+    stamp = storage_time(session.get_bind().dialect.name)
+    when = stamp(at or utcnow())
+    data = [
+        (mid, cid, None, "track", event, orjson.dumps(props).decode(), None, when, when)
+        for mid, cid, props in rows
+    ]
+    written = 0
+    for chunk in chunked(data, 20_000):
+        written += driver_insert_ignore(session, "events", EVENT_COLUMNS[1:], list(chunk), "message_id")
+    return written

@@ -5,7 +5,7 @@ from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
 from siyu.store.models.compliance import AuditEntry, ConsentRecord
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
-from siyu.store.models.events import EVENT_COLUMNS, Event
+from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event
 from siyu.store.models.jobs import ImportJob
 from siyu.store.models.layers import (
     ContactChange,
@@ -25,6 +25,7 @@ from siyu.store.models.layers import (
 __all__ = [
     "CHANNEL_KINDS",
     "EVENT_COLUMNS",
+    "SYSTEM_EVENTS",
     "AuditEntry",
     "Base",
     "Channel",

@@ -30,3 +30,13 @@ class Event(Base):
 
 #: Column order shared by every bulk path (ingest, demo, warehouse).
 EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in Event.__table__.columns)
+
+#: Events siyu itself writes when profile state changes. They are not customer activity: the
+#: "any event" (``*``) of segment conditions and the activity rules of journey stages skip them.
+SYSTEM_EVENTS: tuple[str, ...] = (
+    "tag.added",
+    "tag.removed",
+    "segment.entered",
+    "segment.exited",
+    "stage.changed",
+)

@@ -1,0 +1,199 @@
+"""The portable query layer: analyses and segment conditions are SQLAlchemy Core expressions
+over the warehouse tables, compiled for the warehouse's engine (DuckDB by default; the same
+expressions compile for PostgreSQL). Values are always bound parameters, never spliced into
+SQL text.
+
+The few operations whose SQL differs between engines are small constructs below with one
+compilation per engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import Float, TableClause, column, table
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import Boolean, DateTime, String
+
+
+class DuckDBDialect(PGDialect):
+    """DuckDB speaks PostgreSQL's SQL closely enough to reuse its compiler; only the
+    constructs below differ. Used for compilation only (DuckDB's own driver executes)."""
+
+    name = "duckdb"
+    supports_statement_cache = False
+
+
+DUCKDB = DuckDBDialect(paramstyle="qmark")
+
+
+# --- engine-specific constructs -------------------------------------------------------------------
+class JsonText(FunctionElement[str]):
+    """Text of a JSON value: of key ``key`` of an object, or of the whole value."""
+
+    type = String()
+    inherit_cache = True
+    name = "json_text"
+
+
+@compiles(JsonText, "duckdb")
+def _json_text_duckdb(element: JsonText, compiler: Any, **kw: Any) -> str:
+    args = list(element.clauses)
+    if len(args) == 1:
+        return f"json_extract_string({compiler.process(args[0], **kw)}, '$')"
+    return f"({compiler.process(args[0], **kw)} ->> {compiler.process(args[1], **kw)})"
+
+
+@compiles(JsonText, "postgresql")
+def _json_text_pg(element: JsonText, compiler: Any, **kw: Any) -> str:
+    args = list(element.clauses)
+    if len(args) == 1:
+        return f"({compiler.process(args[0], **kw)} #>> '{{}}')"
+    return f"({compiler.process(args[0], **kw)} ->> {compiler.process(args[1], **kw)})"
+
+
+class TryDouble(FunctionElement[float]):
+    """A number from text, NULL when the text is not one (a bad value must not fail a query)."""
+
+    type = Float()
+    inherit_cache = True
+    name = "try_double"
+
+
+@compiles(TryDouble, "duckdb")
+def _try_double_duckdb(element: TryDouble, compiler: Any, **kw: Any) -> str:
+    return f"TRY_CAST({compiler.process(element.clauses, **kw)} AS DOUBLE)"
+
+
+@compiles(TryDouble, "postgresql")
+def _try_double_pg(element: TryDouble, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return (
+        f"(CASE WHEN {arg} ~ '^\\s*[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?\\s*$' "
+        f"THEN CAST({arg} AS DOUBLE PRECISION) END)"
+    )
+
+
+class TryTimestamp(FunctionElement[Any]):
+    type = DateTime()
+    inherit_cache = True
+    name = "try_timestamp"
+
+
+@compiles(TryTimestamp, "duckdb")
+def _try_ts_duckdb(element: TryTimestamp, compiler: Any, **kw: Any) -> str:
+    return f"TRY_CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP)"
+
+
+@compiles(TryTimestamp, "postgresql")
+def _try_ts_pg(element: TryTimestamp, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"(CASE WHEN {arg} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' THEN CAST({arg} AS TIMESTAMP) END)"
+
+
+class MonthDay(FunctionElement[str]):
+    """``MM-DD`` of a date given as text (NULL when it is not a date)."""
+
+    type = String()
+    inherit_cache = True
+    name = "month_day"
+
+
+@compiles(MonthDay, "duckdb")
+def _md_duckdb(element: MonthDay, compiler: Any, **kw: Any) -> str:
+    return f"strftime(TRY_CAST({compiler.process(element.clauses, **kw)} AS DATE), '%m-%d')"
+
+
+@compiles(MonthDay, "postgresql")
+def _md_pg(element: MonthDay, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"(CASE WHEN {arg} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' THEN to_char(CAST({arg} AS DATE), 'MM-DD') END)"
+
+
+class AgeSeconds(FunctionElement[float]):
+    """Seconds from the first timestamp to the second."""
+
+    type = Float()
+    inherit_cache = True
+    name = "age_seconds"
+
+
+@compiles(AgeSeconds, "duckdb")
+def _age_duckdb(element: AgeSeconds, compiler: Any, **kw: Any) -> str:
+    a, b = list(element.clauses)
+    return f"(epoch({compiler.process(b, **kw)}) - epoch({compiler.process(a, **kw)}))"
+
+
+@compiles(AgeSeconds, "postgresql")
+def _age_pg(element: AgeSeconds, compiler: Any, **kw: Any) -> str:
+    a, b = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(b, **kw)} - {compiler.process(a, **kw)}))"
+
+
+# --- the warehouse tables as Core objects ----------------------------------------------------------
+def _t(name: str, *cols: str | tuple[str, Any]) -> TableClause:
+    return table(name, *(column(c) if isinstance(c, str) else column(c[0], c[1]) for c in cols))
+
+
+EVENTS = _t("events", "id", "contact_id", "type", "event", ("properties", JSONB()), ("timestamp", DateTime()))
+CONTACTS = _t("contacts", "id", "merged_into_id", "first_channel_id", "first_entry_code_id", "created_at")
+ATTRIBUTES = _t("contact_attributes", "contact_id", "name", ("value", JSONB()))
+CONTACT_TAGS = _t("contact_tags", "contact_id", "tag_id", "weight", ("weighted_at", DateTime()))
+CONSENTS = _t(
+    "consent_records", "contact_id", "id", "purpose", "channel", ("granted", Boolean()), "occurred_at"
+)
+TOUCHES = _t("touches", "contact_id", "channel_id", "entry_code_id", "occurred_at")
+STAGES = _t("contact_stages", "contact_id", "stage", "since")
+RFM = _t("contact_rfm", "contact_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment")
+SEGMENT_MEMBERS = _t("segment_members", "segment_id", "contact_id")
+CHANGES = _t("contact_changes", "id", "contact_id")
+#: Temporary table of contact ids an incremental segment recompute evaluates.
+AFFECTED = _t("seg_affected", "id")
+
+
+# --- execution ---------------------------------------------------------------------------------
+def compile_sql(stmt: ClauseElement, dialect: PGDialect = DUCKDB) -> tuple[str, list[Any]]:
+    """SQL text with placeholders and the values in order."""
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    order = compiled.positiontup or []
+    return str(compiled), [compiled.params[k] for k in order]
+
+
+def fetch_arrow(conn: duckdb.DuckDBPyConnection, stmt: ClauseElement) -> pa.Table:
+    sql, params = compile_sql(stmt)
+    return conn.sql(sql, params=params).to_arrow_table()
+
+
+def fetch_all(conn: duckdb.DuckDBPyConnection, stmt: ClauseElement) -> list[tuple[Any, ...]]:
+    sql, params = compile_sql(stmt)
+    return conn.execute(sql, params).fetchall()
+
+
+__all__ = [
+    "AFFECTED",
+    "ATTRIBUTES",
+    "CHANGES",
+    "CONSENTS",
+    "CONTACTS",
+    "CONTACT_TAGS",
+    "DUCKDB",
+    "EVENTS",
+    "RFM",
+    "SEGMENT_MEMBERS",
+    "STAGES",
+    "TOUCHES",
+    "AgeSeconds",
+    "JsonText",
+    "MonthDay",
+    "TryDouble",
+    "TryTimestamp",
+    "compile_sql",
+    "fetch_all",
+    "fetch_arrow",
+]

@@ -1,0 +1,96 @@
+"""Input shapes of the tags capability."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from siyu.segments.schemas import PropertyFilter
+
+SOURCES: tuple[str, ...] = ("manual", "rule", "keyword", "import", "journey", "segment")
+_NAME = re.compile(r"^[^/\x00-\x1f]{1,100}$")
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    """``group/name`` → (group, name); ``name`` → (None, name)."""
+    group, sep, name = key.partition("/")
+    return (group, name) if sep else (None, key)
+
+
+def check_key(key: str) -> str:
+    group, name = split_key(key)
+    for part in (group, name) if group is not None else (name,):
+        if not _NAME.match(part.strip()) or part != part.strip():
+            raise ValueError(f"tag key {key!r}: use `name` or `group/name`, 1-100 characters each, no '/'")
+    return key
+
+
+class TagGroupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^/\x00-\x1f]+$")
+    description: str = Field(default="", max_length=500)
+    exclusive: bool = Field(default=False, description="A contact holds at most one tag of this group.")
+
+
+class TagCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(description="`name` or `group/name`; the group is created when missing.")
+    half_life_days: float | None = Field(default=None, gt=0, le=36_500)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return check_key(v)
+
+
+class EventRule(BaseModel):
+    """When an event with these properties happens, add ``weight`` to the tag. ``tag`` may name
+    a property in braces, e.g. ``interest/{category}``: one tag per value."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["event"] = "event"
+    event: str = Field(min_length=1, max_length=200)
+    where: list[PropertyFilter] = Field(default_factory=list, max_length=50)
+    tag: str
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+    half_life_days: float | None = Field(default=None, gt=0, le=36_500)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        check_key(re.sub(r"\{[^{}]{1,128}\}", "x", v))
+        return v
+
+
+class KeywordRule(BaseModel):
+    """Words in inbound message text (segmented with jieba; English by word) add the tag."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["keyword"] = "keyword"
+    event: str = Field(default="Message Received", min_length=1, max_length=200)
+    property: str = Field(default="text", min_length=1, max_length=128)
+    keywords: list[str] = Field(min_length=1, max_length=1000)
+    tag: str
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+    half_life_days: float | None = Field(default=None, gt=0, le=36_500)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        return check_key(v)
+
+    @model_validator(mode="after")
+    def _words(self) -> KeywordRule:
+        cleaned = [k.strip().lower() for k in self.keywords]
+        if any(not k or len(k) > 50 for k in cleaned):
+            raise ValueError("keywords must be 1-50 characters")
+        object.__setattr__(self, "keywords", cleaned)
+        return self
+
+
+class TagRuleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    rule: EventRule | KeywordRule = Field(discriminator="kind")

@@ -61,6 +61,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "已有数据（{contacts} 位联系人），不再重复生成演示数据。",
     },
     "importing": {"en": "Importing", "zh": "正在导入"},
+    "segment_created": {
+        "en": "Segment {key} created with {members} members.",
+        "zh": "人群 {key} 已创建，共 {members} 人。",
+    },
+    "segment_preview": {
+        "en": "{count} contacts match; sample: {sample}",
+        "zh": "符合条件 {count} 人；样本：{sample}",
+    },
+    "segment_recomputed": {
+        "en": "{key}: {mode} recompute, {members} members (+{entered} / -{exited}) in {seconds}s",
+        "zh": "{key}：{mode} 重算，{members} 人（进入 {entered}，退出 {exited}），用时 {seconds} 秒",
+    },
+    "segment_deleted": {"en": "Segment {key} deleted.", "zh": "人群 {key} 已删除。"},
+    "tag_created": {"en": "Tag {key} created.", "zh": "标签 {key} 已创建。"},
+    "tag_group_created": {"en": "Tag group {name} created.", "zh": "标签组 {name} 已创建。"},
+    "tags_applied": {
+        "en": "{key}: added to {added} contacts, reinforced on {reinforced}.",
+        "zh": "{key}：新打标 {added} 人，加权 {reinforced} 人。",
+    },
+    "tags_removed": {"en": "{key}: removed from {removed} contacts.", "zh": "{key}：已从 {removed} 人移除。"},
+    "tags_imported": {
+        "en": "{rows} rows: {applied} applied, {rejected} rejected.",
+        "zh": "共 {rows} 行：应用 {applied} 行，拒绝 {rejected} 行。",
+    },
+    "tag_rule_created": {"en": "Tagging rule {name} created.", "zh": "打标规则 {name} 已创建。"},
+    "tag_rules_ran": {
+        "en": "{events} events read, {matched} rule matches.",
+        "zh": "读取 {events} 条事件，规则命中 {matched} 次。",
+    },
 }
 
 

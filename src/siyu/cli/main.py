@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-import siyu
+from siyu.cli import layers
+from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
 from siyu.i18n import t
@@ -44,26 +43,14 @@ for sub, name in (
     (channels_app, "channels"),
     (warehouse_app, "warehouse"),
     (keys_app, "keys"),
+    (layers.segments_app, "segments"),
+    (layers.tags_app, "tags"),
 ):
     app.add_typer(sub, name=name)
 
-# No markup: messages carry user data (file names, rejected values) that may contain "[...]".
-out = Console(markup=False, highlight=False)
-err = Console(stderr=True, markup=False, highlight=False)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON. 输出 JSON。")]
-
-
-def _client() -> Siyu:
-    return siyu.open()
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(t("error", what=message), style="red")
-    return typer.Exit(code)
+_client = open_client
+_print_json = print_json
+_fail = fail
 
 
 # --- db -------------------------------------------------------------------------------------

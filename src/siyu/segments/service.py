@@ -206,7 +206,7 @@ class SegmentService:
         compiled = self.compile(node, as_of)
         cursors = self.wh.cursors()
         cursors["contacts"] = int(
-            self.wh.conn.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchone()[0]
+            self.wh.conn.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchall()[0][0]
         )  # type: ignore[index]
         prev = seg.cursor or {}
         version = definition_hash(seg.definition)
@@ -229,7 +229,9 @@ class SegmentService:
         entered = np.setdiff1d(new, old, assume_unique=True)
         exited = np.setdiff1d(old, new, assume_unique=True)
         total = int(
-            conn.execute("SELECT count(*) FROM segment_members WHERE segment_id = ?", [seg.id]).fetchone()[0]
+            conn.execute("SELECT count(*) FROM segment_members WHERE segment_id = ?", [seg.id]).fetchall()[0][
+                0
+            ]
         )  # type: ignore[index]
         run = int(prev.get("run", 0)) + 1
         self._write(seg, [int(i) for i in entered], [int(i) for i in exited], run, emit=not snapshot)
@@ -269,8 +271,8 @@ class SegmentService:
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE seg_affected AS SELECT DISTINCT id FROM ({sql}) u", params
         )
-        n = int(conn.execute("SELECT count(*) FROM seg_affected").fetchone()[0])  # type: ignore[index]
-        everyone = int(conn.execute("SELECT count(*) FROM contacts").fetchone()[0])  # type: ignore[index]
+        n = int(conn.execute("SELECT count(*) FROM seg_affected").fetchall()[0][0])
+        everyone = int(conn.execute("SELECT count(*) FROM contacts").fetchall()[0][0])
         return None if n > INCREMENTAL_MAX_SHARE * max(everyone, 1) else n
 
     def _write(self, seg: Segment, entered: list[int], exited: list[int], run: int, emit: bool) -> None:

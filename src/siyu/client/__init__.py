@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from siyu.client.layers import SegmentsClient, TagsClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -26,6 +27,8 @@ from siyu.warehouse.store import FeedResult, Warehouse
 class Siyu:
     def __init__(self, context: AppContext) -> None:
         self.ctx = context
+        self.tags = TagsClient(context)
+        self.segments = SegmentsClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

@@ -1,0 +1,32 @@
+"""What every command module shares: consoles, the --json option, opening the client, failing."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+
+import siyu
+from siyu.client import Siyu
+from siyu.i18n import t
+
+# No markup: messages carry user data (file names, rejected values) that may contain "[...]".
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON. 输出 JSON。")]
+
+
+def open_client() -> Siyu:
+    return siyu.open()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(t("error", what=message), style="red")
+    return typer.Exit(code)

@@ -1,0 +1,243 @@
+"""Python API for knowing and layering customers: ``s.tags``, ``s.segments`` (and ``s.stages``,
+``s.rfm``). Each call is one unit of work: feed the warehouse, call the capability, commit,
+feed again so the warehouse's copy of profile state is current for the next call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from siyu.context import AppContext
+from siyu.profiles import views
+from siyu.segments.documents import read_document
+from siyu.segments.repository import SegmentRepository
+from siyu.segments.schemas import SegmentDefinitionError
+from siyu.segments.service import SegmentError, SegmentService
+from siyu.store.models import Segment
+from siyu.tags.imports import import_tags_csv
+from siyu.tags.rules import TagRuleService
+from siyu.tags.service import TagService
+from siyu.warehouse.store import Warehouse
+
+
+class _Part:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    @contextmanager
+    def _work(self, write: bool = True) -> Iterator[tuple[Session, Warehouse]]:
+        """A session and the fed warehouse; commits (and feeds again) when the block succeeds."""
+        wh = Warehouse(self.ctx.settings.resolved_warehouse_path)
+        batch = self.ctx.settings.warehouse_batch_size
+        try:
+            wh.feed(self.ctx.db, batch)
+            with self.ctx.db.session() as s:
+                yield s, wh
+                if write:
+                    s.commit()
+            if write:
+                wh.feed(self.ctx.db, batch)
+        finally:
+            wh.close()
+
+    def _contacts(self, s: Session, contacts: Iterable[int | str]) -> tuple[list[int], list[dict[str, str]]]:
+        """Contact ids, or queries (``id:42``, a phone, an email, ``type:value``); queries that
+        name no contact are returned with the reason, so the rest still go ahead."""
+        profiles = self.ctx.profiles(s)
+        found, missing = [], []
+        for c in contacts:
+            if isinstance(c, int):
+                found.append(c)
+                continue
+            try:
+                found.append(views.find_contact_id(profiles, self.ctx.parser, c))
+            except views.LookupError_ as exc:
+                missing.append({"contact": c, "error": str(exc)})
+        return found, missing
+
+
+def segment_dict(seg: Segment) -> dict[str, Any]:
+    return {
+        "id": seg.id,
+        "key": seg.key,
+        "name": seg.name,
+        "kind": seg.kind,
+        "members": seg.member_count,
+        "computed_at": seg.computed_at.isoformat() if seg.computed_at else None,
+        "definition": seg.definition,
+    }
+
+
+def load(document: Any) -> Any:
+    """A dict as is; a path (str or Path) read as JSON or YAML."""
+    if isinstance(document, str | Path):
+        return read_document(Path(document))
+    return document
+
+
+class SegmentsClient(_Part):
+    def create(self, spec: Any, actor: str = "python") -> dict[str, Any]:
+        with self._work() as (s, wh):
+            svc = SegmentService(s, wh)
+            result = svc.create(load(spec), actor=actor)
+            return {**segment_dict(svc.get(result.segment)), "recompute": result.to_dict()}
+
+    def preview(self, document: Any, sample: int = 10, as_of: datetime | None = None) -> dict[str, Any]:
+        """Count and sample of a definition, or of a whole segment document's definition."""
+        raw = load(document)
+        if isinstance(raw, dict) and "definition" in raw and "type" not in raw:
+            raw = raw["definition"]
+        if not isinstance(raw, dict):
+            raise SegmentDefinitionError("definition", "expected an object")
+        with self._work(write=False) as (s, wh):
+            return SegmentService(s, wh).preview(raw, sample, as_of).to_dict()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.ctx.db.session() as s:
+            return [
+                {k: v for k, v in segment_dict(seg).items() if k != "definition"}
+                for seg in SegmentRepository(s).all()
+            ]
+
+    def get(self, key: str) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            seg = SegmentRepository(s).get(key)
+            if seg is None:
+                raise SegmentError(f"no segment {key!r}")
+            return segment_dict(seg)
+
+    def members(self, key: str, limit: int = 100, offset: int = 0) -> list[int]:
+        with self._work(write=False) as (s, wh):
+            return SegmentService(s, wh).members(key, limit, offset)
+
+    def recompute(
+        self, key: str | None = None, full: bool = False, as_of: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        with self._work() as (s, wh):
+            svc = SegmentService(s, wh)
+            results = [svc.recompute(key, full, as_of)] if key else svc.recompute_all(full, as_of)
+            return [r.to_dict() for r in results]
+
+    def delete(self, key: str, actor: str = "python") -> None:
+        with self._work() as (s, wh):
+            SegmentService(s, wh).delete(key, actor)
+
+    def sql(self, document: Any) -> dict[str, Any]:
+        raw = load(document)
+        if isinstance(raw, dict) and "definition" in raw and "type" not in raw:
+            raw = raw["definition"]
+        with self._work(write=False) as (s, wh):
+            sql, params = SegmentService(s, wh).sql(raw)
+            return {"sql": sql, "params": [str(p) for p in params]}
+
+
+class TagsClient(_Part):
+    def create_group(
+        self, name: str, description: str = "", exclusive: bool = False, actor: str = "python"
+    ) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            g = TagService(s).create_group(
+                {"name": name, "description": description, "exclusive": exclusive}, actor
+            )
+            s.commit()
+            return {"id": g.id, "name": g.name, "description": g.description, "exclusive": g.exclusive}
+
+    def create(self, key: str, half_life_days: float | None = None, actor: str = "python") -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            t = TagService(s).create_tag({"key": key, "half_life_days": half_life_days}, actor)
+            s.commit()
+            return {"id": t.id, "key": t.key, "half_life_days": t.half_life_days}
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.ctx.db.session() as s:
+            return TagService(s).list()
+
+    def apply(
+        self,
+        key: str,
+        contacts: Iterable[int | str],
+        weight: float | None = None,
+        source: str = "manual",
+        create: bool = False,
+        actor: str = "python",
+    ) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            ids, missing = self._contacts(s, contacts)
+            res = TagService(s).apply(key, ids, source, weight, actor=actor, create=create)
+            s.commit()
+            return {**vars(res), "not_found": missing}
+
+    def remove(
+        self, key: str, contacts: Iterable[int | str], source: str = "manual", actor: str = "python"
+    ) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            ids, missing = self._contacts(s, contacts)
+            res = TagService(s).remove(key, ids, source, actor=actor)
+            s.commit()
+            return {**vars(res), "not_found": missing}
+
+    def apply_to_segment(
+        self, key: str, segment: str, create: bool = False, actor: str = "python"
+    ) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            res = TagService(s).apply_to_segment(key, segment, actor=actor, create=create)
+            s.commit()
+            return vars(res)
+
+    def import_csv(self, path: str | Path, create: bool = False, actor: str = "python") -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            report = import_tags_csv(
+                Path(path), TagService(s), self.ctx.profiles(s), self.ctx.parser, create, actor=actor
+            )
+            s.commit()
+            return report.to_dict()
+
+    def of(self, contact: int | str) -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            profiles = self.ctx.profiles(s)
+            cid = (
+                contact
+                if isinstance(contact, int)
+                else views.find_contact_id(profiles, self.ctx.parser, contact)
+            )
+            svc = TagService(s)
+            return {"contact_id": cid, "tags": svc.of(cid), "history": svc.history(cid)}
+
+    # --- rules ---------------------------------------------------------------------------------
+    def create_rule(self, name: str, rule: dict[str, Any], actor: str = "python") -> dict[str, Any]:
+        with self.ctx.db.session() as s:
+            r = TagRuleService(s).create({"name": name, "rule": rule}, actor)
+            s.commit()
+            return {"id": r.id, "name": r.name, "kind": r.kind, "spec": r.spec, "enabled": r.enabled}
+
+    def rules(self) -> list[dict[str, Any]]:
+        with self.ctx.db.session() as s:
+            return [
+                {"id": r.id, "name": r.name, "kind": r.kind, "spec": r.spec, "enabled": r.enabled}
+                for r in TagRuleService(s).list()
+            ]
+
+    def set_rule_enabled(self, name: str, enabled: bool, actor: str = "python") -> None:
+        with self.ctx.db.session() as s:
+            TagRuleService(s).set_enabled(name, enabled, actor)
+            s.commit()
+
+    def run_rules(self, now: datetime | None = None) -> dict[str, Any]:
+        """Apply the rules to every settled event not yet seen (batches, each committed)."""
+        total: dict[str, Any] = {"events": 0, "matched": 0, "tags": {}}
+        while True:
+            with self.ctx.db.session() as s:
+                run = TagRuleService(s).run(now=now)
+                s.commit()
+            total["events"] += run.events
+            total["matched"] += run.matched
+            for k, v in run.tags.items():
+                total["tags"][k] = total["tags"].get(k, 0) + v
+            total["cursor"] = run.cursor
+            if run.events == 0:
+                return total

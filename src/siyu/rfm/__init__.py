@@ -1,0 +1,1 @@
+"""RFM scores: recency, frequency and monetary quintiles per customer and named segments."""

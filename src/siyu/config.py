@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     warehouse_feed_interval_s: float = Field(
         default=2.0, description="Seconds between warehouse feeds inside `siyu serve`."
     )
+    warehouse_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a request or command waits for the warehouse while `siyu serve`'s "
+        "background process holds it.",
+    )
+    layers_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between runs of the tagging rules and the recompute of dynamic "
+        "segments inside `siyu serve`.",
+    )
     max_batch_calls: int = Field(default=1000, description="Most calls accepted in one POST /v1/batch.")
 
     @cached_property

@@ -528,6 +528,23 @@ EXPECTED_ROUTES = {
     ("get", "/api/v1/sources"),
     ("post", "/api/v1/sources"),
     ("post", "/api/v1/imports"),
+    ("get", "/api/v1/segments"),
+    ("post", "/api/v1/segments"),
+    ("post", "/api/v1/segments/preview"),
+    ("get", "/api/v1/segments/{key}"),
+    ("delete", "/api/v1/segments/{key}"),
+    ("get", "/api/v1/segments/{key}/members"),
+    ("post", "/api/v1/segments/{key}/recompute"),
+    ("get", "/api/v1/tags"),
+    ("post", "/api/v1/tags"),
+    ("post", "/api/v1/tag-groups"),
+    ("post", "/api/v1/tags/{key}/contacts"),
+    ("post", "/api/v1/tags/{key}/remove"),
+    ("post", "/api/v1/tags/{key}/segment/{segment}"),
+    ("get", "/api/v1/contacts/{query}/tags"),
+    ("get", "/api/v1/tag-rules"),
+    ("post", "/api/v1/tag-rules"),
+    ("post", "/api/v1/tag-rules/run"),
 }
 
 

@@ -11,14 +11,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
-from siyu.api import ingest, management
+from siyu.api import ingest, layers, management
+from siyu.background import LayerTasks
 from siyu.client import Siyu
 from siyu.client import open as open_client
 from siyu.consent.service import ConsentError
 from siyu.ingest.readers import ImportFileError
 from siyu.profiles.views import LookupError_
+from siyu.segments.schemas import SegmentDefinitionError
+from siyu.segments.service import SegmentError, SegmentNotFound
 from siyu.sources.service import SourceError
+from siyu.tags.service import TagError, TagNotFound
 from siyu.warehouse.feeder import FeederProcess
+from siyu.warehouse.store import WarehouseBusy
 
 #: Capability errors → HTTP status; the message is the capability's own, clear text.
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -26,6 +31,11 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (LookupError_, 404),
     (ConsentError, 422),
     (ImportFileError, 422),
+    (SegmentNotFound, 404),
+    (SegmentError, 409),
+    (TagNotFound, 404),
+    (TagError, 422),
+    (WarehouseBusy, 503),
 )
 
 
@@ -36,6 +46,12 @@ def _error_answers(app: FastAPI) -> None:
             return JSONResponse({"detail": str(exc)}, status_code=status)
 
         app.add_exception_handler(error, answer)
+
+    def invalid_definition(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SegmentDefinitionError)
+        return JSONResponse({"detail": str(exc), "path": exc.path, "error": exc.message}, status_code=422)
+
+    app.add_exception_handler(SegmentDefinitionError, invalid_definition)
 
 
 def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
@@ -48,6 +64,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
                 settings.resolved_warehouse_path,
                 settings.warehouse_batch_size,
                 settings.warehouse_feed_interval_s,
+                LayerTasks(settings.layers_interval_s, settings.warehouse_batch_size),
             )
             if feed_warehouse
             else None
@@ -69,6 +86,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     _error_answers(app)
     app.include_router(ingest.router)
     app.include_router(management.router)
+    app.include_router(layers.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -161,7 +161,7 @@ class Siyu:
 
     # --- warehouse and stats ----------------------------------------------------------------
     def feed_warehouse(self, rebuild: bool = False) -> FeedResult:
-        wh = Warehouse(self.ctx.settings.resolved_warehouse_path)
+        wh = Warehouse(self.ctx.settings.resolved_warehouse_path, wait_s=self.ctx.settings.warehouse_wait_s)
         try:
             if rebuild:
                 return wh.rebuild(self.ctx.db)

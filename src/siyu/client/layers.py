@@ -17,7 +17,7 @@ from siyu.profiles import views
 from siyu.segments.documents import read_document
 from siyu.segments.repository import SegmentRepository
 from siyu.segments.schemas import SegmentDefinitionError
-from siyu.segments.service import SegmentError, SegmentService
+from siyu.segments.service import SegmentNotFound, SegmentService
 from siyu.store.models import Segment
 from siyu.tags.imports import import_tags_csv
 from siyu.tags.rules import TagRuleService
@@ -32,7 +32,7 @@ class _Part:
     @contextmanager
     def _work(self, write: bool = True) -> Iterator[tuple[Session, Warehouse]]:
         """A session and the fed warehouse; commits (and feeds again) when the block succeeds."""
-        wh = Warehouse(self.ctx.settings.resolved_warehouse_path)
+        wh = Warehouse(self.ctx.settings.resolved_warehouse_path, wait_s=self.ctx.settings.warehouse_wait_s)
         batch = self.ctx.settings.warehouse_batch_size
         try:
             wh.feed(self.ctx.db, batch)
@@ -108,7 +108,7 @@ class SegmentsClient(_Part):
         with self.ctx.db.session() as s:
             seg = SegmentRepository(s).get(key)
             if seg is None:
-                raise SegmentError(f"no segment {key!r}")
+                raise SegmentNotFound(f"no segment {key!r}")
             return segment_dict(seg)
 
     def members(self, key: str, limit: int = 100, offset: int = 0) -> list[int]:

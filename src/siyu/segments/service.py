@@ -42,6 +42,10 @@ class SegmentError(ValueError):
     pass
 
 
+class SegmentNotFound(SegmentError):
+    pass
+
+
 @dataclass
 class Preview:
     count: int
@@ -152,7 +156,7 @@ class SegmentService:
     def get(self, key: str) -> Segment:
         seg = self.repo.get(key)
         if seg is None:
-            raise SegmentError(f"no segment {key!r}")
+            raise SegmentNotFound(f"no segment {key!r}")
         return seg
 
     def list(self) -> list[Segment]:

@@ -23,8 +23,8 @@ from siyu.audit import service as audit
 from siyu.segments.schemas import PropertyFilter
 from siyu.store.models import Event, Setting, TagRule, utcnow
 from siyu.tags.repository import TagRepository
-from siyu.tags.schemas import EventRule, KeywordRule, TagRuleCreate
-from siyu.tags.service import TagError, TagService, decayed
+from siyu.tags.schemas import EventRule, KeywordRule, TagRuleCreate, validate
+from siyu.tags.service import TagError, TagNotFound, TagService, decayed
 
 CURSOR = "tags.rules_cursor"
 SETTLE_SECONDS = 5
@@ -159,7 +159,7 @@ class TagRuleService:
         self.tags = TagService(session)
 
     def create(self, raw: dict[str, Any], actor: str = "system") -> TagRule:
-        spec = TagRuleCreate.model_validate(raw)
+        spec = validate(TagRuleCreate, raw)
         if self.repo.rule(spec.name) is not None:
             raise TagError(f"tag rule {spec.name!r} already exists")
         rule = self.repo.add(
@@ -174,7 +174,7 @@ class TagRuleService:
     def set_enabled(self, name: str, enabled: bool, actor: str = "system") -> TagRule:
         rule = self.repo.rule(name)
         if rule is None:
-            raise TagError(f"no tag rule {name!r}")
+            raise TagNotFound(f"no tag rule {name!r}")
         rule.enabled = enabled
         audit.record(self.session, actor, "tag_rule.updated", "tag_rule", rule.id, {"enabled": enabled})
         return rule

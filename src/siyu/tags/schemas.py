@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siyu.segments.schemas import PropertyFilter
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class TagError(ValueError):
+    """A tagging request that cannot be carried out (invalid input names its field)."""
+
+
+def validate(model: type[M], raw: Any) -> M:
+    """``model.model_validate`` with the first problem as a plain message naming its field."""
+    if isinstance(raw, model):
+        return raw
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"]) or model.__name__
+        raise TagError(f"{where}: {e['msg'].removeprefix('Value error, ')}") from None
+
 
 SOURCES: tuple[str, ...] = ("manual", "rule", "keyword", "import", "journey", "segment")
 _NAME = re.compile(r"^[^/\x00-\x1f]{1,100}$")

@@ -23,10 +23,10 @@ from siyu.store.changes import emit_events, note_changed
 from siyu.store.dialect import chunked
 from siyu.store.models import Contact, SegmentMember, Tag, TagGroup, utcnow
 from siyu.tags.repository import TagRepository
-from siyu.tags.schemas import SOURCES, TagCreate, TagGroupCreate, split_key
+from siyu.tags.schemas import SOURCES, TagCreate, TagError, TagGroupCreate, split_key, validate
 
 
-class TagError(ValueError):
+class TagNotFound(TagError):
     pass
 
 
@@ -69,7 +69,7 @@ class TagService:
 
     # --- catalogue -----------------------------------------------------------------------------
     def create_group(self, spec: TagGroupCreate | dict[str, Any], actor: str = "system") -> TagGroup:
-        spec = TagGroupCreate.model_validate(spec)
+        spec = validate(TagGroupCreate, spec)
         if self.repo.group(spec.name) is not None:
             raise TagError(f"tag group {spec.name!r} already exists")
         group = self.repo.add(
@@ -79,7 +79,7 @@ class TagService:
         return group
 
     def create_tag(self, spec: TagCreate | dict[str, Any], actor: str = "system") -> Tag:
-        spec = TagCreate.model_validate(spec)
+        spec = validate(TagCreate, spec)
         if self.repo.tag(spec.key) is not None:
             raise TagError(f"tag {spec.key!r} already exists")
         return self._new_tag(spec.key, spec.half_life_days, actor)
@@ -98,8 +98,8 @@ class TagService:
         found = self.repo.tag(key)
         if found is None:
             if not create:
-                raise TagError(f"unknown tag {key!r}")
-            found = self._new_tag(TagCreate(key=key).key, half_life_days, "system")
+                raise TagNotFound(f"unknown tag {key!r}")
+            found = self._new_tag(validate(TagCreate, {"key": key}).key, half_life_days, "system")
         return found
 
     def list(self) -> list[dict[str, Any]]:
@@ -269,7 +269,7 @@ class TagService:
 
         seg = self.session.scalar(select(Segment).where(Segment.key == segment_key))
         if seg is None:
-            raise TagError(f"no segment {segment_key!r}")
+            raise TagNotFound(f"no segment {segment_key!r}")
         members = list(
             self.session.scalars(select(SegmentMember.contact_id).where(SegmentMember.segment_id == seg.id))
         )

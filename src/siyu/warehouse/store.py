@@ -9,6 +9,7 @@ ids below the cursor and inserts only rows the warehouse lacks.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,19 +87,34 @@ class FeedResult:
 
 
 class Warehouse:
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False, wait_s: float = 0.0) -> None:
+        """Open the warehouse file; when another process holds it, retry for ``wait_s`` seconds
+        (``siyu serve``'s background process holds it only while it feeds or recomputes)."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.conn = duckdb.connect(str(path), read_only=read_only)
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            raise WarehouseBusy(
-                f"the warehouse {path} is in use by another process (a running `siyu serve`?); "
-                "it feeds the warehouse itself, or stop it and retry"
-            ) from exc
+        deadline = time.monotonic() + wait_s
+        pause = 0.01
+        while True:
+            try:
+                self.conn = duckdb.connect(str(path), read_only=read_only)
+                break
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if time.monotonic() + pause > deadline:
+                    raise WarehouseBusy(
+                        f"the warehouse {path} is in use by another process (a running `siyu serve`?); "
+                        "it feeds the warehouse itself, or stop it and retry"
+                    ) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
         if not read_only:
             self.conn.execute(SCHEMA)
             self.conn.execute(STATE_SCHEMA)
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.conn.close()

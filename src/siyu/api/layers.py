@@ -1,0 +1,140 @@
+"""REST endpoints for tags and segments (and, via the same client, stages and RFM).
+
+Thin: parse, call the Python API, return its plain data. Errors map to statuses in
+``api.app`` (unknown → 404, conflicts → 409, invalid definitions → 422 with the node path,
+warehouse held by another process for too long → 503).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from siyu.api.deps import get_client
+
+router = APIRouter(prefix="/api/v1")
+
+
+class SegmentIn(BaseModel):
+    key: str
+    name: str
+    kind: str = "dynamic"
+    definition: dict[str, Any]
+
+
+class PreviewIn(BaseModel):
+    definition: dict[str, Any]
+    sample: int = Field(default=10, ge=0, le=1000)
+
+
+@router.get("/segments", tags=["segments"], summary="Every segment with its size")
+def segments_list(request: Request) -> list[dict[str, Any]]:
+    return get_client(request).segments.list()
+
+
+@router.post("/segments", tags=["segments"], status_code=201, summary="Create a segment and compute it")
+def segments_create(body: dict[str, Any], request: Request) -> dict[str, Any]:
+    # The body is validated by the segment language itself, so errors name the bad node.
+    return get_client(request).segments.create(body, actor="api")
+
+
+@router.post("/segments/preview", tags=["segments"], summary="Count and sample of a definition")
+def segments_preview(body: PreviewIn, request: Request) -> dict[str, Any]:
+    return get_client(request).segments.preview(body.definition, body.sample)
+
+
+@router.get("/segments/{key}", tags=["segments"], summary="A segment and its definition")
+def segments_get(key: str, request: Request) -> dict[str, Any]:
+    return get_client(request).segments.get(key)
+
+
+@router.get("/segments/{key}/members", tags=["segments"], summary="Contact ids in a segment")
+def segments_members(
+    key: str, request: Request, limit: int = Query(100, ge=1, le=100_000), offset: int = Query(0, ge=0)
+) -> list[int]:
+    return get_client(request).segments.members(key, limit, offset)
+
+
+@router.post("/segments/{key}/recompute", tags=["segments"], summary="Recompute (incremental unless full)")
+def segments_recompute(key: str, request: Request, full: bool = False) -> dict[str, Any]:
+    return get_client(request).segments.recompute(key, full)[0]
+
+
+@router.delete("/segments/{key}", tags=["segments"], status_code=204)
+def segments_delete(key: str, request: Request) -> None:
+    get_client(request).segments.delete(key, actor="api")
+
+
+# --- tags -----------------------------------------------------------------------------------------
+class TagIn(BaseModel):
+    key: str
+    half_life_days: float | None = None
+
+
+class TagGroupIn(BaseModel):
+    name: str
+    description: str = ""
+    exclusive: bool = False
+
+
+class Tagging(BaseModel):
+    contacts: list[int | str] = Field(min_length=1, max_length=100_000)
+    weight: float | None = Field(default=None, gt=0)
+    create: bool = False
+
+
+class TagRuleIn(BaseModel):
+    name: str
+    rule: dict[str, Any]
+
+
+@router.get("/tags", tags=["tags"], summary="Every tag with how many contacts hold it")
+def tags_list(request: Request) -> list[dict[str, Any]]:
+    return get_client(request).tags.list()
+
+
+@router.post("/tags", tags=["tags"], status_code=201)
+def tags_create(body: TagIn, request: Request) -> dict[str, Any]:
+    return get_client(request).tags.create(body.key, body.half_life_days, actor="api")
+
+
+@router.post("/tag-groups", tags=["tags"], status_code=201)
+def tag_groups_create(body: TagGroupIn, request: Request) -> dict[str, Any]:
+    return get_client(request).tags.create_group(body.name, body.description, body.exclusive, actor="api")
+
+
+@router.post("/tags/{key:path}/contacts", tags=["tags"], summary="Tag contacts (ids or identifiers)")
+def tags_apply(key: str, body: Tagging, request: Request) -> dict[str, Any]:
+    return get_client(request).tags.apply(key, body.contacts, body.weight, create=body.create, actor="api")
+
+
+@router.post("/tags/{key:path}/remove", tags=["tags"], summary="Remove a tag from contacts")
+def tags_remove(key: str, body: Tagging, request: Request) -> dict[str, Any]:
+    return get_client(request).tags.remove(key, body.contacts, actor="api")
+
+
+@router.post("/tags/{key:path}/segment/{segment}", tags=["tags"], summary="Tag every member of a segment")
+def tags_segment(key: str, segment: str, request: Request, create: bool = False) -> dict[str, Any]:
+    return get_client(request).tags.apply_to_segment(key, segment, create, actor="api")
+
+
+@router.get("/contacts/{query}/tags", tags=["tags"], summary="A contact's tags and tag history")
+def contact_tags(query: str, request: Request) -> dict[str, Any]:
+    return get_client(request).tags.of(int(query) if query.isdigit() else query)
+
+
+@router.get("/tag-rules", tags=["tags"])
+def tag_rules(request: Request) -> list[dict[str, Any]]:
+    return get_client(request).tags.rules()
+
+
+@router.post("/tag-rules", tags=["tags"], status_code=201)
+def tag_rules_create(body: TagRuleIn, request: Request) -> dict[str, Any]:
+    return get_client(request).tags.create_rule(body.name, body.rule, actor="api")
+
+
+@router.post("/tag-rules/run", tags=["tags"], summary="Apply the rules to events not yet seen")
+def tag_rules_run(request: Request) -> dict[str, Any]:
+    return get_client(request).tags.run_rules()

@@ -39,3 +39,17 @@ def test_every_message_has_both_languages() -> None:
         assert re.findall(r"{(\w+)", entry["en"]) == re.findall(r"{(\w+)", entry["zh"]) or set(
             re.findall(r"{(\w+)", entry["en"])
         ) == set(re.findall(r"{(\w+)", entry["zh"])), key
+
+
+def test_every_segment_node_and_operator_is_documented() -> None:
+    from typing import get_args
+
+    from siyu.segments import schemas
+
+    doc = (ROOT / "docs" / "segments.md").read_text()
+    ops = set(get_args(schemas.AttributeCondition.model_fields["op"].annotation))
+    ops |= set(get_args(schemas.Count.model_fields["op"].annotation))
+    ops |= set(get_args(schemas.ConsentCondition.model_fields["state"].annotation))
+    names = set(schemas.NODE_TYPES) | ops
+    missing = sorted(n for n in names if f"`{n}`" not in doc)
+    assert not missing, f"undocumented in docs/segments.md: {missing}"

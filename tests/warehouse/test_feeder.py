@@ -58,3 +58,54 @@ def test_two_feeders_ship_each_event_once_and_both_stop(ctx: AppContext) -> None
         conn.close()
     assert {m for m, _ in rows} == {f"c{i}" for i in range(500)}
     assert all(n == 1 for _, n in rows)
+
+
+def test_requests_take_the_warehouse_between_cycles_and_the_background_keeps_layers_current(
+    ctx: AppContext,
+) -> None:
+    """Inside `siyu serve` the background process holds the warehouse only while it works, so a
+    preview waits for it instead of failing; the background also runs tagging rules and
+    recomputes dynamic segments (here on every cycle)."""
+    import time as _time
+
+    from siyu.background import LayerTasks
+
+    client = Siyu(ctx)
+    client.batch(
+        [{"type": "track", "event": "Viewed", "userId": f"u{i}", "messageId": f"v{i}"} for i in range(5)]
+    )
+    client.tags.create_rule("viewer", {"kind": "event", "event": "Bought", "tag": "buyer"}, actor="test")
+    client.segments.create(
+        {"key": "buyers", "name": "Buyers", "definition": {"type": "event", "event": "Bought"}}
+    )
+    s = ctx.settings
+    feeder = FeederProcess(
+        s.resolved_database_url, s.resolved_warehouse_path, 1000, 0.05, LayerTasks(0.0, 1000)
+    )
+    feeder.start()
+    try:
+        client.batch(
+            [
+                {
+                    "type": "track",
+                    "event": "Bought",
+                    "userId": f"u{i}",
+                    "messageId": f"b{i}",
+                    "timestamp": "2024-01-01T00:00:00Z",
+                }
+                for i in range(3)
+            ]
+        )
+        previews = [client.segments.preview({"type": "event", "event": "Bought"}) for _ in range(5)]
+        deadline = _time.monotonic() + 60
+        while _time.monotonic() < deadline:
+            members = client.segments.get("buyers")["members"]
+            tagged = {t["key"]: t["contacts"] for t in client.tags.list()}.get("buyer", 0)
+            if members == 3 and tagged == 3:
+                break
+            _time.sleep(0.1)
+    finally:
+        feeder.stop()
+    assert feeder.process.exitcode == 0
+    assert previews[-1]["count"] == 3
+    assert (members, tagged) == (3, 3)

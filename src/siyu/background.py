@@ -1,14 +1,20 @@
 """Periodic layering work of ``siyu serve``, run by the warehouse background process after a
-feed: tagging rules on new events, then the incremental recompute of every dynamic segment
-(each its own unit of work, followed by a feed so the next one sees its changes)."""
+feed: tagging rules on new events, journey stages, RFM scores, then the incremental recompute
+of every dynamic segment (each its own unit of work, followed by a feed so the next step sees
+its changes)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
+from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
+from siyu.stages.service import StageService
 from siyu.store.engine import Database
 from siyu.tags.rules import TagRuleService
 from siyu.warehouse.store import Warehouse
@@ -32,7 +38,9 @@ class LayerTasks:
 
 
 def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[str, int]:
-    """One round: apply tag rules until caught up, then recompute dynamic segments."""
+    """One round: tag rules until caught up, journey stages, RFM, then every dynamic segment
+    (after the stages and scores they may test; in creation order, which puts a segment after
+    the segments it refers to). Each step is its own unit of work followed by a feed."""
     tagged = 0
     while True:
         with db.sessionmaker() as s:
@@ -42,16 +50,21 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
         if run.events == 0:
             break
     wh.feed(db, batch_size)
-    recomputed = 0
+    steps: list[tuple[str, Callable[[Session], object]]] = [
+        ("stages", lambda s: StageService(s, wh).assign()),
+        ("rfm", lambda s: RfmService(s, wh).compute()),
+    ]
     with db.sessionmaker() as s:
         keys = [seg.key for seg in SegmentService(s, wh).list() if seg.kind == "dynamic"]
-    for key in keys:
+    steps += [(f"segment {k}", lambda s, k=k: SegmentService(s, wh).recompute(k)) for k in keys]
+    done = 0
+    for name, work in steps:
         try:
             with db.sessionmaker() as s:
-                SegmentService(s, wh).recompute(key)
+                work(s)
                 s.commit()
             wh.feed(db, batch_size)
-            recomputed += 1
-        except Exception:  # one broken segment must not stop the others; it is logged
-            log.exception("recomputing segment %s failed", key)
-    return {"tag_matches": tagged, "segments": recomputed}
+            done += 1
+        except Exception:  # one failing step must not stop the others; logged, retried next round
+            log.exception("%s failed", name)
+    return {"tag_matches": tagged, "steps": done}

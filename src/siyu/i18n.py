@@ -90,6 +90,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{events} events read, {matched} rule matches.",
         "zh": "读取 {events} 条事件，规则命中 {matched} 次。",
     },
+    "stages_assigned": {
+        "en": "{evaluated} contacts classified, {changed} changed stage.",
+        "zh": "已分类 {evaluated} 人，其中 {changed} 人阶段变化。",
+    },
+    "stage_of": {"en": "Contact {contact}: {stage}", "zh": "联系人 {contact}：{stage}"},
+    "stage_set": {"en": "Stage set to {stage}.", "zh": "阶段已设为 {stage}。"},
+    "rfm_computed": {
+        "en": "RFM scores for {contacts} customers ({changed} changed).",
+        "zh": "已计算 {contacts} 位顾客的 RFM（{changed} 人变化）。",
+    },
+    "rfm_none": {"en": "No orders, no RFM scores.", "zh": "无订单，没有 RFM。"},
 }
 
 

@@ -545,6 +545,18 @@ EXPECTED_ROUTES = {
     ("get", "/api/v1/tag-rules"),
     ("post", "/api/v1/tag-rules"),
     ("post", "/api/v1/tag-rules/run"),
+    ("get", "/api/v1/stages"),
+    ("post", "/api/v1/stages/assign"),
+    ("get", "/api/v1/stages/flow"),
+    ("get", "/api/v1/stages/rules"),
+    ("put", "/api/v1/stages/rules"),
+    ("get", "/api/v1/contacts/{query}/stage"),
+    ("post", "/api/v1/contacts/{query}/stage"),
+    ("get", "/api/v1/rfm"),
+    ("post", "/api/v1/rfm/compute"),
+    ("get", "/api/v1/rfm/rules"),
+    ("put", "/api/v1/rfm/rules"),
+    ("get", "/api/v1/contacts/{query}/rfm"),
 }
 
 

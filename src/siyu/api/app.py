@@ -18,9 +18,11 @@ from siyu.client import open as open_client
 from siyu.consent.service import ConsentError
 from siyu.ingest.readers import ImportFileError
 from siyu.profiles.views import LookupError_
+from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
 from siyu.segments.service import SegmentError, SegmentNotFound
 from siyu.sources.service import SourceError
+from siyu.stages.service import StageError
 from siyu.tags.service import TagError, TagNotFound
 from siyu.warehouse.feeder import FeederProcess
 from siyu.warehouse.store import WarehouseBusy
@@ -35,6 +37,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (SegmentError, 409),
     (TagNotFound, 404),
     (TagError, 422),
+    (StageError, 422),
+    (RfmSettingsError, 422),
     (WarehouseBusy, 503),
 )
 

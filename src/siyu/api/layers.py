@@ -1,4 +1,4 @@
-"""REST endpoints for tags and segments (and, via the same client, stages and RFM).
+"""REST endpoints for tags, segments, journey stages and RFM.
 
 Thin: parse, call the Python API, return its plain data. Errors map to statuses in
 ``api.app`` (unknown → 404, conflicts → 409, invalid definitions → 422 with the node path,
@@ -7,6 +7,7 @@ warehouse held by another process for too long → 503).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -138,3 +139,73 @@ def tag_rules_create(body: TagRuleIn, request: Request) -> dict[str, Any]:
 @router.post("/tag-rules/run", tags=["tags"], summary="Apply the rules to events not yet seen")
 def tag_rules_run(request: Request) -> dict[str, Any]:
     return get_client(request).tags.run_rules()
+
+
+# --- journey stages and RFM -------------------------------------------------------------------------
+class StageIn(BaseModel):
+    stage: str
+    reason: str = "manual"
+
+
+@router.get("/stages", tags=["stages"], summary="Contacts per journey stage")
+def stages_distribution(request: Request) -> dict[str, int]:
+    return get_client(request).stages.distribution()
+
+
+@router.post("/stages/assign", tags=["stages"], summary="Assign every contact's stage by the rules")
+def stages_assign(request: Request) -> dict[str, Any]:
+    return get_client(request).stages.assign()
+
+
+@router.get("/stages/flow", tags=["stages"], summary="Stage-to-stage moves in a period")
+def stages_flow(
+    request: Request, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    return get_client(request).stages.flow(since, until)
+
+
+@router.get("/stages/rules", tags=["stages"])
+def stages_rules(request: Request) -> list[dict[str, Any]]:
+    return get_client(request).stages.rules()
+
+
+@router.put("/stages/rules", tags=["stages"])
+def stages_set_rules(body: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+    return get_client(request).stages.set_rules(body, actor="api")
+
+
+@router.get("/contacts/{query}/stage", tags=["stages"], summary="A contact's stage and history")
+def contact_stage(query: str, request: Request) -> dict[str, Any]:
+    return get_client(request).stages.of(int(query) if query.isdigit() else query)
+
+
+@router.post("/contacts/{query}/stage", tags=["stages"], summary="Set a contact's stage by hand")
+def contact_set_stage(query: str, body: StageIn, request: Request) -> dict[str, Any] | None:
+    return get_client(request).stages.set(
+        int(query) if query.isdigit() else query, body.stage, body.reason, actor="api"
+    )
+
+
+@router.get("/rfm", tags=["rfm"], summary="RFM segments and the R×F grid")
+def rfm_distribution(request: Request) -> dict[str, Any]:
+    return get_client(request).rfm.distribution()
+
+
+@router.post("/rfm/compute", tags=["rfm"], summary="Compute RFM scores from orders")
+def rfm_compute(request: Request) -> dict[str, Any]:
+    return get_client(request).rfm.compute()
+
+
+@router.get("/rfm/rules", tags=["rfm"])
+def rfm_rules(request: Request) -> list[dict[str, Any]]:
+    return get_client(request).rfm.rules()
+
+
+@router.put("/rfm/rules", tags=["rfm"])
+def rfm_set_rules(body: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+    return get_client(request).rfm.set_rules(body, actor="api")
+
+
+@router.get("/contacts/{query}/rfm", tags=["rfm"], summary="A contact's RFM scores")
+def contact_rfm(query: str, request: Request) -> dict[str, Any] | None:
+    return get_client(request).rfm.of(int(query) if query.isdigit() else query)

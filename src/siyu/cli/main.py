@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import layers
+from siyu.cli import layers, stages
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
@@ -45,6 +45,8 @@ for sub, name in (
     (keys_app, "keys"),
     (layers.segments_app, "segments"),
     (layers.tags_app, "tags"),
+    (stages.stages_app, "stages"),
+    (stages.rfm_app, "rfm"),
 ):
     app.add_typer(sub, name=name)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from siyu.client.layers import SegmentsClient, TagsClient
+from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -29,6 +29,8 @@ class Siyu:
         self.ctx = context
         self.tags = TagsClient(context)
         self.segments = SegmentsClient(context)
+        self.stages = StagesClient(context)
+        self.rfm = RfmClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

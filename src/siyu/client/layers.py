@@ -1,5 +1,5 @@
-"""Python API for knowing and layering customers: ``s.tags``, ``s.segments`` (and ``s.stages``,
-``s.rfm``). Each call is one unit of work: feed the warehouse, call the capability, commit,
+"""Python API for knowing and layering customers: ``s.tags``, ``s.segments``, ``s.stages``,
+``s.rfm``. Each call is one unit of work: feed the warehouse, call the capability, commit,
 feed again so the warehouse's copy of profile state is current for the next call."""
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 
 from siyu.context import AppContext
 from siyu.profiles import views
+from siyu.rfm.service import RfmService
 from siyu.segments.documents import read_document
 from siyu.segments.repository import SegmentRepository
 from siyu.segments.schemas import SegmentDefinitionError
 from siyu.segments.service import SegmentNotFound, SegmentService
+from siyu.stages.service import StageService
 from siyu.store.models import Segment
 from siyu.tags.imports import import_tags_csv
 from siyu.tags.rules import TagRuleService
@@ -241,3 +243,75 @@ class TagsClient(_Part):
             total["cursor"] = run.cursor
             if run.events == 0:
                 return total
+
+
+class StagesClient(_Part):
+    """Journey stages (旅程阶段): assign by rules, set by hand, history and reports."""
+
+    def assign(self, as_of: datetime | None = None) -> dict[str, Any]:
+        with self._work() as (s, wh):
+            return StageService(s, wh).assign(as_of).to_dict()
+
+    def set(
+        self, contact: int | str, stage: str, reason: str = "manual", actor: str = "python"
+    ) -> dict[str, Any] | None:
+        with self._work() as (s, wh):
+            (cid,), _ = self._one(s, contact)
+            return StageService(s, wh).set_stage(cid, stage, reason, actor=actor)
+
+    def of(self, contact: int | str, limit: int | None = 100) -> dict[str, Any]:
+        with self._work(write=False) as (s, wh):
+            (cid,), _ = self._one(s, contact)
+            svc = StageService(s, wh)
+            return {"contact_id": cid, "stage": svc.stage_of(cid), "history": svc.history(cid, limit)}
+
+    def distribution(self) -> dict[str, int]:
+        with self._work(write=False) as (s, wh):
+            return StageService(s, wh).distribution()
+
+    def flow(self, since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
+        with self._work(write=False) as (s, wh):
+            return StageService(s, wh).flow(since, until)
+
+    def rules(self) -> list[dict[str, Any]]:
+        with self._work(write=False) as (s, wh):
+            return StageService(s, wh).rules()
+
+    def set_rules(self, rules: Any, actor: str = "python") -> list[dict[str, Any]]:
+        with self._work() as (s, wh):
+            return StageService(s, wh).set_rules(load(rules), actor)
+
+    def _one(self, s: Session, contact: int | str) -> tuple[tuple[int], list[Any]]:
+        if isinstance(contact, int):
+            return (contact,), []
+        return (views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, contact),), []
+
+
+class RfmClient(_Part):
+    """RFM scores and named segments from orders."""
+
+    def compute(self, as_of: datetime | None = None) -> dict[str, Any]:
+        with self._work() as (s, wh):
+            svc = RfmService(s, wh)
+            return {**svc.compute(as_of).to_dict(), "distribution": svc.distribution()}
+
+    def distribution(self) -> dict[str, Any]:
+        with self._work(write=False) as (s, wh):
+            return RfmService(s, wh).distribution()
+
+    def of(self, contact: int | str) -> dict[str, Any] | None:
+        with self._work(write=False) as (s, wh):
+            cid = (
+                contact
+                if isinstance(contact, int)
+                else views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, contact)
+            )
+            return RfmService(s, wh).of(cid)
+
+    def rules(self) -> list[dict[str, Any]]:
+        with self._work(write=False) as (s, wh):
+            return RfmService(s, wh).rules()
+
+    def set_rules(self, rules: Any, actor: str = "python") -> list[dict[str, Any]]:
+        with self._work() as (s, wh):
+            return RfmService(s, wh).set_rules(load(rules), actor)

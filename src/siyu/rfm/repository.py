@@ -11,7 +11,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.store.dialect import chunked
-from siyu.store.models import ContactRfm, Setting, utcnow
+from siyu.store.models import ContactRfm
+from siyu.store.settings import get_setting, put_setting
 
 #: Arrow schema of the stored rows as the diff reads them (timestamps naive UTC, as in DuckDB).
 STORED_SCHEMA = pa.schema(
@@ -36,17 +37,10 @@ class RfmRepository:
 
     # --- settings -----------------------------------------------------------------------------
     def setting(self, name: str) -> Any | None:
-        row = self.session.get(Setting, name)
-        return None if row is None else row.value
+        return get_setting(self.session, name)
 
     def put_setting(self, name: str, value: Any) -> None:
-        row = self.session.get(Setting, name)
-        if row is None:
-            self.session.add(Setting(name=name, value=value, updated_at=utcnow()))
-        else:
-            row.value = value
-            row.updated_at = utcnow()
-        self.session.flush()
+        put_setting(self.session, name, value)
 
     # --- scores -------------------------------------------------------------------------------
     def stored(self, batch: int = 50_000) -> pa.Table:
@@ -69,7 +63,7 @@ class RfmRepository:
         for chunk in chunked(gone):
             self.session.execute(delete(ContactRfm).where(ContactRfm.contact_id.in_(chunk)))
         for chunk in chunked(rows, 5_000):
-            self.session.execute(insert(ContactRfm), list(chunk))
+            self.session.execute(insert(ContactRfm.__table__), list(chunk))
 
     def get(self, contact_id: int) -> ContactRfm | None:
         return self.session.get(ContactRfm, contact_id)

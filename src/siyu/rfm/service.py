@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Integer, and_, case, cast, column, func, literal, select, table
+from sqlalchemy import Double, Integer, and_, case, cast, column, func, literal, select, table
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Select, Subquery
 
@@ -91,7 +91,11 @@ def _quintile(order_by: Any, n: Any) -> Any:
     """``1 + floor(5 × (rank − 1) / N)``: ``rank()`` gives every row of a tie group the rank of
     its first row, so equal values always share a score."""
     rank = func.rank().over(order_by=order_by)
-    return cast(1 + func.floor(5.0 * (rank - 1) / n), Integer)
+    return cast(1 + func.floor(5 * (rank - 1) / cast(n, Double)), Integer)
+
+
+def _days(seconds: Any) -> Any:
+    return seconds / literal(86_400.0, Double)
 
 
 def scores_query(config: RfmConfig, rules: RfmRules, as_of: datetime) -> Select[Any]:
@@ -124,7 +128,7 @@ def scores_query(config: RfmConfig, rules: RfmRules, as_of: datetime) -> Select[
     scored = select(
         orders.c.contact_id,
         orders.c.last_at,
-        (AgeSeconds(orders.c.last_at, now) / 86_400.0).label("recency_days"),
+        _days(AgeSeconds(orders.c.last_at, now)).label("recency_days"),
         orders.c.frequency,
         orders.c.monetary,
         # lower recency is better: the oldest last order ranks first, so 5 = most recent
@@ -146,7 +150,7 @@ def _diff_query(new: Subquery) -> Select[Any]:
     """New scores against the stored rows: every contact in either, with its status."""
     old = STORED
     same_time = (
-        func.abs(AgeSeconds(new.c.last_at, old.c.computed_at) / 86_400.0 - old.c.recency_days)
+        func.abs(_days(AgeSeconds(new.c.last_at, old.c.computed_at)) - old.c.recency_days)
         < RECENCY_TOLERANCE_DAYS
     )
     same = and_(
@@ -218,7 +222,8 @@ class RfmService:
         status = result.column("status")
         writes = result.filter(pc.is_in(status, pa.array(["new", "updated"])))
         gone = result.filter(pc.equal(status, "deleted")).column("contact_id").to_pylist()
-        rows = [{**row, "computed_at": at} for row in writes.select(["contact_id", *_SCORE_COLUMNS]).to_pylist()]
+        columns = writes.select(["contact_id", *_SCORE_COLUMNS])
+        rows = [{**row, "computed_at": at} for row in columns.to_pylist()]
         self.repo.replace(rows, gone)
         note_changed(self.session, [r["contact_id"] for r in rows] + gone)
         scored = result.filter(pc.not_equal(status, "deleted"))

@@ -16,7 +16,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, false, func, literal, literal_column, not_, or_, select
+from sqlalchemy import (
+    and_,
+    case,
+    distinct,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
@@ -93,6 +106,17 @@ class Compiled:
 
 def compile_definition(node: s.Node, catalog: Catalog, as_of: datetime | None = None) -> Compiled:
     return _Compiler(catalog, as_of or datetime.now(UTC)).run(node)
+
+
+def compile_many(
+    nodes: list[tuple[s.Node, str]], catalog: Catalog, as_of: datetime | None = None
+) -> tuple[list[ColumnElement[bool]], Compiled]:
+    """Several definitions (with the path prefix of each, for errors) over ONE events scan:
+    ``Compiled.condition`` is true; each returned condition is one definition's. Journey stage
+    rules classify every contact this way."""
+    compiler = _Compiler(catalog, as_of or datetime.now(UTC))
+    conditions = [compiler.node(node, path) for node, path in nodes]
+    return conditions, compiler.finish(true())
 
 
 def references(node: s.Node) -> dict[str, set[str]]:
@@ -189,9 +213,14 @@ class _Compiler:
         self.bounds: list[datetime | None] = []
         self.windows: list[Window] = []
         self.full_only: list[str] = []
+        #: identical aggregates are computed once (``count ≥ 1`` and ``count ≥ 2`` of the same
+        #: filtered events share one ``count(*) FILTER``)
+        self._memo: dict[str, str] = {}
 
     def run(self, node: s.Node) -> Compiled:
-        cond = self.node(node, "definition")
+        return self.finish(self.node(node, "definition"))
+
+    def finish(self, cond: ColumnElement[bool]) -> Compiled:
         return Compiled(
             condition=cond,
             aggregates=self.aggregates,
@@ -334,6 +363,14 @@ class _Compiler:
         return sorted({known[n] for n in names})
 
     # --- behaviour ---------------------------------------------------------------------------
+    def _aggregate(self, node: s.EventCondition, what: str, expr: Any) -> ColumnElement[Any]:
+        key = _aggregate_key(node, what)
+        name = self._memo.get(key)
+        if name is None:
+            name = self._memo[key] = f"b{len(self.aggregates)}"
+            self.aggregates.append(expr.label(name))
+        return literal_column(f"beh.{name}")
+
     def leaf_event(self, node: s.EventCondition, path: str) -> ColumnElement[bool]:
         base: list[ColumnElement[bool]] = []
         if node.event == "*":
@@ -363,28 +400,32 @@ class _Compiler:
                     conds.append(EVENTS.c.timestamp < _when(w.to))
         self.bounds.append(lower)
         measure = node.measure
-        name = f"b{len(self.aggregates)}"
-        col = literal_column(f"beh.{name}")
         if measure == "count":
             count = node.count or s.Count()
-            self.aggregates.append(func.count().filter(and_(*conds)).label(name))
+            col = self._aggregate(node, "count", func.count().filter(and_(*conds)))
             return _compare(func.coalesce(col, 0), count.op, count.value)
         if measure in ("sum", "avg"):
             agg: s.Aggregate = getattr(node, measure)
             amount = TryDouble(JsonText(EVENTS.c.properties, agg.property))
             fn = func.sum if measure == "sum" else func.avg
-            self.aggregates.append(fn(amount).filter(and_(*conds)).label(name))
+            col = self._aggregate(node, f"{measure}:{agg.property}", fn(amount).filter(and_(*conds)))
             lhs = func.coalesce(col, 0.0) if measure == "sum" else col
             return _compare(lhs, agg.op, agg.value)
         when: s.When = getattr(node, measure)
         fn = func.min if measure == "first" else func.max
-        self.aggregates.append(fn(EVENTS.c.timestamp).filter(and_(*conds)).label(name))
+        col = self._aggregate(node, measure, fn(EVENTS.c.timestamp).filter(and_(*conds)))
         if when.days_ago is not None:
             at = self.now - timedelta(days=when.days_ago)
             self.windows.append(Window(base, when.days_ago))
         else:
             at = _when(when.date)  # type: ignore[arg-type]
         return col < at if when.op == "before" else col > at
+
+
+def _aggregate_key(node: s.EventCondition, what: str) -> str:
+    """What makes two aggregates the same: the events they read and what they compute."""
+    scope = node.model_dump(mode="json", include={"event", "where", "within"}, by_alias=True)
+    return f"{what}|{scope}"
 
 
 def _not_system(event: ColumnElement[Any]) -> ColumnElement[bool]:

@@ -19,7 +19,7 @@ from siyu.store.models import EVENT_COLUMNS, ContactChange, utcnow
 def note_changed(session: Session, contact_ids: Iterable[int]) -> None:
     now = utcnow()
     for chunk in chunked(sorted(set(contact_ids)), 5_000):
-        session.execute(insert(ContactChange), [{"contact_id": c, "at": now} for c in chunk])
+        session.execute(insert(ContactChange.__table__), [{"contact_id": c, "at": now} for c in chunk])
 
 
 def emit_events(

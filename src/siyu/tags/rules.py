@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.segments.schemas import PropertyFilter
-from siyu.store.models import Event, Setting, TagRule, utcnow
+from siyu.store.models import Event, TagRule, utcnow
+from siyu.store.settings import get_setting, put_setting
 from siyu.tags.repository import TagRepository
 from siyu.tags.schemas import EventRule, KeywordRule, TagRuleCreate, validate
 from siyu.tags.service import TagError, TagNotFound, TagService, decayed
@@ -180,16 +181,10 @@ class TagRuleService:
         return rule
 
     def _cursor(self) -> int:
-        row = self.session.get(Setting, CURSOR)
-        return int(row.value) if row else 0
+        return int(get_setting(self.session, CURSOR) or 0)
 
     def _set_cursor(self, value: int) -> None:
-        row = self.session.get(Setting, CURSOR)
-        if row is None:
-            self.session.add(Setting(name=CURSOR, value=value))
-        else:
-            row.value = value
-            row.updated_at = utcnow()
+        put_setting(self.session, CURSOR, value)
 
     def run(self, batch_size: int = 20_000, now: datetime | None = None) -> RuleRun:
         """Apply the enabled rules to events after the cursor (call repeatedly; it commits

@@ -69,6 +69,7 @@ def segment_dict(seg: Segment) -> dict[str, Any]:
         "key": seg.key,
         "name": seg.name,
         "kind": seg.kind,
+        "tag": seg.tag_key,
         "members": seg.member_count,
         "computed_at": seg.computed_at.isoformat() if seg.computed_at else None,
         "definition": seg.definition,

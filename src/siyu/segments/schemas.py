@@ -331,6 +331,9 @@ class SegmentSpec(_Node):
     key: str
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["dynamic", "static"] = "dynamic"
+    tag: str | None = Field(
+        default=None, max_length=201, description="Tag added to members on entry and removed on exit."
+    )
     definition: Node
 
     @field_validator("key")

@@ -31,6 +31,8 @@ from siyu.segments.compiler import Catalog, Compiled, compile_definition, refere
 from siyu.segments.repository import SegmentRepository
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.models import Segment, utcnow
+from siyu.tags.schemas import check_key
+from siyu.tags.service import TagService
 from siyu.warehouse.query import AFFECTED, CHANGES, CONTACTS, EVENTS, compile_sql, fetch_arrow
 from siyu.warehouse.store import Warehouse
 
@@ -130,8 +132,20 @@ class SegmentService:
         definition = dump_definition(spec.definition)
         self._check_cycles(spec.key, spec.definition)
         self.compile(spec.definition)  # unknown names fail before anything is stored
+        if spec.tag is not None:
+            try:
+                check_key(spec.tag)
+            except ValueError as exc:
+                raise s.SegmentDefinitionError("tag", str(exc)) from None
         seg = self.repo.add(
-            Segment(key=spec.key, name=spec.name, kind=spec.kind, definition=definition, cursor={})
+            Segment(
+                key=spec.key,
+                name=spec.name,
+                kind=spec.kind,
+                tag_key=spec.tag,
+                definition=definition,
+                cursor={},
+            )
         )
         audit.record(
             self.session, actor, "segment.created", "segment", seg.id, {"key": seg.key, "kind": seg.kind}
@@ -284,6 +298,14 @@ class SegmentService:
         self.repo.add_members(seg.id, entered, now)
         self.repo.remove_members(seg.id, exited)
         note_changed(self.session, entered + exited)
+        if seg.tag_key:
+            # Attribute- or behaviour-condition tagging: the tag follows membership.
+            tags = TagService(self.session)
+            detail = f"segment {seg.key}"
+            if entered:
+                tags.apply(seg.tag_key, entered, source="segment", detail=detail, create=True, at=now)
+            if exited and tags.repo.tag(seg.tag_key) is not None:
+                tags.remove(seg.tag_key, exited, source="segment", detail=detail, at=now)
         if emit:
             props = {"segment": seg.key, "segment_id": seg.id}
             emit_events(

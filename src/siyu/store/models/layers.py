@@ -119,6 +119,8 @@ class Segment(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(8))  # dynamic / static
+    #: A tag kept in sync with membership: added on entry, removed on exit (source "segment").
+    tag_key: Mapped[str | None] = mapped_column(String(201), nullable=True)
     definition: Mapped[dict[str, Any]] = mapped_column(Json)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
     computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("tag_key", sa.String(length=201), nullable=True),
         sa.Column(
             "definition",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),

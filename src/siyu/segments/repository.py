@@ -74,7 +74,7 @@ class SegmentRepository:
     def add_members(self, segment_id: int, contact_ids: list[int], at: datetime) -> None:
         for chunk in chunked(contact_ids, 5_000):
             self.session.execute(
-                insert(SegmentMember),
+                insert(SegmentMember.__table__),
                 [{"segment_id": segment_id, "contact_id": c, "entered_at": at} for c in chunk],
             )
 

@@ -54,7 +54,7 @@ class TagRepository:
 
     def insert_holdings(self, rows: list[dict[str, Any]]) -> None:
         for chunk in chunked(rows, 5_000):
-            self.session.execute(insert(ContactTag), list(chunk))
+            self.session.execute(insert(ContactTag.__table__), list(chunk))
 
     def update_weights(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -72,7 +72,7 @@ class TagRepository:
 
     def add_changes(self, rows: list[dict[str, Any]]) -> None:
         for chunk in chunked(rows, 5_000):
-            self.session.execute(insert(TagChange), list(chunk))
+            self.session.execute(insert(TagChange.__table__), list(chunk))
 
     def of_contact(self, contact_id: int) -> list[tuple[ContactTag, Tag]]:
         return [

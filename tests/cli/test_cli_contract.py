@@ -104,7 +104,15 @@ def count(engine: Engine, model: Any) -> int:
 def test_db_upgrade(cli: Cli, engine: Engine) -> None:
     assert cli.json("db", "upgrade") == {"revision": "0002"}
     tables = set(inspect(engine).get_table_names())
-    assert {"contacts", "identities", "events", "sources", "import_jobs", "contact_tags", "segments"} <= tables
+    assert {
+        "contacts",
+        "identities",
+        "events",
+        "sources",
+        "import_jobs",
+        "contact_tags",
+        "segments",
+    } <= tables
     again = cli("db", "upgrade")  # idempotent
     assert "0002" in again.stdout and "latest schema" in again.stdout
 

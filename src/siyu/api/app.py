@@ -23,7 +23,7 @@ from siyu.segments.schemas import SegmentDefinitionError
 from siyu.segments.service import SegmentError, SegmentNotFound
 from siyu.sources.service import SourceError
 from siyu.stages.service import StageError
-from siyu.tags.service import TagError, TagNotFound
+from siyu.tags.service import TagConflict, TagError, TagNotFound
 from siyu.warehouse.feeder import FeederProcess
 from siyu.warehouse.store import WarehouseBusy
 
@@ -36,6 +36,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (SegmentNotFound, 404),
     (SegmentError, 409),
     (TagNotFound, 404),
+    (TagConflict, 409),
     (TagError, 422),
     (StageError, 422),
     (RfmSettingsError, 422),

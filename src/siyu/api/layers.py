@@ -123,7 +123,7 @@ def tags_segment(key: str, segment: str, request: Request, create: bool = False)
 
 @router.get("/contacts/{query}/tags", tags=["tags"], summary="A contact's tags and tag history")
 def contact_tags(query: str, request: Request) -> dict[str, Any]:
-    return get_client(request).tags.of(int(query) if query.isdigit() else query)
+    return get_client(request).tags.of(query)
 
 
 @router.get("/tag-rules", tags=["tags"])
@@ -176,14 +176,12 @@ def stages_set_rules(body: list[dict[str, Any]], request: Request) -> list[dict[
 
 @router.get("/contacts/{query}/stage", tags=["stages"], summary="A contact's stage and history")
 def contact_stage(query: str, request: Request) -> dict[str, Any]:
-    return get_client(request).stages.of(int(query) if query.isdigit() else query)
+    return get_client(request).stages.of(query)
 
 
 @router.post("/contacts/{query}/stage", tags=["stages"], summary="Set a contact's stage by hand")
 def contact_set_stage(query: str, body: StageIn, request: Request) -> dict[str, Any] | None:
-    return get_client(request).stages.set(
-        int(query) if query.isdigit() else query, body.stage, body.reason, actor="api"
-    )
+    return get_client(request).stages.set(query, body.stage, body.reason, actor="api")
 
 
 @router.get("/rfm", tags=["rfm"], summary="RFM segments and the R×F grid")
@@ -208,4 +206,4 @@ def rfm_set_rules(body: list[dict[str, Any]], request: Request) -> list[dict[str
 
 @router.get("/contacts/{query}/rfm", tags=["rfm"], summary="A contact's RFM scores")
 def contact_rfm(query: str, request: Request) -> dict[str, Any] | None:
-    return get_client(request).rfm.of(int(query) if query.isdigit() else query)
+    return get_client(request).rfm.of(query)

@@ -214,7 +214,7 @@ def tags_group(
 def tags_add(
     key: TagArg,
     contacts: ContactsArg,
-    weight: Annotated[float | None, typer.Option(help="Weight to add. 权重。", min=0)] = None,
+    weight: Annotated[float | None, typer.Option(help="Weight to add (> 0). 权重。")] = None,
     create: CreateOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

@@ -47,6 +47,16 @@ class _Part:
         finally:
             wh.close()
 
+    def _contact(self, s: Session, contact: int | str) -> int:
+        """One contact: an id (followed to its survivor) or a query; LookupError_ when none."""
+        profiles = self.ctx.profiles(s)
+        if isinstance(contact, int):
+            survivor = profiles.repo.survivor_of(contact)
+            if survivor is None:
+                raise views.LookupError_(f"no contact {contact}")
+            return survivor
+        return views.find_contact_id(profiles, self.ctx.parser, contact)
+
     def _contacts(self, s: Session, contacts: Iterable[int | str]) -> tuple[list[int], list[dict[str, str]]]:
         """Contact ids, or queries (``id:42``, a phone, an email, ``type:value``); queries that
         name no contact are returned with the reason, so the rest still go ahead."""
@@ -257,12 +267,11 @@ class StagesClient(_Part):
         self, contact: int | str, stage: str, reason: str = "manual", actor: str = "python"
     ) -> dict[str, Any] | None:
         with self._work() as (s, wh):
-            (cid,), _ = self._one(s, contact)
-            return StageService(s, wh).set_stage(cid, stage, reason, actor=actor)
+            return StageService(s, wh).set_stage(self._contact(s, contact), stage, reason, actor=actor)
 
     def of(self, contact: int | str, limit: int | None = 100) -> dict[str, Any]:
         with self._work(write=False) as (s, wh):
-            (cid,), _ = self._one(s, contact)
+            cid = self._contact(s, contact)
             svc = StageService(s, wh)
             return {"contact_id": cid, "stage": svc.stage_of(cid), "history": svc.history(cid, limit)}
 
@@ -282,11 +291,6 @@ class StagesClient(_Part):
         with self._work() as (s, wh):
             return StageService(s, wh).set_rules(load(rules), actor)
 
-    def _one(self, s: Session, contact: int | str) -> tuple[tuple[int], list[Any]]:
-        if isinstance(contact, int):
-            return (contact,), []
-        return (views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, contact),), []
-
 
 class RfmClient(_Part):
     """RFM scores and named segments from orders."""
@@ -302,12 +306,7 @@ class RfmClient(_Part):
 
     def of(self, contact: int | str) -> dict[str, Any] | None:
         with self._work(write=False) as (s, wh):
-            cid = (
-                contact
-                if isinstance(contact, int)
-                else views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, contact)
-            )
-            return RfmService(s, wh).of(cid)
+            return RfmService(s, wh).of(self._contact(s, contact))
 
     def rules(self) -> list[dict[str, Any]]:
         with self._work(write=False) as (s, wh):

@@ -27,6 +27,7 @@ from siyu.profiles.pii import Keyring
 from siyu.profiles.repository import IdentityKey, ProfileRepository
 from siyu.store.changes import note_changed
 from siyu.store.models import Contact, ContactAttribute, utcnow
+from siyu.tags.service import settle_exclusive_groups
 
 
 @dataclass
@@ -222,6 +223,7 @@ class ProfileService:
             raise ValueError("cannot merge a contact that was already merged")
         self.repo.move_identities(absorbed_id, survivor_id)
         self._merge_attributes(survivor_id, absorbed_id)
+        settle_exclusive_groups(self.session, survivor_id, absorbed_id)
         moved = self.repo.move_owned_rows(absorbed_id, survivor_id)
         self.repo.keep_earliest_first_touch(survivor_id)
         absorbed_first = absorbed.created_at < survivor.created_at

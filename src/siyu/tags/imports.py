@@ -13,6 +13,7 @@ from typing import Any
 from siyu.profiles.identifiers import IdentifierParser
 from siyu.profiles.service import ProfileService
 from siyu.profiles.views import LookupError_, find_contact_id
+from siyu.store.models import utcnow
 from siyu.tags.schemas import check_key
 from siyu.tags.service import TagError, TagService
 
@@ -46,7 +47,10 @@ def import_tags_csv(
     actor: str = "system",
 ) -> TagImportReport:
     report = TagImportReport()
-    wanted: dict[tuple[str, float | None], list[int]] = {}
+    # tag → contact → summed weight (None: no weight given); every row is one contribution
+    wanted: dict[str, dict[int, float | None]] = {}
+    if not path.is_file():
+        raise TagError(f"{path}: no such file")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
@@ -56,7 +60,10 @@ def import_tags_csv(
                 f"{path.name}: missing column(s) {', '.join(missing)}; expected contact,tag[,weight]"
             )
         known: set[str] = set()
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            # The file line the record starts on: blank lines count, a quoted value may span lines.
+            spans = sum(v.count("\n") for v in row.values() if isinstance(v, str))
+            line = reader.line_num - spans
             report.rows += 1
             if report.rows > MAX_ROWS:
                 raise TagError(f"{path.name}: more than {MAX_ROWS} rows; split the file")
@@ -93,9 +100,14 @@ def import_tags_csv(
             except LookupError_ as exc:
                 report.errors.append({"line": line, "field": "contact", "error": str(exc)})
                 continue
-            wanted.setdefault((key, weight), []).append(contact_id)
-    for (key, weight), ids in wanted.items():
-        result = tags.apply(key, ids, source=source, weight=weight, actor=actor, detail=path.name)
-        report.applied += len(ids)
+            per_tag = wanted.setdefault(key, {})
+            before = per_tag.get(contact_id)
+            per_tag[contact_id] = weight if before is None else before + (weight or 0.0)
+            report.applied += 1
+    now = utcnow()
+    for key, items in wanted.items():
+        result = tags.apply_weighted(
+            key, {c: (w, now) for c, w in items.items()}, source, actor=actor, detail=path.name
+        )
         report.added += result.added
     return report

@@ -24,8 +24,8 @@ from siyu.segments.schemas import PropertyFilter
 from siyu.store.models import Event, TagRule, utcnow
 from siyu.store.settings import get_setting, put_setting
 from siyu.tags.repository import TagRepository
-from siyu.tags.schemas import EventRule, KeywordRule, TagRuleCreate, validate
-from siyu.tags.service import TagError, TagNotFound, TagService, decayed
+from siyu.tags.schemas import EventRule, KeywordRule, TagRuleCreate, check_key, validate
+from siyu.tags.service import TagConflict, TagNotFound, TagService, decayed
 
 CURSOR = "tags.rules_cursor"
 SETTLE_SECONDS = 5
@@ -139,7 +139,7 @@ class KeywordMatcher:
         lowered = text.lower()
         hits = {k for k, pat in self._patterns.items() if pat.search(lowered)}
         if self.cjk and any(ord(ch) > 0x2E7F for ch in lowered):
-            tokens = set(self.tokenizer.lcut_for_search(lowered))
+            tokens = set(self.tokenizer.lcut(lowered))  # precise mode: whole words only
             hits |= self.cjk & tokens
         return hits
 
@@ -162,7 +162,7 @@ class TagRuleService:
     def create(self, raw: dict[str, Any], actor: str = "system") -> TagRule:
         spec = validate(TagRuleCreate, raw)
         if self.repo.rule(spec.name) is not None:
-            raise TagError(f"tag rule {spec.name!r} already exists")
+            raise TagConflict(f"tag rule {spec.name!r} already exists")
         rule = self.repo.add(
             TagRule(name=spec.name, kind=spec.rule.kind, spec=spec.rule.model_dump(mode="json"))
         )
@@ -251,7 +251,11 @@ class TagRuleService:
         tag = rule.tag
         for name in _PLACEHOLDER.findall(tag):
             value = _text(props.get(name))
-            if value is None or not value.strip() or "/" in value or len(value) > 100:
+            if value is None or not value.strip() or "/" in value:
                 return []  # no usable value: no tag (a '/' would change the group)
             tag = tag.replace("{" + name + "}", value.strip())
+        try:
+            check_key(tag)
+        except ValueError:
+            return []  # a value that makes no valid tag (too long, control characters) is skipped
         return [(tag, "rule")]

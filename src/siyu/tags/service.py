@@ -9,6 +9,7 @@ time (interest scores: clicks last week count more than clicks last year).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,13 +22,17 @@ from sqlalchemy.orm import Session
 from siyu.audit import service as audit
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.dialect import chunked
-from siyu.store.models import Contact, SegmentMember, Tag, TagGroup, utcnow
+from siyu.store.models import Contact, ContactTag, SegmentMember, Tag, TagGroup, utcnow
 from siyu.tags.repository import TagRepository
 from siyu.tags.schemas import SOURCES, TagCreate, TagError, TagGroupCreate, split_key, validate
 
 
 class TagNotFound(TagError):
     pass
+
+
+class TagConflict(TagError):
+    """The tag, group or rule exists already."""
 
 
 def decayed(weight: float, since: datetime, at: datetime, half_life_days: float | None) -> float:
@@ -71,7 +76,7 @@ class TagService:
     def create_group(self, spec: TagGroupCreate | dict[str, Any], actor: str = "system") -> TagGroup:
         spec = validate(TagGroupCreate, spec)
         if self.repo.group(spec.name) is not None:
-            raise TagError(f"tag group {spec.name!r} already exists")
+            raise TagConflict(f"tag group {spec.name!r} already exists")
         group = self.repo.add(
             TagGroup(name=spec.name, description=spec.description, exclusive=spec.exclusive)
         )
@@ -81,7 +86,7 @@ class TagService:
     def create_tag(self, spec: TagCreate | dict[str, Any], actor: str = "system") -> Tag:
         spec = validate(TagCreate, spec)
         if self.repo.tag(spec.key) is not None:
-            raise TagError(f"tag {spec.key!r} already exists")
+            raise TagConflict(f"tag {spec.key!r} already exists")
         return self._new_tag(spec.key, spec.half_life_days, actor)
 
     def _new_tag(self, key: str, half_life_days: float | None, actor: str) -> Tag:
@@ -145,6 +150,9 @@ class TagService:
     ) -> TagResult:
         """Per contact: (weight to add or None, when). The general form rules use."""
         self._check_source(source)
+        for w, _ in items.values():
+            if w is not None and not (math.isfinite(w) and w > 0):
+                raise TagError(f"weight must be a positive number, got {w!r}")
         tag = self.tag(key, create=create, half_life_days=half_life_days)
         ids = self._live(items)
         result = TagResult(tag=key, unknown_contacts=ids.unknown)
@@ -240,7 +248,7 @@ class TagService:
         self.repo.add_changes(
             [self._change(c, tag.id, "removed", None, source, detail, at) for c in contact_ids]
         )
-        self._events("tag.removed", tag, contact_ids, source, at)
+        self._events("tag.removed", tag, contact_ids, source, utcnow())
         note_changed(self.session, contact_ids)
 
     def _exclusive(self, tag: Tag, contact_ids: list[int], source: str, at: datetime) -> None:
@@ -363,3 +371,22 @@ class TagService:
     def _events(self, name: str, tag: Tag, contact_ids: Sequence[int], source: str, at: datetime) -> None:
         props = {"tag": tag.key, "source": source}
         emit_events(self.session, name, ((f"{name}:{uuid.uuid4().hex}", c, props) for c in contact_ids), at)
+
+
+def settle_exclusive_groups(session: Session, survivor_id: int, absorbed_id: int) -> None:
+    """Before a merge moves tags: the absorbed contact's tags in an exclusive group in which the
+    survivor already holds a tag are removed (source ``merge``), so the survivor keeps its own,
+    as it does for a tag both hold."""
+    rows = session.execute(
+        select(ContactTag.contact_id, Tag.id, Tag.group_id)
+        .join(Tag, Tag.id == ContactTag.tag_id)
+        .join(TagGroup, TagGroup.id == Tag.group_id)
+        .where(TagGroup.exclusive.is_(True), ContactTag.contact_id.in_([survivor_id, absorbed_id]))
+    ).all()
+    held = {group for cid, _, group in rows if cid == survivor_id}
+    clashing = sorted({tid for cid, tid, group in rows if cid == absorbed_id and group in held})
+    svc = TagService(session)
+    for tid in clashing:
+        tag = session.get(Tag, tid)
+        assert tag is not None
+        svc._drop(tag, [absorbed_id], "merge", utcnow(), f"merged into {survivor_id}: exclusive group")

@@ -55,7 +55,7 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
         ("rfm", lambda s: RfmService(s, wh).compute()),
     ]
     with db.sessionmaker() as s:
-        keys = [seg.key for seg in SegmentService(s, wh).list() if seg.kind == "dynamic"]
+        keys = SegmentService(s, wh).recompute_order()
     steps += [(f"segment {k}", lambda s, k=k: SegmentService(s, wh).recompute(k)) for k in keys]
     done = 0
     for name, work in steps:

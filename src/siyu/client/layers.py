@@ -131,10 +131,18 @@ class SegmentsClient(_Part):
     def recompute(
         self, key: str | None = None, full: bool = False, as_of: datetime | None = None
     ) -> list[dict[str, Any]]:
-        with self._work() as (s, wh):
-            svc = SegmentService(s, wh)
-            results = [svc.recompute(key, full, as_of)] if key else svc.recompute_all(full, as_of)
-            return [r.to_dict() for r in results]
+        """One segment, or every dynamic one in dependency order: one unit of work each, fed in
+        between, so a segment sees the new members of the segments it refers to."""
+        if key is not None:
+            keys = [key]
+        else:
+            with self._work(write=False) as (s, wh):
+                keys = SegmentService(s, wh).recompute_order()
+        results = []
+        for k in keys:
+            with self._work() as (s, wh):
+                results.append(SegmentService(s, wh).recompute(k, full, as_of).to_dict())
+        return results
 
     def delete(self, key: str, actor: str = "python") -> None:
         with self._work() as (s, wh):

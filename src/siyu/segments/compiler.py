@@ -11,16 +11,19 @@ from the system of record first, so an unknown name is an error naming its node.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Double,
     and_,
     case,
     distinct,
-    exists,
     false,
     func,
     literal,
@@ -29,7 +32,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
@@ -74,6 +79,27 @@ class Window:
     days: float
 
 
+#: Profile-state tables a segment reads, by the prefix of their aggregate columns.
+SIDE_TABLES: dict[str, Any] = {
+    "attr": ATTRIBUTES,
+    "tag": CONTACT_TAGS,
+    "touch": TOUCHES,
+    "consent": CONSENTS,
+    "stage": STAGES,
+    "rfm": RFM,
+    "member": SEGMENT_MEMBERS,
+}
+
+
+@dataclass
+class Side:
+    """Filtered aggregates over one profile table, grouped by contact (one scan each)."""
+
+    aggregates: list[Any] = field(default_factory=list)
+    #: rows that can matter (e.g. the attribute names used); None: all
+    prefilter: list[ColumnElement[bool]] | None = None
+
+
 @dataclass
 class Compiled:
     condition: ColumnElement[bool]
@@ -84,11 +110,13 @@ class Compiled:
     #: why the segment cannot be recomputed incrementally (time moves it for everyone)
     full_only: list[str]
     as_of: datetime
+    sides: dict[str, Side] = field(default_factory=dict)
 
     def query(self, restrict: Any | None = None) -> Select[Any]:
         """``SELECT id FROM contacts …`` for the members; ``restrict`` is a selectable of
         contact ids to evaluate (the incremental recompute)."""
         stmt = select(CONTACTS.c.id.label("contact_id")).where(CONTACTS.c.merged_into_id.is_(None))
+        joined: Any = CONTACTS
         if self.aggregates:
             scan = select(EVENTS.c.contact_id, *self.aggregates)
             if self.event_names is not None:
@@ -98,7 +126,18 @@ class Compiled:
             if restrict is not None:
                 scan = scan.where(EVENTS.c.contact_id.in_(restrict))
             beh = scan.group_by(EVENTS.c.contact_id).subquery("beh")
-            stmt = stmt.select_from(CONTACTS.outerjoin(beh, beh.c.contact_id == CONTACTS.c.id))
+            joined = joined.outerjoin(beh, beh.c.contact_id == CONTACTS.c.id)
+        for prefix, side in sorted(self.sides.items()):
+            table = SIDE_TABLES[prefix]
+            sub = select(table.c.contact_id, *side.aggregates)
+            if side.prefilter:
+                sub = sub.where(or_(*side.prefilter))
+            if restrict is not None:
+                sub = sub.where(table.c.contact_id.in_(restrict))
+            grouped = sub.group_by(table.c.contact_id).subquery(f"{prefix}_s")
+            joined = joined.outerjoin(grouped, grouped.c.contact_id == CONTACTS.c.id)
+        if joined is not CONTACTS:
+            stmt = stmt.select_from(joined)
         if restrict is not None:
             stmt = stmt.where(CONTACTS.c.id.in_(restrict))
         return stmt.where(self.condition)
@@ -216,6 +255,7 @@ class _Compiler:
         #: identical aggregates are computed once (``count ≥ 1`` and ``count ≥ 2`` of the same
         #: filtered events share one ``count(*) FILTER``)
         self._memo: dict[str, str] = {}
+        self.sides: dict[str, Side] = {}
 
     def run(self, node: s.Node) -> Compiled:
         return self.finish(self.node(node, "definition"))
@@ -229,6 +269,7 @@ class _Compiler:
             windows=self.windows,
             full_only=self.full_only,
             as_of=self.as_of,
+            sides=self.sides,
         )
 
     def node(self, node: s.Node, path: str) -> ColumnElement[bool]:
@@ -241,9 +282,30 @@ class _Compiler:
         method = getattr(self, f"leaf_{node.type}")
         return _definitely(method(node, path))
 
-    # --- profile leaves ----------------------------------------------------------------------
+    # --- profile leaves: filtered aggregates of one scan per profile table ---------------------
+    def _side(self, prefix: str, key: str, expr: Any, prefilter: ColumnElement[bool] | None = None) -> Any:
+        """The column of an aggregate over a profile table (shared when identical)."""
+        side = self.sides.setdefault(prefix, Side(prefilter=[] if prefilter is not None else None))
+        if prefilter is None:
+            side.prefilter = None  # some leaf needs every row
+        elif side.prefilter is not None:
+            side.prefilter.append(prefilter)
+        memo = f"{prefix}|{key}"
+        name = self._memo.get(memo)
+        if name is None:
+            name = self._memo[memo] = f"{prefix}{len(side.aggregates)}"
+            side.aggregates.append(expr.label(name))
+        return literal_column(f"{prefix}_s.{name}")
+
+    def _held(
+        self, prefix: str, key: str, cond: ColumnElement[bool], prefilter: Any = None
+    ) -> ColumnElement[bool]:
+        """Whether the contact has at least one row of the table matching ``cond``."""
+        col = self._side(prefix, key, func.count().filter(cond), prefilter)
+        return func.coalesce(col, 0) > 0
+
     def leaf_attribute(self, node: s.AttributeCondition, path: str) -> ColumnElement[bool]:
-        a = ATTRIBUTES.alias("a")
+        a = ATTRIBUTES
         text = JsonText(a.c.value)
         op = NEGATED.get(node.op, node.op)
         if op.endswith("_days"):
@@ -251,9 +313,9 @@ class _Compiler:
             cond = self._date_window(text, op, node.days or 0)
         else:
             cond = value_condition(text, op, node.value)
-        found = exists(
-            select(literal(1)).where(a.c.contact_id == CONTACTS.c.id, a.c.name == node.property, cond)
-        )
+        named = a.c.name == node.property
+        key = repr((node.property, op, node.value, node.days))
+        found = self._held("attr", key, and_(named, cond), prefilter=named)
         return not_(found) if node.op in NEGATED else found
 
     def _date_window(self, text: ColumnElement[Any], op: str, days: int) -> ColumnElement[bool]:
@@ -261,8 +323,8 @@ class _Compiler:
         if op == "anniversary_within_days":
             days_ahead = [today + timedelta(days=d) for d in range(min(days, 366) + 1)]
             wanted = {d.strftime("%m-%d") for d in days_ahead}
-            if "02-28" in wanted and not any(d.month == 2 and d.day == 29 for d in days_ahead):
-                wanted.add("02-29")  # leap-day birthdays are celebrated on the 28th
+            if any(d.month == 2 and d.day == 28 and not calendar.isleap(d.year) for d in days_ahead):
+                wanted.add("02-29")  # leap-day birthdays are celebrated on the 28th in other years
             return MonthDay(text).in_(sorted(wanted))
         ts = TryTimestamp(text)
         start = datetime.combine(today - timedelta(days=days) if op == "within_last_days" else today, time())
@@ -275,29 +337,35 @@ class _Compiler:
             if key not in self.catalog.tags:
                 raise s.SegmentDefinitionError(f"{path}.tags", f"unknown tag {key!r}")
             ids.append(self.catalog.tags[key])
-        t = CONTACT_TAGS.alias("t")
-        conds = [t.c.contact_id == CONTACTS.c.id, t.c.tag_id.in_(sorted({i for i, _ in ids}))]
+        t = CONTACT_TAGS
+        wanted = t.c.tag_id.in_(sorted({i for i, _ in ids}))
+        conds = [wanted]
         if node.min_weight is not None:
             decaying = [(i, hl) for i, hl in ids if hl]
             weight: ColumnElement[Any] = t.c.weight
             if decaying:
                 self.full_only.append(f"{path}: decaying weights change with time")
-                age_days = AgeSeconds(t.c.weighted_at, self.now) / 86_400.0
+                age_days = AgeSeconds(t.c.weighted_at, self.now) / literal(86_400.0, Double())
                 weight = case(
-                    *((t.c.tag_id == i, t.c.weight * func.pow(0.5, age_days / hl)) for i, hl in decaying),
+                    *(
+                        (t.c.tag_id == i, t.c.weight * func.pow(0.5, age_days / literal(hl, Double())))
+                        for i, hl in decaying
+                    ),
                     else_=t.c.weight,
                 )
-            conds.append(weight >= node.min_weight)
+            conds.append(weight >= literal(node.min_weight, Double()))
+        key = repr((sorted({i for i, _ in ids}), node.min_weight))
         if node.match == "all":
-            held = select(func.count(distinct(t.c.tag_id))).where(*conds).scalar_subquery()
-            return held == len({i for i, _ in ids})
-        found = exists(select(literal(1)).where(*conds))
+            held = self._side(
+                "tag", f"all|{key}", func.count(distinct(t.c.tag_id)).filter(and_(*conds)), wanted
+            )
+            return func.coalesce(held, 0) == len({i for i, _ in ids})
+        found = self._held("tag", key, and_(*conds), wanted)
         return not_(found) if node.match == "none" else found
 
     def leaf_channel(self, node: s.ChannelCondition, path: str) -> ColumnElement[bool]:
         ids = self._ids(self.catalog.channels, node.channels, f"{path}.channels", "channel")
-        t = TOUCHES.alias("tc")
-        return exists(select(literal(1)).where(t.c.contact_id == CONTACTS.c.id, t.c.channel_id.in_(ids)))
+        return self._held("touch", repr(ids), TOUCHES.c.channel_id.in_(ids))
 
     def leaf_first_touch(self, node: s.FirstTouchCondition, path: str) -> ColumnElement[bool]:
         conds = []
@@ -310,18 +378,11 @@ class _Compiler:
         return and_(*conds)
 
     def leaf_consent(self, node: s.ConsentCondition, path: str) -> ColumnElement[bool]:
-        r = CONSENTS.alias("cr")
-        newest = (
-            select(r.c.granted)
-            .where(
-                r.c.contact_id == CONTACTS.c.id,
-                r.c.purpose == node.purpose,
-                r.c.channel.in_(sorted({node.channel, "*"})),
-            )
-            .order_by(r.c.occurred_at.desc(), r.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
+        r = CONSENTS
+        applies = and_(r.c.purpose == node.purpose, r.c.channel.in_(sorted({node.channel, "*"})))
+        ordered = func.array_agg(aggregate_order_by(r.c.granted, r.c.occurred_at.desc(), r.c.id.desc()))
+        col = self._side("consent", repr((node.purpose, node.channel)), ordered.filter(applies))
+        newest = type_coerce(col, ARRAY(Boolean()))[1]
         return {
             "granted": newest.is_(True),
             "withdrawn": newest.is_(False),
@@ -330,29 +391,26 @@ class _Compiler:
         }[node.state]
 
     def leaf_stage(self, node: s.StageCondition, path: str) -> ColumnElement[bool]:
-        st = STAGES.alias("st")
-        return exists(select(literal(1)).where(st.c.contact_id == CONTACTS.c.id, st.c.stage.in_(node.stages)))
+        return self._held("stage", repr(sorted(node.stages)), STAGES.c.stage.in_(node.stages))
 
     def leaf_rfm(self, node: s.RfmCondition, path: str) -> ColumnElement[bool]:
-        f = RFM.alias("rfm")
-        conds = [f.c.contact_id == CONTACTS.c.id]
+        f = RFM
+        conds = []
         if node.segments:
             conds.append(f.c.segment.in_(node.segments))
         for name in ("r", "f", "m"):
             rng = getattr(node, name)
             if rng:
                 conds.append(f.c[name].between(rng[0], rng[1]))
-        return exists(select(literal(1)).where(*conds))
+        key = repr((node.segments, node.r, node.f, node.m))
+        return self._held("rfm", key, and_(*conds))
 
     def leaf_segment(self, node: s.SegmentCondition, path: str) -> ColumnElement[bool]:
         if node.segment not in self.catalog.segments:
             raise s.SegmentDefinitionError(f"{path}.segment", f"unknown segment {node.segment!r}")
-        m = SEGMENT_MEMBERS.alias("sm")
-        found = exists(
-            select(literal(1)).where(
-                m.c.contact_id == CONTACTS.c.id, m.c.segment_id == self.catalog.segments[node.segment]
-            )
-        )
+        m = SEGMENT_MEMBERS
+        sid = self.catalog.segments[node.segment]
+        found = self._held("member", str(sid), m.c.segment_id == sid, m.c.segment_id == sid)
         return found if node.member else not_(found)
 
     @staticmethod

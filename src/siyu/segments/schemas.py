@@ -8,6 +8,7 @@ bad node by its path, e.g. ``definition.conditions[1].count.value``.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -28,7 +29,13 @@ MAX_DEPTH = 32
 MAX_NODES = 2_000
 MAX_VALUES = 10_000
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
-_PROPERTY = re.compile(r"^[^$\x00-\x1f]{1,128}$")
+# Not starting with "$" or "/": the warehouse would read those as a JSON path or pointer.
+_PROPERTY = re.compile(r"^[^$/\x00-\x1f][^\x00-\x1f]{0,127}$")
+_NAME = re.compile(r"^[^\x00-\x1f]{1,201}$")
+#: Numbers in definitions stay within what a double and the databases' integers hold exactly
+#: enough to compare.
+MAX_INT = int(1.7976931348623157e308)
+MAX_COUNT = 2_000_000_000
 
 Scalar = str | int | float | bool
 Compare = Literal["eq", "ne", "lt", "lte", "gt", "gte"]
@@ -44,11 +51,41 @@ class SegmentDefinitionError(ValueError):
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _check_number(v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError("numbers must be finite (no NaN or infinity)")
+    if isinstance(v, int) and abs(v) > MAX_INT:
+        raise ValueError(f"number {str(v)[:20]}… is too large for a double")
+
+
+def _kind(v: Any) -> str:
+    """number / date (ISO) / text / boolean: the comparison a value asks for."""
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float):
+        return "number"
+    return "date" if isinstance(v, str) and _DATE_LIKE.match(v) else "text"
+
+
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _check_names(values: list[str] | None) -> list[str] | None:
+    for v in values or []:
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r}: 1-201 characters, no control characters")
+    return values
 
 
 def _check_values(op: str, value: Any) -> Any:
     """Shape of ``value`` per operator, shared by attribute and property filters."""
+    for v in value if isinstance(value, list) else [value]:
+        _check_number(v)
     if op in ("is_set", "not_set"):
         if value is not None:
             raise ValueError(f"{op} takes no value")
@@ -70,6 +107,8 @@ def _check_values(op: str, value: Any) -> Any:
             or any(isinstance(v, bool | list | dict) for v in value)
         ):
             raise ValueError("between needs [low, high]")
+        if value[0] is None or _kind(value[0]) != _kind(value[1]):
+            raise ValueError("between needs two numbers, two dates or two texts")
     elif op == "contains":
         if not isinstance(value, str) or not value:
             raise ValueError("contains needs a non-empty string")
@@ -89,7 +128,7 @@ class PropertyFilter(_Node):
     @classmethod
     def _prop(cls, v: str) -> str:
         if not _PROPERTY.match(v):
-            raise ValueError("1-128 characters, not starting with '$', no control characters")
+            raise ValueError("1-128 characters, not starting with '$' or '/', no control characters")
         return v
 
     @model_validator(mode="after")
@@ -145,10 +184,15 @@ class TagsCondition(_Node):
     )
     min_weight: float | None = Field(default=None, description="Effective (decayed) weight at least this.")
 
+    @field_validator("tags")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        return _check_names(v) or v
+
 
 class Count(_Node):
     op: Compare = "gte"
-    value: int = Field(default=1, ge=0)
+    value: int = Field(default=1, ge=0, le=MAX_COUNT)
 
 
 class Aggregate(_Node):
@@ -228,11 +272,21 @@ class ChannelCondition(_Node):
     type: Literal["channel"]
     channels: list[str] = Field(min_length=1, max_length=1000)
 
+    @field_validator("channels")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        return _check_names(v) or v
+
 
 class FirstTouchCondition(_Node):
     type: Literal["first_touch"]
     channels: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     entry_codes: list[str] | None = Field(default=None, min_length=1, max_length=MAX_VALUES)
+
+    @field_validator("channels", "entry_codes")
+    @classmethod
+    def _names(cls, v: list[str] | None) -> list[str] | None:
+        return _check_names(v)
 
     @model_validator(mode="after")
     def _some(self) -> FirstTouchCondition:
@@ -246,7 +300,7 @@ class ConsentCondition(_Node):
 
     type: Literal["consent"]
     purpose: Literal["marketing", "service", "analytics"]
-    channel: str = Field(default="*", min_length=1, max_length=32)
+    channel: str = Field(default="*", min_length=1, max_length=32, pattern=r"^[^\x00-\x1f]+$")
     state: Literal["granted", "withdrawn", "unknown", "not_granted"] = "granted"
 
 
@@ -277,6 +331,12 @@ class SegmentCondition(_Node):
     type: Literal["segment"]
     segment: str
     member: bool = True
+
+    @field_validator("segment")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        _check_names([v])
+        return v
 
 
 class And(_Node):
@@ -363,6 +423,9 @@ def _shape(value: Any, path: str) -> None:
             stack.append((node["condition"], f"{where}.condition", depth + 1))
 
 
+_TYPE_STEPS = {"datetime", "date", "str", "int", "float", "bool", "list", "dict", "tuple", "none"}
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for i, part in enumerate(loc):
@@ -372,6 +435,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
         prev = loc[i - 1] if i else None
         # pydantic adds the discriminator value as a step after each node position; drop it
         if part in NODE_TYPES and (prev in ("definition", "condition") or isinstance(prev, int)):
+            continue
+        # ... and the member type of a union ("datetime", "function-after[...]")
+        if part in _TYPE_STEPS or "[" in part:
             continue
         out += f".{part}" if out else str(part)
     return out

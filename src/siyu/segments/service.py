@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
@@ -114,7 +115,7 @@ class SegmentService:
 
     # --- preview / create -------------------------------------------------------------------------
     def preview(self, definition: Any, sample: int = 10, as_of: datetime | None = None) -> Preview:
-        node = definition if not isinstance(definition, dict) else s.parse_definition(definition)
+        node = definition if isinstance(definition, BaseModel) else s.parse_definition(definition)
         compiled = self.compile(node, as_of)
         ids = self._members(compiled)
         return Preview(
@@ -200,8 +201,10 @@ class SegmentService:
             raise SegmentError(f"segment {key!r} is static (a snapshot); create a new one to re-take it")
         return self._compute(seg, full=full, as_of=as_of)
 
-    def recompute_all(self, full: bool = False, as_of: datetime | None = None) -> list[Recompute]:
-        """Every dynamic segment, segments others refer to first."""
+    def recompute_order(self) -> list[str]:
+        """Keys of the dynamic segments, each after the segments it refers to. Recompute them
+        one unit of work at a time and feed the warehouse in between, so a segment sees the
+        new members of the segments it refers to (the interfaces and ``siyu serve`` do)."""
         segs = {seg.key: seg for seg in self.repo.all() if seg.kind == "dynamic"}
         order: list[str] = []
         visiting: set[str] = set()
@@ -216,7 +219,7 @@ class SegmentService:
 
         for k in sorted(segs):
             visit(k)
-        return [self._compute(segs[k], full=full, as_of=as_of) for k in order]
+        return order
 
     def _compute(self, seg: Segment, full: bool, as_of: datetime | None, snapshot: bool = False) -> Recompute:
         started = time.perf_counter()
@@ -229,7 +232,8 @@ class SegmentService:
         prev = seg.cursor or {}
         version = definition_hash(seg.definition)
         affected = None
-        if not (full or snapshot or compiled.full_only) and prev.get("version") == version:
+        moved_back = "as_of" in prev and compiled.as_of < datetime.fromisoformat(prev["as_of"])
+        if not (full or snapshot or compiled.full_only or moved_back) and prev.get("version") == version:
             affected = self._affected(compiled, prev)
         conn = self.wh.conn
         if affected is not None:
@@ -276,14 +280,20 @@ class SegmentService:
             select(CONTACTS.c.id).where(CONTACTS.c.id > int(prev.get("contacts", 0))),
         ]
         now = compiled.as_of.astimezone(UTC).replace(tzinfo=None)
+        # Events that were in the future at the last run and are not any more.
+        arrived = [EVENTS.c.timestamp > prev_as_of, EVENTS.c.timestamp <= now]
+        if compiled.event_names is not None:
+            arrived.append(EVENTS.c.event.in_(sorted(compiled.event_names)))
+        if compiled.aggregates:
+            parts.append(select(EVENTS.c.contact_id).where(*arrived))
         for w in compiled.windows:
+            # Both ends included: "after N days ago" compares strictly at the upper end.
             lo, hi = prev_as_of - timedelta(days=w.days), now - timedelta(days=w.days)
-            if hi > lo:
-                parts.append(
-                    select(EVENTS.c.contact_id).where(
-                        *w.conditions, EVENTS.c.timestamp >= lo, EVENTS.c.timestamp < hi
-                    )
+            parts.append(
+                select(EVENTS.c.contact_id).where(
+                    *w.conditions, EVENTS.c.timestamp >= lo, EVENTS.c.timestamp <= hi
                 )
+            )
         sql, params = compile_sql(union(*parts))
         conn = self.wh.conn
         conn.execute(

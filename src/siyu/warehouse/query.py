@@ -66,18 +66,21 @@ class TryDouble(FunctionElement[float]):
     name = "try_double"
 
 
+#: What counts as a number in text: JSON's number syntax (DuckDB's cast alone would also take
+#: "NaN", "Infinity" and "1_000").
+NUMBER_PATTERN = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
+
+
 @compiles(TryDouble, "duckdb")
 def _try_double_duckdb(element: TryDouble, compiler: Any, **kw: Any) -> str:
-    return f"TRY_CAST({compiler.process(element.clauses, **kw)} AS DOUBLE)"
+    arg = compiler.process(element.clauses, **kw)
+    return f"(CASE WHEN regexp_full_match({arg}, '{NUMBER_PATTERN}') THEN TRY_CAST({arg} AS DOUBLE) END)"
 
 
 @compiles(TryDouble, "postgresql")
 def _try_double_pg(element: TryDouble, compiler: Any, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
-    return (
-        f"(CASE WHEN {arg} ~ '^\\s*[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?\\s*$' "
-        f"THEN CAST({arg} AS DOUBLE PRECISION) END)"
-    )
+    return f"(CASE WHEN {arg} ~ '^{NUMBER_PATTERN}$' THEN CAST({arg} AS DOUBLE PRECISION) END)"
 
 
 class TryTimestamp(FunctionElement[Any]):
@@ -88,13 +91,17 @@ class TryTimestamp(FunctionElement[Any]):
 
 @compiles(TryTimestamp, "duckdb")
 def _try_ts_duckdb(element: TryTimestamp, compiler: Any, **kw: Any) -> str:
-    return f"TRY_CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP)"
+    # Through TIMESTAMPTZ so an offset ("+08:00") is honoured; the connection's zone is UTC.
+    return f"(TRY_CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
 
 
 @compiles(TryTimestamp, "postgresql")
 def _try_ts_pg(element: TryTimestamp, compiler: Any, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
-    return f"(CASE WHEN {arg} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' THEN CAST({arg} AS TIMESTAMP) END)"
+    return (
+        f"(CASE WHEN {arg} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' "
+        f"THEN CAST({arg} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END)"
+    )
 
 
 class MonthDay(FunctionElement[str]):

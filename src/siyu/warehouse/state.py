@@ -45,8 +45,12 @@ class Mirror:
                 exprs.append(f"{name} AT TIME ZONE 'UTC'")
             elif dialect == "postgresql" and kind == "json":
                 exprs.append(f"{name}::text")
+            elif kind == "json" and dialect == "sqlite":
+                # SQLite gives JSON columns NUMERIC affinity: 42 comes back as an integer and a
+                # float as a REAL, whose text would keep only 15 digits.
+                real = f"printf('%!.17g', {name})"  # "!": up to 26 digits, not 16
+                exprs.append(f"CASE typeof({name}) WHEN 'real' THEN {real} ELSE CAST({name} AS TEXT) END")
             elif kind == "json":
-                # SQLite gives JSON columns NUMERIC affinity: 42 comes back as an integer.
                 exprs.append(f"CAST({name} AS TEXT)")
             elif dialect == "sqlite" and kind == "bool":
                 exprs.append(f"{name} <> 0")

@@ -106,6 +106,8 @@ class Warehouse:
                     ) from exc
                 time.sleep(pause)
                 pause = min(pause * 2, 0.2)
+        # Timestamps are naive UTC; text with an offset is converted to UTC, text without one is UTC.
+        self.conn.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.conn.execute(SCHEMA)
             self.conn.execute(STATE_SCHEMA)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from siyu.store.dialect import chunked
 from siyu.store.models import ContactRfm
-from siyu.store.settings import get_setting, put_setting
 
 #: Arrow schema of the stored rows as the diff reads them (timestamps naive UTC, as in DuckDB).
 STORED_SCHEMA = pa.schema(
@@ -34,13 +33,6 @@ _T = ContactRfm.__table__
 class RfmRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    # --- settings -----------------------------------------------------------------------------
-    def setting(self, name: str) -> Any | None:
-        return get_setting(self.session, name)
-
-    def put_setting(self, name: str, value: Any) -> None:
-        put_setting(self.session, name, value)
 
     # --- scores -------------------------------------------------------------------------------
     def stored(self, batch: int = 50_000) -> pa.Table:

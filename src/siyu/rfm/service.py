@@ -42,6 +42,7 @@ from siyu.rfm.schemas import (
 )
 from siyu.store.changes import note_changed
 from siyu.store.models import utcnow
+from siyu.store.settings import get_setting, put_setting
 from siyu.warehouse.query import CONTACTS, EVENTS, AgeSeconds, JsonText, TryDouble, fetch_arrow
 from siyu.warehouse.store import Warehouse
 
@@ -177,19 +178,19 @@ class RfmService:
 
     # --- settings -----------------------------------------------------------------------------
     def config(self) -> RfmConfig:
-        return parse_config(self.repo.setting(CONFIG_SETTING) or DEFAULT_CONFIG)
+        return parse_config(get_setting(self.session, CONFIG_SETTING) or DEFAULT_CONFIG)
 
     def set_config(self, raw: Any, actor: str = "system") -> RfmConfig:
         """What an order is (event name, amount property, optional window in days). Takes
         effect at the next :meth:`compute`."""
         cfg = parse_config(raw)
         value = cfg.model_dump()
-        self.repo.put_setting(CONFIG_SETTING, value)
+        put_setting(self.session, CONFIG_SETTING, value)
         audit.record(self.session, actor, "rfm.config_set", "setting", CONFIG_SETTING, value)
         return cfg
 
     def _rules(self) -> RfmRules:
-        return parse_rules(self.repo.setting(RULES_SETTING) or DEFAULT_RULES)
+        return parse_rules(get_setting(self.session, RULES_SETTING) or DEFAULT_RULES)
 
     def rules(self) -> list[dict[str, Any]]:
         return self._rules().dump()
@@ -198,7 +199,7 @@ class RfmService:
         """Replace the segment rules (validated: every R × F cell covered). Stored segments
         follow at the next :meth:`compute`."""
         rules = parse_rules(raw).dump()
-        self.repo.put_setting(RULES_SETTING, rules)
+        put_setting(self.session, RULES_SETTING, rules)
         audit.record(self.session, actor, "rfm.rules_set", "setting", RULES_SETTING, {"rules": rules})
         return rules
 

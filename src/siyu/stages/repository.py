@@ -11,19 +11,11 @@ from sqlalchemy.orm import Session
 
 from siyu.store.dialect import chunked
 from siyu.store.models import ContactStage, StageChange
-from siyu.store.settings import get_setting, put_setting
 
 
 class StageRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    # --- settings -----------------------------------------------------------------------------
-    def setting(self, name: str) -> Any | None:
-        return get_setting(self.session, name)
-
-    def put_setting(self, name: str, value: Any) -> None:
-        put_setting(self.session, name, value)
 
     # --- writing ------------------------------------------------------------------------------
     def set_stages(self, stages: Sequence[tuple[int, str]], since: datetime) -> None:

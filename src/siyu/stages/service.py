@@ -42,6 +42,7 @@ from siyu.stages.schemas import (
 )
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.models import Contact, utcnow
+from siyu.store.settings import get_setting, put_setting
 from siyu.warehouse.query import CONTACTS, fetch_arrow
 from siyu.warehouse.query import STAGES as STAGE_MIRROR
 from siyu.warehouse.store import Warehouse
@@ -117,7 +118,7 @@ class StageService:
 
     # --- rules --------------------------------------------------------------------------------
     def _rules(self) -> list[StageRule]:
-        stored = self.repo.setting(RULES_SETTING)
+        stored = get_setting(self.session, RULES_SETTING)
         return parse_rules(DEFAULT_RULES if stored is None else stored)
 
     def rules(self) -> list[dict[str, Any]]:
@@ -129,7 +130,7 @@ class StageService:
         rules = parse_rules(raw)
         self._compile(rules, utcnow())  # an unknown tag, channel or segment fails here
         dumped = [rule.dump() for rule in rules]
-        self.repo.put_setting(RULES_SETTING, dumped)
+        put_setting(self.session, RULES_SETTING, dumped)
         audit.record(self.session, actor, "stages.rules_set", "setting", RULES_SETTING, {"rules": dumped})
         return dumped
 

@@ -6,17 +6,17 @@ item by its path (``rules[2].r``) so an operator editing the JSON can find it.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from siyu.segments.schemas import check_property
 
 RULES_SETTING = "rfm.rules"
 CONFIG_SETTING = "rfm.config"
 #: Segment names are stored in ``contact_rfm.segment`` (32 characters).
 MAX_NAME = 32
 MAX_RULES = 25
-_PROPERTY = re.compile(r"^[^$\x00-\x1f]{1,128}$")
 
 #: The standard R × F map (first match wins). Every cell of 1..5 × 1..5 is covered once.
 DEFAULT_RULES: list[dict[str, Any]] = [
@@ -107,9 +107,7 @@ class RfmConfig(_Model):
     @field_validator("amount_property")
     @classmethod
     def _prop(cls, v: str) -> str:
-        if not _PROPERTY.match(v):
-            raise ValueError("1-128 characters, not starting with '$', no control characters")
-        return v
+        return check_property(v)
 
 
 def _path(prefix: str, loc: tuple[int | str, ...]) -> str:

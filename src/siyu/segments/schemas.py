@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from siyu.store.slugs import check_slug
+
 #: Journey stages in the order of the user journey, then the two inactive ones.
 STAGES: tuple[str, ...] = (
     "acquisition",
@@ -28,7 +30,6 @@ STAGES: tuple[str, ...] = (
 MAX_DEPTH = 32
 MAX_NODES = 2_000
 MAX_VALUES = 10_000
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 # Not starting with "$" or "/": the warehouse would read those as a JSON path or pointer.
 _PROPERTY = re.compile(r"^[^$/\x00-\x1f][^\x00-\x1f]{0,127}$")
 _NAME = re.compile(r"^[^\x00-\x1f]{1,201}$")
@@ -82,6 +83,13 @@ def _check_names(values: list[str] | None) -> list[str] | None:
     return values
 
 
+def check_property(name: str) -> str:
+    """A top-level property key the warehouse reads as a key (not a JSON path or pointer)."""
+    if not _PROPERTY.match(name):
+        raise ValueError("1-128 characters, not starting with '$' or '/', no control characters")
+    return name
+
+
 def _check_values(op: str, value: Any) -> Any:
     """Shape of ``value`` per operator, shared by attribute and property filters."""
     for v in value if isinstance(value, list) else [value]:
@@ -127,9 +135,7 @@ class PropertyFilter(_Node):
     @field_validator("property")
     @classmethod
     def _prop(cls, v: str) -> str:
-        if not _PROPERTY.match(v):
-            raise ValueError("1-128 characters, not starting with '$' or '/', no control characters")
-        return v
+        return check_property(v)
 
     @model_validator(mode="after")
     def _value(self) -> PropertyFilter:
@@ -203,7 +209,7 @@ class Aggregate(_Node):
     @field_validator("property")
     @classmethod
     def _prop(cls, v: str) -> str:
-        return PropertyFilter._prop(v)  # type: ignore[operator]
+        return check_property(v)
 
 
 class When(_Node):
@@ -399,9 +405,7 @@ class SegmentSpec(_Node):
     @field_validator("key")
     @classmethod
     def _key(cls, v: str) -> str:
-        if not _KEY.match(v):
-            raise ValueError("use 1-64 lower-case letters, digits, '-' or '_'")
-        return v
+        return check_slug(v)
 
 
 def _shape(value: Any, path: str) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from siyu.store.models import CHANNEL_KINDS
-
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+from siyu.store.slugs import check_slug
 
 
 class ChannelCreate(BaseModel):
@@ -20,9 +18,7 @@ class ChannelCreate(BaseModel):
     @field_validator("key")
     @classmethod
     def _key(cls, v: str) -> str:
-        if not _KEY.match(v):
-            raise ValueError("use 1-64 lower-case letters, digits, '-' or '_'")
-        return v
+        return check_slug(v)
 
     @field_validator("kind")
     @classmethod

@@ -64,17 +64,22 @@ class TagCreate(BaseModel):
         return check_key(v)
 
 
-class EventRule(BaseModel):
-    """When an event with these properties happens, add ``weight`` to the tag. ``tag`` may name
-    a property in braces, e.g. ``interest/{category}``: one tag per value."""
+class _Rule(BaseModel):
+    """What every rule adds: ``weight`` to ``tag`` (created with ``half_life_days`` if new)."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["event"] = "event"
-    event: str = Field(min_length=1, max_length=200)
-    where: list[PropertyFilter] = Field(default_factory=list, max_length=50)
     tag: str
     weight: float = Field(default=1.0, gt=0, le=1e6)
     half_life_days: float | None = Field(default=None, gt=0, le=36_500)
+
+
+class EventRule(_Rule):
+    """When an event with these properties happens, add ``weight`` to the tag. ``tag`` may name
+    a property in braces, e.g. ``interest/{category}``: one tag per value."""
+
+    kind: Literal["event"] = "event"
+    event: str = Field(min_length=1, max_length=200)
+    where: list[PropertyFilter] = Field(default_factory=list, max_length=50)
 
     @field_validator("tag")
     @classmethod
@@ -83,17 +88,13 @@ class EventRule(BaseModel):
         return v
 
 
-class KeywordRule(BaseModel):
+class KeywordRule(_Rule):
     """Words in inbound message text (segmented with jieba; English by word) add the tag."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["keyword"] = "keyword"
     event: str = Field(default="Message Received", min_length=1, max_length=200)
     property: str = Field(default="text", min_length=1, max_length=128)
     keywords: list[str] = Field(min_length=1, max_length=1000)
-    tag: str
-    weight: float = Field(default=1.0, gt=0, le=1e6)
-    half_life_days: float | None = Field(default=None, gt=0, le=36_500)
 
     @field_validator("tag")
     @classmethod

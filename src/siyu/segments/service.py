@@ -226,9 +226,7 @@ class SegmentService:
         node = s.parse_definition(seg.definition)
         compiled = self.compile(node, as_of)
         cursors = self.wh.cursors()
-        cursors["contacts"] = int(
-            self.wh.conn.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchall()[0][0]
-        )  # type: ignore[index]
+        cursors["contacts"] = _scalar(self.wh.conn, "SELECT coalesce(max(id), 0) FROM contacts")
         prev = seg.cursor or {}
         version = definition_hash(seg.definition)
         affected = None
@@ -250,11 +248,7 @@ class SegmentService:
             old = _ids(conn, "SELECT contact_id FROM segment_members WHERE segment_id = ?", [seg.id])
         entered = np.setdiff1d(new, old, assume_unique=True)
         exited = np.setdiff1d(old, new, assume_unique=True)
-        total = int(
-            conn.execute("SELECT count(*) FROM segment_members WHERE segment_id = ?", [seg.id]).fetchall()[0][
-                0
-            ]
-        )  # type: ignore[index]
+        total = _scalar(conn, "SELECT count(*) FROM segment_members WHERE segment_id = ?", [seg.id])
         run = int(prev.get("run", 0)) + 1
         self._write(seg, [int(i) for i in entered], [int(i) for i in exited], run, emit=not snapshot)
         seg.member_count = total + int(entered.size) - int(exited.size)
@@ -299,8 +293,8 @@ class SegmentService:
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE seg_affected AS SELECT DISTINCT id FROM ({sql}) u", params
         )
-        n = int(conn.execute("SELECT count(*) FROM seg_affected").fetchall()[0][0])
-        everyone = int(conn.execute("SELECT count(*) FROM contacts").fetchall()[0][0])
+        n = _scalar(conn, "SELECT count(*) FROM seg_affected")
+        everyone = _scalar(conn, "SELECT count(*) FROM contacts")
         return None if n > INCREMENTAL_MAX_SHARE * max(everyone, 1) else n
 
     def _write(self, seg: Segment, entered: list[int], exited: list[int], run: int, emit: bool) -> None:
@@ -330,6 +324,10 @@ class SegmentService:
                 ((f"segment.exited:{seg.id}:{run}:{c}", c, props) for c in exited),
                 now,
             )
+
+
+def _scalar(conn: Any, sql: str, params: list[Any] | None = None) -> int:
+    return int(conn.execute(sql, params or []).fetchall()[0][0])
 
 
 def _ids(conn: Any, sql: str, params: list[Any]) -> np.ndarray:

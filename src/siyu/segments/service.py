@@ -315,13 +315,13 @@ class SegmentService:
             emit_events(
                 self.session,
                 "segment.entered",
-                ((f"segment.entered:{seg.id}:{run}:{c}", c, props) for c in entered),
+                ((f"segment.entered:{seg.id}:{run}:{c:012d}", c, props) for c in entered),
                 now,
             )
             emit_events(
                 self.session,
                 "segment.exited",
-                ((f"segment.exited:{seg.id}:{run}:{c}", c, props) for c in exited),
+                ((f"segment.exited:{seg.id}:{run}:{c:012d}", c, props) for c in exited),
                 now,
             )
 

@@ -181,7 +181,7 @@ class StageService:
                 r["current"],
                 r["stage"],
                 _reason(r["rule"], r["stage"]),
-                f"{EVENT}:{r['contact_id']}:{r['current'] or '-'}:{r['stage']}:{stamp}",
+                f"{EVENT}:{r['contact_id']:012d}:{r['current'] or '-'}:{r['stage']}:{stamp}",
             )
             for r in moved.to_pylist()
         ]
@@ -215,7 +215,7 @@ class StageService:
             return None
         when = _aware(at or utcnow())
         why = reason.strip()[:100] or "manual"
-        mid = f"{EVENT}:{contact_id}:manual:{uuid.uuid4().hex}"
+        mid = f"{EVENT}:{contact_id:012d}:manual:{uuid.uuid4().hex}"
         self._record([(contact_id, before, stage, why, mid)], when, {"actor": actor})
         audit.record(
             self.session,

@@ -370,7 +370,12 @@ class TagService:
 
     def _events(self, name: str, tag: Tag, contact_ids: Sequence[int], source: str, at: datetime) -> None:
         props = {"tag": tag.key, "source": source}
-        emit_events(self.session, name, ((f"{name}:{uuid.uuid4().hex}", c, props) for c in contact_ids), at)
+        emit_events(
+            self.session,
+            name,
+            ((f"{name}:{tag.id}:{c:012d}:{uuid.uuid4().hex[:16]}", c, props) for c in contact_ids),
+            at,
+        )
 
 
 def settle_exclusive_groups(session: Session, survivor_id: int, absorbed_id: int) -> None:

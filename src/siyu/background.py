@@ -16,7 +16,7 @@ from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
 from siyu.stages.service import StageService
 from siyu.store.engine import Database
-from siyu.tags.rules import TagRuleService
+from siyu.tags.rules import run_until_caught_up
 from siyu.warehouse.store import Warehouse
 
 log = logging.getLogger("siyu.background")
@@ -41,14 +41,7 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
     """One round: tag rules until caught up, journey stages, RFM, then every dynamic segment
     (after the stages and scores they may test; in creation order, which puts a segment after
     the segments it refers to). Each step is its own unit of work followed by a feed."""
-    tagged = 0
-    while True:
-        with db.sessionmaker() as s:
-            run = TagRuleService(s).run()
-            s.commit()
-        tagged += run.matched
-        if run.events == 0:
-            break
+    tagged = run_until_caught_up(db).matched
     wh.feed(db, batch_size)
     steps: list[tuple[str, Callable[[Session], object]]] = [
         ("stages", lambda s: StageService(s, wh).assign()),

@@ -22,7 +22,7 @@ from siyu.segments.service import SegmentNotFound, SegmentService
 from siyu.stages.service import StageService
 from siyu.store.models import Segment
 from siyu.tags.imports import import_tags_csv
-from siyu.tags.rules import TagRuleService
+from siyu.tags.rules import TagRuleService, run_until_caught_up
 from siyu.tags.service import TagService
 from siyu.warehouse.store import Warehouse
 
@@ -93,6 +93,14 @@ def load(document: Any) -> Any:
     return document
 
 
+def definition_of(document: Any) -> Any:
+    """The definition of a whole segment document, or the document itself if it is one."""
+    raw = load(document)
+    if isinstance(raw, dict) and "definition" in raw and "type" not in raw:
+        return raw["definition"]
+    return raw
+
+
 class SegmentsClient(_Part):
     def create(self, spec: Any, actor: str = "python") -> dict[str, Any]:
         with self._work() as (s, wh):
@@ -102,9 +110,7 @@ class SegmentsClient(_Part):
 
     def preview(self, document: Any, sample: int = 10, as_of: datetime | None = None) -> dict[str, Any]:
         """Count and sample of a definition, or of a whole segment document's definition."""
-        raw = load(document)
-        if isinstance(raw, dict) and "definition" in raw and "type" not in raw:
-            raw = raw["definition"]
+        raw = definition_of(document)
         if not isinstance(raw, dict):
             raise SegmentDefinitionError("definition", "expected an object")
         with self._work(write=False) as (s, wh):
@@ -149,9 +155,7 @@ class SegmentsClient(_Part):
             SegmentService(s, wh).delete(key, actor)
 
     def sql(self, document: Any) -> dict[str, Any]:
-        raw = load(document)
-        if isinstance(raw, dict) and "definition" in raw and "type" not in raw:
-            raw = raw["definition"]
+        raw = definition_of(document)
         with self._work(write=False) as (s, wh):
             sql, params = SegmentService(s, wh).sql(raw)
             return {"sql": sql, "params": [str(p) for p in params]}
@@ -250,18 +254,7 @@ class TagsClient(_Part):
 
     def run_rules(self, now: datetime | None = None) -> dict[str, Any]:
         """Apply the rules to every settled event not yet seen (batches, each committed)."""
-        total: dict[str, Any] = {"events": 0, "matched": 0, "tags": {}}
-        while True:
-            with self.ctx.db.session() as s:
-                run = TagRuleService(s).run(now=now)
-                s.commit()
-            total["events"] += run.events
-            total["matched"] += run.matched
-            for k, v in run.tags.items():
-                total["tags"][k] = total["tags"].get(k, 0) + v
-            total["cursor"] = run.cursor
-            if run.events == 0:
-                return total
+        return vars(run_until_caught_up(self.ctx.db, now))
 
 
 class StagesClient(_Part):

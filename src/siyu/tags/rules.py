@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.segments.schemas import PropertyFilter
+from siyu.store.engine import Database
 from siyu.store.models import Event, TagRule, utcnow
 from siyu.store.settings import get_setting, put_setting
 from siyu.tags.repository import TagRepository
@@ -259,3 +260,20 @@ class TagRuleService:
         except ValueError:
             return []  # a value that makes no valid tag (too long, control characters) is skipped
         return [(tag, "rule")]
+
+
+def run_until_caught_up(db: Database, now: datetime | None = None) -> RuleRun:
+    """Apply the rules batch after batch, each batch its own committed unit of work, until no
+    settled event is left; returns the totals (the CLI, the API and ``siyu serve`` use this)."""
+    total = RuleRun()
+    while True:
+        with db.sessionmaker() as s:
+            run = TagRuleService(s).run(now=now)
+            s.commit()
+        total.events += run.events
+        total.matched += run.matched
+        for key, n in run.tags.items():
+            total.tags[key] = total.tags.get(key, 0) + n
+        total.cursor = run.cursor
+        if run.events == 0:
+            return total

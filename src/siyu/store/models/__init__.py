@@ -5,8 +5,10 @@ from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
 from siyu.store.models.compliance import AuditEntry, ConsentRecord
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
+from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, ShortLink
 from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event
 from siyu.store.models.jobs import ImportJob
+from siyu.store.models.journeys import Journey, JourneyEnrolment, JourneyStepRun, OutboxMessage
 from siyu.store.models.layers import (
     ContactChange,
     ContactRfm,
@@ -29,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Channel",
+    "ChannelProvider",
     "ConsentRecord",
     "Contact",
     "ContactAttribute",
@@ -37,13 +40,20 @@ __all__ = [
     "ContactRfm",
     "ContactStage",
     "ContactTag",
+    "ContentTemplate",
     "EntryCode",
     "Event",
     "Identity",
     "ImportJob",
+    "Journey",
+    "JourneyEnrolment",
+    "JourneyStepRun",
+    "Material",
+    "OutboxMessage",
     "Segment",
     "SegmentMember",
     "Setting",
+    "ShortLink",
     "Source",
     "StageChange",
     "Tag",

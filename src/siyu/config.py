@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,43 @@ class Settings(BaseSettings):
         "segments inside `siyu serve`.",
     )
     max_batch_calls: int = Field(default=1000, description="Most calls accepted in one POST /v1/batch.")
+    default_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="Time zone of contacts without a `timezone` trait (IANA name): quiet hours, "
+        "calendar-day caps and day-N waits are in the contact's local time.",
+    )
+    quiet_hours: str = Field(
+        default="22:00-08:00",
+        description="Default quiet hours (local HH:MM-HH:MM, at most 20 h; empty turns them off) for "
+        "journeys that do not set their own; a message due inside is held to the end.",
+    )
+    frequency_caps: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='JSON list of global frequency caps on top of each journey\'s, e.g. '
+        '[{"channel": "any", "per": "day", "max": 3}, {"channel": "sms", "per": "week", "max": 2}].',
+    )
+    marketing_consent_default: bool = Field(
+        default=False,
+        description="Whether a contact with no consent record for marketing on a channel may be sent "
+        "marketing messages there (PIPL: keep false unless consent was collected elsewhere).",
+    )
+    worker_batch_size: int = Field(
+        default=1000, gt=0, description="Due journey steps a worker claims in one transaction."
+    )
+    worker_idle_s: float = Field(
+        default=1.0, gt=0, description="Seconds a journey worker sleeps when nothing is due."
+    )
+    outbox_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds a claimed outbox message belongs to one worker; after that another worker "
+        "asks the provider whether it went out before sending it.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL customers reach this server at; tracked short links are "
+        "PUBLIC_URL/l/CODE, so it must be the public address (https in production).",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -111,10 +111,15 @@ def classify_query(rules: Sequence[StageRule], catalog: Catalog, as_of: datetime
 
 
 class StageService:
-    def __init__(self, session: Session, warehouse: Warehouse) -> None:
+    def __init__(self, session: Session, warehouse: Warehouse | None = None) -> None:
         self.session = session
         self.repo = StageRepository(session)
         self.wh = warehouse
+
+    def _warehouse(self) -> Warehouse:
+        if self.wh is None:  # journeys set stages by hand without opening the warehouse
+            raise StageError("assigning stages by rule needs the warehouse")
+        return self.wh
 
     # --- rules --------------------------------------------------------------------------------
     def _rules(self) -> list[StageRule]:
@@ -165,14 +170,14 @@ class StageService:
         """Contacts per stage that the given rules (default: the stored ones) would assign now,
         without writing anything."""
         rules = self._rules() if raw is None else parse_rules(raw)
-        table = fetch_arrow(self.wh.conn, self._compile(rules, _aware(as_of or utcnow())))
+        table = fetch_arrow(self._warehouse().conn, self._compile(rules, _aware(as_of or utcnow())))
         return self._counts(table.column("stage"))
 
     def assign(self, as_of: datetime | None = None) -> StageResult:
         """Classify every live contact as of ``as_of`` (default now) and record the changes."""
         started = time.perf_counter()
         at = _aware(as_of or utcnow())
-        table = fetch_arrow(self.wh.conn, self._compile(self._rules(), at))
+        table = fetch_arrow(self._warehouse().conn, self._compile(self._rules(), at))
         moved = table.filter(table.column("changed")).select(["contact_id", "rule", "stage", "current"])
         stamp = at.strftime("%Y%m%dT%H%M%S%f")
         rows = [

@@ -70,3 +70,19 @@ def storage_time(dialect: str) -> Callable[[datetime], Any]:
     if dialect == "sqlite":
         return lambda ts: ts.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     return lambda ts: ts
+
+
+def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], conflict: Sequence[str]) -> int:
+    """Insert ``rows`` (ORM-typed values) into ``table``, skipping rows that collide on the
+    unique ``conflict`` columns; returns how many were inserted."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return int(session.execute(stmt, rows).rowcount or 0)

@@ -1,0 +1,290 @@
+"""The outbox dispatcher: sends what the journey engine (or a one-off send) wrote to the
+outbox, exactly once per idempotency key.
+
+1. **Claim** (own transaction): due rows move to ``sending`` with a lease and ``attempts + 1``
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never share a row).
+2. **Call** the provider outside any transaction, passing the row's key. A row that was
+   already ``sending`` when claimed lost its worker after the claim: the provider may or may
+   not have accepted it, so the adapter's ``lookup`` asks the provider first and only sends
+   when it finds nothing.
+3. **Record** (own transaction) the result, fenced on ``attempts`` so a worker whose lease ran
+   out cannot overwrite the row a newer claim owns. Temporary failures come back later with
+   exponential backoff; a smart SMS the handset cannot render becomes its plain-SMS fallback
+   under the same key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import literal_column, select, update
+from sqlalchemy.orm import Session
+
+from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendResult
+from siyu.channels.providers import ProviderError, ProviderService
+from siyu.profiles.pii import Keyring
+from siyu.store.changes import emit_events
+from siyu.store.dialect import chunked
+from siyu.store.engine import Database
+from siyu.store.models import ContactAttribute, Identity, OutboxMessage, utcnow
+
+log = logging.getLogger("siyu.dispatcher")
+MAX_ATTEMPTS = 6
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    found: int = 0  # confirmed by lookup after a lost worker
+    failed: int = 0
+    retried: int = 0
+    fallback: int = 0
+
+
+@dataclass
+class _Claimed:
+    id: int
+    key: str
+    contact_id: int
+    channel: str
+    provider: str | None
+    content: dict[str, Any]
+    attempts: int
+    was_sending: bool
+    created_at: datetime
+
+
+def backoff(attempt: int) -> float:
+    return min(30.0 * 2 ** (attempt - 1), 3600.0)
+
+
+class Dispatcher:
+    def __init__(self, db: Database, keyring: Keyring, lease_s: float = 120.0, batch_size: int = 200) -> None:
+        self.db = db
+        self.keyring = keyring
+        self.lease_s = lease_s
+        self.batch_size = batch_size
+        self._adapters: dict[str, ChannelAdapter] = {}
+
+    def close(self) -> None:
+        for a in self._adapters.values():
+            a.close()
+        self._adapters.clear()
+
+    def run_once(self, now: datetime | None = None) -> DispatchStats:
+        stats = DispatchStats()
+        now = now or utcnow()
+        with self.db.sessionmaker() as s:
+            claimed = self._claim(s, now)
+            recipients = self._recipients(s, claimed)
+            providers, problems = self._providers(s, claimed)
+            s.commit()
+        stats.claimed = len(claimed)
+        if not claimed:
+            return stats
+        results: dict[int, tuple[SendResult, str | None]] = {}
+        groups: dict[str, list[_Claimed]] = defaultdict(list)
+        for c in claimed:
+            if c.id in problems:  # no provider: a configuration error; look again in 5 minutes
+                results[c.id] = (SendResult("retry", error=problems[c.id], retry_after_s=300), None)
+                continue
+            groups[providers[c.id]].append(c)
+        for key, rows in groups.items():
+            adapter = self._adapter(key)
+            to_send: list[tuple[_Claimed, OutboundMessage]] = []
+            for c in rows:
+                msg = OutboundMessage(c.key, c.channel, recipients[c.id], c.content)
+                if c.was_sending:
+                    try:
+                        found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
+                    except Exception as exc:  # the provider could not answer: try again later
+                        results[c.id] = (SendResult("retry", error=f"lookup: {exc}"), key)
+                        continue
+                    if found is not None and found.status == "sent":
+                        stats.found += 1
+                        results[c.id] = (found, key)
+                        continue
+                to_send.append((c, msg))
+            if to_send:
+                try:
+                    answers = adapter.send([m for _, m in to_send])
+                except Exception as exc:  # an adapter bug must not lose the batch
+                    log.exception("provider %s failed", key)
+                    answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
+                for (c, _), res in zip(to_send, answers, strict=True):
+                    results[c.id] = (res, key)
+        with self.db.sessionmaker() as s:
+            self._record(s, claimed, results, utcnow(), stats)
+            s.commit()
+        return stats
+
+    # --- claim ------------------------------------------------------------------------------
+    def _claim(self, s: Session, now: datetime) -> list[_Claimed]:
+        t = OutboxMessage
+        q = (
+            select(
+                t.id,
+                t.key,
+                t.contact_id,
+                t.channel,
+                t.provider,
+                t.content,
+                t.attempts,
+                t.status,
+                t.created_at,
+            )
+            .where(
+                t.status.in_([literal_column("'pending'"), literal_column("'sending'")]),
+                t.next_attempt_at <= now,
+            )
+            .order_by(t.next_attempt_at)
+            .limit(self.batch_size)
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        rows = s.execute(q).all()
+        if not rows:
+            return []
+        lease = now + timedelta(seconds=self.lease_s)
+        s.execute(
+            update(OutboxMessage.__table__)
+            .where(OutboxMessage.__table__.c.id.in_([r.id for r in rows]))
+            .values(status="sending", attempts=OutboxMessage.__table__.c.attempts + 1, next_attempt_at=lease)
+        )
+        return [
+            _Claimed(
+                r.id,
+                r.key,
+                r.contact_id,
+                r.channel,
+                r.provider,
+                r.content,
+                r.attempts + 1,
+                r.status == "sending",
+                r.created_at,
+            )
+            for r in rows
+        ]
+
+    def _recipients(self, s: Session, claimed: list[_Claimed]) -> dict[int, Recipient]:
+        """Addresses decrypted in memory for this batch only."""
+        ids = sorted({c.contact_id for c in claimed})
+        found: dict[int, dict[str, str]] = defaultdict(dict)
+        for ch in chunked(ids):
+            for cid, typ, value, enc in s.execute(
+                select(Identity.contact_id, Identity.type, Identity.value, Identity.value_enc).where(
+                    Identity.contact_id.in_(ch),
+                    Identity.type.in_(("phone", "email", "wecom_external_userid")),
+                )
+            ):
+                if typ not in found[cid]:
+                    found[cid][typ] = self.keyring.decrypt(enc, typ.encode()) if enc is not None else value
+            for cid, name, value in s.execute(
+                select(ContactAttribute.contact_id, ContactAttribute.name, ContactAttribute.value).where(
+                    ContactAttribute.contact_id.in_(ch), ContactAttribute.name.in_(("wecom_owner", "name"))
+                )
+            ):
+                found[cid][f"attr:{name}"] = str(value)
+        out = {}
+        for c in claimed:
+            f = found.get(c.contact_id, {})
+            out[c.id] = Recipient(
+                contact_id=c.contact_id,
+                phone=f.get("phone"),
+                email=f.get("email"),
+                wecom_external_userid=f.get("wecom_external_userid"),
+                wecom_staff_userid=f.get("attr:wecom_owner"),
+                name=f.get("attr:name"),
+            )
+        return out
+
+    def _providers(self, s: Session, claimed: list[_Claimed]) -> tuple[dict[int, str], dict[int, str]]:
+        """Provider key per row, and the error for rows no configured provider can carry."""
+        service = ProviderService(s, self.keyring)
+        keys: dict[int, str] = {}
+        problems: dict[int, str] = {}
+        for c in claimed:
+            try:
+                row = service.for_channel(c.channel, c.provider)
+            except ProviderError as exc:
+                problems[c.id] = str(exc)
+                continue
+            keys[c.id] = row.key
+            if row.key not in self._adapters:
+                self._adapters[row.key] = service.adapter(row)
+        return keys, problems
+
+    def _adapter(self, key: str) -> ChannelAdapter:
+        return self._adapters[key]
+
+    # --- record -----------------------------------------------------------------------------
+    def _record(
+        self,
+        s: Session,
+        claimed: list[_Claimed],
+        results: dict[int, tuple[SendResult, str | None]],
+        now: datetime,
+        stats: DispatchStats,
+    ) -> None:
+        t = OutboxMessage.__table__.c
+        events: dict[str, list[tuple[str, int, dict[str, Any]]]] = defaultdict(list)
+        for c in claimed:
+            res, provider = results[c.id]
+            values: dict[str, Any]
+            if res.status == "sent":
+                values = {
+                    "status": "sent",
+                    "sent_at": now,
+                    "provider_message_id": res.provider_message_id,
+                    "provider": provider,
+                    "error": None,
+                }
+                stats.sent += 1
+                events["message.sent"].append(
+                    (f"message.sent:{c.key}", c.contact_id, {"channel": c.channel, "message": c.key})
+                )
+            elif res.status == "failed" and res.detail.get("fallback") and c.channel == "smart_sms":
+                values = {
+                    "status": "pending",
+                    "channel": "sms",
+                    "provider": None,
+                    "next_attempt_at": now,
+                    "content": _fallback(c.content),
+                    "error": "smart_sms not_capable: sent as SMS",
+                }
+                stats.fallback += 1
+            elif res.status == "failed" or c.attempts >= MAX_ATTEMPTS:
+                values = {"status": "failed", "error": (res.error or "failed")[:1000], "provider": provider}
+                stats.failed += 1
+                events["message.failed"].append(
+                    (
+                        f"message.failed:{c.key}",
+                        c.contact_id,
+                        {"channel": c.channel, "message": c.key, "error": res.error},
+                    )
+                )
+            else:
+                delay = res.retry_after_s if res.retry_after_s is not None else backoff(c.attempts)
+                values = {
+                    "status": "pending",
+                    "next_attempt_at": now + timedelta(seconds=delay),
+                    "error": (res.error or "retry")[:1000],
+                }
+                stats.retried += 1
+            s.execute(
+                update(OutboxMessage.__table__).where(t.id == c.id, t.attempts == c.attempts).values(**values)
+            )
+        for name, rows in events.items():
+            emit_events(s, name, rows, now)
+
+
+def _fallback(content: dict[str, Any]) -> dict[str, Any]:
+    fb = dict(content.get("fallback") or {})
+    fb.setdefault("text", "")
+    fb.setdefault("params", {})
+    return fb

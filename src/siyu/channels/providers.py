@@ -1,0 +1,158 @@
+"""Configured provider accounts: validated against each adapter's documented fields, secrets
+encrypted with the PII keyring, and the adapter built for a message channel on demand."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.audit import service as audit
+from siyu.channels.base import MESSAGE_CHANNELS, PROVIDER_KINDS, ChannelAdapter
+from siyu.profiles.pii import Keyring
+from siyu.store.models import ChannelProvider
+from siyu.store.slugs import check_slug
+
+
+class ProviderError(ValueError):
+    pass
+
+
+class ProviderNotFound(ProviderError):
+    pass
+
+
+def adapter_class(kind: str) -> Any:
+    if kind not in PROVIDER_KINDS:
+        raise ProviderError(f"kind: unknown provider kind {kind!r}; one of {', '.join(PROVIDER_KINDS)}")
+    module, _, name = PROVIDER_KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _required(fields: dict[str, str]) -> list[str]:
+    return [k for k, doc in fields.items() if "required" in doc.lower()]
+
+
+class ProviderService:
+    def __init__(self, session: Session, keyring: Keyring) -> None:
+        self.session = session
+        self.keyring = keyring
+
+    def create(
+        self,
+        key: str,
+        kind: str,
+        config: dict[str, Any] | None = None,
+        secrets: dict[str, Any] | None = None,
+        default: bool = False,
+        rate_per_s: float = 50.0,
+        actor: str = "system",
+    ) -> ChannelProvider:
+        try:
+            check_slug(key)
+        except ValueError as exc:
+            raise ProviderError(f"key: {exc}") from None
+        cls = adapter_class(kind)
+        config, secrets = dict(config or {}), dict(secrets or {})
+        for name in _required(cls.CONFIG_FIELDS):
+            if config.get(name) in (None, ""):
+                raise ProviderError(f"config.{name}: required for {kind} ({cls.CONFIG_FIELDS[name]})")
+        for name in config:
+            if name not in cls.CONFIG_FIELDS and name not in ("base_url", "rate_per_s", "default_sender"):
+                raise ProviderError(
+                    f"config.{name}: not a {kind} setting; one of {', '.join(cls.CONFIG_FIELDS)}"
+                )
+        for name in _required(cls.SECRET_FIELDS):
+            if secrets.get(name) in (None, ""):
+                raise ProviderError(f"secrets.{name}: required for {kind} ({cls.SECRET_FIELDS[name]})")
+        if self.by_key(key) is not None:
+            raise ProviderError(f"key: provider {key!r} already exists")
+        if default:
+            self._clear_default(kind)
+        row = ChannelProvider(
+            key=key,
+            kind=kind,
+            config=config,
+            secrets_enc=self.keyring.encrypt(orjson.dumps(secrets).decode(), self._aad(key))
+            if secrets
+            else None,
+            is_default=default,
+            rate_per_s=float(config.get("rate_per_s", rate_per_s)),
+        )
+        self.session.add(row)
+        self.session.flush()
+        audit.record(self.session, actor, "provider.created", "provider", key, {"kind": kind})
+        return row
+
+    @staticmethod
+    def _aad(key: str) -> bytes:
+        return f"provider:{key}".encode()
+
+    def _clear_default(self, kind: str) -> None:
+        for row in self.session.scalars(select(ChannelProvider).where(ChannelProvider.kind == kind)):
+            row.is_default = False
+
+    def by_key(self, key: str) -> ChannelProvider | None:
+        return self.session.scalar(select(ChannelProvider).where(ChannelProvider.key == key))
+
+    def get(self, key: str) -> ChannelProvider:
+        row = self.by_key(key)
+        if row is None:
+            raise ProviderNotFound(f"no provider {key!r}")
+        return row
+
+    def list(self) -> list[dict[str, Any]]:
+        return [
+            self.describe(r)
+            for r in self.session.scalars(select(ChannelProvider).order_by(ChannelProvider.id))
+        ]
+
+    def describe(self, row: ChannelProvider) -> dict[str, Any]:
+        """Never the secrets themselves: only which ones are set."""
+        return {
+            "key": row.key,
+            "kind": row.kind,
+            "config": row.config,
+            "secrets": sorted(self.secrets(row)),
+            "default": row.is_default,
+            "rate_per_s": row.rate_per_s,
+        }
+
+    def delete(self, key: str, actor: str = "system") -> None:
+        self.session.delete(self.get(key))
+        self.session.flush()
+        audit.record(self.session, actor, "provider.deleted", "provider", key)
+
+    def secrets(self, row: ChannelProvider) -> dict[str, Any]:
+        if row.secrets_enc is None:
+            return {}
+        return dict(orjson.loads(self.keyring.decrypt(row.secrets_enc, self._aad(row.key))))
+
+    def for_channel(self, channel: str, key: str | None = None) -> ChannelProvider:
+        """The provider that carries ``channel``: the named one, else the default (or only)
+        provider of a kind that can carry it."""
+        kinds = MESSAGE_CHANNELS.get(channel)
+        if kinds is None:
+            raise ProviderError(f"unknown channel {channel!r}")
+        if key is not None:
+            row = self.get(key)
+            if row.kind not in kinds:
+                raise ProviderError(f"provider {key!r} ({row.kind}) cannot send {channel}")
+            return row
+        rows = list(
+            self.session.scalars(
+                select(ChannelProvider)
+                .where(ChannelProvider.kind.in_(kinds))
+                .order_by(ChannelProvider.is_default.desc(), ChannelProvider.id)
+            )
+        )
+        if not rows:
+            raise ProviderNotFound(f"no provider configured for {channel} (kinds: {', '.join(kinds)})")
+        return rows[0]
+
+    def adapter(self, row: ChannelProvider) -> ChannelAdapter:
+        config = {**row.config, "rate_per_s": row.rate_per_s}
+        return adapter_class(row.kind)(config, self.secrets(row))  # type: ignore[no-any-return]

@@ -1,0 +1,131 @@
+"""The journey worker (``siyu worker``, and one inside ``siyu serve``): follows events into
+journeys, runs broadcasts and date triggers, runs due steps in batches, then dispatches the
+outbox. Each phase is its own transaction; run as many workers as you like on PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from siyu.channels.dispatcher import Dispatcher
+from siyu.config import Settings
+from siyu.journeys.engine import Engine, EngineConfig
+from siyu.journeys.schemas import Cap, QuietHours
+from siyu.journeys.triggers import TriggerFollower, run_schedules
+from siyu.profiles.pii import Keyring
+from siyu.store.engine import Database
+
+log = logging.getLogger("siyu.worker")
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    quiet = None
+    raw = settings.quiet_hours.strip()
+    if raw:
+        start, _, end = raw.partition("-")
+        quiet = QuietHours(start=start.strip(), end=end.strip())
+    else:
+        quiet = QuietHours(enabled=False)
+    return EngineConfig(
+        public_url=settings.public_url,
+        default_timezone=settings.default_timezone,
+        caps=[Cap.model_validate(c) for c in settings.frequency_caps],
+        quiet_hours=quiet,
+        marketing_consent_default=settings.marketing_consent_default,
+    )
+
+
+@dataclass
+class TickStats:
+    enrolled: int = 0
+    steps: int = 0
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    lags: list[float] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.enrolled or self.steps or self.sent or self.failed)
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        settings: Settings,
+        dispatch: bool = True,
+        schedule_interval_s: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.keyring = keyring
+        self.settings = settings
+        self.config = engine_config(settings)
+        self.batch_size = settings.worker_batch_size
+        self.dispatcher = Dispatcher(db, keyring, lease_s=settings.outbox_lease_s) if dispatch else None
+        self.schedule_interval_s = schedule_interval_s
+        self._last_schedule = float("-inf")
+
+    def close(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.close()
+
+    def tick(self, max_batches: int = 100) -> TickStats:
+        stats = TickStats()
+        with self.db.sessionmaker() as s:
+            stats.enrolled += TriggerFollower(s).run().enrolled
+            s.commit()
+        if time.monotonic() - self._last_schedule >= self.schedule_interval_s:
+            self._last_schedule = time.monotonic()
+            with self.db.sessionmaker() as s:
+                stats.enrolled += run_schedules(s, default_timezone=self.settings.default_timezone)
+                s.commit()
+        for _ in range(max_batches):
+            with self.db.sessionmaker() as s:
+                run = Engine(s, self.keyring, self.config).run_due(self.batch_size)
+                s.commit()
+            stats.steps += run.steps
+            stats.queued += run.queued
+            stats.lags.extend(run.lags)
+            if run.claimed < self.batch_size:
+                break
+        if self.dispatcher is not None:
+            for _ in range(max_batches):
+                d = self.dispatcher.run_once()
+                stats.sent += d.sent + d.found
+                stats.failed += d.failed
+                if d.claimed < self.dispatcher.batch_size:
+                    break
+        return stats
+
+    def run(self, stop: threading.Event | None = None, max_ticks: int | None = None) -> None:
+        stop = stop or threading.Event()
+        ticks = 0
+        while not stop.is_set():
+            try:
+                stats = self.tick()
+            except Exception:  # a failing round is logged and retried; state is transactional
+                log.exception("worker tick failed")
+                stats = TickStats()
+            ticks += 1
+            if max_ticks is not None and ticks >= max_ticks:
+                break
+            if not stats.busy:
+                stop.wait(self.settings.worker_idle_s)
+
+
+def run_worker(settings: Settings, stop: Any = None) -> None:
+    """Entry point for ``siyu worker`` and the process ``siyu serve`` starts."""
+    from siyu.context import AppContext
+
+    ctx = AppContext.from_settings(settings)
+    worker = Worker(ctx.db, ctx.keyring, settings)
+    try:
+        worker.run(stop)
+    finally:
+        worker.close()
+        ctx.close()

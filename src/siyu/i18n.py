@@ -11,6 +11,32 @@ import os
 from typing import Any
 
 MESSAGES: dict[str, dict[str, str]] = {
+    "journey_state": {
+        "en": "Journey {key}: {status} (version {version}).",
+        "zh": "旅程 {key}：{status}（第 {version} 版）。",
+    },
+    "journey_totals": {
+        "en": "Journey {key}: {enrolled} enrolled, {active} in progress, {converted} converted ({rate}).",
+        "zh": "旅程 {key}：共进入 {enrolled} 人，进行中 {active} 人，转化 {converted} 人（{rate}）。",
+    },
+    "journey_variant": {
+        "en": "Split {split}, variant {variant}: {entered} entered, {sent} sent, {clicked} clicked, {converted} converted.",
+        "zh": "分流 {split} 的 {variant} 组：进入 {entered}，发送 {sent}，点击 {clicked}，转化 {converted}。",
+    },
+    "journey_enrolled": {
+        "en": "{enrolled} enrolled from {rows} rows ({matched} matched a contact, {missing} did not).",
+        "zh": "名单 {rows} 行，匹配到 {matched} 人，新加入 {enrolled} 人（{missing} 行未找到联系人）。",
+    },
+    "provider_added": {"en": "Provider {key} ({kind}) added.", "zh": "已添加服务商 {key}（{kind}）。"},
+    "provider_deleted": {"en": "Provider {key} deleted.", "zh": "已删除服务商 {key}。"},
+    "worker_round": {
+        "en": "{enrolled} enrolled, {steps} steps run, {queued} messages queued, {sent} sent, {failed} failed.",
+        "zh": "新进入 {enrolled} 人，执行 {steps} 步，生成消息 {queued} 条，发送 {sent} 条，失败 {failed} 条。",
+    },
+    "worker_running": {
+        "en": "Journey worker running; Ctrl-C stops it.",
+        "zh": "旅程执行器运行中，按 Ctrl-C 停止。",
+    },
     "migrated": {
         "en": "Database is at the latest schema ({rev}).",
         "zh": "数据库已升级到最新结构（{rev}）。",
@@ -101,6 +127,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "已计算 {contacts} 位顾客的 RFM（{changed} 人变化）。",
     },
     "rfm_none": {"en": "No orders, no RFM scores.", "zh": "无订单，没有 RFM。"},
+    "template_created": {
+        "en": "Template {key} ({channel}) created.",
+        "zh": "已创建模板 {key}（{channel}）。",
+    },
+    "template_updated": {
+        "en": "Template {key} ({channel}) updated.",
+        "zh": "已更新模板 {key}（{channel}）。",
+    },
+    "template_deleted": {"en": "Template {key} deleted.", "zh": "已删除模板 {key}。"},
+    "material_created": {"en": "Material {key} ({kind}) created.", "zh": "已创建素材 {key}（{kind}）。"},
+    "render_error": {"en": "Render problem: {what}", "zh": "渲染问题：{what}"},
 }
 
 

@@ -11,12 +11,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
-from siyu.api import ingest, layers, management
+from siyu.api import content, ingest, journeys, layers, management
 from siyu.background import LayerTasks
+from siyu.channels.providers import ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
 from siyu.consent.service import ConsentError
+from siyu.content.schemas import ContentError
+from siyu.content.service import ContentConflict, ContentNotFound
 from siyu.ingest.readers import ImportFileError
+from siyu.journeys.schemas import JourneyDefinitionError
+from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
+from siyu.journeys.worker import WorkerProcess
 from siyu.profiles.views import LookupError_
 from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
@@ -40,6 +46,14 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (TagError, 422),
     (StageError, 422),
     (RfmSettingsError, 422),
+    (ContentNotFound, 404),
+    (ContentConflict, 409),
+    (ContentError, 422),
+    (JourneyNotFound, 404),
+    (JourneyConflict, 409),
+    (JourneyError, 422),
+    (ProviderNotFound, 404),
+    (ProviderError, 422),
     (WarehouseBusy, 503),
 )
 
@@ -53,10 +67,11 @@ def _error_answers(app: FastAPI) -> None:
         app.add_exception_handler(error, answer)
 
     def invalid_definition(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, SegmentDefinitionError)
+        assert isinstance(exc, SegmentDefinitionError | JourneyDefinitionError)
         return JSONResponse({"detail": str(exc), "path": exc.path, "error": exc.message}, status_code=422)
 
     app.add_exception_handler(SegmentDefinitionError, invalid_definition)
+    app.add_exception_handler(JourneyDefinitionError, invalid_definition)
 
 
 def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
@@ -74,9 +89,15 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
             if feed_warehouse
             else None
         )
+        # The journey worker runs beside the feeder in `siyu serve`; more can run as `siyu worker`.
+        worker = WorkerProcess(settings) if feed_warehouse else None
         if feeder:
             feeder.start()
+        if worker:
+            worker.start()
         yield
+        if worker:
+            worker.stop()
         if feeder:
             feeder.stop()
 
@@ -92,6 +113,10 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(management.router)
     app.include_router(layers.router)
+    app.include_router(content.router)
+    app.include_router(content.public_router)
+    app.include_router(journeys.router)
+    app.include_router(journeys.public_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -3,9 +3,9 @@ outbox, exactly once per idempotency key.
 
 1. **Claim** (own transaction): due rows move to ``sending`` with a lease and ``attempts + 1``
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never share a row).
-2. **Call** the provider outside any transaction, passing the row's key. A row that was
-   already ``sending`` when claimed lost its worker after the claim: the provider may or may
-   not have accepted it, so the adapter's ``lookup`` asks the provider first and only sends
+2. **Call** the provider outside any transaction, passing the row's key. A row tried before
+   (its worker died after the claim, or the provider's answer was lost or unclear) may or may
+   not have been accepted, so the adapter's ``lookup`` asks the provider first and only sends
    when it finds nothing.
 3. **Record** (own transaction) the result, fenced on ``attempts`` so a worker whose lease ran
    out cannot overwrite the row a newer claim owns. Temporary failures come back later with
@@ -55,7 +55,7 @@ class _Claimed:
     provider: str | None
     content: dict[str, Any]
     attempts: int
-    was_sending: bool
+    tried_before: bool
     created_at: datetime
 
 
@@ -99,7 +99,7 @@ class Dispatcher:
             to_send: list[tuple[_Claimed, OutboundMessage]] = []
             for c in rows:
                 msg = OutboundMessage(c.key, c.channel, recipients[c.id], c.content)
-                if c.was_sending:
+                if c.tried_before:
                     try:
                         found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
                     except Exception as exc:  # the provider could not answer: try again later
@@ -165,7 +165,7 @@ class Dispatcher:
                 r.provider,
                 r.content,
                 r.attempts + 1,
-                r.status == "sending",
+                r.attempts > 0,  # tried before: the provider may have it already
                 r.created_at,
             )
             for r in rows

@@ -64,9 +64,16 @@ class ProviderHttp:
         self.retries = retries
         self.backoff_s = backoff_s
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, url: str, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
         """The response of the first attempt that is not a network error, 429 or 5xx; raises
-        :class:`ProviderError` (temporary) when every attempt failed that way."""
+        :class:`ProviderError` (temporary) when every attempt failed that way.
+
+        A request that is not ``idempotent`` (default: every method but GET) is repeated only
+        when it certainly did not reach the provider — the connection failed, or 429 said it
+        was not processed. After a timeout or a 5xx the provider may have acted, so it is left
+        to the dispatcher, which asks the provider (``lookup``) before sending again."""
+        if idempotent is None:
+            idempotent = method.upper() == "GET"
         last: str = ""
         retry_after: float | None = None
         for attempt in range(self.retries + 1):
@@ -76,10 +83,15 @@ class ProviderHttp:
             self.limiter.acquire()
             try:
                 resp = self.client.request(method, url, **kwargs)
-            except httpx.TransportError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last, retry_after = f"{type(exc).__name__}: {exc}", None
                 continue
-            if resp.status_code not in RETRY_STATUS:
+            except httpx.TransportError as exc:
+                if not idempotent:
+                    raise ProviderError(f"{type(exc).__name__}: {exc}", temporary=True) from None
+                last, retry_after = f"{type(exc).__name__}: {exc}", None
+                continue
+            if resp.status_code not in RETRY_STATUS or (not idempotent and resp.status_code != 429):
                 return resp
             last = f"HTTP {resp.status_code}: {resp.text[:200]}"
             retry_after = _retry_after(resp)

@@ -119,7 +119,14 @@ class ProviderService:
             "secrets": sorted(self.secrets(row)),
             "default": row.is_default,
             "rate_per_s": row.rate_per_s,
+            "callback_path": f"/api/v1/providers/{row.key}/callbacks/{{receipts|inbound}}?token="
+            f"{self.callback_token(row.key)}",
         }
+
+    def callback_token(self, key: str) -> str:
+        """The secret in the callback URL given to the provider: providers push receipts and
+        replies unsigned, so the URL itself must be unguessable."""
+        return self.keyring.blind_index("provider_callback", key)[:32]
 
     def delete(self, key: str, actor: str = "system") -> None:
         self.session.delete(self.get(key))

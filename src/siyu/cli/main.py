@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import layers, stages
+from siyu.cli import content, journeys, layers, stages
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
@@ -47,8 +47,12 @@ for sub, name in (
     (layers.tags_app, "tags"),
     (stages.stages_app, "stages"),
     (stages.rfm_app, "rfm"),
+    (content.content_app, "content"),
+    (journeys.journeys_app, "journeys"),
+    (journeys.providers_app, "providers"),
 ):
     app.add_typer(sub, name=name)
+app.command("worker")(journeys.worker)
 
 _client = open_client
 _print_json = print_json

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
@@ -31,6 +32,8 @@ class Siyu:
         self.segments = SegmentsClient(context)
         self.stages = StagesClient(context)
         self.rfm = RfmClient(context)
+        self.journeys = JourneysClient(context)
+        self.providers = ProvidersClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

@@ -129,3 +129,33 @@ def run_worker(settings: Settings, stop: Any = None) -> None:
     finally:
         worker.close()
         ctx.close()
+
+
+class WorkerProcess:
+    """The journey worker as a child process of ``siyu serve`` (spawned: its own interpreter,
+    so steps and sends do not compete with HTTP for the interpreter lock)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import multiprocessing
+
+        self._mp = multiprocessing.get_context("spawn")
+        self.stop_event = self._mp.Event()
+        self.settings = settings
+        self.process: Any = None
+
+    def start(self) -> None:
+        self.process = self._mp.Process(
+            target=_child, args=(self.settings.model_dump(mode="json"), self.stop_event), daemon=True
+        )
+        self.process.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.stop_event.set()
+        if self.process is not None:
+            self.process.join(timeout_s)
+            if self.process.is_alive():
+                self.process.terminate()
+
+
+def _child(settings: dict[str, Any], stop: Any) -> None:
+    run_worker(Settings(**settings), stop)

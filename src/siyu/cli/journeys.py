@@ -1,0 +1,261 @@
+"""`siyu journeys …`, `siyu providers …` and `siyu worker`: automation from the shell."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from siyu.channels.providers import ProviderError
+from siyu.cli.common import JsonOpt, fail, open_client, out
+from siyu.cli.layers import FileArg, show
+from siyu.client import Siyu
+from siyu.i18n import t
+from siyu.journeys.schemas import JourneyDefinitionError
+from siyu.journeys.service import JourneyError
+from siyu.profiles.views import LookupError_
+from siyu.segments.documents import read_document, to_yaml
+
+journeys_app = typer.Typer(
+    help="SOP journeys (旅程): create, start, pause, report. 自动化旅程。", no_args_is_help=True
+)
+providers_app = typer.Typer(
+    help="Channel providers: WeCom, SMS, smart SMS, SMTP, webhook. 渠道服务商账号。", no_args_is_help=True
+)
+KeyArg = Annotated[str, typer.Argument(help="Journey key. 旅程标识。")]
+USER_ERRORS = (JourneyDefinitionError, JourneyError, ProviderError, LookupError_, ValueError)
+
+
+@contextmanager
+def client() -> Iterator[Siyu]:
+    with open_client() as c:
+        try:
+            yield c
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from exc
+
+
+def _summary(data: dict[str, Any]) -> None:
+    out.print(t("journey_state", key=data["key"], status=data["status"], version=data["version"]))
+
+
+@journeys_app.command("create")
+def journeys_create(
+    file: FileArg,
+    start: Annotated[bool, typer.Option("--start", help="Start it right away. 创建后立即启动。")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a journey from a JSON or YAML file (a draft unless --start). 创建旅程。"""
+    with client() as c:
+        data = c.journeys.create(read_document(file))
+        if start:
+            data = {**data, **c.journeys.start(data["key"])}
+    show(data, as_json, lambda: _summary(data))
+
+
+@journeys_app.command("update")
+def journeys_update(key: KeyArg, file: FileArg, as_json: JsonOpt = False) -> None:
+    """Replace a paused or draft journey's definition (a new version). 修改旅程。"""
+    with client() as c:
+        data = c.journeys.update(key, read_document(file))
+    show(data, as_json, lambda: _summary(data))
+
+
+@journeys_app.command("list")
+def journeys_list(as_json: JsonOpt = False) -> None:
+    """Every journey with its state. 旅程列表。"""
+    with client() as c:
+        rows = c.journeys.list()
+
+    def text() -> None:
+        table = Table()
+        for col in ("key", "name", "status", "trigger", "steps", "started_at"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r["key"], r["name"], r["status"], r["trigger"], str(r["steps"]), r["started_at"] or "-"
+            )
+        out.print(table)
+
+    show(rows, as_json, text)
+
+
+@journeys_app.command("show")
+def journeys_show(key: KeyArg, as_json: JsonOpt = False) -> None:
+    """A journey and its definition (YAML unless --json). 查看旅程定义。"""
+    with client() as c:
+        data = c.journeys.get(key)
+    show(data, as_json, lambda: out.print(to_yaml(data), end=""))
+
+
+@journeys_app.command("start")
+def journeys_start(key: KeyArg, as_json: JsonOpt = False) -> None:
+    """Start (or resume) a journey. 启动旅程。"""
+    with client() as c:
+        data = c.journeys.start(key)
+    show(data, as_json, lambda: _summary(data))
+
+
+@journeys_app.command("pause")
+def journeys_pause(key: KeyArg, as_json: JsonOpt = False) -> None:
+    """Pause: no step runs and nobody enters until it starts again. 暂停旅程。"""
+    with client() as c:
+        data = c.journeys.pause(key)
+    show(data, as_json, lambda: _summary(data))
+
+
+@journeys_app.command("archive")
+def journeys_archive(key: KeyArg, as_json: JsonOpt = False) -> None:
+    """Archive a journey for good. 归档旅程。"""
+    with client() as c:
+        data = c.journeys.archive(key)
+    show(data, as_json, lambda: _summary(data))
+
+
+@journeys_app.command("stats")
+def journeys_stats(key: KeyArg, as_json: JsonOpt = False) -> None:
+    """Per-step report: entered, waiting, sent, delivered, clicked, converted, skipped. 旅程报表。"""
+    with client() as c:
+        data = c.journeys.stats(key)
+
+    def text() -> None:
+        out.print(
+            t(
+                "journey_totals",
+                key=data["journey"],
+                enrolled=data["enrolled"],
+                active=data["active"],
+                converted=data["converted"],
+                rate=f"{data['conversion_rate']:.1%}",
+            )
+        )
+        cols = ("id", "action", "entered", "waiting", "sent", "delivered", "clicked", "converted")
+        skips = ("skipped_cap", "held_quiet", "skipped_consent", "failed")
+        table = Table()
+        for col in cols + skips:
+            table.add_column(col)
+        for st in data["steps"]:
+            table.add_row(*(str(st.get(c, "")) for c in cols + skips))
+        out.print(table)
+        for v in data["variants"]:
+            out.print(t("journey_variant", **v))
+
+    show(data, as_json, text)
+
+
+@journeys_app.command("enrol")
+def journeys_enrol(
+    key: KeyArg,
+    file: Annotated[str, typer.Argument(help="CSV: one id/phone/email per row. 名单 CSV。")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Enrol the contacts of a CSV list (entry rules apply; the same file twice enrols no one
+    twice). 按名单加入旅程。"""
+    with client() as c:
+        data = c.journeys.enrol_csv(key, file)
+    show(
+        data,
+        as_json,
+        lambda: out.print(
+            t(
+                "journey_enrolled",
+                **{k: v for k, v in data.items() if k != "not_found"},
+                missing=len(data["not_found"]),
+            )
+        ),
+    )
+
+
+# --- providers ----------------------------------------------------------------------------------
+def _json_opt(raw: str | None, name: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise fail(f"--{name}: not JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise fail(f"--{name}: expected a JSON object")
+    return value
+
+
+@providers_app.command("add")
+def providers_add(
+    key: Annotated[str, typer.Argument(help="Provider key. 标识。")],
+    kind: Annotated[str, typer.Option(help="wecom, aliyun_sms, tencent_sms, smart_sms, smtp, webhook.")],
+    config: Annotated[str | None, typer.Option(help="JSON object of settings. 配置 JSON。")] = None,
+    secrets_file: Annotated[
+        str | None, typer.Option(help="JSON file of credentials (kept encrypted). 凭据文件。")
+    ] = None,
+    default: Annotated[bool, typer.Option("--default", help="Default for its kind. 设为默认。")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a provider account; credentials come from a file so they stay out of shell history.
+    添加服务商账号。"""
+    secrets = read_document(Path(secrets_file)) if secrets_file else {}
+    with client() as c:
+        data = c.providers.add(key, kind, _json_opt(config, "config"), secrets, default)
+    show(data, as_json, lambda: out.print(t("provider_added", key=data["key"], kind=data["kind"])))
+
+
+@providers_app.command("list")
+def providers_list(as_json: JsonOpt = False) -> None:
+    """Provider accounts (secrets are never shown). 服务商列表。"""
+    with client() as c:
+        rows = c.providers.list()
+
+    def text() -> None:
+        table = Table()
+        for col in ("key", "kind", "default", "secrets", "config"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r["key"],
+                r["kind"],
+                str(r["default"]),
+                ",".join(r["secrets"]),
+                orjson.dumps(r["config"]).decode(),
+            )
+        out.print(table)
+
+    show(rows, as_json, text)
+
+
+@providers_app.command("delete")
+def providers_delete(key: Annotated[str, typer.Argument(help="Provider key. 标识。")]) -> None:
+    """Delete a provider account. 删除服务商账号。"""
+    with client() as c:
+        c.providers.delete(key)
+    out.print(t("provider_deleted", key=key))
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit. 只运行一轮。")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the journey worker: enrol, run due steps, send the outbox (until Ctrl-C). 运行旅程执行器。
+
+    Run several on PostgreSQL; they share the work without running a step twice."""
+    with client() as c:
+        if once:
+            stats = c.journeys.run_worker(1)
+            data = {k: v for k, v in vars(stats).items() if k != "lags"}
+            show(data, as_json, lambda: out.print(t("worker_round", **data)))
+            return
+        from siyu.journeys.worker import Worker
+
+        out.print(t("worker_running"))
+        w = Worker(c.ctx.db, c.ctx.keyring, c.ctx.settings)
+        stop = threading.Event()
+        try:
+            w.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        finally:
+            w.close()

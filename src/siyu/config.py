@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     )
     frequency_caps: list[dict[str, Any]] = Field(
         default_factory=list,
-        description='JSON list of global frequency caps on top of each journey\'s, e.g. '
+        description="JSON list of global frequency caps on top of each journey's, e.g. "
         '[{"channel": "any", "per": "day", "max": 3}, {"channel": "sms", "per": "week", "max": 2}].',
     )
     marketing_consent_default: bool = Field(
@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     )
     worker_idle_s: float = Field(
         default=1.0, gt=0, description="Seconds a journey worker sleeps when nothing is due."
+    )
+    outbox_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds before a message that failed temporarily is tried again; doubles with "
+        "each attempt (at most an hour, six attempts).",
     )
     outbox_lease_s: float = Field(
         default=120.0,

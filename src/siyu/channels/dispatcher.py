@@ -16,8 +16,9 @@ outbox, exactly once per idempotency key.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,8 @@ from siyu.store.models import ContactAttribute, Identity, OutboxMessage, utcnow
 
 log = logging.getLogger("siyu.dispatcher")
 MAX_ATTEMPTS = 6
+#: Messages sent and recorded together; a claim is worked through in chunks of this size.
+CHUNK = 50
 
 
 @dataclass
@@ -59,17 +62,27 @@ class _Claimed:
     created_at: datetime
 
 
-def backoff(attempt: int) -> float:
-    return min(30.0 * 2 ** (attempt - 1), 3600.0)
+def backoff(attempt: int, base_s: float = 30.0) -> float:
+    """Seconds before retry ``attempt`` + 1: base, 2×base, 4×base … at most an hour."""
+    return min(base_s * 2 ** (attempt - 1), 3600.0)
 
 
 class Dispatcher:
-    def __init__(self, db: Database, keyring: Keyring, lease_s: float = 120.0, batch_size: int = 200) -> None:
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        lease_s: float = 120.0,
+        batch_size: int = 200,
+        retry_base_s: float = 30.0,
+    ) -> None:
         self.db = db
+        self.retry_base_s = retry_base_s
         self.keyring = keyring
         self.lease_s = lease_s
         self.batch_size = batch_size
         self._adapters: dict[str, ChannelAdapter] = {}
+        self._senders: dict[str, str | None] = {}  # provider → default WeCom sender
 
     def close(self) -> None:
         for a in self._adapters.values():
@@ -87,41 +100,79 @@ class Dispatcher:
         stats.claimed = len(claimed)
         if not claimed:
             return stats
-        results: dict[int, tuple[SendResult, str | None]] = {}
+        problem_results = {
+            c.id: (SendResult("retry", error=problems[c.id], retry_after_s=300), None)  # look again later
+            for c in claimed
+            if c.id in problems
+        }
         groups: dict[str, list[_Claimed]] = defaultdict(list)
         for c in claimed:
-            if c.id in problems:  # no provider: a configuration error; look again in 5 minutes
-                results[c.id] = (SendResult("retry", error=problems[c.id], retry_after_s=300), None)
+            if c.id not in problems:
+                groups[providers[c.id]].append(c)
+        chunks = [
+            (key, rows[i : i + CHUNK]) for key, rows in groups.items() for i in range(0, len(rows), CHUNK)
+        ]
+        started = time.monotonic()
+        released: list[_Claimed] = []
+        for key, chunk in chunks:
+            # Record chunk by chunk, and leave what is left once half the lease is spent, so a
+            # slow provider never lets the lease run out under a batch (another worker would
+            # claim it, and neither could record: safe, thanks to the fence, but no progress).
+            if time.monotonic() - started > self.lease_s / 2:
+                released.extend(chunk)
                 continue
-            groups[providers[c.id]].append(c)
-        for key, rows in groups.items():
-            adapter = self._adapter(key)
-            to_send: list[tuple[_Claimed, OutboundMessage]] = []
-            for c in rows:
-                msg = OutboundMessage(c.key, c.channel, recipients[c.id], c.content)
-                if c.tried_before:
-                    try:
-                        found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
-                    except Exception as exc:  # the provider could not answer: try again later
-                        results[c.id] = (SendResult("retry", error=f"lookup: {exc}"), key)
-                        continue
-                    if found is not None and found.status == "sent":
-                        stats.found += 1
-                        results[c.id] = (found, key)
-                        continue
-                to_send.append((c, msg))
-            if to_send:
-                try:
-                    answers = adapter.send([m for _, m in to_send])
-                except Exception as exc:  # an adapter bug must not lose the batch
-                    log.exception("provider %s failed", key)
-                    answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
-                for (c, _), res in zip(to_send, answers, strict=True):
-                    results[c.id] = (res, key)
+            results = self._send_chunk(key, chunk, recipients, stats)
+            with self.db.sessionmaker() as s:
+                self._record(s, chunk, results, utcnow(), stats)
+                s.commit()
         with self.db.sessionmaker() as s:
-            self._record(s, claimed, results, utcnow(), stats)
+            self._record(s, [c for c in claimed if c.id in problems], problem_results, utcnow(), stats)
+            self._release(s, released)
             s.commit()
         return stats
+
+    def _send_chunk(
+        self, key: str, rows: list[_Claimed], recipients: dict[int, Recipient], stats: DispatchStats
+    ) -> dict[int, tuple[SendResult, str | None]]:
+        adapter = self._adapter(key)
+        results: dict[int, tuple[SendResult, str | None]] = {}
+        to_send: list[tuple[_Claimed, OutboundMessage]] = []
+        for c in rows:
+            rec = recipients[c.id]
+            if rec.wecom_staff_userid is None and self._senders.get(key):
+                # no `wecom_owner` trait: the provider's default staff member sends
+                rec = replace(rec, wecom_staff_userid=self._senders[key])
+            msg = OutboundMessage(c.key, c.channel, rec, c.content)
+            if c.tried_before:
+                try:
+                    found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
+                except Exception as exc:  # the provider could not answer: try again later
+                    results[c.id] = (SendResult("retry", error=f"lookup: {exc}"), key)
+                    continue
+                if found is not None and found.status == "sent":
+                    stats.found += 1
+                    results[c.id] = (found, key)
+                    continue
+            to_send.append((c, msg))
+        if to_send:
+            try:
+                answers = adapter.send([m for _, m in to_send])
+            except Exception as exc:  # an adapter bug must not lose the batch
+                log.exception("provider %s failed", key)
+                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
+            for (c, _), res in zip(to_send, answers, strict=True):
+                results[c.id] = (res, key)
+        return results
+
+    def _release(self, s: Session, rows: list[_Claimed]) -> None:
+        """Give back claimed rows that were not tried: due now, the attempt not counted."""
+        t = OutboxMessage.__table__.c
+        for c in rows:
+            s.execute(
+                update(OutboxMessage.__table__)
+                .where(t.id == c.id, t.attempts == c.attempts)
+                .values(status="pending", attempts=c.attempts - 1, next_attempt_at=utcnow())
+            )
 
     # --- claim ------------------------------------------------------------------------------
     def _claim(self, s: Session, now: datetime) -> list[_Claimed]:
@@ -217,6 +268,7 @@ class Dispatcher:
             keys[c.id] = row.key
             if row.key not in self._adapters:
                 self._adapters[row.key] = service.adapter(row)
+                self._senders[row.key] = row.config.get("default_sender")
         return keys, problems
 
     def _adapter(self, key: str) -> ChannelAdapter:
@@ -269,7 +321,11 @@ class Dispatcher:
                     )
                 )
             else:
-                delay = res.retry_after_s if res.retry_after_s is not None else backoff(c.attempts)
+                delay = (
+                    res.retry_after_s
+                    if res.retry_after_s is not None
+                    else backoff(c.attempts, self.retry_base_s)
+                )
                 values = {
                     "status": "pending",
                     "next_attempt_at": now + timedelta(seconds=delay),

@@ -9,6 +9,7 @@ outbox insert per send), which is what makes thousands of steps per second possi
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from siyu.journeys.repository import JourneyRepository
 from siyu.journeys.schemas import EXIT, Cap, JourneySpec, QuietHours, Step, parse_journey
 from siyu.profiles.pii import Keyring
 from siyu.store.models import Journey, utcnow
+
+log = logging.getLogger("siyu.journeys")
 
 #: Steps one enrolment may run in one claim; a longer run (a loop of branches without a wait)
 #: is parked for a minute rather than spinning.
@@ -142,6 +145,26 @@ class Engine:
         self.config = config or EngineConfig()
         self.repo = JourneyRepository(session)
 
+    def _handle(
+        self, run: Run, handler: Handler, spec: JourneySpec, step: Step, group: list[Enrolment]
+    ) -> list[tuple[Enrolment, str]]:
+        """Run one step for a group inside a savepoint: a step that fails (a bug, a broken
+        reference) is rolled back alone and retried in five minutes, instead of failing the
+        whole claim again and again and holding up every other journey."""
+        mark = len(run.log)
+        saved = [(e, e.step, e.due_at, e.wait_event, dict(e.variants), dict(e.data)) for e in group]
+        try:
+            with self.session.begin_nested():
+                return handler(run, spec, step, group)
+        except Exception as exc:
+            log.exception("journey %s step %s failed", spec.key, step.id)
+            del run.log[mark:]
+            for e, st, due, wait, variants, data in saved:
+                e.step, e.due_at, e.wait_event, e.variants, e.data = st, due, wait, variants, data
+                e.step, e.due_at = step.id, run.now + timedelta(minutes=5)
+                run.record(e, step.id, "error", f"{type(exc).__name__}: {exc}")
+            return []
+
     def run_due(self, limit: int = 1000, now: datetime | None = None) -> RunStats:
         """Claim up to ``limit`` due enrolments and run them (the caller commits)."""
         from siyu.journeys.steps import HANDLERS
@@ -179,7 +202,10 @@ class Engine:
                 e.ran += 1
                 if step_id not in (e.data.get("waited"), e.data.get("wait_step"), e.data.get("held")):
                     run.record(e, step_id, "entered")  # not again when resuming a wait or a hold
-            for e, nxt in HANDLERS[step.action](run, spec, step, group):
+                    visits = e.data.setdefault("visits", {})
+                    visits[step_id] = int(visits.get(step_id, 0)) + 1
+            moves = self._handle(run, HANDLERS[step.action], spec, step, group)
+            for e, nxt in moves:
                 e.step, e.due_at, e.wait_event = nxt, run.now, None
                 if e.ran >= MAX_STEPS_PER_CLAIM and nxt != EXIT:
                     e.due_at = run.now + timedelta(minutes=1)

@@ -33,13 +33,9 @@ def local_keys(at: datetime, tz: ZoneInfo) -> tuple[str, str]:
 
 def _at_local(day: datetime, clock: time, tz: ZoneInfo) -> datetime:
     """``day``'s date at ``clock`` in ``tz`` as UTC. A clock time skipped by a DST jump (02:30
-    on a spring-forward night) resolves to the instant the clock jumps to, as calendars do."""
-    naive = datetime.combine(day.date(), clock)
-    aware = naive.replace(tzinfo=tz)
-    utc = aware.astimezone(UTC)
-    if utc.astimezone(tz).replace(tzinfo=None) != naive:  # nonexistent local time
-        utc = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return utc
+    on a spring-forward night) comes out as the same time after the jump (03:30), as calendar
+    apps do; a repeated one (autumn) is its first occurrence."""
+    return datetime.combine(day.date(), clock).replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def day_at(entered_at: datetime, day: int, clock: str, tz: ZoneInfo) -> datetime:

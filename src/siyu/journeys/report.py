@@ -53,7 +53,9 @@ def journey_report(session: Session, journey: Journey) -> dict[str, Any]:
         .group_by(JourneyStepRun.step, JourneyStepRun.outcome, JourneyStepRun.variant)
     ):
         runs[step][outcome] += int(n)
-        if variant is not None and outcome in ("converted", "entered"):
+        # "variant" is written once, by the split that assigns it; "converted" carries the
+        # newest variant of the run that converted
+        if variant is not None and outcome in ("converted", "variant"):
             variant_runs[(variant, outcome)] += int(n)
     sends: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     variant_sends: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -105,7 +107,7 @@ def journey_report(session: Session, journey: Journey) -> dict[str, Any]:
                 {
                     "split": step.id,
                     "variant": v.name,
-                    "entered": variant_runs.get((v.name, "entered"), 0),
+                    "entered": variant_runs.get((v.name, "variant"), 0),
                     "sent": variant_sends[v.name]["sent"],
                     "clicked": variant_sends[v.name]["clicked"],
                     "converted": variant_runs.get((v.name, "converted"), 0),

@@ -11,7 +11,7 @@ from typing import Any
 
 from siyu.content.links import LinkMaker, flush_links, link_secret
 from siyu.content.render import render
-from siyu.content.service import ContentService
+from siyu.content.service import ContentNotFound, ContentService
 from siyu.content.variables import contact_variables
 from siyu.journeys.engine import Enrolment, Run
 from siyu.journeys.facts import ADDRESS, CONSENT_CHANNEL, cap_counts, consents, reachable, time_zones
@@ -24,7 +24,12 @@ Go = list[tuple[Enrolment, str]]
 
 
 def message_key(e: Enrolment, step_id: str) -> str:
-    return f"{e.journey_id}:{e.contact_id}:{e.id}:{step_id}"
+    """``journey:contact:enrolment:step`` — with ``#n`` for the n-th pass when a branch loops
+    back to the step (the pass count lives in the enrolment's data, so a step run again after
+    a crash gets the same key)."""
+    visit = int(e.data.get("visits", {}).get(step_id, 1))
+    base = f"{e.journey_id}:{e.contact_id}:{e.id}:{step_id}"
+    return base if visit <= 1 else f"{base}#{visit}"
 
 
 def send(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
@@ -36,14 +41,13 @@ def webhook(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> 
     """A webhook step is a send on the webhook channel with inline content."""
     wh = step.webhook
     assert wh is not None
+    # A system call (CRM sync, coupon issue), not a message to the customer: exempt from quiet
+    # hours and frequency caps, and needs no marketing consent.
     content = {"event": wh.event, "data": wh.data}
-    return _send(
-        run,
-        spec,
-        step,
-        Send(channel="webhook", content=content, provider=wh.provider, purpose="service"),
-        group,
+    send_ = Send(
+        channel="webhook", content=content, provider=wh.provider, purpose="service", transactional=True
     )
+    return _send(run, spec, step, send_, group)
 
 
 def _quiet(run: Run, spec: JourneySpec) -> QuietHours:
@@ -206,7 +210,10 @@ def _render(
         flush_links(run.session, makers)
         return out
     service = ContentService(run.session)
-    named = set((service.get_template(s.template).variants or {}).keys())
+    try:
+        named = set((service.get_template(s.template).variants or {}).keys())
+    except ContentNotFound as exc:  # deleted after the journey started: fail these sends, go on
+        return {e.contact_id: ({}, [str(exc)]) for e in group}
     result = service.render_for(
         s.template,
         ids,

@@ -15,7 +15,7 @@ from siyu.journeys.engine import spec_of
 from siyu.journeys.report import journey_report
 from siyu.journeys.repository import JourneyRepository
 from siyu.journeys.schemas import JourneySpec, parse_journey
-from siyu.journeys.triggers import enrol
+from siyu.journeys.triggers import enrol, init_cursor
 from siyu.store.models import ContentTemplate, Journey, Segment, utcnow
 
 
@@ -133,6 +133,7 @@ class JourneyService:
         if problems:
             raise JourneyError("; ".join(problems))
         if j.status != "active":
+            init_cursor(self.session)
             j.status = "active"
             j.started_at = j.started_at or now or utcnow()
             self.session.flush()

@@ -97,7 +97,8 @@ def wait_for(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) ->
     for e in resuming:
         arrived = datetime.fromisoformat(e.data["wait_since"])
         deadline = datetime.fromisoformat(e.data["wait_until"])
-        hit = any(r >= arrived for r, _ in seen.get(e.contact_id, ()))
+        # an event that came after the deadline does not count, however late this run is
+        hit = any(arrived <= r <= deadline for r, _ in seen.get(e.contact_id, ()))
         if not hit and run.now < deadline:  # woken by a non-matching event: keep waiting
             e.step, e.wait_event, e.due_at = step.id, wf.event, deadline
             continue

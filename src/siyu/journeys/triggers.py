@@ -97,7 +97,9 @@ def enrol(
                 "entered_at": now,
             }
         )
-    return insert_ignore(session, JourneyEnrolment.__table__, rows, ["journey_id", "trigger_key"])
+    # No conflict target: a replayed occurrence (journey, trigger key) and a contact already
+    # active in the journey (a concurrent enrolment) are both skipped.
+    return insert_ignore(session, JourneyEnrolment.__table__, rows)
 
 
 def _trigger_key(spec: JourneySpec, props: dict[str, Any], message_id: str) -> str:
@@ -131,6 +133,16 @@ def _trigger_event(spec: JourneySpec) -> str | None:
     }.get(t.kind)
 
 
+def init_cursor(session: Session) -> int:
+    """The follower's position; the first time (the first journey starting), the newest event:
+    journeys react to what happens from then on, not to history."""
+    cursor = get_setting(session, CURSOR)
+    if cursor is None:
+        cursor = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+        put_setting(session, CURSOR, cursor)
+    return int(cursor)
+
+
 class TriggerFollower:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -145,11 +157,7 @@ class TriggerFollower:
         result = FollowResult()
         if not self._locked():
             return result
-        cursor = get_setting(self.session, CURSOR)
-        if cursor is None:  # journeys react to what happens from now on, not to history
-            cursor = int(self.session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
-            put_setting(self.session, CURSOR, cursor)
-        result.cursor = int(cursor)
+        result.cursor = init_cursor(self.session)
         journeys = [(j, spec_of(j)) for j in JourneyRepository(self.session).active()]
         waiting = set(
             self.session.scalars(
@@ -202,11 +210,14 @@ class TriggerFollower:
     def _journey(
         self, journey: Journey, spec: JourneySpec, rows: Sequence[Any], now: datetime, r: FollowResult
     ) -> None:
+        """Apply one batch to one journey in event order: a goal (or segment exit) that comes
+        before a contact's trigger event ends only the run the contact was already in; one
+        that comes after it also ends the run the trigger just started."""
         started = journey.started_at or now
-        goal: set[int] = set()
-        left: set[int] = set()
+        ends: dict[str, dict[int, list[int]]] = {"goal": {}, "left_segment": {}}
+        first_trigger: dict[int, int] = {}
         candidates: list[tuple[int, str, dict[str, Any]]] = []
-        for _, cid, name, props, received, mid in rows:
+        for index, (_, cid, name, props, received, mid) in enumerate(rows):
             props = props or {}
             if received < started:
                 continue
@@ -216,29 +227,44 @@ class TriggerFollower:
                 and name == spec.goal.event
                 and all(property_matches(f, props) for f in spec.goal.where)
             ):
-                goal.add(cid)
+                ends["goal"].setdefault(cid, []).append(index)
             if (
                 name == "segment.exited"
                 and spec.trigger.segment_entered
                 and spec.exit.on_segment_exit
                 and props.get("segment") == spec.trigger.segment_entered
             ):
-                left.add(cid)
+                ends["left_segment"].setdefault(cid, []).append(index)
             if _matches_trigger(spec, name, props):
+                first_trigger.setdefault(cid, index)
                 candidates.append((cid, _trigger_key(spec, props, mid), props if spec.trigger.event else {}))
-        r.converted += self._finish(journey.id, goal, "converted", "goal", now)
-        r.exited += self._finish(journey.id, left, "exited", "left_segment", now)
+        status = {"goal": "converted", "left_segment": "exited"}
+        for reason, found in ends.items():  # ends before the trigger: the earlier run only
+            early = {c for c, idx in found.items() if c not in first_trigger or min(idx) < first_trigger[c]}
+            n = self._finish(journey.id, early, status[reason], reason, now)
+            r.converted += n if reason == "goal" else 0
+            r.exited += n if reason != "goal" else 0
         n = enrol(self.session, journey, spec, candidates, now)
         r.enrolled += n
         if n:
             r.by_journey[journey.key] = r.by_journey.get(journey.key, 0) + n
+        for reason, found in ends.items():  # ends after the trigger: the run it started
+            late = {c for c, idx in found.items() if c in first_trigger and max(idx) > first_trigger[c]}
+            n = self._finish(journey.id, late, status[reason], reason, now)
+            r.converted += n if reason == "goal" else 0
+            r.exited += n if reason != "goal" else 0
 
     def _finish(self, journey_id: int, contact_ids: set[int], status: str, reason: str, now: datetime) -> int:
         """End the contacts' active enrolments; the step they stood at records the outcome."""
         done = 0
         for ch in chunked(sorted(contact_ids)):
             found = self.session.execute(
-                select(JourneyEnrolment.id, JourneyEnrolment.contact_id, JourneyEnrolment.step).where(
+                select(
+                    JourneyEnrolment.id,
+                    JourneyEnrolment.contact_id,
+                    JourneyEnrolment.step,
+                    JourneyEnrolment.variants,
+                ).where(
                     JourneyEnrolment.journey_id == journey_id,
                     JourneyEnrolment.status == "active",
                     JourneyEnrolment.contact_id.in_(ch),
@@ -262,9 +288,10 @@ class TriggerFollower:
                         "contact_id": cid,
                         "step": step or EXIT,
                         "outcome": status,
+                        "variant": next(reversed(variants.values()), None) if variants else None,
                         "at": now,
                     }
-                    for eid, cid, step in found
+                    for eid, cid, step, variants in found
                 ],
             )
             done += len(found)

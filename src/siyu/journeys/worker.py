@@ -66,7 +66,11 @@ class Worker:
         self.settings = settings
         self.config = engine_config(settings)
         self.batch_size = settings.worker_batch_size
-        self.dispatcher = Dispatcher(db, keyring, lease_s=settings.outbox_lease_s) if dispatch else None
+        self.dispatcher = (
+            Dispatcher(db, keyring, lease_s=settings.outbox_lease_s, retry_base_s=settings.outbox_retry_s)
+            if dispatch
+            else None
+        )
         self.schedule_interval_s = schedule_interval_s
         self._last_schedule = float("-inf")
 

@@ -179,6 +179,8 @@ class ProfileRepository:
             if table.info.get("merge") == "keep_survivor":
                 self._move_keep_survivor(table, absorbed_id, survivor_id)
             else:
+                if table.info.get("merge") == "close_clashing":
+                    self._close_clashing(table, absorbed_id, survivor_id)
                 self.session.execute(
                     update(table).where(table.c.contact_id == absorbed_id).values(contact_id=survivor_id)
                 )
@@ -199,6 +201,20 @@ class ProfileRepository:
             .values(contact_id=survivor_id)
         )
         self.session.execute(delete(table).where(table.c.contact_id == absorbed_id))
+
+    def _close_clashing(self, table: Table, absorbed_id: int, survivor_id: int) -> None:
+        """Tables with one *active* row per (contact, ``clash`` columns), e.g. journey
+        enrolments: the absorbed contact's active rows that clash with the survivor's are
+        closed with the ``close`` values first (the survivor's run goes on), then all move."""
+        mine = table.alias("mine")
+        clash = select(mine.c.contact_id).where(mine.c.contact_id == survivor_id, mine.c.status == "active")
+        for name in table.info["clash"]:
+            clash = clash.where(mine.c[name] == table.c[name])
+        self.session.execute(
+            update(table)
+            .where(table.c.contact_id == absorbed_id, table.c.status == "active", clash.exists())
+            .values(**table.info["close"])
+        )
 
 
 def owned_tables() -> list[Table]:

@@ -72,17 +72,21 @@ def storage_time(dialect: str) -> Callable[[datetime], Any]:
     return lambda ts: ts
 
 
-def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], conflict: Sequence[str]) -> int:
-    """Insert ``rows`` (ORM-typed values) into ``table``, skipping rows that collide on the
-    unique ``conflict`` columns; returns how many were inserted."""
+def insert_ignore(
+    session: Session, table: Any, rows: list[dict[str, Any]], conflict: Sequence[str] = ()
+) -> int:
+    """Insert ``rows`` (ORM-typed values) into ``table``, skipping rows that collide with a
+    unique index (``conflict`` names the one expected; empty: any of them); returns how many
+    were inserted (counted from RETURNING: drivers report no rowcount for executemany)."""
     if not rows:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    return int(session.execute(stmt, rows).rowcount or 0)
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
+    pk = next(iter(table.primary_key.columns))
+    return len(session.execute(stmt.returning(pk), rows).all())

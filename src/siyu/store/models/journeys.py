@@ -40,6 +40,15 @@ class JourneyEnrolment(Base):
     __table_args__ = (
         Index("uq_journey_enrolments_trigger", "journey_id", "trigger_key", unique=True),
         Index("ix_journey_enrolments_contact", "contact_id", "journey_id"),
+        # One active enrolment per contact and journey, enforced even for concurrent enrolments.
+        Index(
+            "uq_journey_enrolments_active",
+            "journey_id",
+            "contact_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
         Index(
             "ix_journey_enrolments_due",
             "due_at",
@@ -52,6 +61,15 @@ class JourneyEnrolment(Base):
             sqlite_where=text("wait_event IS NOT NULL"),
             postgresql_where=text("wait_event IS NOT NULL"),
         ),
+        # On a merge, the absorbed contact's active run of a journey the survivor is also in
+        # is closed (the survivor's goes on); everything else moves to the survivor.
+        {
+            "info": {
+                "merge": "close_clashing",
+                "clash": ("journey_id",),
+                "close": {"status": "exited", "exit_reason": "merged", "due_at": None},
+            }
+        },
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -149,6 +149,13 @@ def upgrade() -> None:
     with op.batch_alter_table("journey_enrolments", schema=None) as batch_op:
         batch_op.create_index("ix_journey_enrolments_contact", ["contact_id", "journey_id"], unique=False)
         batch_op.create_index(
+            "uq_journey_enrolments_active",
+            ["journey_id", "contact_id"],
+            unique=True,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
+        batch_op.create_index(
             "ix_journey_enrolments_due",
             ["due_at"],
             unique=False,
@@ -266,6 +273,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("status = 'active' AND due_at IS NOT NULL"),
         )
         batch_op.drop_index("ix_journey_enrolments_contact")
+        batch_op.drop_index("uq_journey_enrolments_active")
 
     op.drop_table("journey_enrolments")
     op.drop_table("materials")

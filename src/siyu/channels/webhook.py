@@ -1,0 +1,168 @@
+"""Signed webhooks: ``POST`` a JSON event to the brand's own system.
+
+The signing scheme is the one Stripe and GitHub use, so receivers can reuse what they know:
+
+* ``X-Siyu-Timestamp: <unix seconds>`` — when we signed;
+* ``X-Siyu-Signature: sha256=<hex>`` — ``HMAC-SHA256(secret, f"{timestamp}.{raw body}")``; a
+  receiver accepts a comma-separated list (``sha256=a,sha256=b``) so a secret can be rotated
+  without downtime;
+* ``Idempotency-Key: <key>`` — our outbox key. Receivers must de-duplicate on it: a webhook has
+  no query API we could ask after a crash, so :meth:`WebhookAdapter.lookup` returns None and the
+  dispatcher may deliver the same key again; the key makes that harmless.
+
+Binding the timestamp into the signed string and rejecting old timestamps (five minutes by
+default) stops a captured request from being replayed later — the reason Stripe signs
+``"{t}.{payload}"`` rather than the payload alone.
+
+Status codes follow common webhook practice (Stripe, GitHub, Svix): 2xx delivered; 408, 429 and
+5xx are temporary (``Retry-After`` honoured); any other 4xx is a permanent refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from siyu.channels.base import OutboundMessage, Receipt, SendResult
+from siyu.channels.http import ProviderError, ProviderHttp, _retry_after
+
+SIGNATURE_HEADER = "X-Siyu-Signature"
+TIMESTAMP_HEADER = "X-Siyu-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+TEMPORARY_STATUS = {408, 429}
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def sign(secret: str | bytes, timestamp: int | str, body: str | bytes) -> str:
+    """The ``X-Siyu-Signature`` value for ``body`` sent at ``timestamp``."""
+    signed = _as_bytes(str(timestamp)) + b"." + _as_bytes(body)
+    return "sha256=" + hmac.new(_as_bytes(secret), signed, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    secret: str | bytes,
+    timestamp: int | str | None,
+    body: str | bytes,
+    header: str | None,
+    tolerance_s: float = 300,
+    now: float | None = None,
+) -> bool:
+    """True when ``header`` holds a valid signature of ``body`` made at ``timestamp`` with
+    ``secret``, and ``timestamp`` is within ``tolerance_s`` of ``now`` (either side: a clock
+    ahead of ours is as suspicious as a stale request). Compares in constant time."""
+    if not header or timestamp is None:
+        return False
+    try:
+        ts = int(str(timestamp).strip())
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    if abs(current - ts) > tolerance_s:
+        return False
+    expected = sign(secret, ts, body)
+    candidates = [part.strip() for part in header.split(",") if part.strip().startswith("sha256=")]
+    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
+
+
+class WebhookAdapter:
+    """Delivers ``webhook`` messages. Content: ``{"event": str, "data": dict, "path"?: str}``;
+    the body sent is ``{"event", "data", "contact_id", "idempotency_key", "sent_at"}``."""
+
+    kind = "webhook"
+    CONFIG_FIELDS: ClassVar[dict[str, str]] = {
+        "url": "required: the receiver's URL (content may replace its path with `path`)",
+        "tolerance_s": "how old a signature the receiver accepts, for docs only (default 300)",
+        "retries": "attempts inside one send on network errors, 429 and 5xx (default 2)",
+        "timeout_s": "request timeout in seconds (default 10)",
+        "rate_per_s": "client-side request rate limit (default 50)",
+    }
+    SECRET_FIELDS: ClassVar[dict[str, str]] = {"secret": "required: the shared HMAC-SHA256 signing secret"}
+
+    def __init__(self, config: dict[str, Any], secrets: dict[str, Any]) -> None:
+        url = config.get("url")
+        if not url:
+            raise ValueError("webhook config: url is required")
+        if not secrets.get("secret"):
+            raise ValueError("webhook secrets: secret is required")
+        parts = urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"webhook config: url must be http(s), got {url!r}")
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.secret: str = str(secrets["secret"])
+        self.http = ProviderHttp(
+            self.origin,
+            rate_per_s=float(config.get("rate_per_s", 50.0)),
+            retries=int(config.get("retries", 2)),
+            timeout_s=float(config.get("timeout_s", 10.0)),
+        )
+        #: Seconds since the epoch; replaceable so tests can sign with a skewed clock.
+        self.clock: Callable[[], float] = time.time
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        return [self._send_one(message) for message in messages]
+
+    def _send_one(self, message: OutboundMessage) -> SendResult:
+        content = message.content
+        event, data = content.get("event"), content.get("data", {})
+        if not isinstance(event, str) or not event:
+            return SendResult("failed", error="invalid content: event must be a non-empty string")
+        if not isinstance(data, dict):
+            return SendResult("failed", error="invalid content: data must be an object")
+        path = content.get("path") or self.path
+        if not isinstance(path, str) or not path.startswith("/"):
+            return SendResult("failed", error="invalid content: path must start with '/'")
+        timestamp = int(self.clock())
+        body = orjson.dumps(
+            {
+                "event": event,
+                "data": data,
+                "contact_id": message.recipient.contact_id,
+                "idempotency_key": message.key,
+                "sent_at": timestamp,
+            }
+        )
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self.secret, timestamp, body),
+            IDEMPOTENCY_HEADER: message.key,
+        }
+        try:
+            # receivers de-duplicate on Idempotency-Key, so repeating a POST that may have arrived is safe
+            resp = self.http.request("POST", path, idempotent=True, content=body, headers=headers)
+        except ProviderError as exc:
+            return SendResult("retry", error=str(exc), retry_after_s=exc.retry_after_s)
+        return _result(resp, message.key)
+
+    def lookup(self, message: OutboundMessage, since: datetime) -> SendResult | None:
+        """Webhooks have no query API: receivers de-duplicate on ``Idempotency-Key`` instead."""
+        return None
+
+    def receipts(self, since: datetime) -> list[Receipt]:
+        return []
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _result(resp: httpx.Response, key: str) -> SendResult:
+    status = resp.status_code
+    detail = {"http_status": status}
+    if 200 <= status < 300:
+        return SendResult("sent", provider_message_id=resp.headers.get("X-Request-Id") or key, detail=detail)
+    error = f"HTTP {status}: {resp.text[:200]}"
+    if status in TEMPORARY_STATUS or status >= 500:
+        return SendResult("retry", error=error, retry_after_s=_retry_after(resp), detail=detail)
+    return SendResult("failed", error=error, detail=detail)

@@ -1,0 +1,242 @@
+"""Exactly once, whatever dies when: journey workers are killed with SIGKILL at random moments
+across many runs of a journey over 1,000 contacts, and restarted; afterwards every expected
+message has reached the provider emulators exactly once and nothing is missing.
+
+The kills land anywhere: inside a step transaction (it rolls back with its outbox rows and is
+run again), between the outbox claim and the provider call, and between the provider's answer
+and its recording (the next claim asks the provider with ``lookup`` before sending again).
+Two workers run at once, so on PostgreSQL they also compete for the same due rows.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from tests.conftest import TEST_KEY
+from tests.emulators.aliyun_sms import AliyunSmsEmulator
+from tests.emulators.smart_sms import SmartSmsPlatform
+
+from siyu.channels.smart_sms import message_id_for
+from siyu.client import Siyu
+from siyu.config import Settings
+from siyu.context import AppContext
+from siyu.store.models import JourneyEnrolment, OutboxMessage
+
+RUNS = int(os.environ.get("SIYU_CRASH_RUNS", "50"))
+CONTACTS = 1000
+WORKERS = 2
+CHATBOT = "sip:1065059999@botplatform.rcs.chinaunicom.cn"
+SIYU = str(Path(sys.executable).with_name("siyu"))
+
+
+def journey(run: int) -> dict[str, Any]:
+    return {
+        "key": f"crash-{run}",
+        "name": f"crash {run}",
+        "trigger": {"list": True},
+        "quiet_hours": {"enabled": False},
+        "steps": [
+            {
+                "id": "sms",
+                "send": {
+                    "channel": "sms",
+                    "content": {
+                        "template_code": "SMS_100001",
+                        "params": {"name": "{{ name }}"},
+                        "text": "hi",
+                    },
+                },
+            },
+            {"id": "tag", "add_tag": f"crash-{run}"},
+            {
+                "id": "card",
+                "send": {
+                    "channel": "smart_sms",
+                    "content": {
+                        "card": {
+                            "title": "{{ name }}",
+                            "body": "run",
+                            "buttons": [
+                                {"label": "go", "type": "url", "url": "https://x.example/{{ contact.id }}"}
+                            ],
+                        },
+                        "fallback": {"text": "go", "template_code": "SMS_100001", "params": {"name": "x"}},
+                    },
+                },
+            },
+        ],
+    }
+
+
+class Workers:
+    """``siyu worker`` processes, killed and restarted at will."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.env = {
+            **os.environ,
+            "SIYU_DATA_DIR": str(settings.data_dir),
+            "SIYU_DATABASE_URL": settings.resolved_database_url,
+            "SIYU_SECRET_KEY": TEST_KEY,
+            "SIYU_QUIET_HOURS": "",
+            "SIYU_MARKETING_CONSENT_DEFAULT": "true",
+            "SIYU_OUTBOX_LEASE_S": "2",
+            "SIYU_OUTBOX_RETRY_S": "0.5",
+            "SIYU_WORKER_IDLE_S": "0.05",
+            "SIYU_WORKER_BATCH_SIZE": "100",
+            "SIYU_LANG": "en",
+        }
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.log = settings.data_dir / "workers.log"
+        self.kills = 0
+
+    def start(self) -> subprocess.Popen[bytes]:
+        with open(self.log, "ab") as log:  # the child keeps its own descriptor
+            p = subprocess.Popen([SIYU, "worker"], env=self.env, stdout=subprocess.DEVNULL, stderr=log)
+        self.procs.append(p)
+        return p
+
+    def kill_one(self, rng: random.Random) -> None:
+        live = [p for p in self.procs if p.poll() is None]
+        victim = rng.choice(live)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        self.kills += 1
+        self.procs.remove(victim)
+        self.start()
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+            p.wait()
+
+
+@pytest.fixture
+def emulators() -> Iterator[tuple[AliyunSmsEmulator, SmartSmsPlatform]]:
+    sms = AliyunSmsEmulator(rate_limit=None, templates={"SMS_100001": "${name}"})
+    card = SmartSmsPlatform(CHATBOT, "app-9", "key-9")
+    with sms.running(), card.running():
+        yield sms, card
+
+
+def wait_done(ctx: AppContext, journey_key: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    with ctx.db.sessionmaker() as s:
+        from siyu.store.models import Journey
+
+        jid = s.scalar(select(Journey.id).where(Journey.key == journey_key))
+    while time.monotonic() < deadline:
+        with ctx.db.sessionmaker() as s:
+            active = s.scalar(
+                select(func.count()).where(
+                    JourneyEnrolment.journey_id == jid, JourneyEnrolment.status == "active"
+                )
+            )
+            unsent = s.scalar(
+                select(func.count()).where(
+                    OutboxMessage.journey_id == jid, OutboxMessage.status.in_(("pending", "sending"))
+                )
+            )
+        if active == 0 and unsent == 0:
+            return
+        if os.environ.get("CRASH_DEBUG") and int(time.monotonic() * 10) % 50 == 0:
+            with ctx.db.sessionmaker() as s:
+                print(
+                    active,
+                    unsent,
+                    s.execute(
+                        select(
+                            OutboxMessage.status,
+                            OutboxMessage.attempts,
+                            func.count(),
+                            func.min(OutboxMessage.next_attempt_at),
+                        )
+                        .where(OutboxMessage.journey_id == jid)
+                        .group_by(OutboxMessage.status, OutboxMessage.attempts)
+                    ).all(),
+                    flush=True,
+                )
+        time.sleep(0.1)
+    with ctx.db.sessionmaker() as s:
+        errors = s.execute(
+            select(OutboxMessage.error, OutboxMessage.attempts, OutboxMessage.status)
+            .where(OutboxMessage.journey_id == jid, OutboxMessage.status.in_(("pending", "sending")))
+            .limit(3)
+        ).all()
+    raise AssertionError(f"{journey_key}: {active} active, {unsent} unsent after {timeout_s} s: {errors}")
+
+
+def test_killed_workers_send_every_message_exactly_once(
+    ctx: AppContext, emulators: tuple[AliyunSmsEmulator, SmartSmsPlatform]
+) -> None:
+    sms, card = emulators
+    s = Siyu(ctx)
+    s.providers.add(
+        "aliyun",
+        "aliyun_sms",
+        {"sign_name": "思域商城", "base_url": sms.base_url, "rate_per_s": 0},
+        {"access_key_id": "LTAI5tEXAMPLE", "access_key_secret": "emulator-secret"},
+    )
+    s.providers.add(
+        "card",
+        "smart_sms",
+        {
+            "chatbot_id": CHATBOT,
+            "app_id": "app-9",
+            "base_url": card.base_url,
+            "capability_check": False,
+            "rate_per_s": 0,
+        },
+        {"app_key": "key-9"},
+    )
+    calls = [
+        {"type": "identify", "identifiers": {"phone": f"+86139{i:08d}"}, "traits": {"name": f"c{i}"}}
+        for i in range(CONTACTS)
+    ]
+    assert s.batch(calls).accepted == CONTACTS
+    with ctx.db.sessionmaker() as session:
+        contact_ids = list(session.scalars(select(func.distinct(JourneyEnrolment.contact_id))))  # none yet
+    assert contact_ids == []
+    rng = random.Random(20261124)
+    workers = Workers(ctx.settings)
+    for _ in range(WORKERS):
+        workers.start()
+    try:
+        for run in range(RUNS):
+            spec = journey(run)
+            s.journeys.create(spec)
+            s.journeys.start(spec["key"])
+            ids = [f"+86139{i:08d}" for i in range(CONTACTS)]
+            assert s.journeys.enrol(spec["key"], ids, label=f"run-{run}")["enrolled"] == CONTACTS
+            for _ in range(rng.randint(1, 3)):
+                time.sleep(rng.uniform(0.0, 0.8))
+                workers.kill_one(rng)
+            t_wait = time.monotonic()
+            wait_done(ctx, spec["key"])
+            print(f"run {run}: waited {time.monotonic() - t_wait:.1f}s", flush=True)
+    finally:
+        workers.stop()
+    assert workers.kills >= RUNS
+
+    with ctx.db.sessionmaker() as session:
+        rows = session.execute(select(OutboxMessage.key, OutboxMessage.step, OutboxMessage.status)).all()
+    assert len(rows) == 2 * CONTACTS * RUNS
+    assert {r.status for r in rows} == {"sent"}
+    sms_keys = sorted(r.key for r in rows if r.step == "sms")
+    card_keys = sorted(r.key for r in rows if r.step == "card")
+    at_sms = sms.sent_by_key()
+    assert sorted(at_sms) == sms_keys, "the SMS emulator got exactly the expected keys"
+    assert set(at_sms.values()) == {1}, [k for k, n in at_sms.items() if n > 1][:10]
+    at_card = card.sends
+    assert sorted(at_card) == sorted(message_id_for(k, CHATBOT) for k in card_keys)
+    assert set(at_card.values()) == {1}

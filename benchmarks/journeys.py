@@ -199,15 +199,22 @@ def bench(url: str, data_dir: Path, args: argparse.Namespace, workers: int) -> d
     steps, _, elapsed = run_workers(url, data_dir, workers, 3600, stop_when_idle=True)
     result = {"steps_per_s": steps / elapsed, "flow_steps": steps, "flow_s": elapsed}
     print(json.dumps({"phase": "flow", "workers": workers, **result}), flush=True)
-    n_due = int(args.lag_rate * args.lag_window)
+    n_due = min(int(args.lag_rate * args.lag_window), args.contacts)
     a, b = contacts(s, args.contacts)
-    due = np.concatenate(
-        [
-            np.sort(np.random.default_rng(1).uniform(5, 5 + args.lag_window, min(n_due, b - a))),
-            np.full(max(0, (b - a) - n_due), 30 * 86400.0),
-        ]
-    )
-    enrol(s, "bench-lag", a, b, "w", due, waited=True)
+    enrol(s, "bench-lag", a, b, "w", np.full(b - a, 30 * 86400.0), waited=True)
+    # Then the window: due times from a few seconds after the workers are started (loading a
+    # million rows takes longer than that, so they are set last), at --lag-rate per second.
+    offsets = np.sort(np.random.default_rng(1).uniform(0, args.lag_window, n_due))
+    start = datetime.now(UTC) + timedelta(seconds=4)
+    stamp = storage_time(s.ctx.db.engine.dialect.name)
+    with s.ctx.db.engine.begin() as c:
+        c.execute(
+            text("UPDATE journey_enrolments SET due_at = :due WHERE contact_id = :cid"),
+            [
+                {"due": stamp(start + timedelta(seconds=float(o))), "cid": a + i}
+                for i, o in enumerate(offsets)
+            ],
+        )
     s.close()
     steps, lags, elapsed = run_workers(url, data_dir, workers, args.lag_window + 15, stop_when_idle=False)
     result["lag_p99_s"] = float(np.percentile(lags, 99)) if lags else float("nan")

@@ -53,3 +53,14 @@ def test_every_segment_node_and_operator_is_documented() -> None:
     names = set(schemas.NODE_TYPES) | ops
     missing = sorted(n for n in names if f"`{n}`" not in doc)
     assert not missing, f"undocumented in docs/segments.md: {missing}"
+
+
+def test_every_journey_trigger_step_and_field_is_documented() -> None:
+    from siyu.journeys import schemas
+
+    doc = (ROOT / "docs" / "journeys.md").read_text()
+    names = set(schemas.Trigger.model_fields) | set(schemas.JourneySpec.model_fields)
+    names |= {f for f in schemas.Step.model_fields if f not in ("id", "next")}
+    names |= {a.alias or f for f, a in schemas.Condition.model_fields.items()}
+    missing = sorted(n for n in names if f"`{n}" not in doc)
+    assert not missing, f"undocumented in docs/journeys.md: {missing}"

@@ -102,7 +102,7 @@ def count(engine: Engine, model: Any) -> int:
 
 # --- db -------------------------------------------------------------------------------------------
 def test_db_upgrade(cli: Cli, engine: Engine) -> None:
-    assert cli.json("db", "upgrade") == {"revision": "0002"}
+    assert cli.json("db", "upgrade") == {"revision": "0003"}
     tables = set(inspect(engine).get_table_names())
     assert {
         "contacts",
@@ -114,7 +114,7 @@ def test_db_upgrade(cli: Cli, engine: Engine) -> None:
         "segments",
     } <= tables
     again = cli("db", "upgrade")  # idempotent
-    assert "0002" in again.stdout and "latest schema" in again.stdout
+    assert "0003" in again.stdout and "latest schema" in again.stdout
 
 
 # --- import ---------------------------------------------------------------------------------------

@@ -45,13 +45,16 @@ def test_tag_added_enrols_the_tagged_contact(jk) -> None:
     assert e["trigger_key"].startswith("tag.added:")
 
 
-def test_the_follower_waits_until_events_are_settled(jk) -> None:
+def test_the_follower_waits_until_events_are_settled_on_postgresql_only(jk) -> None:
     jk.journey(LONG, trigger={"tag_added": "vip"})
     a = jk.contact()
     jk.tag("vip", [a], T0)
-    jk.follow(at(seconds=4))  # received less than 5 s ago: may still have uncommitted neighbours
-    assert jk.enrolments() == []
-    jk.follow(at(seconds=6))
+    jk.follow(at(seconds=4))
+    if jk.ctx.db.engine.dialect.name == "postgresql":
+        # received less than 5 s ago: may still have uncommitted neighbours with lower ids
+        assert jk.enrolments() == []
+        jk.follow(at(seconds=6))
+    # SQLite has one writer at a time: what is visible is complete, no need to wait
     assert contacts_of(jk) == [a]
 
 

@@ -23,7 +23,7 @@ from siyu.journeys.facts import time_zones
 from siyu.journeys.policy import day_at
 from siyu.journeys.repository import JourneyRepository
 from siyu.journeys.schemas import EXIT, JourneySpec
-from siyu.store.dialect import chunked, insert_ignore
+from siyu.store.dialect import chunked, insert_ignore, settled_before
 from siyu.store.models import (
     ContactAttribute,
     Event,
@@ -35,7 +35,7 @@ from siyu.store.models import (
     utcnow,
 )
 from siyu.store.settings import get_setting, put_setting
-from siyu.tags.rules import SETTLE_SECONDS, property_matches
+from siyu.tags.rules import property_matches
 
 CURSOR = "journeys.events_cursor"
 #: Followers on PostgreSQL take this advisory lock so only one enrols at a time ("once per
@@ -171,7 +171,7 @@ class TriggerFollower:
             names.add("segment.exited")
         if not names:
             return result
-        horizon = now - timedelta(seconds=SETTLE_SECONDS)
+        horizon = settled_before(self.session, now)
         rows = self.session.execute(
             select(
                 Event.id, Event.contact_id, Event.event, Event.properties, Event.received_at, Event.message_id

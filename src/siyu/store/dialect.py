@@ -90,3 +90,18 @@ def insert_ignore(
         stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
     pk = next(iter(table.primary_key.columns))
     return len(session.execute(stmt.returning(pk), rows).all())
+
+
+#: On PostgreSQL, concurrent transactions commit ids out of order: a follower reading by id
+#: stops at rows received less than this long ago, which may still have uncommitted neighbours.
+SETTLE_SECONDS = 5.0
+
+
+def settled_before(session: Session, now: datetime) -> datetime:
+    """The newest ``received_at`` a follower may read up to. SQLite has one writer at a time,
+    so what is visible is complete and no wait is needed."""
+    if session.get_bind().dialect.name == "sqlite":
+        return now
+    from datetime import timedelta
+
+    return now - timedelta(seconds=SETTLE_SECONDS)

@@ -89,7 +89,7 @@ class Workers:
             "SIYU_SECRET_KEY": TEST_KEY,
             "SIYU_QUIET_HOURS": "",
             "SIYU_MARKETING_CONSENT_DEFAULT": "true",
-            "SIYU_OUTBOX_LEASE_S": "2",
+            "SIYU_OUTBOX_LEASE_S": "1",
             "SIYU_OUTBOX_RETRY_S": "0.5",
             "SIYU_WORKER_IDLE_S": "0.05",
             "SIYU_WORKER_BATCH_SIZE": "100",
@@ -149,23 +149,6 @@ def wait_done(ctx: AppContext, journey_key: str, timeout_s: float = 120) -> None
             )
         if active == 0 and unsent == 0:
             return
-        if os.environ.get("CRASH_DEBUG") and int(time.monotonic() * 10) % 50 == 0:
-            with ctx.db.sessionmaker() as s:
-                print(
-                    active,
-                    unsent,
-                    s.execute(
-                        select(
-                            OutboxMessage.status,
-                            OutboxMessage.attempts,
-                            func.count(),
-                            func.min(OutboxMessage.next_attempt_at),
-                        )
-                        .where(OutboxMessage.journey_id == jid)
-                        .group_by(OutboxMessage.status, OutboxMessage.attempts)
-                    ).all(),
-                    flush=True,
-                )
         time.sleep(0.1)
     with ctx.db.sessionmaker() as s:
         errors = s.execute(
@@ -219,11 +202,9 @@ def test_killed_workers_send_every_message_exactly_once(
             ids = [f"+86139{i:08d}" for i in range(CONTACTS)]
             assert s.journeys.enrol(spec["key"], ids, label=f"run-{run}")["enrolled"] == CONTACTS
             for _ in range(rng.randint(1, 3)):
-                time.sleep(rng.uniform(0.0, 0.8))
+                time.sleep(rng.uniform(0.0, 0.6))
                 workers.kill_one(rng)
-            t_wait = time.monotonic()
             wait_done(ctx, spec["key"])
-            print(f"run {run}: waited {time.monotonic() - t_wait:.1f}s", flush=True)
     finally:
         workers.stop()
     assert workers.kills >= RUNS

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from siyu.channels.dispatcher import Dispatcher
@@ -17,6 +18,7 @@ from siyu.journeys.schemas import Cap, QuietHours
 from siyu.journeys.triggers import TriggerFollower, run_schedules
 from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
+from siyu.store.models import utcnow
 
 log = logging.getLogger("siyu.worker")
 
@@ -60,6 +62,7 @@ class Worker:
         settings: Settings,
         dispatch: bool = True,
         schedule_interval_s: float = 30.0,
+        receipts_interval_s: float = 60.0,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -72,7 +75,9 @@ class Worker:
             else None
         )
         self.schedule_interval_s = schedule_interval_s
+        self.receipts_interval_s = receipts_interval_s
         self._last_schedule = float("-inf")
+        self._last_receipts = float("-inf")
 
     def close(self) -> None:
         if self.dispatcher is not None:
@@ -97,6 +102,9 @@ class Worker:
             stats.lags.extend(run.lags)
             if run.claimed < self.batch_size:
                 break
+        if self.dispatcher is not None and time.monotonic() - self._last_receipts >= self.receipts_interval_s:
+            self._last_receipts = time.monotonic()
+            self.dispatcher.poll_receipts(utcnow() - timedelta(days=3))
         if self.dispatcher is not None:
             for _ in range(max_batches):
                 d = self.dispatcher.run_once()

@@ -1,0 +1,180 @@
+"""The outbox dispatcher against real emulators: sends once, retries temporary failures with
+backoff, gives up after the last attempt, falls back from smart SMS to plain SMS, polls
+receipts, and never sends a row twice when an earlier attempt's outcome is unknown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from tests.emulators.webhook import WebhookReceiver
+from tests.emulators.wecom import WeComEmulator
+
+from siyu.channels.dispatcher import MAX_ATTEMPTS, Dispatcher
+from siyu.client import Siyu
+from siyu.context import AppContext
+from siyu.store.models import Event, OutboxMessage, utcnow
+
+
+def queue(ctx: AppContext, contact_id: int, key: str, channel: str = "webhook", **content: Any) -> None:
+    now = utcnow()
+    with ctx.db.session() as s:
+        s.execute(
+            insert(OutboxMessage.__table__),
+            [
+                {
+                    "key": key,
+                    "contact_id": contact_id,
+                    "channel": channel,
+                    "content": content or {"event": "ping", "data": {"n": 1}},
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "local_day": now.date().isoformat(),
+                    "local_week": "2026-W48",
+                    "created_at": now,
+                    "transactional": False,
+                }
+            ],
+        )
+
+
+def row(ctx: AppContext, key: str) -> OutboxMessage:
+    with ctx.db.session() as s:
+        found = s.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
+        assert found is not None
+        s.expunge(found)
+        return found
+
+
+@pytest.fixture
+def hook(ctx: AppContext) -> Iterator[tuple[WebhookReceiver, int]]:
+    receiver = WebhookReceiver("hook-secret")
+    with receiver.running() as url:
+        s = Siyu(ctx)
+        s.providers.add("hook", "webhook", {"url": f"{url}/in", "retries": 0}, {"secret": "hook-secret"})
+        s.identify({"phone": "+8613800138000"})
+        yield receiver, s.contact("+8613800138000")["id"]
+
+
+def test_a_message_is_sent_once_and_recorded(ctx: AppContext, hook: tuple[WebhookReceiver, int]) -> None:
+    receiver, cid = hook
+    queue(ctx, cid, "k1")
+    d = Dispatcher(ctx.db, ctx.keyring)
+    try:
+        stats = d.run_once()
+        assert (stats.claimed, stats.sent) == (1, 1)
+        assert d.run_once().claimed == 0
+    finally:
+        d.close()
+    assert receiver.deliveries == {"k1": 1} and not receiver.duplicates
+    r = row(ctx, "k1")
+    assert (r.status, r.attempts, r.provider) == ("sent", 1, "hook") and r.sent_at is not None
+    with ctx.db.session() as s:
+        assert s.scalar(select(Event.event).where(Event.message_id == "message.sent:k1")) == "message.sent"
+
+
+def test_a_temporary_failure_is_retried_with_backoff(
+    ctx: AppContext, hook: tuple[WebhookReceiver, int]
+) -> None:
+    receiver, cid = hook
+    receiver.fail_next.append((503, None))
+    queue(ctx, cid, "k2")
+    d = Dispatcher(ctx.db, ctx.keyring, retry_base_s=30)
+    try:
+        assert d.run_once().retried == 1
+        r = row(ctx, "k2")
+        assert r.status == "pending" and r.attempts == 1
+        wait = (r.next_attempt_at - utcnow()).total_seconds()
+        assert 20 < wait <= 40  # 30 s, with jitter-free backoff
+        assert d.run_once().claimed == 0  # not due yet
+        assert d.run_once(now=utcnow() + timedelta(seconds=45)).sent == 1
+    finally:
+        d.close()
+    assert receiver.deliveries == {"k2": 1}
+    assert row(ctx, "k2").attempts == 2
+
+
+def test_after_the_last_attempt_the_message_fails(ctx: AppContext, hook: tuple[WebhookReceiver, int]) -> None:
+    receiver, cid = hook
+    receiver.fail_next.extend([(503, None)] * MAX_ATTEMPTS)
+    queue(ctx, cid, "k3")
+    d = Dispatcher(ctx.db, ctx.keyring, retry_base_s=1)
+    try:
+        at = utcnow()
+        for _ in range(MAX_ATTEMPTS):
+            d.run_once(now=at)
+            at += timedelta(hours=2)
+    finally:
+        d.close()
+    r = row(ctx, "k3")
+    assert (r.status, r.attempts) == ("failed", MAX_ATTEMPTS) and "503" in (r.error or "")
+    assert receiver.deliveries == {}
+
+
+def test_no_provider_for_a_channel_waits_and_says_why(
+    ctx: AppContext, hook: tuple[WebhookReceiver, int]
+) -> None:
+    _, cid = hook
+    queue(ctx, cid, "k4", channel="email", subject="hi", text="hello")
+    d = Dispatcher(ctx.db, ctx.keyring)
+    try:
+        assert d.run_once().retried == 1
+    finally:
+        d.close()
+    r = row(ctx, "k4")
+    assert r.status == "pending" and "no provider configured for email" in (r.error or "")
+    assert (r.next_attempt_at - utcnow()).total_seconds() > 200
+
+
+def test_a_claim_longer_than_half_its_lease_gives_the_rest_back(
+    ctx: AppContext, hook: tuple[WebhookReceiver, int]
+) -> None:
+    receiver, cid = hook
+    for i in range(120):
+        queue(ctx, cid, f"bulk-{i}")
+    d = Dispatcher(ctx.db, ctx.keyring, lease_s=0.0001)  # any chunk outlives half the lease
+    try:
+        stats = d.run_once()
+    finally:
+        d.close()
+    assert stats.claimed == 120 and stats.sent == 50  # one chunk went, the rest was given back
+    with ctx.db.session() as s:
+        rows = s.execute(select(OutboxMessage.status, OutboxMessage.attempts)).all()
+    assert sorted(set(rows)) == [("pending", 0), ("sent", 1)]
+    assert len(receiver.deliveries) == 50
+
+
+def test_wecom_receipts_are_polled_into_the_outbox(ctx: AppContext) -> None:
+    wecom = WeComEmulator()
+    with wecom.running() as url:
+        s = Siyu(ctx)
+        s.providers.add(
+            "wecom",
+            "wecom",
+            {"corp_id": "wwcorp", "base_url": url, "default_sender": "zhangsan"},
+            {"corp_secret": "s3cret"},
+        )
+        s.identify({"phone": "+8613800138001", "wecom_external_userid": "wmA"})
+        cid = s.contact("+8613800138001")["id"]
+        wecom.add_customer("zhangsan", "wmA")
+        queue(ctx, cid, "w1", channel="wecom_private", text="你好")
+        d = Dispatcher(ctx.db, ctx.keyring)
+        try:
+            assert d.run_once().sent == 1  # the default sender was used: no wecom_owner trait
+            assert d.poll_receipts(utcnow() - timedelta(days=1)) == 0  # not confirmed yet
+            msgid = row(ctx, "w1").provider_message_id
+            assert msgid
+            wecom.confirm_send(msgid.split(":")[0])
+            assert d.poll_receipts(utcnow() - timedelta(days=1)) == 1
+            assert d.poll_receipts(utcnow() - timedelta(days=1)) == 1  # polled again: no change
+        finally:
+            d.close()
+    r = row(ctx, "w1")
+    assert r.status == "delivered" and r.delivered_at is not None
+    with ctx.db.session() as session:
+        n = session.scalars(select(Event.id).where(Event.event == "message.delivered")).all()
+    assert len(n) == 1

@@ -435,3 +435,63 @@ def test_a_reminder_loop_sends_each_time_round(jk) -> None:
     jk.run(T0 + timedelta(days=1))
     assert outcome_of(jk, c) == ["queued", "queued"]
     assert len(jk.outbox()) == 2
+
+
+# --- three time zones and a DST change through the engine ------------------------------------------
+@pytest.mark.parametrize(
+    ("tz", "night", "morning"),
+    [
+        # Berlin, the night the clocks go forward: 23:30 CET → 08:00 CEST (only 7.5 h later)
+        ("Europe/Berlin", datetime(2026, 3, 28, 22, 30, tzinfo=UTC), datetime(2026, 3, 29, 6, 0, tzinfo=UTC)),
+        # Los Angeles, the night the clocks go back: 23:30 PDT → 08:00 PST (9.5 h later)
+        (
+            "America/Los_Angeles",
+            datetime(2026, 11, 1, 6, 30, tzinfo=UTC),
+            datetime(2026, 11, 1, 16, 0, tzinfo=UTC),
+        ),
+        # Shanghai has no DST: 23:30 → 08:00 CST
+        ("Asia/Shanghai", datetime(2026, 3, 28, 15, 30, tzinfo=UTC), datetime(2026, 3, 29, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_quiet_hours_across_a_dst_change_end_at_local_0800(
+    jk, tz: str, night: datetime, morning: datetime
+) -> None:
+    jk.template()
+    jk.journey([sms()])
+    c = jk.contact(timezone=tz)
+    jk.enrol([c], now=night)
+    jk.run(night)
+    assert jk.outbox() == [] and jk.enrolment(c)["due_at"] == morning
+    jk.run(morning - timedelta(minutes=1))
+    assert jk.outbox() == []
+    jk.run(morning)
+    [row] = jk.outbox()
+    assert row["created_at"] == morning
+
+
+def test_a_daily_cap_in_three_zones_counts_each_contacts_own_day(jk) -> None:
+    """One send a day, two sends two hours apart: 2026-11-01 06:30 and 08:30 UTC are 14:30 and
+    16:30 in Shanghai and 07:30 and 09:30 in Berlin (the same day), but 23:30 on 31 Oct and
+    01:30 on 1 Nov in Los Angeles (PDT, an hour before the clocks go back): Los Angeles gets
+    both, the others are capped at the second."""
+    caps = [{"channel": "any", "per": "day", "max": 1}]
+    jk.template()
+    steps = [sms("a"), {"id": "gap", "wait": "2h"}, sms("b")]
+    jk.journey(steps, caps=caps, quiet_hours=NO_QUIET)
+    zones = ["Asia/Shanghai", "Europe/Berlin", "America/Los_Angeles"]
+    contacts = {z: jk.contact(timezone=z) for z in zones}
+    first = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    jk.enrol(list(contacts.values()), now=first)
+    jk.run(first)
+    jk.run(first + timedelta(hours=2))
+    sent = Counter(r["contact"] for r in jk.outbox())
+    assert sent == {
+        contacts["Asia/Shanghai"]: 1,
+        contacts["Europe/Berlin"]: 1,
+        contacts["America/Los_Angeles"]: 2,
+    }
+    days = {(r["contact"], r["step"]): r["local_day"] for r in jk.outbox()}
+    assert days[(contacts["America/Los_Angeles"], "a")] == "2026-10-31"
+    assert days[(contacts["America/Los_Angeles"], "b")] == "2026-11-01"
+    for z in ("Asia/Shanghai", "Europe/Berlin"):
+        assert outcome_of(jk, contacts[z], "b") == ["skipped_cap"]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
+from tests.channels.clock import START, Clock
 from tests.emulators.aliyun_sms import AliyunSmsEmulator
 
 from siyu.channels.aliyun_sms import (
@@ -22,21 +23,7 @@ from siyu.channels.http import ProviderError
 from siyu.channels.sms_common import CHINA_TZ
 
 KEY_ID, SECRET = "LTAI5tEXAMPLE", "emulator-secret"
-START = datetime(2025, 6, 1, 10, 0, tzinfo=CHINA_TZ).timestamp()
 TEMPLATES = {"SMS_100001": "${name}您好，会员日全场8折，拒收请回复R", "SMS_200002": "您的订单${order}已发货"}
-
-
-class Clock:
-    """Shared by the adapter and the emulator, so frequency windows move without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

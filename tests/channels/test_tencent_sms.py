@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from tests.channels.clock import START, Clock
 from tests.emulators.tencent_sms import TencentSmsEmulator
 
 from siyu.channels.base import OutboundMessage, Recipient
@@ -22,21 +23,7 @@ from siyu.channels.tencent_sms import (
 )
 
 SECRET_ID, SECRET_KEY, APP = "AKIDEXAMPLE0000000000", "emulator-secret-key", "1400006666"
-START = datetime(2025, 6, 1, 10, 0, tzinfo=CHINA_TZ).timestamp()
 TEMPLATES = {"449739": "{1}您好，会员日全场{2}折，拒收请回复R", "449740": "您的订单已发货"}
-
-
-class Clock:
-    """Shared by the adapter and the emulator, so frequency windows move without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

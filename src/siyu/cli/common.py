@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
+from rich.table import Table
 
 import siyu
 from siyu.client import Siyu
@@ -30,3 +32,13 @@ def print_json(data: Any) -> None:
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(t("error", what=message), style="red")
     return typer.Exit(code)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A rich table of plain rows; None shows as ``-``."""
+    table = Table()
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("-" if v is None else str(v) for v in row))
+    out.print(table)

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.table import Table
 
 from siyu.channels.providers import ProviderError
-from siyu.cli.common import JsonOpt, fail, open_client, out
+from siyu.cli.common import JsonOpt, fail, open_client, out, print_table
 from siyu.cli.layers import FileArg, show
 from siyu.client import Siyu
 from siyu.i18n import t
@@ -73,17 +72,8 @@ def journeys_list(as_json: JsonOpt = False) -> None:
     with client() as c:
         rows = c.journeys.list()
 
-    def text() -> None:
-        table = Table()
-        for col in ("key", "name", "status", "trigger", "steps", "started_at"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                r["key"], r["name"], r["status"], r["trigger"], str(r["steps"]), r["started_at"] or "-"
-            )
-        out.print(table)
-
-    show(rows, as_json, text)
+    cols = ("key", "name", "status", "trigger", "steps", "started_at")
+    show(rows, as_json, lambda: print_table(cols, ([r[c] for c in cols] for r in rows)))
 
 
 @journeys_app.command("show")
@@ -137,12 +127,7 @@ def journeys_stats(key: KeyArg, as_json: JsonOpt = False) -> None:
         )
         cols = ("id", "action", "entered", "waiting", "sent", "delivered", "clicked", "converted")
         skips = ("skipped_cap", "held_quiet", "skipped_consent", "failed")
-        table = Table()
-        for col in cols + skips:
-            table.add_column(col)
-        for st in data["steps"]:
-            table.add_row(*(str(st.get(c, "")) for c in cols + skips))
-        out.print(table)
+        print_table(cols + skips, ([st.get(c, "") for c in cols + skips] for st in data["steps"]))
         for v in data["variants"]:
             out.print(t("journey_variant", **v))
 
@@ -210,21 +195,12 @@ def providers_list(as_json: JsonOpt = False) -> None:
     with client() as c:
         rows = c.providers.list()
 
-    def text() -> None:
-        table = Table()
-        for col in ("key", "kind", "default", "secrets", "config"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                r["key"],
-                r["kind"],
-                str(r["default"]),
-                ",".join(r["secrets"]),
-                orjson.dumps(r["config"]).decode(),
-            )
-        out.print(table)
-
-    show(rows, as_json, text)
+    cols = ("key", "kind", "default", "secrets", "config")
+    cells = (
+        [r["key"], r["kind"], r["default"], ",".join(r["secrets"]), orjson.dumps(r["config"]).decode()]
+        for r in rows
+    )
+    show(rows, as_json, lambda: print_table(cols, cells))
 
 
 @providers_app.command("delete")

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
-from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
+from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json, print_table
 from siyu.client import Siyu
 from siyu.i18n import t
 from siyu.profiles.views import LookupError_
@@ -78,15 +77,8 @@ def segments_list(as_json: JsonOpt = False) -> None:
     with client() as c:
         rows = c.segments.list()
 
-    def text() -> None:
-        table = Table()
-        for col in ("key", "name", "kind", "members", "computed_at"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["key"], r["name"], r["kind"], str(r["members"]), str(r["computed_at"] or "-"))
-        out.print(table)
-
-    show(rows, as_json, text)
+    cols = ("key", "name", "kind", "members", "computed_at")
+    show(rows, as_json, lambda: print_table(cols, ([r[c] for c in cols] for r in rows)))
 
 
 @segments_app.command("show")
@@ -172,15 +164,8 @@ def tags_list(as_json: JsonOpt = False) -> None:
     with client() as c:
         rows = c.tags.list()
 
-    def text() -> None:
-        table = Table()
-        for col in ("key", "group", "half_life_days", "contacts"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["key"], r["group"] or "-", str(r["half_life_days"] or "-"), str(r["contacts"]))
-        out.print(table)
-
-    show(rows, as_json, text)
+    cols = ("key", "group", "half_life_days", "contacts")
+    show(rows, as_json, lambda: print_table(cols, ([r[c] for c in cols] for r in rows)))
 
 
 @tags_app.command("create")
@@ -293,12 +278,8 @@ def tags_show(
         data = c.tags.of(contact)
 
     def text() -> None:
-        table = Table()
-        for col in ("tag", "weight", "source", "applied_at"):
-            table.add_column(col)
-        for r in data["tags"]:
-            table.add_row(r["key"], f"{r['weight']:.3f}", r["source"], r["applied_at"])
-        out.print(table)
+        cells = ([r["key"], f"{r['weight']:.3f}", r["source"], r["applied_at"]] for r in data["tags"])
+        print_table(("tag", "weight", "source", "applied_at"), cells)
 
     show(data, as_json, text)
 

@@ -263,3 +263,30 @@ def test_new_customer_sop(ctx: AppContext, world: dict[str, Any]) -> None:
         dict(world["sms"].sent_by_key()),
         dict(on_platform),
     )
+
+
+def test_a_wecom_tags_step_mirrors_tags_to_wecom(ctx: AppContext, world: dict[str, Any]) -> None:
+    """Tag sync goes through the outbox (exactly once, retried) and marks the corp tag on the
+    customer as its staff member sees it; quiet hours and caps do not apply to it."""
+    s: Siyu = world["s"]
+    wecom: WeComEmulator = world["wecom"]
+    vip = wecom.add_corp_tag("会员", "VIP")
+    s.identify({"phone": PHONES[0], "wecom_external_userid": "wmEXT0"}, {"wecom_owner": "zhangsan"})
+    wecom.add_customer("zhangsan", "wmEXT0")
+    cid = s.contact(PHONES[0])["id"]
+    night = datetime(2026, 5, 4, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai: quiet hours
+    with ctx.db.session() as session:
+        spec = {
+            "key": "mirror",
+            "name": "mirror",
+            "trigger": {"list": True},
+            "caps": [{"channel": "any", "per": "day", "max": 0}],
+            "steps": [{"id": "sync", "wecom_tags": {"add": [vip]}}],
+        }
+        JourneyService(session).create(spec)
+        JourneyService(session).start("mirror", now=night)
+        assert JourneyService(session).enrol("mirror", [cid], now=night) == 1
+    run_phase(ctx, night)
+    assert wecom.contact_tags[("zhangsan", "wmEXT0")] == {vip}
+    [row] = sent_keys(ctx, "sync").values()
+    assert (row.channel, row.status) == ("wecom_tag", "sent")

@@ -24,6 +24,7 @@ MESSAGE_CHANNELS: dict[str, tuple[str, ...]] = {
     "wecom_group": ("wecom",),
     "wecom_moment": ("wecom",),
     "wecom_welcome": ("wecom",),
+    "wecom_tag": ("wecom",),  # tag sync (mark_tag), not a message
     "sms": ("aliyun_sms", "tencent_sms"),
     "smart_sms": ("smart_sms",),
     "email": ("smtp",),

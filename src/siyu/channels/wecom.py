@@ -98,6 +98,8 @@ class WeComAdapter:
                     results[i] = self._send_moment(msg)
                 elif msg.channel == "wecom_welcome":
                     results[i] = self._send_welcome(msg)
+                elif msg.channel == "wecom_tag":
+                    results[i] = self._sync_tags(msg)
                 else:
                     results[i] = SendResult("failed", error=f"unsupported_channel: {msg.channel}")
             except ContentError as exc:
@@ -213,6 +215,8 @@ class WeComAdapter:
         WeCom cannot be asked right now (the dispatcher must not re-send blindly then)."""
         text = message.content.get("text") or ""
         sender = message.recipient.wecom_staff_userid
+        if message.channel == "wecom_tag":
+            return None  # marking tags is idempotent: doing it again is the answer
         if message.channel == "wecom_welcome" or not text or not sender:
             return None  # a welcome_code is single-use; without text or sender nothing to match
         if message.channel == "wecom_moment":
@@ -310,6 +314,21 @@ class WeComAdapter:
         return self.api.call("GET", f"{EC}/get_moment_task_result", params={"jobid": jobid})
 
     # --- tags -------------------------------------------------------------------------------
+
+    def _sync_tags(self, msg: OutboundMessage) -> SendResult:
+        """Tag sync (``wecom_tag``): content ``{"add": [tag ids], "remove": [tag ids]}`` marked on
+        the customer as seen by its staff member, so WeCom shows what siyu knows."""
+        userid, customer = msg.recipient.wecom_staff_userid, msg.recipient.wecom_external_userid
+        if not userid or not customer:
+            raise ContentError(
+                "recipient", "tag sync needs the staff member and the customer's external_userid"
+            )
+        add = [str(t) for t in msg.content.get("add") or []]
+        remove = [str(t) for t in msg.content.get("remove") or []]
+        if not add and not remove:
+            raise ContentError("add", "give tag ids to add or remove")
+        self.mark_tag(userid, customer, add, remove)
+        return SendResult("sent")
 
     def mark_tag(self, userid: str, external_userid: str, add_tag: list[str], remove_tag: list[str]) -> None:
         """Add/remove corp tags (ids) on the customer ``external_userid`` of staff member

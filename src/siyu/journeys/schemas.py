@@ -284,6 +284,21 @@ class Points(_M):
     reason: str = "journey"
 
 
+class WeComTags(_M):
+    """Mirror tags to WeCom corp tags (ids from `get_corp_tag_list`) on the contact's customer
+    record, so staff see them in the WeCom client."""
+
+    add: list[str] = Field(default_factory=list, max_length=100)
+    remove: list[str] = Field(default_factory=list, max_length=100)
+    provider: str | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> WeComTags:
+        if not self.add and not self.remove:
+            raise ValueError("give tag ids to add or remove")
+        return self
+
+
 class Webhook(_M):
     event: str
     data: dict[str, Any] = Field(default_factory=dict)
@@ -305,6 +320,7 @@ class Step(_M):
     set_attribute: dict[str, Any] | None = None
     award_points: Points | None = None
     webhook: Webhook | None = None
+    wecom_tags: WeComTags | None = None
     exit: bool | None = None
 
     @field_validator("id")

@@ -50,6 +50,18 @@ def webhook(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> 
     return _send(run, spec, step, send_, group)
 
 
+def wecom_tags(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
+    """Tag sync to WeCom goes through the outbox like a message (exactly once, retried), but is
+    not one: exempt from quiet hours and caps, no marketing consent needed."""
+    wt = step.wecom_tags
+    assert wt is not None
+    content = {"add": wt.add, "remove": wt.remove}
+    send_ = Send(
+        channel="wecom_tag", content=content, provider=wt.provider, purpose="service", transactional=True
+    )
+    return _send(run, spec, step, send_, group)
+
+
 def _quiet(run: Run, spec: JourneySpec) -> QuietHours:
     if run.config.quiet_hours is not None and "quiet_hours" not in spec.model_fields_set:
         return run.config.quiet_hours

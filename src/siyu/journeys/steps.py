@@ -14,7 +14,7 @@ from siyu.journeys.engine import Enrolment, Handler, Run
 from siyu.journeys.facts import time_zones
 from siyu.journeys.policy import day_at
 from siyu.journeys.schemas import EXIT, JourneySpec, Step
-from siyu.journeys.sends import send, webhook
+from siyu.journeys.sends import send, webhook, wecom_tags
 from siyu.stages.service import StageService
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.dialect import chunked
@@ -229,6 +229,7 @@ HANDLERS: dict[str, Handler] = {
     "split": split,
     "send": send,
     "webhook": webhook,
+    "wecom_tags": wecom_tags,
     "add_tag": add_tag,
     "remove_tag": add_tag,
     "set_stage": set_stage,

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from siyu import __version__
 from siyu.api import content, ingest, journeys, layers, management
 from siyu.background import LayerTasks
-from siyu.channels.providers import ProviderError, ProviderNotFound
+from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
 from siyu.consent.service import ConsentError
@@ -53,6 +53,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (JourneyConflict, 409),
     (JourneyError, 422),
     (ProviderNotFound, 404),
+    (ProviderConflict, 409),
     (ProviderError, 422),
     (WarehouseBusy, 503),
 )

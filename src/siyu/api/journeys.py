@@ -115,7 +115,7 @@ async def providers_callback(key: str, kind: str, request: Request, token: str =
     with unit_of_work(request) as s:
         providers = ProviderService(s, client.ctx.keyring)
         row = providers.get(key)
-        if not hmac.compare_digest(token, providers.callback_token(key)):
+        if not hmac.compare_digest(token.encode(), providers.callback_token(key).encode()):
             raise HTTPException(403, "bad callback token")
         parse = callback_parser(row.kind, kind)
         if parse is None:
@@ -151,7 +151,11 @@ def unsubscribe(token: str, request: Request) -> HTMLResponse:
             secret = providers.secrets(row).get("unsubscribe_secret")
             cid = verify_unsubscribe_token(token, str(secret).encode()) if secret else None
             if cid is not None:
-                ConsentService(s).record(cid, "marketing", "email", False, source="email_unsubscribe")
+                # the token names the contact the email went to; it may have merged since
+                survivor = client.ctx.profiles(s).repo.survivor_of(cid)
+                if survivor is None:
+                    break
+                ConsentService(s).record(survivor, "marketing", "email", False, source="email_unsubscribe")
                 return HTMLResponse(_UNSUBSCRIBED)
     raise HTTPException(404, "unknown unsubscribe link")
 

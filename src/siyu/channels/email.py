@@ -79,7 +79,7 @@ def verify_unsubscribe_token(token: str, secret: bytes) -> int | None:
     if not (sep and sep2 and contact.isdigit() and key_hash and tag):
         return None
     body = f"{contact}.{key_hash}"
-    if not hmac.compare_digest(_token_mac(body, secret), tag):
+    if not hmac.compare_digest(_token_mac(body, secret).encode(), tag.encode()):
         return None
     return int(contact)
 

@@ -72,21 +72,23 @@ def record_receipts(session: Session, receipts: Sequence[Receipt]) -> CallbackRe
             continue
         result.matched += 1
         if r.status in ("delivered", "read"):
-            session.execute(
+            changed = session.execute(
                 update(t)
                 .where(t.id == row.id, t.status.in_(("sent", "sending", "pending")))
                 .values(status="delivered", delivered_at=r.at)
                 .execution_options(synchronize_session=False)
-            )
+            ).rowcount
             name = "message.delivered"
         else:
-            session.execute(
+            changed = session.execute(
                 update(t)
                 .where(t.id == row.id, t.status != "delivered")
                 .values(status="failed", error=(r.error or "failed")[:1000])
                 .execution_options(synchronize_session=False)
-            )
+            ).rowcount
             name = "message.failed"
+        if not changed:  # e.g. a failure receipt for a message already delivered
+            continue
         events[name].append(
             (f"{name}:{row.key}", row.contact_id, {"channel": row.channel, "message": row.key})
         )

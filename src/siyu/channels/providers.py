@@ -25,6 +25,10 @@ class ProviderNotFound(ProviderError):
     pass
 
 
+class ProviderConflict(ProviderError):
+    pass
+
+
 def adapter_class(kind: str) -> Any:
     if kind not in PROVIDER_KINDS:
         raise ProviderError(f"kind: unknown provider kind {kind!r}; one of {', '.join(PROVIDER_KINDS)}")
@@ -65,11 +69,18 @@ class ProviderService:
                 raise ProviderError(
                     f"config.{name}: not a {kind} setting; one of {', '.join(cls.CONFIG_FIELDS)}"
                 )
+        aliases: dict[str, tuple[str, ...]] = getattr(cls, "SECRET_ALIASES", {})
         for name in _required(cls.SECRET_FIELDS):
-            if secrets.get(name) in (None, ""):
+            if all(secrets.get(n) in (None, "") for n in (name, *aliases.get(name, ()))):
                 raise ProviderError(f"secrets.{name}: required for {kind} ({cls.SECRET_FIELDS[name]})")
+        try:
+            rate = float(config.get("rate_per_s", rate_per_s))
+        except (TypeError, ValueError):
+            raise ProviderError(
+                f"config.rate_per_s: a number of requests per second, not {config['rate_per_s']!r}"
+            ) from None
         if self.by_key(key) is not None:
-            raise ProviderError(f"key: provider {key!r} already exists")
+            raise ProviderConflict(f"key: provider {key!r} already exists")
         if default:
             self._clear_default(kind)
         row = ChannelProvider(
@@ -80,7 +91,7 @@ class ProviderService:
             if secrets
             else None,
             is_default=default,
-            rate_per_s=float(config.get("rate_per_s", rate_per_s)),
+            rate_per_s=rate,
         )
         self.session.add(row)
         self.session.flush()
@@ -92,7 +103,11 @@ class ProviderService:
         return f"provider:{key}".encode()
 
     def _clear_default(self, kind: str) -> None:
-        for row in self.session.scalars(select(ChannelProvider).where(ChannelProvider.kind == kind)):
+        """A new default replaces the default of every kind carrying the same channels (Aliyun
+        and Tencent both carry sms: one default between them)."""
+        channels = [c for c, kinds in MESSAGE_CHANNELS.items() if kind in kinds]
+        rivals = {k for c in channels for k in MESSAGE_CHANNELS[c]} | {kind}
+        for row in self.session.scalars(select(ChannelProvider).where(ChannelProvider.kind.in_(rivals))):
             row.is_default = False
 
     def by_key(self, key: str) -> ChannelProvider | None:

@@ -240,6 +240,7 @@ class SmartSmsAdapter:
         "retries": "attempts inside one call on network errors, 429 and 5xx (default 2)",
         "rate_per_s": "client-side request rate limit (default 50)",
     }
+    SECRET_ALIASES: ClassVar[dict[str, tuple[str, ...]]] = {"app_key": ("password",)}
     SECRET_FIELDS: ClassVar[dict[str, str]] = {
         "app_key": "required: the chatbot's appKey (`password` is accepted as an alias)",
         "notify_token": "token the platform signs callbacks with (for verify_notification)",

@@ -28,7 +28,8 @@ providers_app = typer.Typer(
     help="Channel providers: WeCom, SMS, smart SMS, SMTP, webhook. 渠道服务商账号。", no_args_is_help=True
 )
 KeyArg = Annotated[str, typer.Argument(help="Journey key. 旅程标识。")]
-USER_ERRORS = (JourneyDefinitionError, JourneyError, ProviderError, LookupError_, ValueError)
+#: read_document raises SegmentDefinitionError (a ValueError) for unreadable files; OSError: missing ones.
+USER_ERRORS = (JourneyDefinitionError, JourneyError, ProviderError, LookupError_, ValueError, OSError)
 
 
 @contextmanager
@@ -183,8 +184,8 @@ def providers_add(
 ) -> None:
     """Add a provider account; credentials come from a file so they stay out of shell history.
     添加服务商账号。"""
-    secrets = read_document(Path(secrets_file)) if secrets_file else {}
     with client() as c:
+        secrets = read_document(Path(secrets_file)) if secrets_file else {}
         data = c.providers.add(key, kind, _json_opt(config, "config"), secrets, default)
     show(data, as_json, lambda: out.print(t("provider_added", key=data["key"], kind=data["kind"])))
 

@@ -61,7 +61,7 @@ class JourneysClient(_Part):
         """The step graph: each step with where it goes (for drawing)."""
         with self.ctx.db.session() as s:
             spec = spec_of(JourneyService(s).get(key))
-        return [{"id": st.id, "action": st.action, "next": spec.following(st.id)} for st in spec.steps]
+        return [{"id": st.id, "action": st.action, "next": spec.successors(st.id)} for st in spec.steps]
 
     def enrol(self, key: str, contacts: list[int | str], label: str = "python") -> dict[str, Any]:
         """Enrol contacts (ids or queries such as phone numbers); unknown ones are reported."""

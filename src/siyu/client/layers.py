@@ -63,8 +63,12 @@ class _Part:
         profiles = self.ctx.profiles(s)
         found, missing = [], []
         for c in contacts:
-            if isinstance(c, int):
-                found.append(c)
+            if isinstance(c, int):  # followed to the survivor of any merge, like queries are
+                survivor = profiles.repo.survivor_of(c)
+                if survivor is None:
+                    missing.append({"contact": str(c), "error": f"no contact {c}"})
+                else:
+                    found.append(survivor)
                 continue
             try:
                 found.append(views.find_contact_id(profiles, self.ctx.parser, c))

@@ -390,6 +390,18 @@ class JourneySpec(_M):
             return step.next
         return self.steps[i + 1].id if i + 1 < len(self.steps) else EXIT
 
+    def successors(self, step_id: str) -> list[str]:
+        """Every step ``step_id`` can lead to (a branch's routes and else, a split's variants,
+        wait_for's two outcomes, or simply the following step): the edges of the step graph."""
+        step = self.step(step_id)
+        out = [t for where, t in _targets(step) if where != "next"]
+        falls_through = not (step.branch or step.split) and not (
+            step.wait_for and step.wait_for.on_event and step.wait_for.on_timeout
+        )
+        if falls_through:
+            out.append(self.following(step_id))
+        return list(dict.fromkeys(out))
+
     def _index(self) -> dict[str, tuple[int, Step]]:
         cached = self.__dict__.get("_idx")
         if cached is None:

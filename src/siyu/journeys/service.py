@@ -99,6 +99,8 @@ class JourneyService:
             raise JourneyError(f"key: the document is for {spec.key!r}, not {key!r}")
         if j.status == "active":
             raise JourneyConflict(f"pause journey {key!r} before editing it")
+        if j.status == "archived":
+            raise JourneyConflict(f"journey {key!r} is archived")
         j.definition, j.name, j.version, j.updated_at = _stored(raw), spec.name, j.version + 1, utcnow()
         self.session.flush()
         audit.record(self.session, actor, "journey.updated", "journey", key, {"version": j.version})

@@ -14,13 +14,9 @@ from tests.emulators.smart_sms import SmartSmsPlatform
 from siyu.channels.base import OutboundMessage, Recipient
 from siyu.channels.http import ProviderError
 from siyu.channels.inbound import callback_parser
-from siyu.channels.smart_sms import (
-    CARD_TYPE,
-    CHIPS_TYPE,
+from siyu.channels.smart_sms import CARD_TYPE, CHIPS_TYPE, ContentError, SmartSmsAdapter, message_id_for
+from siyu.channels.smart_sms_callbacks import (
     RESPONSE_TYPE,
-    ContentError,
-    SmartSmsAdapter,
-    message_id_for,
     parse_delivery_notification,
     parse_message_notification,
     verify_notification,

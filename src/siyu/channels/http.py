@@ -94,14 +94,14 @@ class ProviderHttp:
             if resp.status_code not in RETRY_STATUS or (not idempotent and resp.status_code != 429):
                 return resp
             last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-            retry_after = _retry_after(resp)
+            retry_after = retry_after_header(resp)
         raise ProviderError(last, temporary=True, retry_after_s=retry_after)
 
     def close(self) -> None:
         self.client.close()
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
+def retry_after_header(resp: httpx.Response) -> float | None:
     value = resp.headers.get("Retry-After")
     try:
         return min(float(value), 60.0) if value else None

@@ -28,8 +28,8 @@ CALLBACK_PARSERS: dict[tuple[str, str], str] = {
     ("aliyun_sms", "inbound"): "siyu.channels.aliyun_sms:parse_aliyun_uplink",
     ("tencent_sms", "receipts"): "siyu.channels.tencent_sms:parse_tencent_report",
     ("tencent_sms", "inbound"): "siyu.channels.tencent_sms:parse_tencent_reply",
-    ("smart_sms", "receipts"): "siyu.channels.smart_sms:parse_delivery_notifications",
-    ("smart_sms", "inbound"): "siyu.channels.smart_sms:parse_inbound_messages",
+    ("smart_sms", "receipts"): "siyu.channels.smart_sms_callbacks:parse_delivery_notifications",
+    ("smart_sms", "inbound"): "siyu.channels.smart_sms_callbacks:parse_inbound_messages",
 }
 INBOUND_EVENT = "Message Received"
 

@@ -32,7 +32,7 @@ import httpx
 import orjson
 
 from siyu.channels.base import OutboundMessage, Receipt, SendResult
-from siyu.channels.http import ProviderError, ProviderHttp, _retry_after
+from siyu.channels.http import ProviderError, ProviderHttp, retry_after_header
 
 SIGNATURE_HEADER = "X-Siyu-Signature"
 TIMESTAMP_HEADER = "X-Siyu-Timestamp"
@@ -164,5 +164,5 @@ def _result(resp: httpx.Response, key: str) -> SendResult:
         return SendResult("sent", provider_message_id=resp.headers.get("X-Request-Id") or key, detail=detail)
     error = f"HTTP {status}: {resp.text[:200]}"
     if status in TEMPORARY_STATUS or status >= 500:
-        return SendResult("retry", error=error, retry_after_s=_retry_after(resp), detail=detail)
+        return SendResult("retry", error=error, retry_after_s=retry_after_header(resp), detail=detail)
     return SendResult("failed", error=error, detail=detail)

@@ -345,3 +345,33 @@ def test_merging_holders_of_an_exclusive_group_leaves_one_tag_of_it(kit) -> None
     kit.link("u1", "old@example.com")
     held = sorted(k for c, k in kit.holdings() if c == survivor and k.startswith("age/"))
     assert len(held) == 1, f"survivor holds {held} of the exclusive group 'age'"
+
+
+def test_two_writers_creating_the_same_tag_on_demand_both_succeed(ctx) -> None:
+    """Journey workers and rule runs create tags on demand; the loser of the race uses the
+    winner's tag instead of failing (PostgreSQL: the second INSERT waits, then conflicts)."""
+    import threading
+
+    from siyu.tags.service import TagService
+
+    if ctx.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second transaction waits for the first")
+    first, second = ctx.db.sessionmaker(), ctx.db.sessionmaker()
+    got: list[int] = []
+
+    def later() -> None:
+        got.append(TagService(second).tag("race/vip", create=True).id)
+        second.commit()
+
+    try:
+        got.append(TagService(first).tag("race/vip", create=True).id)
+        thread = threading.Thread(target=later)
+        thread.start()
+        thread.join(0.3)
+        first.commit()
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        first.close()
+        second.close()
+    assert len(got) == 2 and got[0] == got[1]

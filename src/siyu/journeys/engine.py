@@ -149,7 +149,7 @@ class Engine:
         self, run: Run, handler: Handler, spec: JourneySpec, step: Step, group: list[Enrolment]
     ) -> list[tuple[Enrolment, str]]:
         """Run one step for a group inside a savepoint: a step that fails (a bug, a broken
-        reference) is rolled back alone and retried in five minutes, instead of failing the
+        reference) is rolled back alone and retried a minute later, instead of failing the
         whole claim again and again and holding up every other journey."""
         mark = len(run.log)
         saved = [(e, e.step, e.due_at, e.wait_event, dict(e.variants), dict(e.data)) for e in group]
@@ -161,7 +161,7 @@ class Engine:
             del run.log[mark:]
             for e, st, due, wait, variants, data in saved:
                 e.step, e.due_at, e.wait_event, e.variants, e.data = st, due, wait, variants, data
-                e.step, e.due_at = step.id, run.now + timedelta(minutes=5)
+                e.step, e.due_at = step.id, run.now + timedelta(minutes=1)
                 run.record(e, step.id, "error", f"{type(exc).__name__}: {exc}")
             return []
 

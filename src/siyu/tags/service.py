@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
@@ -104,7 +105,16 @@ class TagService:
         if found is None:
             if not create:
                 raise TagNotFound(f"unknown tag {key!r}")
-            found = self._new_tag(validate(TagCreate, {"key": key}).key, half_life_days, "system")
+            key = validate(TagCreate, {"key": key}).key
+            try:
+                # Created on demand by concurrent writers (two journey workers, a rule run): the
+                # loser of the race reads the winner's tag instead of failing its whole batch.
+                with self.session.begin_nested():
+                    found = self._new_tag(key, half_life_days, "system")
+            except IntegrityError:
+                found = self.repo.tag(key)
+                if found is None:
+                    raise
         return found
 
     def list(self) -> list[dict[str, Any]]:

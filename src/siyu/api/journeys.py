@@ -3,7 +3,6 @@ Thin: parse, call the Python API or a capability, return plain data."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -11,11 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
-from siyu.channels.base import Inbound, Receipt
-from siyu.channels.email import verify_unsubscribe_token
-from siyu.channels.inbound import callback_parser, record_inbound, record_receipts
-from siyu.channels.providers import ProviderService
-from siyu.consent.service import ConsentService
+from siyu.channels.inbound import CallbackRefused, receive_callback, unsubscribe_email
 
 router = APIRouter(prefix="/api/v1")
 public_router = APIRouter()
@@ -109,31 +104,14 @@ def providers_delete(key: str, request: Request) -> None:
     tags=["providers"],
     summary="Delivery receipts (kind=receipts) or inbound messages (kind=inbound) pushed by a provider",
 )
-async def providers_callback(key: str, kind: str, request: Request, token: str = "") -> dict[str, Any]:
+async def providers_callback(key: str, kind: str, request: Request, token: str = "") -> dict[str, int]:
     body = await request.body()
-    client = get_client(request)
+    ctx = get_client(request).ctx
     with unit_of_work(request) as s:
-        providers = ProviderService(s, client.ctx.keyring)
-        row = providers.get(key)
-        if not hmac.compare_digest(token.encode(), providers.callback_token(key).encode()):
-            raise HTTPException(403, "bad callback token")
-        parse = callback_parser(row.kind, kind)
-        if parse is None:
-            raise HTTPException(404, f"{row.kind} has no {kind} callback")
         try:
-            items = list(parse(body))
-        except ValueError as exc:
-            raise HTTPException(422, f"unreadable {kind} body: {exc}") from exc
-        receipts = [i for i in items if isinstance(i, Receipt)]
-        inbound = [i for i in items if isinstance(i, Inbound)]
-        r1 = record_receipts(s, receipts)
-        r2 = record_inbound(s, client.ctx.profiles(s), client.ctx.parser, inbound)
-        return {
-            "received": r1.received + r2.received,
-            "matched": r1.matched + r2.matched,
-            "unknown": r1.unknown + r2.unknown,
-            "unsubscribed": r2.unsubscribed,
-        }
+            return receive_callback(s, ctx.keyring, ctx.profiles(s), ctx.parser, key, kind, token, body)
+        except CallbackRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
 
 
 _UNSUBSCRIBED = """<!doctype html><meta charset="utf-8"><title>退订 Unsubscribed</title>
@@ -142,27 +120,9 @@ _UNSUBSCRIBED = """<!doctype html><meta charset="utf-8"><title>退订 Unsubscrib
 
 @public_router.api_route("/u/{token}", methods=["GET", "POST"], include_in_schema=False)
 def unsubscribe(token: str, request: Request) -> HTMLResponse:
-    """One-click email unsubscribe (RFC 8058 POST, or a click): revokes marketing consent for
-    email. The token is an HMAC made with one of the SMTP providers' unsubscribe secrets."""
-    client = get_client(request)
+    """One-click email unsubscribe (RFC 8058 POST, or a click)."""
+    ctx = get_client(request).ctx
     with unit_of_work(request) as s:
-        providers = ProviderService(s, client.ctx.keyring)
-        for row in providers.session.scalars(_smtp_rows()):
-            secret = providers.secrets(row).get("unsubscribe_secret")
-            cid = verify_unsubscribe_token(token, str(secret).encode()) if secret else None
-            if cid is not None:
-                # the token names the contact the email went to; it may have merged since
-                survivor = client.ctx.profiles(s).repo.survivor_of(cid)
-                if survivor is None:
-                    break
-                ConsentService(s).record(survivor, "marketing", "email", False, source="email_unsubscribe")
-                return HTMLResponse(_UNSUBSCRIBED)
+        if unsubscribe_email(s, ctx.keyring, ctx.profiles(s), token) is not None:
+            return HTMLResponse(_UNSUBSCRIBED)
     raise HTTPException(404, "unknown unsubscribe link")
-
-
-def _smtp_rows() -> Any:
-    from sqlalchemy import select
-
-    from siyu.store.models import ChannelProvider
-
-    return select(ChannelProvider).where(ChannelProvider.kind == "smtp")

@@ -6,6 +6,7 @@ unsubscribe keyword (T, TD, 退订, STOP …) revokes marketing consent for SMS 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,12 +16,15 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.channels.base import Inbound, Receipt
+from siyu.channels.email import verify_unsubscribe_token
+from siyu.channels.providers import ProviderService
 from siyu.channels.sms_common import is_unsubscribe
 from siyu.consent.service import ConsentService
 from siyu.profiles.identifiers import IdentifierError, IdentifierParser
+from siyu.profiles.pii import Keyring
 from siyu.profiles.service import ProfileService
 from siyu.store.changes import emit_events
-from siyu.store.models import OutboxMessage, utcnow
+from siyu.store.models import ChannelProvider, OutboxMessage, utcnow
 
 #: (provider kind, callback kind) → parser of the provider's pushed body.
 CALLBACK_PARSERS: dict[tuple[str, str], str] = {
@@ -129,3 +133,62 @@ def record_inbound(
             result.unsubscribed += 1
     emit_events(session, INBOUND_EVENT, rows, utcnow())
     return result
+
+
+class CallbackRefused(ValueError):
+    """A callback that is not accepted; ``status`` is the HTTP answer (403, 404, 422)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def receive_callback(
+    session: Session,
+    keyring: Keyring,
+    profiles: ProfileService,
+    parser: IdentifierParser,
+    provider_key: str,
+    kind: str,
+    token: str,
+    body: bytes,
+) -> dict[str, int]:
+    """A provider's push of receipts or inbound messages: check the URL's token, parse the body
+    the way that provider sends it, record what it holds."""
+    providers = ProviderService(session, keyring)
+    row = providers.get(provider_key)
+    if not hmac.compare_digest(token.encode(), providers.callback_token(provider_key).encode()):
+        raise CallbackRefused(403, "bad callback token")
+    parse = callback_parser(row.kind, kind)
+    if parse is None:
+        raise CallbackRefused(404, f"{row.kind} has no {kind} callback")
+    try:
+        items = list(parse(body))
+    except ValueError as exc:
+        raise CallbackRefused(422, f"unreadable {kind} body: {exc}") from exc
+    r1 = record_receipts(session, [i for i in items if isinstance(i, Receipt)])
+    r2 = record_inbound(session, profiles, parser, [i for i in items if isinstance(i, Inbound)])
+    return {
+        "received": r1.received + r2.received,
+        "matched": r1.matched + r2.matched,
+        "unknown": r1.unknown + r2.unknown,
+        "unsubscribed": r2.unsubscribed,
+    }
+
+
+def unsubscribe_email(session: Session, keyring: Keyring, profiles: ProfileService, token: str) -> int | None:
+    """One-click email unsubscribe: revoke marketing consent for email of the contact a token
+    names (followed to the survivor of any merge since the email went out). The token is an
+    HMAC made with one of the SMTP providers' unsubscribe secrets; None when none made it."""
+    providers = ProviderService(session, keyring)
+    for row in session.scalars(select(ChannelProvider).where(ChannelProvider.kind == "smtp")):
+        secret = providers.secrets(row).get("unsubscribe_secret")
+        cid = verify_unsubscribe_token(token, str(secret).encode()) if secret else None
+        if cid is None:
+            continue
+        survivor = profiles.repo.survivor_of(cid)
+        if survivor is None:
+            return None
+        ConsentService(session).record(survivor, "marketing", "email", False, source="email_unsubscribe")
+        return survivor
+    return None

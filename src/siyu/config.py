@@ -7,11 +7,12 @@ test against the fields below).
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Per-contact identifier limits (Segment Unify style). A merge or attach that would exceed
@@ -130,6 +131,15 @@ class Settings(BaseSettings):
         description="Base URL customers reach this server at; tracked short links are "
         "PUBLIC_URL/l/CODE, so it must be the public address (https in production).",
     )
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, v: str) -> str:
+        if v.strip() and not re.fullmatch(
+            r"\s*([01]?\d|2[0-3]):[0-5]\d\s*-\s*([01]?\d|2[0-3]):[0-5]\d\s*", v
+        ):
+            raise ValueError(f"quiet_hours: expected HH:MM-HH:MM (e.g. 22:00-08:00) or empty, not {v!r}")
+        return v
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -24,13 +24,9 @@ log = logging.getLogger("siyu.worker")
 
 
 def engine_config(settings: Settings) -> EngineConfig:
-    quiet = None
     raw = settings.quiet_hours.strip()
-    if raw:
-        start, _, end = raw.partition("-")
-        quiet = QuietHours(start=start.strip(), end=end.strip())
-    else:
-        quiet = QuietHours(enabled=False)
+    start, _, end = raw.partition("-")
+    quiet = QuietHours(start=start.strip(), end=end.strip()) if raw else QuietHours(enabled=False)
     return EngineConfig(
         public_url=settings.public_url,
         default_timezone=settings.default_timezone,

@@ -287,3 +287,20 @@ def test_unknown_fields_and_non_objects_are_refused() -> None:
     assert refused(doc(colour="red")).path == "colour"
     assert refused(doc([{"id": "a", "wait": "1h", "delay": 3}])).path == "steps[0].delay"
     assert refused(["not", "a", "journey"]).path == "journey"
+
+
+def test_global_quiet_hours_setting_is_checked_and_used() -> None:
+    from pydantic import ValidationError
+
+    from siyu.config import Settings
+    from siyu.journeys.worker import engine_config
+
+    cfg = engine_config(
+        Settings(quiet_hours="21:30-07:00", frequency_caps=[{"channel": "sms", "per": "week", "max": 2}])
+    )
+    assert cfg.quiet_hours is not None and (cfg.quiet_hours.start, cfg.quiet_hours.end) == ("21:30", "07:00")
+    assert [(c.channel, c.per, c.max) for c in cfg.caps] == [("sms", "week", 2)]
+    assert engine_config(Settings(quiet_hours="")).quiet_hours.enabled is False  # type: ignore[union-attr]
+    for bad in ("22-08", "25:00-08:00", "22:00"):
+        with pytest.raises(ValidationError, match="quiet_hours"):
+            Settings(quiet_hours=bad)

@@ -510,6 +510,11 @@ def test_campaign_source_naming_a_channel_is_a_touch(server, http, write_key) ->
 
 # --- OpenAPI --------------------------------------------------------------------------------------
 EXPECTED_ROUTES = {
+    ("get", "/api/v1/analytics"),
+    ("post", "/api/v1/analytics/{kind}"),
+    ("post", "/api/v1/spend"),
+    ("get", "/api/v1/spend"),
+    ("post", "/api/v1/scores/churn"),
     ("post", "/v1/batch"),
     ("post", "/v1/track"),
     ("post", "/v1/identify"),

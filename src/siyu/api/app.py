@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
-from siyu.api import content, ingest, journeys, layers, management
+from siyu.analytics.base import AnalyticsError
+from siyu.api import analytics, content, ingest, journeys, layers, management
 from siyu.background import LayerTasks
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
@@ -67,6 +68,12 @@ def _error_answers(app: FastAPI) -> None:
 
         app.add_exception_handler(error, answer)
 
+    def invalid_analysis(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AnalyticsError)
+        return JSONResponse({"detail": str(exc), "path": exc.field, "error": exc.message}, status_code=422)
+
+    app.add_exception_handler(AnalyticsError, invalid_analysis)
+
     def invalid_definition(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SegmentDefinitionError | JourneyDefinitionError)
         return JSONResponse({"detail": str(exc), "path": exc.path, "error": exc.message}, status_code=422)
@@ -118,6 +125,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(content.public_router)
     app.include_router(journeys.router)
     app.include_router(journeys.public_router)
+    app.include_router(analytics.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

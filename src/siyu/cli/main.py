@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import content, journeys, layers, stages
+from siyu.cli import analytics, content, journeys, layers, stages
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
@@ -50,6 +50,7 @@ for sub, name in (
     (content.content_app, "content"),
     (journeys.journeys_app, "journeys"),
     (journeys.providers_app, "providers"),
+    (analytics.analytics_app, "analytics"),
 ):
     app.add_typer(sub, name=name)
 app.command("worker")(journeys.worker)

@@ -1,0 +1,50 @@
+"""Python API for analyses: ``s.analytics.funnel(steps=[...])`` and friends.
+
+Every analysis feeds the warehouse first (so it sees what was accepted a moment ago), runs on
+the embedded DuckDB warehouse, and returns a result object (``.to_pandas()``, ``.to_polars()``,
+``.to_json()``, ``.figure()``) that no longer needs the warehouse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from siyu.analytics.base import DuckDBSource, run_analysis, runner_for
+from siyu.analytics.result import AnalysisResult
+from siyu.context import AppContext
+from siyu.warehouse.store import Warehouse
+
+
+class AnalyticsClient:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def run(self, kind: str, params: dict[str, Any] | None = None, /, **kw: Any) -> AnalysisResult:
+        """Run analysis ``kind``; parameters as a dict, keywords, or both (keywords win)."""
+        merged = {**(params or {}), **kw}
+        runner = runner_for(kind)
+        parsed = runner.parse(merged)
+        with self.ctx.db.session() as session:
+            if not runner.uses_warehouse(parsed):
+                return run_analysis(kind, parsed, None, session)
+            settings = self.ctx.settings
+            wh = Warehouse(settings.resolved_warehouse_path, wait_s=settings.warehouse_wait_s)
+            try:
+                wh.feed(self.ctx.db, self.ctx.settings.warehouse_batch_size)
+                return run_analysis(
+                    kind, merged, DuckDBSource(wh.conn, str(settings.resolved_warehouse_path)), session
+                )
+            finally:
+                wh.close()
+
+    def __getattr__(self, kind: str) -> Any:
+        """``s.analytics.retention(...)`` is ``s.analytics.run("retention", ...)`` for every kind."""
+        if kind.startswith("_"):
+            raise AttributeError(kind)
+        runner_for(kind)  # unknown kinds fail here, naming the known ones
+
+        def call(params: dict[str, Any] | None = None, /, **kw: Any) -> AnalysisResult:
+            return self.run(kind, params, **kw)
+
+        call.__name__ = kind
+        return call

@@ -138,6 +138,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "template_deleted": {"en": "Template {key} deleted.", "zh": "已删除模板 {key}。"},
     "material_created": {"en": "Material {key} ({kind}) created.", "zh": "已创建素材 {key}（{kind}）。"},
     "render_error": {"en": "Render problem: {what}", "zh": "渲染问题：{what}"},
+    "spend_imported": {
+        "en": "{rows} rows: {inserted} new, {updated} updated, {unchanged} unchanged, {rejected} rejected.",
+        "zh": "共 {rows} 行：新增 {inserted} 行，更新 {updated} 行，未变 {unchanged} 行，拒绝 {rejected} 行。",
+    },
+    "spend_none": {"en": "No spend imported yet.", "zh": "尚未导入投放花费。"},
+    "churn_summary": {
+        "en": "Churn risk as of {as_of}: {at_risk} of {scored} contacts at or above {threshold}; holdout AUC {auc}.",
+        "zh": "截至 {as_of} 的流失风险：{scored} 位联系人中 {at_risk} 位不低于 {threshold}；留出集 AUC {auc}。",
+    },
+    "churn_no_auc": {"en": "n/a ({reason})", "zh": "无（{reason}）"},
+    "churn_stored": {
+        "en": "Scores stored: {inserted} new, {updated} updated, {deleted} removed, {unchanged} unchanged.",
+        "zh": "评分已保存：新增 {inserted}，更新 {updated}，删除 {deleted}，未变 {unchanged}。",
+    },
 }
 
 

@@ -102,7 +102,7 @@ def count(engine: Engine, model: Any) -> int:
 
 # --- db -------------------------------------------------------------------------------------------
 def test_db_upgrade(cli: Cli, engine: Engine) -> None:
-    assert cli.json("db", "upgrade") == {"revision": "0003"}
+    assert cli.json("db", "upgrade") == {"revision": "0004"}
     tables = set(inspect(engine).get_table_names())
     assert {
         "contacts",
@@ -112,9 +112,11 @@ def test_db_upgrade(cli: Cli, engine: Engine) -> None:
         "import_jobs",
         "contact_tags",
         "segments",
+        "channel_spend",
+        "contact_scores",
     } <= tables
     again = cli("db", "upgrade")  # idempotent
-    assert "0003" in again.stdout and "latest schema" in again.stdout
+    assert "0004" in again.stdout and "latest schema" in again.stdout
 
 
 # --- import ---------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from siyu.client.analytics import AnalyticsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
+from siyu.client.spend import ScoresClient, SpendClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -34,6 +36,9 @@ class Siyu:
         self.rfm = RfmClient(context)
         self.journeys = JourneysClient(context)
         self.providers = ProvidersClient(context)
+        self.analytics = AnalyticsClient(context)
+        self.spend = SpendClient(context)
+        self.scores = ScoresClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

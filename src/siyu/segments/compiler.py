@@ -47,6 +47,7 @@ from siyu.warehouse.query import (
     CONTACTS,
     EVENTS,
     RFM,
+    SCORES,
     SEGMENT_MEMBERS,
     STAGES,
     TOUCHES,
@@ -87,6 +88,7 @@ SIDE_TABLES: dict[str, Any] = {
     "consent": CONSENTS,
     "stage": STAGES,
     "rfm": RFM,
+    "score": SCORES,
     "member": SEGMENT_MEMBERS,
 }
 
@@ -404,6 +406,10 @@ class _Compiler:
                 conds.append(f.c[name].between(rng[0], rng[1]))
         key = repr((node.segments, node.r, node.f, node.m))
         return self._held("rfm", key, and_(*conds))
+
+    def leaf_churn_risk(self, node: s.ChurnRiskCondition, path: str) -> ColumnElement[bool]:
+        risk = _compare(SCORES.c.churn_risk, node.op, literal(node.value, Double()))
+        return self._held("score", repr((node.op, node.value)), risk)
 
     def leaf_segment(self, node: s.SegmentCondition, path: str) -> ColumnElement[bool]:
         if node.segment not in self.catalog.segments:

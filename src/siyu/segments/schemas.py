@@ -2,8 +2,8 @@
 
 A definition is a tree of nodes, each with a ``type``: ``and`` / ``or`` (``conditions``),
 ``not`` (``condition``), and the leaves ``attribute``, ``tags``, ``event``, ``channel``,
-``first_touch``, ``consent``, ``stage``, ``rfm`` and ``segment``. Validation errors name the
-bad node by its path, e.g. ``definition.conditions[1].count.value``.
+``first_touch``, ``consent``, ``stage``, ``rfm``, ``churn_risk`` and ``segment``. Validation
+errors name the bad node by its path, e.g. ``definition.conditions[1].count.value``.
 """
 
 from __future__ import annotations
@@ -333,6 +333,15 @@ class RfmCondition(_Node):
         return self
 
 
+class ChurnRiskCondition(_Node):
+    """The stored churn risk score (0..1, written by ``siyu analytics churn --store``) compared
+    with ``value``; contacts without a stored score match no comparison."""
+
+    type: Literal["churn_risk"]
+    op: Compare = "gte"
+    value: float = Field(ge=0.0, le=1.0)
+
+
 class SegmentCondition(_Node):
     type: Literal["segment"]
     segment: str
@@ -372,6 +381,7 @@ Node = Annotated[
     | ConsentCondition
     | StageCondition
     | RfmCondition
+    | ChurnRiskCondition
     | SegmentCondition,
     Field(discriminator="type"),
 ]
@@ -387,6 +397,7 @@ NODE_TYPES = (
     "consent",
     "stage",
     "rfm",
+    "churn_risk",
     "segment",
 )
 for _model in (And, Or, Not):

@@ -159,6 +159,7 @@ TOUCHES = _t("touches", "contact_id", "channel_id", "entry_code_id", "occurred_a
 STAGES = _t("contact_stages", "contact_id", "stage", "since")
 RFM = _t("contact_rfm", "contact_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment")
 SEGMENT_MEMBERS = _t("segment_members", "segment_id", "contact_id")
+SCORES = _t("contact_scores", "contact_id", "churn_risk", ("computed_at", DateTime()), "model")
 CHANGES = _t("contact_changes", "id", "contact_id")
 #: Temporary table of contact ids an incremental segment recompute evaluates.
 AFFECTED = _t("seg_affected", "id")
@@ -192,6 +193,7 @@ __all__ = [
     "DUCKDB",
     "EVENTS",
     "RFM",
+    "SCORES",
     "SEGMENT_MEMBERS",
     "STAGES",
     "TOUCHES",

@@ -1,6 +1,7 @@
-"""Profile state in the warehouse: tags, attributes, consent, touches, journey stage, RFM and
-segment memberships, re-shipped per contact whenever the system of record logs a change for it
-(``contact_changes``). Segments join these tables with events in one DuckDB query.
+"""Profile state in the warehouse: tags, attributes, consent, touches, journey stage, RFM,
+segment memberships and model scores (churn risk), re-shipped per contact whenever the system
+of record logs a change for it (``contact_changes``). Segments join these tables with events in
+one DuckDB query.
 
 Each mirror table is replaced per changed contact (delete, then insert what the system of
 record holds now), so shipping the same change twice is harmless and an absorbed contact's rows
@@ -29,6 +30,8 @@ CREATE TABLE IF NOT EXISTS contact_stages (contact_id BIGINT, stage VARCHAR, sin
 CREATE TABLE IF NOT EXISTS contact_rfm (contact_id BIGINT, recency_days DOUBLE, frequency BIGINT,
     monetary DOUBLE, r INTEGER, f INTEGER, m INTEGER, segment VARCHAR);
 CREATE TABLE IF NOT EXISTS segment_members (segment_id BIGINT, contact_id BIGINT);
+CREATE TABLE IF NOT EXISTS contact_scores (contact_id BIGINT, churn_risk DOUBLE, computed_at TIMESTAMP,
+    model VARCHAR);
 """
 
 
@@ -104,6 +107,7 @@ MIRRORS: tuple[Mirror, ...] = (
         ),
     ),
     Mirror("segment_members", (("segment_id", ""), ("contact_id", ""))),
+    Mirror("contact_scores", (("contact_id", ""), ("churn_risk", ""), ("computed_at", "ts"), ("model", ""))),
 )
 #: Changes re-read below the cursor on PostgreSQL, where ids can commit out of order.
 LOOKBACK_CHANGES = 10_000

@@ -1,6 +1,7 @@
 """Every table of the system of record. Importing this module registers them all on
 ``Base.metadata`` (Alembic and the merge logic rely on that)."""
 
+from siyu.store.models.analytics import ChannelSpend, ContactScore
 from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
 from siyu.store.models.compliance import AuditEntry, ConsentRecord
@@ -32,12 +33,14 @@ __all__ = [
     "Base",
     "Channel",
     "ChannelProvider",
+    "ChannelSpend",
     "ConsentRecord",
     "Contact",
     "ContactAttribute",
     "ContactChange",
     "ContactMerge",
     "ContactRfm",
+    "ContactScore",
     "ContactStage",
     "ContactTag",
     "ContentTemplate",

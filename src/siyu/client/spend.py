@@ -1,0 +1,55 @@
+"""Python API for the two analytics calls that write: ``s.spend`` (channel spend, the cost side
+of ``roi``) and ``s.scores`` (stored churn scores, which segments and journeys use).
+
+``s.analytics.run(...)`` is read-only; these open their own unit of work and commit, as every
+other writing client call does. Storing scores also feeds the warehouse before (the model must
+see the latest events) and after (so the ``contact_scores`` mirror, and with it the segment
+condition ``churn_risk``, is current for the next call).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from siyu.analytics.base import DuckDBSource
+from siyu.analytics.churn import ChurnResult, score_and_store
+from siyu.analytics.spend import SpendService
+from siyu.context import AppContext
+from siyu.warehouse.store import Warehouse
+
+
+class SpendClient:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def import_csv(self, path: str | Path, actor: str = "python") -> dict[str, Any]:
+        """Import a spend CSV; committed when this returns. Bad rows are reported in
+        ``rejected`` (line, field, reason) and the valid ones stored."""
+        with self.ctx.db.session() as s:
+            return SpendService(s).import_csv(Path(path), actor=actor).to_dict()
+
+    def list(self, channel: str | None = None) -> list[dict[str, Any]]:
+        with self.ctx.db.session() as s:
+            return SpendService(s).list(channel)
+
+
+class ScoresClient:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def churn(self, params: dict[str, Any] | None = None, /, **kw: Any) -> ChurnResult:
+        """Run the churn analysis; with ``store=True`` write the scores to ``contact_scores``
+        (only the changed ones) and commit. The result's ``stored`` counts what was written."""
+        merged = {**(params or {}), **kw}
+        settings = self.ctx.settings
+        wh = Warehouse(settings.resolved_warehouse_path, wait_s=settings.warehouse_wait_s)
+        try:
+            wh.feed(self.ctx.db, settings.warehouse_batch_size)
+            with self.ctx.db.session() as s:
+                result = score_and_store(s, DuckDBSource(wh.conn), merged)
+            if result.stored is not None:
+                wh.feed(self.ctx.db, settings.warehouse_batch_size)
+            return result
+        finally:
+            wh.close()

@@ -64,3 +64,19 @@ def test_every_journey_trigger_step_and_field_is_documented() -> None:
     names |= {a.alias or f for f, a in schemas.Condition.model_fields.items()}
     missing = sorted(n for n in names if f"`{n}" not in doc)
     assert not missing, f"undocumented in docs/journeys.md: {missing}"
+
+
+def test_every_analysis_and_parameter_is_documented() -> None:
+    from siyu.analytics.base import RUNNERS, runner_for
+
+    runner_for("experiment")  # registers the built-in runners
+    index = (ROOT / "docs" / "analytics.md").read_text()
+    pages = "\n".join(p.read_text() for p in (ROOT / "docs" / "analytics").glob("*.md"))
+    missing = []
+    for kind, runner in RUNNERS.items():
+        if kind.startswith("test_"):
+            continue
+        if f"`{kind}`" not in index:
+            missing.append(kind)
+        missing += [f"{kind}.{name}" for name in runner.params_model.model_fields if f"`{name}" not in pages]
+    assert not missing, f"undocumented in docs/analytics*.md: {missing}"

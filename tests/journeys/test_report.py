@@ -178,3 +178,20 @@ def test_branch_routes_and_wait_for_outcomes_are_reported(jk) -> None:
     route, listen = jk.step_report("route"), jk.step_report("listen")
     assert route["routes"] == {"route:0": 3, "route:else": 2}
     assert (listen["entered"], listen["event"], listen["timeout"], listen["waiting"]) == (3, 1, 2, 0)
+
+
+def test_split_report_carries_the_ab_test(jk, scripted) -> None:
+    """The split's conversion test: variant b against a, with the sample-ratio check against
+    the split's 1:1 weights (docs/analytics/experiments.md has the statistics)."""
+    from scipy import stats
+
+    (exp,) = jk.report()["experiments"]
+    assert exp["split"] == "ab" and exp["control"] == "a"
+    n = {v: of(scripted, v, ALL) for v in ("a", "b")}
+    x = {v: of(scripted, v, ["c1"]) for v in ("a", "b")}
+    assert [(v["name"], v["n"], v["conversions"]) for v in exp["variants"]] == [
+        (v, n[v], x[v]) for v in ("a", "b")
+    ]
+    # SRM: chi-square goodness of fit of the assignment counts against 1:1
+    expected_srm = stats.chisquare([n["a"], n["b"]]).pvalue
+    assert abs(exp["srm_p_value"] - expected_srm) < 1e-9

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from siyu.analytics.experiments import compare_variants
 from siyu.journeys.engine import spec_of
 from siyu.store.models import Journey, JourneyEnrolment, JourneyStepRun, OutboxMessage
 
@@ -113,6 +114,7 @@ def journey_report(session: Session, journey: Journey) -> dict[str, Any]:
                     "converted": variant_runs.get((v.name, "converted"), 0),
                 }
             )
+    experiments = [_experiment(step, variants) for step in spec.steps if step.split]
     for item in steps:
         if "variants" in item:
             item["variants"] = {v["variant"]: v["entered"] for v in variants if v["split"] == item["id"]}
@@ -131,4 +133,27 @@ def journey_report(session: Session, journey: Journey) -> dict[str, Any]:
         "conversion_rate": round(converted / enrolled, 4) if enrolled else 0.0,
         "steps": steps,
         "variants": variants,
+        "experiments": [e for e in experiments if e is not None],
+    }
+
+
+def _experiment(step: Any, variants: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An A/B split's conversion test: each variant against the first (the control), with the
+    sample-ratio check against the split's weights (a broken split shows as an SRM flag before
+    anyone trusts its lift). None until every variant has contacts."""
+    arms = [v for v in variants if v["split"] == step.id]
+    if any(v["entered"] == 0 for v in arms):
+        return None
+    stats = compare_variants(
+        [{"name": v["variant"], "n": v["entered"], "conversions": v["converted"]} for v in arms],
+        metric="conversion",
+        weights=[v.weight for v in step.split.variants],
+    )
+    keep = ("name", "n", "conversions", "mean", "p_value", "lift", "ci", "chance_to_win", "risk")
+    return {
+        "split": step.id,
+        "control": stats["control"],
+        "srm_p_value": stats["srm_p_value"],
+        "srm_flag": stats["srm_flag"],
+        "variants": [{k: v[k] for k in keep if k in v} for v in stats["variants"]],
     }

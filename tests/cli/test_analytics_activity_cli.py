@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from tests.cli.conftest import Cli, cli_env
 
-from siyu.cli.main import app
 from siyu.client import Siyu
 from siyu.context import AppContext
 
@@ -36,32 +32,6 @@ EVENTS = [
 RANGE = ("--from", "2026-01-05", "--to", "2026-01-25")
 
 
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, code: int = 0) -> Result:
-        result = self.runner.invoke(app, list(args), env=self.env)
-        assert result.exit_code == code, (
-            args,
-            result.exit_code,
-            result.stdout,
-            result.stderr,
-            result.exception,
-        )
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
-
-    def fails(self, *args: str) -> str:
-        result = self(*args, code=1)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-        assert result.stdout == "" and result.stderr.strip()
-        return result.stderr
-
-
 @pytest.fixture
 def cli(ctx: AppContext) -> Cli:
     calls = [
@@ -75,18 +45,7 @@ def cli(ctx: AppContext) -> Cli:
         for i, (user, name, ts) in enumerate(EVENTS)
     ]
     assert Siyu(ctx).batch(calls).rejected == []
-    settings = ctx.settings
-    return Cli(
-        {
-            "SIYU_DATA_DIR": str(settings.data_dir),
-            "SIYU_DATABASE_URL": settings.resolved_database_url,
-            "SIYU_SECRET_KEY": str(settings.secret_key),
-            "SIYU_LANG": "en",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "",
-            "COLUMNS": "200",
-        }
-    )
+    return Cli(cli_env(ctx.settings))
 
 
 def test_retention_json_contract(cli: Cli) -> None:

@@ -6,55 +6,25 @@ from __future__ import annotations
 
 import base64
 import csv
-import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 from scipy import stats
+from tests.cli.conftest import Cli, cli_env, squash
 from tests.conftest import SHARED_DATA
-from typer.testing import CliRunner
 
 from siyu.analytics.base import AnalyticsError
 from siyu.cli.analytics_attribution import read_values_csv
-from siyu.cli.main import app
+from siyu.config import Settings
 
 KEY = base64.b64encode(b"a" * 32).decode()
 
 
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, ok: bool = True) -> Any:
-        result = self.runner.invoke(app, ["analytics", *args], env=self.env)
-        if ok:
-            assert result.exit_code == 0, (args, result.output, result.exception)
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
-
-    def fails(self, *args: str) -> str:
-        result = self(*args, ok=False)
-        assert result.exit_code != 0, result.output
-        assert "Traceback" not in result.output
-        assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
-        return "".join(result.output.split())
-
-
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path) -> Cli:
-    return Cli(
-        {
-            "SIYU_DATA_DIR": str(tmp_path / "cli-data"),
-            "SIYU_SECRET_KEY": KEY,
-            "SIYU_DATABASE_URL": db_url,
-            "SIYU_LANG": "en",
-        }
-    )
+    settings = Settings(data_dir=tmp_path / "cli-data", database_url=db_url, secret_key=KEY)
+    return Cli(cli_env(settings), ("analytics",))
 
 
 def test_attribution_markov_json_contract(cli: Cli, tmp_path: Path) -> None:
@@ -90,11 +60,11 @@ def test_attribution_on_the_reference_paths(cli: Cli) -> None:
 def test_attribution_bad_file_names_the_row(cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("path,total_conversions\na > b,1\nc,lots\n")
-    assert "bad.csvrow2(line3).total_conversions" in cli.fails("attribution", "--paths", str(bad))
+    assert "bad.csvrow2(line3).total_conversions" in squash(cli.fails("attribution", "--paths", str(bad)))
     good = tmp_path / "good.csv"
     good.write_text("path,total_conversions\na > b,1\n")
-    assert "model:" in cli.fails("attribution", "--paths", str(good), "--model", "random")
-    missing = cli.fails("attribution", "--paths", str(tmp_path / "missing.csv"))
+    assert "model:" in squash(cli.fails("attribution", "--paths", str(good), "--model", "random"))
+    missing = squash(cli.fails("attribution", "--paths", str(tmp_path / "missing.csv")))
     assert "missing.csv" in missing
 
 
@@ -160,13 +130,13 @@ def test_experiment_from_a_file_with_cuped(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_experiment_errors(cli: Cli) -> None:
-    assert "variants[0].conversions" in cli.fails(
-        "experiment", "--control", "100,120", "--treatment", "100,5"
+    assert "variants[0].conversions" in squash(
+        cli.fails("experiment", "--control", "100,120", "--treatment", "100,5")
     )
-    assert "--control" in cli.fails("experiment", "--control", "abc", "--treatment", "100,5")
-    assert "--treatment" in cli.fails("experiment", "--control", "100,10")
-    assert "weights" in cli.fails(
-        "experiment", "--control", "100,10", "--treatment", "100,5", "--weights", "1,1,1"
+    assert "--control" in squash(cli.fails("experiment", "--control", "abc", "--treatment", "100,5"))
+    assert "--treatment" in squash(cli.fails("experiment", "--control", "100,10"))
+    assert "weights" in squash(
+        cli.fails("experiment", "--control", "100,10", "--treatment", "100,5", "--weights", "1,1,1")
     )
 
 

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 from sqlalchemy import update
-from typer.testing import CliRunner
+from tests.cli.conftest import Cli, cli_env, squash
 
-from siyu.cli.main import app
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.store.models import EntryCode
@@ -26,32 +24,6 @@ T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 def at(days: float) -> str:
     return (T0 + timedelta(days=days)).isoformat()
-
-
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, code: int = 0, **env: str) -> Result:
-        result = self.runner.invoke(app, list(args), env={**self.env, **env})
-        assert result.exit_code == code, (
-            args,
-            result.exit_code,
-            result.stdout,
-            result.stderr,
-            result.exception,
-        )
-        return result
-
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, "--json", code=code).stdout)
-
-    def fails(self, *args: str, **env: str) -> str:
-        result = self(*args, code=1, **env)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-        assert result.stdout == "" and result.stderr.strip()
-        return "".join(result.stderr.split())
 
 
 @pytest.fixture
@@ -89,18 +61,7 @@ def cli(ctx: AppContext) -> Cli:
     calls.append(call("u3", 3, campaign={"source": "wecom"}))
     calls.append(call("u4", 1, "Order Completed", 20))
     assert client.batch(calls).rejected == []
-    settings = ctx.settings
-    return Cli(
-        {
-            "SIYU_DATA_DIR": str(settings.data_dir),
-            "SIYU_DATABASE_URL": settings.resolved_database_url,
-            "SIYU_SECRET_KEY": str(settings.secret_key),
-            "SIYU_LANG": "en",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "",
-            "COLUMNS": "200",
-        }
-    )
+    return Cli(cli_env(ctx.settings))
 
 
 SPEND = (
@@ -164,16 +125,16 @@ def test_spend_import_list_and_roi(cli: Cli, tmp_path: Path) -> None:
     assert keyed == {("ads", "spring"): 200.0, ("wecom", None): 50.0, (None, None): 0.0}
     csv = cli("analytics", "roi", "--from", "2026-03-01", "--to", "2026-03-10", "--csv").stdout.splitlines()
     assert csv[0].startswith('"channel","channel_name","spend"') and len(csv) == 4
-    err = cli.fails("analytics", "roi", "--from", "2026-03-10", "--to", "2026-03-01")
+    err = squash(cli.fails("analytics", "roi", "--from", "2026-03-10", "--to", "2026-03-01"))
     assert "tomustbeonorafterfrom" in err
-    assert "by" in cli.fails("analytics", "roi", "--by", "week")
+    assert "by" in squash(cli.fails("analytics", "roi", "--by", "week"))
 
 
 def test_spend_import_of_an_unreadable_file_fails_cleanly(cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("channel,amount\nads,1\n")
-    assert "missingcolumn(s)campaign,period_start,period_end" in cli.fails(
-        "analytics", "spend", "import", str(bad)
+    assert "missingcolumn(s)campaign,period_start,period_end" in squash(
+        cli.fails("analytics", "spend", "import", str(bad))
     )
     assert "尚未导入投放花费" in cli("analytics", "spend", "list", SIYU_LANG="zh").stdout
 
@@ -192,7 +153,7 @@ def test_churn_store_and_the_segment_condition(cli: Cli, ctx: AppContext, tmp_pa
         for d in range(-60 + u % 2, 5 if u <= 4 else 81, 2)
     ]
     assert Siyu(ctx).batch(calls).rejected == []
-    assert "as_of" in cli.fails("analytics", "churn", "--as-of", "2026-01-01")
+    assert "as_of" in squash(cli.fails("analytics", "churn", "--as-of", "2026-01-01"))
     out = cli.json("analytics", "churn", "--as-of", "2026-05-19", "--store", "--top", "3")
     # cutoffs (end of day, UTC): days ~20 (train), ~50 (holdout), ~80 (score); u1..u4 are silent
     # after day 4, so they churn after both labelled cutoffs and u5..u8 do not

@@ -14,10 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import Result
-from typer.testing import CliRunner
+from tests.cli.conftest import Cli, cli_env
 
-from siyu.cli.main import app
 from siyu.client import Siyu
 from siyu.context import AppContext
 
@@ -44,32 +42,6 @@ RANGE = ("--from", "2026-01-05", "--to", "2026-01-11")
 STEPS = ("--step", V, "--step", C, "--step", O)
 
 
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, code: int = 0) -> Result:
-        result = self.runner.invoke(app, ["analytics", *args], env=self.env)
-        assert result.exit_code == code, (
-            args,
-            result.exit_code,
-            result.stdout,
-            result.stderr,
-            result.exception,
-        )
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
-
-    def fails(self, *args: str) -> str:
-        result = self(*args, code=1)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-        assert result.stdout == "" and result.stderr.strip()
-        return result.stderr
-
-
 def calls(rows: list[tuple[str, str, datetime, dict[str, Any]]], prefix: str) -> list[dict[str, Any]]:
     return [
         {
@@ -91,18 +63,7 @@ def cli(ctx: AppContext) -> Cli:
     source = client.create_source("wecom-app", channel="wecom")
     assert client.batch(calls(WECOM, "w"), write_key=source["write_key"]).rejected == []
     assert client.batch(calls(OTHER, "o")).rejected == []
-    settings = ctx.settings
-    return Cli(
-        {
-            "SIYU_DATA_DIR": str(settings.data_dir),
-            "SIYU_DATABASE_URL": settings.resolved_database_url,
-            "SIYU_SECRET_KEY": str(settings.secret_key),
-            "SIYU_LANG": "en",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "",
-            "COLUMNS": "200",
-        }
-    )
+    return Cli(cli_env(ctx.settings), ("analytics",))
 
 
 def test_funnel_json_and_channel_breakdown(cli: Cli) -> None:

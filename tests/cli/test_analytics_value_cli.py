@@ -10,16 +10,12 @@ file. Warehouse cases use orders written through the Python API with numbers wor
 from __future__ import annotations
 
 import importlib.util
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from tests.cli.conftest import Cli, cli_env, squash
 
-from siyu.cli.main import app
 from siyu.client import Siyu
 from siyu.context import AppContext
 
@@ -36,46 +32,9 @@ def sig3(value: float) -> str:
     return f"{value:.3g}"
 
 
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, code: int = 0) -> Result:
-        result = self.runner.invoke(app, ["analytics", *args], env=self.env)
-        assert result.exit_code == code, (
-            args,
-            result.exit_code,
-            result.stdout,
-            result.stderr,
-            result.exception,
-        )
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
-
-    def fails(self, *args: str) -> str:
-        result = self(*args, code=1)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-        assert result.stdout == "" and result.stderr.strip()
-        return " ".join(result.stderr.split())
-
-
 @pytest.fixture
 def cli(ctx: AppContext) -> Cli:
-    settings = ctx.settings
-    return Cli(
-        {
-            "SIYU_DATA_DIR": str(settings.data_dir),
-            "SIYU_DATABASE_URL": settings.resolved_database_url,
-            "SIYU_SECRET_KEY": str(settings.secret_key),
-            "SIYU_LANG": "en",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "",
-            "COLUMNS": "200",
-        }
-    )
+    return Cli(cli_env(ctx.settings), ("analytics",))
 
 
 @pytest.fixture
@@ -140,17 +99,17 @@ def test_cdnow_reproduction_through_the_cli(cli: Cli, cdnow_csv: Path) -> None:
 def test_bad_transaction_files_fail_with_the_line(cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,date,amount\na,2026-01-01,10\na,2026-01-08,ten\n")
-    message = cli.fails("clv", "--transactions", str(bad))
+    message = squash(cli.fails("clv", "--transactions", str(bad)), " ")
     assert f"{bad} line 3: transactions[1].amount:" in message
     bad.write_text("customer_id,date,amount\na,01/08/2026,1\n")
-    message = cli.fails("clv", "--transactions", str(bad))
+    message = squash(cli.fails("clv", "--transactions", str(bad)), " ")
     assert "line 2: transactions[0].date:" in message and "expected a date as YYYY-MM-DD" in message
     bad.write_text("customer,date,amount\na,2026-01-01,1\n")
-    assert "missing column(s) customer_id" in cli.fails("clv", "--transactions", str(bad))
-    assert "No such file" in cli.fails("clv", "--transactions", str(tmp_path / "nowhere.csv"))
+    assert "missing column(s) customer_id" in squash(cli.fails("clv", "--transactions", str(bad)), " ")
+    assert "No such file" in squash(cli.fails("clv", "--transactions", str(tmp_path / "nowhere.csv")), " ")
     bad.write_text("customer_id,date,amount\na,2026-01-01,1\nb,2026-01-02,1\n")
-    assert "no customer has a repeat purchase" in cli.fails("clv", "--transactions", str(bad))
-    assert "model" in cli.fails("clv", "--transactions", str(bad), "--model", "lifetimes")
+    assert "no customer has a repeat purchase" in squash(cli.fails("clv", "--transactions", str(bad)), " ")
+    assert "model" in squash(cli.fails("clv", "--transactions", str(bad), "--model", "lifetimes"), " ")
 
 
 def test_rfm_and_clv_from_the_warehouse(ctx: AppContext, cli: Cli) -> None:
@@ -185,6 +144,6 @@ def test_rfm_and_clv_from_the_warehouse(ctx: AppContext, cli: Cli) -> None:
     clv = cli.json("clv", "--time-unit", "day", "--calibration-end", "2026-03-12")
     assert clv["customers"] == 3 and clv["holdout"]["actual"] == 1  # u1's day 14
     assert clv["warnings"][0] == "only 3 customers: the estimates are unreliable"
-    assert "calibration_end: is before the first purchase" in cli.fails(
-        "clv", "--calibration-end", "2020-01-01"
+    assert "calibration_end: is before the first purchase" in squash(
+        cli.fails("clv", "--calibration-end", "2020-01-01"), " "
     )

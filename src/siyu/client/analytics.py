@@ -11,31 +11,20 @@ from typing import Any
 
 from siyu.analytics.base import DuckDBSource, run_analysis, runner_for
 from siyu.analytics.result import AnalysisResult
-from siyu.context import AppContext
-from siyu.warehouse.store import Warehouse
+from siyu.client.layers import _Part
 
 
-class AnalyticsClient:
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-
+class AnalyticsClient(_Part):
     def run(self, kind: str, params: dict[str, Any] | None = None, /, **kw: Any) -> AnalysisResult:
         """Run analysis ``kind``; parameters as a dict, keywords, or both (keywords win)."""
-        merged = {**(params or {}), **kw}
         runner = runner_for(kind)
-        parsed = runner.parse(merged)
-        with self.ctx.db.session() as session:
-            if not runner.uses_warehouse(parsed):
+        parsed = runner.parse({**(params or {}), **kw})
+        if not runner.uses_warehouse(parsed):
+            with self.ctx.db.session() as session:
                 return run_analysis(kind, parsed, None, session)
-            settings = self.ctx.settings
-            wh = Warehouse(settings.resolved_warehouse_path, wait_s=settings.warehouse_wait_s)
-            try:
-                wh.feed(self.ctx.db, self.ctx.settings.warehouse_batch_size)
-                return run_analysis(
-                    kind, merged, DuckDBSource(wh.conn, str(settings.resolved_warehouse_path)), session
-                )
-            finally:
-                wh.close()
+        with self._work(write=False) as (session, wh):
+            label = str(self.ctx.settings.resolved_warehouse_path)
+            return run_analysis(kind, parsed, DuckDBSource(wh.conn, label), session)
 
     def __getattr__(self, kind: str) -> Any:
         """``s.analytics.retention(...)`` is ``s.analytics.run("retention", ...)`` for every kind."""

@@ -15,8 +15,8 @@ from typing import Any
 from siyu.analytics.base import DuckDBSource
 from siyu.analytics.churn import ChurnResult, score_and_store
 from siyu.analytics.spend import SpendService
+from siyu.client.layers import _Part
 from siyu.context import AppContext
-from siyu.warehouse.store import Warehouse
 
 
 class SpendClient:
@@ -34,22 +34,10 @@ class SpendClient:
             return SpendService(s).list(channel)
 
 
-class ScoresClient:
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-
+class ScoresClient(_Part):
     def churn(self, params: dict[str, Any] | None = None, /, **kw: Any) -> ChurnResult:
         """Run the churn analysis; with ``store=True`` write the scores to ``contact_scores``
         (only the changed ones) and commit. The result's ``stored`` counts what was written."""
         merged = {**(params or {}), **kw}
-        settings = self.ctx.settings
-        wh = Warehouse(settings.resolved_warehouse_path, wait_s=settings.warehouse_wait_s)
-        try:
-            wh.feed(self.ctx.db, settings.warehouse_batch_size)
-            with self.ctx.db.session() as s:
-                result = score_and_store(s, DuckDBSource(wh.conn), merged)
-            if result.stored is not None:
-                wh.feed(self.ctx.db, settings.warehouse_batch_size)
-            return result
-        finally:
-            wh.close()
+        with self._work(write=bool(merged.get("store"))) as (s, wh):
+            return score_and_store(s, DuckDBSource(wh.conn), merged)

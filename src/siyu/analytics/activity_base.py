@@ -32,9 +32,9 @@ from sqlalchemy.sql.expression import FunctionElement
 from siyu.analytics.base import AnalyticsError, Params
 from siyu.ingest.messages import TYPES
 from siyu.segments.compiler import ACTIVITY_TYPES, NEGATED, value_condition
-from siyu.segments.schemas import PropertyFilter
+from siyu.segments.schemas import PropertyFilter, check_property
 from siyu.store.models import SYSTEM_EVENTS
-from siyu.warehouse.query import EVENTS, JsonText
+from siyu.warehouse.query import EVENTS, JsonText, TryDouble
 
 Period = Literal["day", "week", "month"]
 RetentionPeriod = Literal["hour", "day", "week", "month"]
@@ -189,6 +189,30 @@ def default_from(period: str, to: date) -> date:
     if period == "week":
         return period_start("week", period_number("week", to) - n + 1).date()
     return to - timedelta(days=n - 1)
+
+
+class OrderParams(Params):
+    """What an order is, for analyses that count orders and revenue (one definition for all)."""
+
+    order_event: str = Field(default="Order Completed", min_length=1, max_length=200)
+    amount_property: str = "amount"
+
+    @field_validator("amount_property")
+    @classmethod
+    def _prop(cls, v: str) -> str:
+        return check_property(v)
+
+    def is_order(self) -> ColumnElement[bool]:
+        return and_(EVENTS.c.type == "track", EVENTS.c.event == self.order_event)
+
+    def amount(self) -> ColumnElement[Any]:
+        """The order's value; NULL when missing or not a number."""
+        return TryDouble(JsonText(EVENTS.c.properties, self.amount_property))
+
+
+def is_activity() -> ColumnElement[bool]:
+    """Any customer activity (``event_conditions(None)`` as one condition)."""
+    return and_(*event_conditions(None))
 
 
 class RangeParams(Params):

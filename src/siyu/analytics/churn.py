@@ -28,23 +28,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, ValidationError, field_validator
-from sqlalchemy import Double, and_, cast, delete, func, literal, or_, select
+from pydantic import Field, ValidationError
+from sqlalchemy import Double, and_, cast, delete, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
-from siyu.analytics.base import AnalyticsError, Params, QueryRunner, Source, params_error, register
+from siyu.analytics.activity_base import OrderParams, is_activity
+from siyu.analytics.base import AnalyticsError, QueryRunner, Source, params_error, register
 from siyu.analytics.result import AnalysisResult
-from siyu.segments.schemas import check_property
 from siyu.store.changes import note_changed
 from siyu.store.dialect import chunked
-from siyu.store.models import SYSTEM_EVENTS, ContactScore, utcnow
-from siyu.warehouse.query import CONTACTS, EVENTS, AgeSeconds, JsonText, TryDouble
+from siyu.store.models import ContactScore, utcnow
+from siyu.warehouse.query import CONTACTS, EVENTS, AgeSeconds
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-ACTIVITY_TYPES = ("track", "page", "screen")
 #: Features in model order; every one is ≥ 0 and enters the model as log(1 + x).
 FEATURES = (
     "recency_days",
@@ -76,7 +75,7 @@ def model_label(horizon_days: int) -> str:
     return f"churn-logreg/h{horizon_days}"
 
 
-class ChurnParams(Params):
+class ChurnParams(OrderParams):
     as_of: date | None = Field(default=None, description="Scoring day (default: the last event day).")
     horizon_days: int = Field(default=30, ge=1, le=365)
     threshold: float = Field(default=0.85, ge=0.0, le=1.0, description="At-risk when churn_risk ≥ this.")
@@ -85,13 +84,6 @@ class ChurnParams(Params):
     )
     store: bool = Field(default=False, description="Write the scores (only through a committing call).")
     top: int = Field(default=20, ge=0, le=1000, description="Contacts listed in the payload.")
-    order_event: str = Field(default="Order Completed", min_length=1, max_length=200)
-    amount_property: str = "amount"
-
-    @field_validator("amount_property")
-    @classmethod
-    def _prop(cls, v: str) -> str:
-        return check_property(v)
 
 
 @dataclass
@@ -212,7 +204,7 @@ class ChurnRunner(QueryRunner[ChurnParams, ChurnResult]):
 
     # --- the warehouse -----------------------------------------------------------------------
     def _last_event_day(self) -> date:
-        stmt = select(cast(func.max(EVENTS.c.timestamp), Date()).label("day")).where(_activity())
+        stmt = select(cast(func.max(EVENTS.c.timestamp), Date()).label("day")).where(is_activity())
         last = self.fetch(stmt).column(0)[0].as_py()
         if last is None:
             raise AnalyticsError("as_of", "the warehouse has no activity to learn from")
@@ -226,12 +218,12 @@ class ChurnRunner(QueryRunner[ChurnParams, ChurnResult]):
         distinct-day counts straight off the events were several times slower in DuckDB."""
         p = self.params
         ts = EVENTS.c.timestamp
-        is_order = and_(EVENTS.c.type == "track", EVENTS.c.event == p.order_event)
-        amount = TryDouble(JsonText(EVENTS.c.properties, p.amount_property))
+        is_order = p.is_order()
+        amount = p.amount()
         live = (
             select(EVENTS.c.contact_id, EVENTS.c.event, EVENTS.c.type, EVENTS.c.properties, ts)
             .select_from(EVENTS.join(CONTACTS, CONTACTS.c.id == EVENTS.c.contact_id))
-            .where(_activity(), CONTACTS.c.merged_into_id.is_(None), ts < cutoffs[-1])
+            .where(is_activity(), CONTACTS.c.merged_into_id.is_(None), ts < cutoffs[-1])
         )
         day = cast(ts, Date())
         daily = (
@@ -329,13 +321,6 @@ class ChurnRunner(QueryRunner[ChurnParams, ChurnResult]):
 def _floats(col: pa.ChunkedArray) -> np.ndarray:
     """A column as float64 with NaN for NULL (PostgreSQL hands back Decimals for some sums)."""
     return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-
-
-def _activity() -> Any:
-    """Customer activity: track, page and screen calls, not the events siyu writes itself."""
-    return and_(
-        EVENTS.c.type.in_(ACTIVITY_TYPES), or_(EVENTS.c.event.is_(None), EVENTS.c.event.not_in(SYSTEM_EVENTS))
-    )
 
 
 def _rate(labels: np.ndarray) -> float | None:

@@ -26,17 +26,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import cast, func, literal, select
 from sqlalchemy.types import Date, DateTime
 
-from siyu.analytics.base import AnalyticsError, Params, QueryRunner, register
+from siyu.analytics.activity_base import OrderParams
+from siyu.analytics.base import AnalyticsError, QueryRunner, register
 from siyu.analytics.result import AnalysisResult, table_from_rows
 from siyu.analytics.spend import SpendRepository
 from siyu.analytics.sql import PlusSeconds
-from siyu.segments.schemas import check_property
 from siyu.store.models import Channel, ChannelSpend, EntryCode
-from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES, JsonText, TryDouble
+from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -47,7 +47,7 @@ DEFAULT_RANGE_DAYS = 30
 FUNNEL = ("impressions", "clicks", "acquired", "customers", "repurchasers")
 
 
-class RoiParams(Params):
+class RoiParams(OrderParams):
     model_config = ConfigDict(populate_by_name=True)
 
     from_: date | None = Field(default=None, alias="from", description="First day (default: to − 29 days).")
@@ -59,13 +59,6 @@ class RoiParams(Params):
     currency: str | None = Field(
         default=None, pattern=r"^[A-Z]{3}$", description="Spend currency (needed when spend has several)."
     )
-    order_event: str = Field(default="Order Completed", min_length=1, max_length=200)
-    amount_property: str = "amount"
-
-    @field_validator("amount_property")
-    @classmethod
-    def _prop(cls, v: str) -> str:
-        return check_property(v)
 
     @model_validator(mode="after")
     def _range(self) -> RoiParams:
@@ -341,7 +334,7 @@ class RoiRunner(QueryRunner[RoiParams, RoiResult]):
             until: Any = literal(hi, DateTime())
         else:
             until = PlusSeconds(acq.c.acquired_at, literal(p.horizon_days * 86_400))
-        amount = TryDouble(JsonText(EVENTS.c.properties, p.amount_property))
+        amount = p.amount()
         orders = (
             select(
                 acq.c.contact_id,
@@ -350,8 +343,7 @@ class RoiRunner(QueryRunner[RoiParams, RoiResult]):
             )
             .select_from(acq.join(EVENTS, EVENTS.c.contact_id == acq.c.contact_id))
             .where(
-                EVENTS.c.type == "track",
-                EVENTS.c.event == p.order_event,
+                p.is_order(),
                 EVENTS.c.timestamp >= acq.c.acquired_at,
                 EVENTS.c.timestamp < until,
             )

@@ -219,11 +219,16 @@ class QueryRunner(Generic[P, R]):
         return result
 
 
-def runner_for(kind: str) -> type[QueryRunner[Any, Any]]:
+def runners() -> dict[str, type[QueryRunner[Any, Any]]]:
+    """Every registered runner by kind (the built-in ones are registered on first use)."""
     from siyu.analytics import catalog  # noqa: F401  (registers the built-in runners)
 
+    return RUNNERS
+
+
+def runner_for(kind: str) -> type[QueryRunner[Any, Any]]:
     try:
-        return RUNNERS[kind]
+        return runners()[kind]
     except KeyError:
         known = ", ".join(sorted(RUNNERS))
         raise AnalyticsError("kind", f"unknown analysis {kind!r}; one of {known}") from None

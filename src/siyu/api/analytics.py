@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
-from siyu.analytics.base import RUNNERS, runner_for
+from siyu.analytics.base import runners
 from siyu.api.deps import get_client
 
 router = APIRouter(prefix="/api/v1")
@@ -25,7 +25,6 @@ router = APIRouter(prefix="/api/v1")
 
 @router.get("/analytics", tags=["analytics"], summary="Every analysis kind and its parameters")
 def analytics_kinds() -> list[dict[str, Any]]:
-    runner_for("activity")  # registers the built-in runners
     return [
         {
             "kind": kind,
@@ -33,7 +32,7 @@ def analytics_kinds() -> list[dict[str, Any]]:
             "needs_warehouse": cls.needs_source,
             "params": cls.params_model.model_json_schema(),
         }
-        for kind, cls in sorted(RUNNERS.items())
+        for kind, cls in sorted(runners().items())
     ]
 
 

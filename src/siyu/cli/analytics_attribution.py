@@ -8,9 +8,6 @@ the command line (``--control N,X --treatment N,X``) or raw per-user values from
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +15,7 @@ import typer
 
 from siyu.analytics.attribution import read_paths_csv
 from siyu.analytics.base import AnalyticsError
+from siyu.analytics.experiment_inputs import read_values_csv
 from siyu.cli.analytics import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, emit, run
 from siyu.cli.common import fail, out
 
@@ -99,50 +97,6 @@ def _split_numbers(text: str, option: str) -> list[float]:
         return [float(p) for p in text.split(",")]
     except ValueError:
         raise fail(f"{option} {text!r}: expected numbers separated by commas") from None
-
-
-def read_values_csv(source: str | Path, name: str | None = None) -> list[dict[str, Any]]:
-    """Raw per-user values from CSV (columns ``variant,value[,pre_value]``) as variants: the
-    control is the variant named ``control`` if there is one, else the first in the file."""
-    if isinstance(source, Path):
-        label, text = name or source.name, source.read_text(encoding="utf-8-sig")
-    else:
-        label, text = name or "values", source
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
-    if "variant" not in header or "value" not in header:
-        raise AnalyticsError(label, f"needs columns variant,value[,pre_value] (header: {', '.join(header)})")
-    iv, ix = header.index("variant"), header.index("value")
-    ip = header.index("pre_value") if "pre_value" in header else None
-    groups: dict[str, dict[str, list[float]]] = {}
-    for number, record in enumerate(reader, start=1):
-        if not any(c.strip() for c in record):
-            continue
-        at = f"{label} row {number} (line {reader.line_num})"
-        cells = [c.strip() for c in record] + [""] * len(header)
-        variant = cells[iv]
-        if not variant:
-            raise AnalyticsError(f"{at}.variant", "empty")
-        group = groups.setdefault(variant, {"values": [], "pre_values": []})
-        for col, key in ((ix, "values"), (ip, "pre_values")):
-            if col is None:
-                continue
-            try:
-                x = float(cells[col])
-            except ValueError:
-                raise AnalyticsError(f"{at}.{header[col]}", f"not a number: {cells[col]!r}") from None
-            if not math.isfinite(x):
-                raise AnalyticsError(f"{at}.{header[col]}", f"not a finite number: {cells[col]!r}")
-            group[key].append(x)
-    order = sorted(groups, key=lambda k: k != "control")  # stable: file order otherwise
-    return [
-        {
-            "name": k,
-            "values": groups[k]["values"],
-            **({"pre_values": groups[k]["pre_values"]} if ip is not None else {}),
-        }
-        for k in order
-    ]
 
 
 @analytics_app.command("experiment")

@@ -132,6 +132,25 @@ class Settings(BaseSettings):
         "PUBLIC_URL/l/CODE, so it must be the public address (https in production).",
     )
 
+    session_hours: float = Field(
+        default=12,
+        gt=0,
+        description="Hours a console sign-in lasts without activity before it must be renewed.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins allowed per username and per client address within "
+        "LOGIN_WINDOW_S before further attempts are refused (HTTP 429).",
+    )
+    login_window_s: float = Field(
+        default=900, gt=0, description="Seconds over which failed sign-ins are counted (and the lock lasts)."
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark the console's session cookie Secure (set true behind https).",
+    )
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, v: str) -> str:

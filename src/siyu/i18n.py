@@ -11,6 +11,20 @@ import os
 from typing import Any
 
 MESSAGES: dict[str, dict[str, str]] = {
+    "password_prompt": {"en": "Password: ", "zh": "密码："},
+    "password_again": {"en": "Password again: ", "zh": "再次输入密码："},
+    "password_mismatch": {"en": "The two passwords differ.", "zh": "两次输入的密码不一致。"},
+    "user_created": {"en": "User {username} created with role {role}.", "zh": "已创建用户 {username}，角色 {role}。"},
+    "user_updated": {"en": "User {username} updated (role {role}).", "zh": "已更新用户 {username}（角色 {role}）。"},
+    "api_key_created": {
+        "en": "API key {name} ({role}) created. It is shown only now; store it safely:\n{key}",
+        "zh": "已创建接口密钥 {name}（{role}）。密钥只显示这一次，请妥善保存：\n{key}",
+    },
+    "api_key_revoked": {"en": "API key {prefix}… revoked.", "zh": "接口密钥 {prefix}… 已吊销。"},
+    "first_login": {
+        "en": "First run: sign in at {url} as {username} with password {password} (shown once; change it with `siyu users set {username} --password`).",
+        "zh": "首次运行：请在 {url} 用账号 {username}、密码 {password} 登录（只显示一次；用 `siyu users set {username} --password` 修改）。",
+    },
     "journey_state": {
         "en": "Journey {key}: {status} (version {version}).",
         "zh": "旅程 {key}：{status}（第 {version} 版）。",

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from siyu.api.app import create_app
+from siyu.auth.service import AuthService
 from siyu.client import Siyu
 from siyu.context import AppContext
 
@@ -77,9 +78,19 @@ def server(ctx: AppContext) -> Iterator[RunningServer]:
             traceback.print_exception(exc, file=sys.stderr)
 
 
+def api_key(server: RunningServer, role: str, name: str | None = None) -> str:
+    """A new API key with ``role``, made through the auth service (not the endpoint under test)."""
+    with server.client.ctx.db.session() as session:
+        _key, secret = AuthService(session).create_api_key(name or f"test-{role}", role, actor="test")
+    return secret
+
+
 @pytest.fixture
 def http(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as c:
+    """An HTTP client authenticated as an owner (the tests of what each role may do are in
+    tests/auth/; here the capability behind each route is under test)."""
+    headers = {"Authorization": f"Bearer {api_key(server, 'owner')}"}
+    with httpx.Client(base_url=server.url, timeout=60, headers=headers) as c:
         yield c
 
 

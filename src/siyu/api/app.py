@@ -7,15 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
-from siyu.api import analytics, content, ingest, journeys, layers, management
+from siyu.api import analytics, auth, content, ingest, journeys, layers, management
+from siyu.api.security import AuditWrites, authorise
+from siyu.auth.service import AuthError, AuthNotFound
 from siyu.background import LayerTasks
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
+from siyu.console.app import install as install_console
 from siyu.client import open as open_client
 from siyu.consent.service import ConsentError
 from siyu.content.schemas import ContentError
@@ -57,6 +60,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ProviderConflict, 409),
     (ProviderError, 422),
     (WarehouseBusy, 503),
+    (AuthNotFound, 404),
+    (AuthError, 422),
 )
 
 
@@ -118,18 +123,22 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.state.client = client
     app.state.write_keys = ingest.WriteKeyCache()
     _error_answers(app)
+    app.add_middleware(AuditWrites)
+    # Ingest authenticates by source write key, the public routers by signed tokens; every
+    # /api/v1 route goes through authorise() and its permission table (api/permissions.py).
     app.include_router(ingest.router)
-    app.include_router(management.router)
-    app.include_router(layers.router)
-    app.include_router(content.router)
     app.include_router(content.public_router)
-    app.include_router(journeys.router)
     app.include_router(journeys.public_router)
-    app.include_router(analytics.router)
+    guarded = [Depends(authorise)]
+    for router in (management.router, layers.router, content.router, journeys.router, analytics.router,
+                   auth.router):
+        app.include_router(router, dependencies=guarded)
+
+    install_console(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/console/")
 
     @app.get("/healthz", tags=["overview"])
     def healthz() -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Capability errors become HTTP answers in one place, the exception handlers in ``api.app``
 (SourceError → 409, LookupError_ → 404, ConsentError and ImportFileError → 422).
 
-Identifiers are always masked here; revealing PII arrives with users and roles (issue 6).
+Identifiers are masked unless the caller holds ``pii.reveal`` and asks (``?reveal=true``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
+from siyu.api.security import require
+from siyu.auth.roles import Permission
 from siyu.consent.service import PURPOSES, ConsentService
-from siyu.profiles import views
+from siyu.profiles import export, views
 from siyu.sources.schemas import (
     ChannelCreate,
     ChannelOut,
@@ -39,13 +42,26 @@ def stats(request: Request) -> dict[str, Any]:
         return overview(session)
 
 
-@router.get("/contacts/{query}", tags=["contacts"], summary="A contact's profile (PII masked)")
-def contact(query: str, request: Request) -> dict[str, Any]:
+@router.get("/contacts/{query}", tags=["contacts"], summary="A contact's profile (masked unless reveal)")
+def contact(query: str, request: Request, reveal: bool = False) -> dict[str, Any]:
+    """``reveal=true`` shows identifiers in clear: it needs ``pii.reveal`` and is audited."""
+    principal = require(request, Permission.PII_REVEAL if reveal else Permission.CONTACTS_READ)
     with unit_of_work(request) as session:
         client = get_client(request)
         profiles = client.ctx.profiles(session)
         cid = views.find_contact_id(profiles, client.ctx.parser, query)
-        return views.profile(session, profiles, cid, reveal=False)
+        return views.profile(session, profiles, cid, reveal=reveal, actor=principal.actor)
+
+
+@router.get("/exports/contacts", tags=["contacts"], summary="Contacts with PII in clear, CSV (owners)")
+def export_contacts(request: Request) -> StreamingResponse:
+    """Raw PII leaves the system only here, only for owners, and every export is audited."""
+    principal = require(request, Permission.PII_EXPORT)
+    client = get_client(request)
+    with unit_of_work(request) as session:
+        rows = list(export.export_rows(session, client.ctx.profiles(session), actor=principal.actor))
+    return StreamingResponse(iter([export.rows_to_csv(rows)]), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
 
 class ConsentIn(BaseModel):

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import analytics, content, journeys, layers, stages
+from siyu.cli import analytics, content, journeys, layers, stages, users
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
@@ -51,6 +51,8 @@ for sub, name in (
     (journeys.journeys_app, "journeys"),
     (journeys.providers_app, "providers"),
     (analytics.analytics_app, "analytics"),
+    (users.users_app, "users"),
+    (users.api_keys_app, "api-keys"),
 ):
     app.add_typer(sub, name=name)
 app.command("worker")(journeys.worker)
@@ -97,6 +99,9 @@ def serve(
             out.print(t("demo_exists", contacts=existing))
         else:
             _run_demo(client, demo_contacts, 90, 42, as_json=False)
+    first = client.users.ensure_first_owner(actor="serve")
+    if first:
+        out.print(t("first_login", url=f"http://{host}:{port}/console", username=first[0], password=first[1]))
     out.print(t("serving", host=host, port=port))
     if workers > 1:
         client.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from siyu.client.analytics import AnalyticsClient
+from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.spend import ScoresClient, SpendClient
@@ -39,6 +40,8 @@ class Siyu:
         self.analytics = AnalyticsClient(context)
         self.spend = SpendClient(context)
         self.scores = ScoresClient(context)
+        self.users = UsersClient(context)
+        self.api_keys = ApiKeysClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

@@ -2,6 +2,7 @@
 ``Base.metadata`` (Alembic and the merge logic rely on that)."""
 
 from siyu.store.models.analytics import ChannelSpend, ContactScore
+from siyu.store.models.auth import ApiKey, LoginFailure, User, UserSession
 from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
 from siyu.store.models.compliance import AuditEntry, ConsentRecord
@@ -29,6 +30,7 @@ __all__ = [
     "CHANNEL_KINDS",
     "EVENT_COLUMNS",
     "SYSTEM_EVENTS",
+    "ApiKey",
     "AuditEntry",
     "Base",
     "Channel",
@@ -51,6 +53,7 @@ __all__ = [
     "Journey",
     "JourneyEnrolment",
     "JourneyStepRun",
+    "LoginFailure",
     "Material",
     "OutboxMessage",
     "Segment",
@@ -64,5 +67,7 @@ __all__ = [
     "TagGroup",
     "TagRule",
     "Touch",
+    "User",
+    "UserSession",
     "utcnow",
 ]

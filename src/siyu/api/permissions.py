@@ -1,0 +1,105 @@
+"""Which permission each REST route needs: one table, reviewed in one place.
+
+``authorise`` looks the matched route up here; a route missing from the table answers 403 to
+everyone (fail closed), and tests/auth/test_authorisation.py walks every route with every role
+against it. Permissions belong to the auth capability (``siyu.auth.roles``); this table is the
+interface's part: which HTTP operation is which kind of act.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from siyu.auth.roles import Permission as P
+
+#: Routes that authenticate themselves: the provider's signature on callbacks.
+PUBLIC: Final = "public"
+#: Any signed-in user or valid key (their own identity).
+ANY: Final = "any"
+
+ROUTES: dict[tuple[str, str], P | str] = {
+    ("GET", "/api/v1/me"): ANY,
+    ("GET", "/api/v1/stats"): P.DASHBOARD_READ,
+    # contacts (reveal=true additionally needs pii.reveal, checked by the handler)
+    ("GET", "/api/v1/contacts/{query}"): P.CONTACTS_READ,
+    ("POST", "/api/v1/contacts/{query}/consent"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/contacts/{query}/tags"): P.CONTACTS_READ,
+    ("GET", "/api/v1/contacts/{query}/stage"): P.CONTACTS_READ,
+    ("POST", "/api/v1/contacts/{query}/stage"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/contacts/{query}/rfm"): P.CONTACTS_READ,
+    ("GET", "/api/v1/exports/contacts"): P.PII_EXPORT,
+    ("POST", "/api/v1/imports"): P.IMPORTS_WRITE,
+    # traffic pool
+    ("GET", "/api/v1/channels"): P.CHANNELS_READ,
+    ("POST", "/api/v1/channels"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/entry-codes"): P.CHANNELS_READ,
+    ("POST", "/api/v1/entry-codes"): P.CHANNELS_MANAGE,
+    # sources carry write keys (secrets): admins only, reading included
+    ("GET", "/api/v1/sources"): P.CHANNELS_MANAGE,
+    ("POST", "/api/v1/sources"): P.CHANNELS_MANAGE,
+    # segments, tags, stages, RFM
+    ("GET", "/api/v1/segments"): P.SEGMENTS_READ,
+    ("POST", "/api/v1/segments"): P.SEGMENTS_WRITE,
+    ("POST", "/api/v1/segments/preview"): P.SEGMENTS_READ,
+    ("GET", "/api/v1/segments/{key}"): P.SEGMENTS_READ,
+    ("DELETE", "/api/v1/segments/{key}"): P.SEGMENTS_WRITE,
+    ("GET", "/api/v1/segments/{key}/members"): P.SEGMENTS_READ,
+    ("POST", "/api/v1/segments/{key}/recompute"): P.SEGMENTS_WRITE,
+    ("GET", "/api/v1/tags"): P.SEGMENTS_READ,
+    ("POST", "/api/v1/tags"): P.TAGS_WRITE,
+    ("POST", "/api/v1/tag-groups"): P.TAGS_WRITE,
+    ("POST", "/api/v1/tags/{key:path}/contacts"): P.CONTACTS_WRITE,
+    ("POST", "/api/v1/tags/{key:path}/remove"): P.CONTACTS_WRITE,
+    ("POST", "/api/v1/tags/{key:path}/segment/{segment}"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/tag-rules"): P.SEGMENTS_READ,
+    ("POST", "/api/v1/tag-rules"): P.TAGS_WRITE,
+    ("POST", "/api/v1/tag-rules/run"): P.TAGS_WRITE,
+    ("GET", "/api/v1/stages"): P.SEGMENTS_READ,
+    ("POST", "/api/v1/stages/assign"): P.SEGMENTS_WRITE,
+    ("GET", "/api/v1/stages/flow"): P.SEGMENTS_READ,
+    ("GET", "/api/v1/stages/rules"): P.SEGMENTS_READ,
+    ("PUT", "/api/v1/stages/rules"): P.SEGMENTS_WRITE,
+    ("GET", "/api/v1/rfm"): P.SEGMENTS_READ,
+    ("POST", "/api/v1/rfm/compute"): P.SEGMENTS_WRITE,
+    ("GET", "/api/v1/rfm/rules"): P.SEGMENTS_READ,
+    ("PUT", "/api/v1/rfm/rules"): P.SEGMENTS_WRITE,
+    # content (a preview renders one contact's data, possibly PII: writers only)
+    ("GET", "/api/v1/content/templates"): P.CONTENT_READ,
+    ("POST", "/api/v1/content/templates"): P.CONTENT_WRITE,
+    ("GET", "/api/v1/content/templates/{key}"): P.CONTENT_READ,
+    ("PUT", "/api/v1/content/templates/{key}"): P.CONTENT_WRITE,
+    ("DELETE", "/api/v1/content/templates/{key}"): P.CONTENT_WRITE,
+    ("POST", "/api/v1/content/templates/{key}/preview"): P.CONTENT_WRITE,
+    ("GET", "/api/v1/content/materials"): P.CONTENT_READ,
+    ("POST", "/api/v1/content/materials"): P.CONTENT_WRITE,
+    # journeys
+    ("GET", "/api/v1/journeys"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/journeys"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/journeys/{key}"): P.JOURNEYS_READ,
+    ("PUT", "/api/v1/journeys/{key}"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/journeys/{key}/start"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/journeys/{key}/pause"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/journeys/{key}/archive"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/journeys/{key}/stats"): P.JOURNEYS_READ,
+    ("GET", "/api/v1/journeys/{key}/steps"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/journeys/{key}/enrol"): P.JOURNEYS_WRITE,
+    # providers
+    ("GET", "/api/v1/providers"): P.PROVIDERS_MANAGE,
+    ("POST", "/api/v1/providers"): P.PROVIDERS_MANAGE,
+    ("DELETE", "/api/v1/providers/{key}"): P.PROVIDERS_MANAGE,
+    ("POST", "/api/v1/providers/{key}/callbacks/{kind}"): PUBLIC,
+    # analytics
+    ("GET", "/api/v1/analytics"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/analytics/{kind}"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/spend"): P.ANALYTICS_WRITE,
+    ("GET", "/api/v1/spend"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/scores/churn"): P.ANALYTICS_WRITE,
+    # users, keys, audit
+    ("GET", "/api/v1/users"): P.USERS_MANAGE,
+    ("POST", "/api/v1/users"): P.USERS_MANAGE,
+    ("PATCH", "/api/v1/users/{username}"): P.USERS_MANAGE,
+    ("GET", "/api/v1/api-keys"): P.KEYS_MANAGE,
+    ("POST", "/api/v1/api-keys"): P.KEYS_MANAGE,
+    ("DELETE", "/api/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
+    ("GET", "/api/v1/audit"): P.AUDIT_READ,
+}

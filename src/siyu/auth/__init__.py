@@ -1,0 +1,1 @@
+"""Users, roles, sessions and API keys: who may do what in the console and the REST API."""

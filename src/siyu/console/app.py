@@ -1,0 +1,84 @@
+"""Puts the console on the FastAPI app: its routers behind ``guard``, its static files, and
+error pages in the user's language for everything under /console."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import plotly
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from siyu.console import pages_auth, pages_dashboard
+from siyu.console.web import PageError, SignInRequired, error_page, guard
+
+STATIC = Path(__file__).parent / "static"
+#: plotly.js as shipped inside the plotly Python package: charts work offline, no CDN.
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
+
+#: Console page modules; each has ``router`` with the prefix /console.
+PAGES: tuple[Any, ...] = (pages_auth, pages_dashboard)
+
+_STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}
+
+
+def _detail(resp: Response) -> str:
+    try:
+        body = json.loads(bytes(resp.body))
+    except ValueError:
+        return ""
+    detail = body.get("detail", "")
+    if isinstance(detail, list):  # request validation: name the fields
+        return "; ".join(f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail)
+    return str(detail)
+
+
+def install(app: FastAPI) -> None:
+    for page in PAGES:
+        app.include_router(page.router, dependencies=[Depends(guard)], include_in_schema=False)
+    app.mount("/console/static/vendor", StaticFiles(directory=PLOTLY_JS, follow_symlink=False), name="vendor")
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+
+    @app.get("/console", include_in_schema=False)
+    def console_root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+    def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        return error_page(request, exc.status, exc.key, **exc.params)
+
+    def sign_in(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return RedirectResponse(f"/console/login?next={exc.next_path}", status_code=303)
+
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(SignInRequired, sign_in)
+
+    # Capability errors keep their API status mapping; under /console the answer becomes a
+    # page in the user's language that says what went wrong and what to do next.
+    for exc_class, handler in list(app.exception_handlers.items()):
+        if exc_class in (PageError, SignInRequired):
+            continue
+        app.exception_handlers[exc_class] = _console_aware(handler)
+
+
+def _console_aware(handler: Any) -> Any:
+    async def answer(request: Request, exc: Exception) -> Response:
+        resp = handler(request, exc)
+        if hasattr(resp, "__await__"):
+            resp = await resp
+        if not request.url.path.startswith("/console"):
+            return resp  # type: ignore[no-any-return]
+        status = resp.status_code
+        detail = _detail(resp)
+        if status == 401:
+            return RedirectResponse(f"/console/login?next={request.url.path}", status_code=303)
+        if status == 403:
+            return error_page(request, 403, "invalid_input", what=detail)
+        key = _STATUS_KEYS.get(status, "server_error")
+        return error_page(request, status, key, what=detail)
+
+    return answer

@@ -1,0 +1,17 @@
+"""Console text in Simplified Chinese and English, one module per area of the console (so
+pages are translated next to each other, not in one long file). Pages look words up by key; a
+key missing in either language, or defined in two modules, fails tests/console/test_text.py."""
+
+from __future__ import annotations
+
+from siyu.console.texts import analytics, common, contacts, dashboard, journeys, segments, settings
+
+LANGUAGES = ("zh", "en")
+MODULES = (common, dashboard, contacts, segments, journeys, analytics, settings)
+TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
+
+
+def tr(key: str, lang: str, **params: object) -> str:
+    """The text for ``key`` in ``lang`` with ``{name}`` placeholders filled."""
+    text = TEXT[key][lang if lang in LANGUAGES else "zh"]
+    return text.format(**params) if params else text

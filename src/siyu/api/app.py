@@ -18,9 +18,9 @@ from siyu.auth.service import AuthError, AuthNotFound
 from siyu.background import LayerTasks
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
-from siyu.console.app import install as install_console
 from siyu.client import open as open_client
 from siyu.consent.service import ConsentError
+from siyu.console.app import install as install_console
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
 from siyu.ingest.readers import ImportFileError

@@ -50,8 +50,9 @@ def login(
     try:
         with client.ctx.db.session() as session:
             service = AuthService(session)
-            user = service.authenticate(username.strip(), password, address, settings.login_max_failures,
-                                        settings.login_window_s)
+            user = service.authenticate(
+                username.strip(), password, address, settings.login_max_failures, settings.login_window_s
+            )
             # A session cookie the browser brought along is never promoted to signed-in: it is
             # ended and a new token issued (no session fixation).
             if (old := request.cookies.get(SESSION_COOKIE)) is not None:
@@ -59,12 +60,20 @@ def login(
             token = service.start_session(user, settings.session_hours) if user else None
             user_lang = user.language if user else None
     except LoginThrottled as exc:
-        return _login_form(request, local_path(next), tr("login_throttled", lang, seconds=exc.retry_after_s), 429)
+        message = tr("login_throttled", lang, seconds=exc.retry_after_s)
+        return _login_form(request, local_path(next), message, status=429)
     if token is None:
         return _login_form(request, local_path(next), tr("login_failed", lang), status=401)
     resp = RedirectResponse(local_path(next), status_code=303)
-    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.secure_cookies,
-                    path="/", max_age=int(settings.session_hours * 3600))
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+        max_age=int(settings.session_hours * 3600),
+    )
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     if LANG_COOKIE not in request.cookies and user_lang in LANGUAGES:
         resp.set_cookie(LANG_COOKIE, user_lang, samesite="lax", path="/")

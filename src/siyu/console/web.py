@@ -26,7 +26,9 @@ from siyu.console.texts import LANGUAGES, tr
 LANG_COOKIE = "siyu_lang"
 P = Permission
 
-ENV = Environment(loader=PackageLoader("siyu.console", "templates"), autoescape=select_autoescape(default=True))
+ENV = Environment(
+    loader=PackageLoader("siyu.console", "templates"), autoescape=select_autoescape(default=True)
+)
 
 #: The navigation: (text key, path, permission needed to see it).
 NAV: tuple[tuple[str, str, Permission], ...] = (

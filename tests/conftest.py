@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import base64
 import os
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, text
 
+from siyu.api.app import create_app
+from siyu.auth.service import AuthService
+from siyu.client import Siyu
 from siyu.config import Settings
 from siyu.context import AppContext
 
@@ -55,3 +68,117 @@ def ctx(settings: Settings) -> Iterator[AppContext]:
     context.db.upgrade()
     yield context
     context.close()
+
+
+# --- a real HTTP server (API and console) ----------------------------------------------------
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    client: Siyu
+
+
+class _KeepServerErrors:
+    """Pass-through ASGI wrapper. Starlette answers an unhandled error with a 500 and then
+    re-raises it; left to uvicorn, the traceback would be formatted in the server thread while
+    pytest formats the failing assertion in the main thread, and CPython 3.11's traceback caret
+    code (ast.parse) is not thread-safe. The errors are kept and printed at teardown instead."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.errors: list[BaseException] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            if scope["type"] == "lifespan":
+                raise
+            self.errors.append(exc)
+
+
+@pytest.fixture
+def server(ctx: AppContext) -> Iterator[RunningServer]:
+    client = Siyu(ctx)
+    app = _KeepServerErrors(create_app(client))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # a free port, held by us until uvicorn takes the socket
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn exited before it started")
+        if time.monotonic() > deadline:
+            srv.should_exit = True
+            raise RuntimeError("uvicorn did not start within 30 s")
+        time.sleep(0.01)
+    try:
+        yield RunningServer(url=f"http://127.0.0.1:{port}", client=client)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        for exc in app.errors:
+            print("server error during the test:", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+
+
+@pytest.fixture
+def api_key(server: RunningServer) -> Callable[[str], str]:
+    """Makes an API key with a role, through the auth service (not the endpoint under test)."""
+
+    def make(role: str, name: str | None = None) -> str:
+        with server.client.ctx.db.session() as session:
+            _key, secret = AuthService(session).create_api_key(name or f"test-{role}", role, actor="test")
+        return secret
+
+    return make
+
+
+PASSWORD = "correct horse battery"
+
+
+class ConsoleSession(httpx.Client):
+    """A browser-like client signed in to the console through the real sign-in form. ``csrf``
+    is the session's token, as the pages embed it; ``post_form`` adds it like a page's form."""
+
+    csrf: str = ""
+
+    def post_form(self, url: str, data: dict[str, Any] | None = None, **kw: Any) -> httpx.Response:
+        return self.post(url, data={**(data or {}), "csrf_token": self.csrf}, **kw)
+
+
+def sign_in(base_url: str, username: str, password: str = PASSWORD) -> ConsoleSession:
+    browser = ConsoleSession(base_url=base_url, timeout=60)
+    page = browser.get("/console/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    resp = browser.post(
+        "/console/login", data={"username": username, "password": password, "login_token": token.group(1)}
+    )
+    assert resp.status_code == 200 and "/console/login" not in str(resp.url), resp.text[:500]
+    meta = re.search(r'name="csrf-token" content="([^"]*)"', resp.text)
+    assert meta, resp.text[:500]
+    browser.csrf = meta.group(1)
+    return browser
+
+
+@pytest.fixture
+def console_as(server: RunningServer) -> Iterator[Callable[[str], ConsoleSession]]:
+    """Signs in a new user with the given role; ``console_as("viewer").get("/console/…")``."""
+    opened: list[ConsoleSession] = []
+
+    def make(role: str) -> ConsoleSession:
+        username = f"{role}-{len(opened)}"
+        server.client.users.create(username, PASSWORD, role, language="en", actor="test")
+        browser = sign_in(server.url, username)
+        opened.append(browser)
+        return browser
+
+    yield make
+    for browser in opened:
+        browser.close()

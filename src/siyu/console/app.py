@@ -12,15 +12,36 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from siyu.console import pages_auth, pages_dashboard
+from siyu.console import (
+    pages_analytics,
+    pages_auth,
+    pages_contacts,
+    pages_content,
+    pages_dashboard,
+    pages_imports,
+    pages_journeys,
+    pages_segments,
+    pages_settings,
+)
+from siyu.console.permissions import collect
 from siyu.console.web import PageError, SignInRequired, error_page, guard
 
 STATIC = Path(__file__).parent / "static"
 #: plotly.js as shipped inside the plotly Python package: charts work offline, no CDN.
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
 
-#: Console page modules; each has ``router`` with the prefix /console.
-PAGES: tuple[Any, ...] = (pages_auth, pages_dashboard)
+#: Console page modules; each has ``router`` (prefix /console) and ``ROUTES`` (its permissions).
+PAGES: tuple[Any, ...] = (
+    pages_auth,
+    pages_dashboard,
+    pages_contacts,
+    pages_imports,
+    pages_segments,
+    pages_journeys,
+    pages_content,
+    pages_analytics,
+    pages_settings,
+)
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}
 
@@ -37,6 +58,7 @@ def _detail(resp: Response) -> str:
 
 
 def install(app: FastAPI) -> None:
+    app.state.console_routes = collect(PAGES)
     for page in PAGES:
         app.include_router(page.router, dependencies=[Depends(guard)], include_in_schema=False)
     app.mount("/console/static/vendor", StaticFiles(directory=PLOTLY_JS, follow_symlink=False), name="vendor")

@@ -10,11 +10,19 @@ from fastapi.responses import RedirectResponse, Response
 
 from siyu.api.deps import get_client
 from siyu.api.security import SESSION_COOKIE
+from siyu.auth.roles import Permission as P
 from siyu.auth.service import AuthService, LoginThrottled
+from siyu.console.permissions import ANONYMOUS, RouteTable
 from siyu.console.texts import LANGUAGES, tr
 from siyu.console.web import LANG_COOKIE, PageError, language, local_path, principal_of, render
 
 router = APIRouter(prefix="/console")
+ROUTES: RouteTable = {
+    ("GET", "/console/login"): ANONYMOUS,
+    ("POST", "/console/login"): ANONYMOUS,
+    ("GET", "/console/lang/{lang}"): ANONYMOUS,
+    ("POST", "/console/logout"): P.DASHBOARD_READ,
+}
 LOGIN_CSRF_COOKIE = "siyu_login_csrf"
 
 

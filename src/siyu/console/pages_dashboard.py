@@ -6,10 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from siyu.api.deps import unit_of_work
+from siyu.auth.roles import Permission as P
+from siyu.console.permissions import RouteTable
 from siyu.console.web import render
 from siyu.stats import overview
 
 router = APIRouter(prefix="/console")
+ROUTES: RouteTable = {("GET", "/console/"): P.DASHBOARD_READ}
 
 
 @router.get("/")

@@ -1,20 +1,26 @@
-"""Which permission each console route needs, in one table (as ``api.permissions`` for REST).
-``guard`` refuses a route missing here; tests/auth/test_authorisation.py walks every route
-with every role against it."""
+"""Which permission each console route needs. Each page module declares ``ROUTES`` next to its
+handlers; ``collect`` joins them into the one table ``guard`` reads (as ``api.permissions``
+does for REST). A route missing from it is refused; tests/auth/test_authorisation.py walks
+every route with every role against it."""
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from typing import Any, Final
 
-from siyu.auth.roles import Permission as P
+from siyu.auth.roles import Permission
 
 #: The sign-in page and the language switch: reachable signed out.
 ANONYMOUS: Final = "anonymous"
 
-ROUTES: dict[tuple[str, str], P | str] = {
-    ("GET", "/console/login"): ANONYMOUS,
-    ("POST", "/console/login"): ANONYMOUS,
-    ("GET", "/console/lang/{lang}"): ANONYMOUS,
-    ("POST", "/console/logout"): P.DASHBOARD_READ,
-    ("GET", "/console/"): P.DASHBOARD_READ,
-}
+RouteTable = dict[tuple[str, str], Permission | str]
+
+
+def collect(pages: Iterable[Any]) -> RouteTable:
+    table: RouteTable = {}
+    for page in pages:
+        for key, needed in page.ROUTES.items():
+            if key in table:
+                raise ValueError(f"console route {key} declared twice")
+            table[key] = needed
+    return table

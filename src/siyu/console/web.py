@@ -1,9 +1,10 @@
 """What every console page shares: the signed-in principal, its language, CSRF on forms,
 rendering, and errors shown in the user's language with what to do next.
 
-Authorisation is not left to each page: ``guard`` (the console router's dependency) looks the
-matched route up in ``console.permissions.ROUTES`` exactly as the API does, and refuses routes
-that are missing (fail closed). Handlers read the principal from ``request.state``.
+Authorisation is not left to each page: ``guard`` (every console router's dependency) looks
+the matched route up in the page modules' ``ROUTES`` tables, as the API does with its table,
+and refuses routes missing there (fail closed). Handlers read the principal with
+``principal_of(request)``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from siyu import __version__
 from siyu.api.security import SAFE_METHODS, csrf_ok, resolve_principal
 from siyu.auth.roles import ROLE_NAMES, Permission
 from siyu.auth.service import Principal
-from siyu.console.permissions import ANONYMOUS, ROUTES
+from siyu.console.permissions import ANONYMOUS
 from siyu.console.texts import LANGUAGES, tr
 
 LANG_COOKIE = "siyu_lang"
@@ -83,7 +84,7 @@ async def guard(request: Request) -> None:
     """Console router dependency: sign-in, the route's permission, and CSRF on every form post.
     Only sessions count here; API keys are for programs, not pages."""
     route = request.scope.get("route")
-    needed = ROUTES.get((request.method, getattr(route, "path", "")))
+    needed = request.app.state.console_routes.get((request.method, getattr(route, "path", "")))
     if needed is None:
         raise PageError(403, "forbidden", {"role": "-", "permission": "(unassigned route)"})
     if needed == ANONYMOUS:

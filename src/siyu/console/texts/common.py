@@ -60,4 +60,3 @@ TEXT: dict[str, dict[str, str]] = {
     "none_yet": {"zh": "暂无数据。", "en": "Nothing here yet."},
     "loading": {"zh": "加载中…", "en": "Loading…"},
 }
-

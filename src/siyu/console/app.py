@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from siyu.console import (
+    pages_access,
     pages_analytics,
     pages_auth,
     pages_contacts,
@@ -41,6 +42,7 @@ PAGES: tuple[Any, ...] = (
     pages_content,
     pages_analytics,
     pages_settings,
+    pages_access,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

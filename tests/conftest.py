@@ -148,12 +148,15 @@ class ConsoleSession(httpx.Client):
 
     csrf: str = ""
 
+    def __enter__(self) -> ConsoleSession:  # already open: sign_in used it
+        return self
+
     def post_form(self, url: str, data: dict[str, Any] | None = None, **kw: Any) -> httpx.Response:
         return self.post(url, data={**(data or {}), "csrf_token": self.csrf}, **kw)
 
 
 def sign_in(base_url: str, username: str, password: str = PASSWORD) -> ConsoleSession:
-    browser = ConsoleSession(base_url=base_url, timeout=60)
+    browser = ConsoleSession(base_url=base_url, timeout=60, follow_redirects=True)
     page = browser.get("/console/login")
     token = re.search(r'name="login_token" value="([^"]+)"', page.text)
     assert token, page.text
@@ -165,6 +168,12 @@ def sign_in(base_url: str, username: str, password: str = PASSWORD) -> ConsoleSe
     assert meta, resp.text[:500]
     browser.csrf = meta.group(1)
     return browser
+
+
+@pytest.fixture
+def console_login() -> Callable[..., ConsoleSession]:
+    """``console_login(base_url, username, password)``: sign in through the real form."""
+    return sign_in
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def count(engine: Engine, model: Any) -> int:
 
 # --- db -------------------------------------------------------------------------------------------
 def test_db_upgrade(cli: Cli, engine: Engine) -> None:
-    assert cli.json("db", "upgrade") == {"revision": "0004"}
+    assert cli.json("db", "upgrade") == {"revision": "0005"}
     tables = set(inspect(engine).get_table_names())
     assert {
         "contacts",
@@ -114,9 +114,13 @@ def test_db_upgrade(cli: Cli, engine: Engine) -> None:
         "segments",
         "channel_spend",
         "contact_scores",
+        "users",
+        "user_sessions",
+        "api_keys",
+        "login_failures",
     } <= tables
     again = cli("db", "upgrade")  # idempotent
-    assert "0004" in again.stdout and "latest schema" in again.stdout
+    assert "0005" in again.stdout and "latest schema" in again.stdout
 
 
 # --- import ---------------------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -33,10 +36,26 @@ def _env(settings: Settings) -> dict[str, str]:
         "SIYU_DATABASE_URL": settings.resolved_database_url,
         "SIYU_SECRET_KEY": settings.secret_key or "",
         "SIYU_WAREHOUSE_FEED_INTERVAL_S": "0.5",
+        "SIYU_LANG": "en",
+        "PYTHONUNBUFFERED": "1",
     }
 
 
-def test_serve_demo_answers_ingests_and_feeds_the_warehouse(settings: Settings) -> None:
+def _first_login(proc: subprocess.Popen[bytes]) -> tuple[str, str]:
+    """The credentials the first run prints (it prints them before the server starts)."""
+    assert proc.stdout is not None
+    seen = []
+    for raw in proc.stdout:
+        line = raw.decode()
+        seen.append(line)
+        if match := re.search(r"as (\S+) with password (\S+) ", line):
+            return match.group(1), match.group(2)
+    raise AssertionError("no first-run sign-in line in: " + "".join(seen))
+
+
+def test_serve_demo_answers_ingests_and_feeds_the_warehouse(
+    settings: Settings, console_login: Callable[..., Any]
+) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -56,7 +75,21 @@ def test_serve_demo_answers_ingests_and_feeds_the_warehouse(settings: Settings) 
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(timeout=30) as http:
+        username, password = _first_login(proc)
+        with httpx.Client(timeout=30) as probe:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if probe.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, "server exited"
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+            assert probe.get(f"{base}/api/v1/stats").status_code == 401  # nothing without signing in
+        # The operator signs in with what the first run printed; the session reads the API too.
+        with console_login(base, username, password) as http:
             deadline = time.monotonic() + 120
             while True:
                 try:

@@ -35,7 +35,11 @@ def entries(
     target_id: str | int | None = None,
     action: str | None = None,
     limit: int = 100,
+    actor: str | None = None,
+    before_id: int | None = None,
 ) -> list[AuditEntry]:
+    """Newest first. ``before_id`` pages back through the log (pass the last id shown): unlike
+    an offset it stays put while new entries are written."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if target_type:
         stmt = stmt.where(AuditEntry.target_type == target_type)
@@ -43,4 +47,13 @@ def entries(
         stmt = stmt.where(AuditEntry.target_id == str(target_id))
     if action:
         stmt = stmt.where(AuditEntry.action == action)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
     return list(session.scalars(stmt))
+
+
+def actions(session: Session) -> list[str]:
+    """Every action written so far, for the audit page's filter."""
+    return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))

@@ -101,7 +101,9 @@ def serve(
             _run_demo(client, demo_contacts, 90, 42, as_json=False)
     first = client.users.ensure_first_owner(actor="serve")
     if first:
-        out.print(t("first_login", url=f"http://{host}:{port}/console", username=first[0], password=first[1]))
+        url = f"http://{host}:{port}/console"
+        # soft_wrap: a wrapped line would break the password in two on a narrow terminal
+        out.print(t("first_login", url=url, username=first[0], password=first[1]), soft_wrap=True)
     out.print(t("serving", host=host, port=port))
     if workers > 1:
         client.close()

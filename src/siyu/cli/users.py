@@ -111,7 +111,7 @@ def keys_create(
     if as_json:
         print_json(key)
     else:
-        out.print(t("api_key_created", name=name, role=role, key=key["key"]))
+        out.print(t("api_key_created", name=name, role=role, key=key["key"]), soft_wrap=True)
 
 
 @api_keys_app.command("list")

@@ -75,6 +75,7 @@ def ctx(settings: Settings) -> Iterator[AppContext]:
 class RunningServer:
     url: str
     client: Siyu
+    app: Any  # the FastAPI application (its routes, state)
 
 
 class _KeepServerErrors:
@@ -99,7 +100,8 @@ class _KeepServerErrors:
 @pytest.fixture
 def server(ctx: AppContext) -> Iterator[RunningServer]:
     client = Siyu(ctx)
-    app = _KeepServerErrors(create_app(client))
+    fastapi_app = create_app(client)
+    app = _KeepServerErrors(fastapi_app)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # a free port, held by us until uvicorn takes the socket
@@ -117,7 +119,7 @@ def server(ctx: AppContext) -> Iterator[RunningServer]:
             raise RuntimeError("uvicorn did not start within 30 s")
         time.sleep(0.01)
     try:
-        yield RunningServer(url=f"http://127.0.0.1:{port}", client=client)
+        yield RunningServer(url=f"http://127.0.0.1:{port}", client=client, app=fastapi_app)
     finally:
         srv.should_exit = True
         thread.join(timeout=30)

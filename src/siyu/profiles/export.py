@@ -40,14 +40,12 @@ def export_rows(session: Session, profiles: ProfileService, actor: str) -> Itera
         idents: dict[int, list[str]] = defaultdict(list)
         for ident in profiles.repo.identities_of(ids):
             idents[ident.contact_id].append(f"{ident.type}:{profiles.reveal(ident)}")
-        names = dict(
+        names: dict[int, str] = dict(
             session.execute(
                 select(ContactAttribute.contact_id, ContactAttribute.value).where(
                     ContactAttribute.contact_id.in_(ids), ContactAttribute.name == "name"
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         for c in contacts:
             count += 1

@@ -1,0 +1,185 @@
+"""The auth capability on both databases: password hashing, sign-in and its throttle,
+sessions, API keys and the guards around the last owner and role grants."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from siyu.auth.roles import ROLES, Permission, allows, can_grant
+from siyu.auth.service import AuthError, AuthService, LoginThrottled
+from siyu.context import AppContext
+from siyu.store.models import ApiKey, AuditEntry, LoginFailure, User, UserSession, utcnow
+
+PW = "a long enough password"
+
+
+def make_user(ctx: AppContext, username: str = "ana", role: str = "operator") -> None:
+    with ctx.db.session() as s:
+        AuthService(s).create_user(username, PW, role, actor="test")
+
+
+def login(ctx: AppContext, username: str, password: str, client: str = "10.0.0.1", max_failures: int = 3):
+    with ctx.db.session() as s:
+        user = AuthService(s).authenticate(username, password, client, max_failures, 900)
+        return user.username if user else None
+
+
+def test_password_is_stored_as_argon2id_only(ctx: AppContext) -> None:
+    make_user(ctx)
+    with ctx.db.session() as s:
+        stored = s.scalar(select(User.password_hash).where(User.username == "ana"))
+    assert stored is not None and stored.startswith("$argon2id$") and PW not in stored
+    assert login(ctx, "ana", PW) == "ana"
+    assert login(ctx, "ana", PW + "x") is None
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "role", "field"),
+    [
+        ("a", PW, "viewer", "username"),
+        ("has space", PW, "viewer", "username"),
+        ("bob", "short", "viewer", "password"),
+        ("bob", PW, "superuser", "role"),
+    ],
+)
+def test_bad_user_input_names_the_field(
+    ctx: AppContext, username: str, password: str, role: str, field: str
+) -> None:
+    with ctx.db.session() as s, pytest.raises(AuthError) as err:
+        AuthService(s).create_user(username, password, role, actor="test")
+    assert err.value.field == field
+    with ctx.db.session() as s:
+        assert AuthService(s).user_count() == 0
+
+
+def test_duplicate_username_is_refused(ctx: AppContext) -> None:
+    make_user(ctx)
+    with ctx.db.session() as s, pytest.raises(AuthError, match="already exists"):
+        AuthService(s).create_user("ana", PW, "viewer", actor="test")
+
+
+def test_throttle_locks_the_username_even_for_the_right_password(ctx: AppContext) -> None:
+    make_user(ctx)
+    for _ in range(3):
+        assert login(ctx, "ana", "wrong password!") is None
+    with pytest.raises(LoginThrottled) as locked:
+        login(ctx, "ana", PW, client="10.9.9.9")  # another address: the username is locked
+    assert 1 <= locked.value.retry_after_s <= 901
+    # The failures age out of the window: signing in works again.
+    with ctx.db.session() as s:
+        s.execute(update(LoginFailure).values(at=utcnow() - timedelta(seconds=901)))
+    assert login(ctx, "ana", PW, client="10.9.9.9") == "ana"
+
+
+def test_throttle_locks_the_address_across_usernames(ctx: AppContext) -> None:
+    make_user(ctx, "ana")
+    make_user(ctx, "bo")
+    for name in ("x1", "x2", "x3"):  # guessing usernames from one address
+        assert login(ctx, name, "whatever-password") is None
+    with pytest.raises(LoginThrottled):
+        login(ctx, "bo", PW)
+    assert login(ctx, "bo", PW, client="10.0.0.2") == "bo"
+
+
+def test_success_clears_the_username_failures_and_is_audited(ctx: AppContext) -> None:
+    make_user(ctx)
+    assert login(ctx, "ana", "wrong password!") is None
+    assert login(ctx, "ana", PW) == "ana"
+    with ctx.db.session() as s:
+        assert s.scalar(select(LoginFailure.id).where(LoginFailure.key == "user:ana")) is None
+        actions = [a for (a,) in s.execute(select(AuditEntry.action).order_by(AuditEntry.id))]
+    assert actions == ["user.created", "login.failed", "login"]
+
+
+def test_disabled_user_cannot_sign_in(ctx: AppContext) -> None:
+    make_user(ctx, "ana", "operator")
+    make_user(ctx, "own", "owner")
+    with ctx.db.session() as s:
+        AuthService(s).update_user("ana", "test", disabled=True)
+    assert login(ctx, "ana", PW) is None
+
+
+def test_sessions_expire_and_end_when_the_role_changes(ctx: AppContext) -> None:
+    make_user(ctx, "ana", "operator")
+    with ctx.db.session() as s:
+        service = AuthService(s)
+        token = service.start_session(service.user("ana"), hours=1)
+    with ctx.db.session() as s:
+        p = AuthService(s).session_principal(token, 1)
+        assert p is not None and p.role == "operator" and p.csrf_token and p.actor == "user:ana"
+        assert AuthService(s).session_principal(token + "x", 1) is None
+    with ctx.db.session() as s:
+        AuthService(s).update_user("ana", "test", role="viewer")
+    with ctx.db.session() as s:
+        assert AuthService(s).session_principal(token, 1) is None  # re-sign-in picks up the new role
+        service = AuthService(s)
+        token = service.start_session(service.user("ana"), hours=1)
+    with ctx.db.session() as s:
+        s.execute(update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    with ctx.db.session() as s:
+        assert AuthService(s).session_principal(token, 1) is None
+
+
+def test_session_tokens_are_stored_hashed(ctx: AppContext) -> None:
+    make_user(ctx)
+    with ctx.db.session() as s:
+        service = AuthService(s)
+        token = service.start_session(service.user("ana"), hours=1)
+    with ctx.db.session() as s:
+        stored = list(s.scalars(select(UserSession.token_hash)))
+    assert stored and token not in stored and len(stored[0]) == 64
+
+
+def test_the_last_owner_stays(ctx: AppContext) -> None:
+    make_user(ctx, "own", "owner")
+    with ctx.db.session() as s, pytest.raises(AuthError, match="last owner"):
+        AuthService(s).update_user("own", "test", role="admin")
+    with ctx.db.session() as s, pytest.raises(AuthError, match="last owner"):
+        AuthService(s).update_user("own", "test", disabled=True)
+    make_user(ctx, "own2", "owner")
+    with ctx.db.session() as s:
+        assert AuthService(s).update_user("own", "test", role="admin").role == "admin"
+
+
+def test_admins_cannot_grant_more_than_they_hold(ctx: AppContext) -> None:
+    assert can_grant("owner", "owner") and can_grant("admin", "operator") and can_grant("admin", "analyst")
+    assert not can_grant("admin", "owner") and can_grant("operator", "viewer") is not False
+    with ctx.db.session() as s, pytest.raises(AuthError, match="cannot create a owner"):
+        AuthService(s).create_user("boss", PW, "owner", actor="test", granter_role="admin")
+    with ctx.db.session() as s, pytest.raises(AuthError, match="cannot create a owner key"):
+        AuthService(s).create_api_key("k", "owner", actor="test", granter_role="admin")
+
+
+def test_api_keys_are_shown_once_stored_hashed_and_revocable(ctx: AppContext) -> None:
+    with ctx.db.session() as s:
+        key, secret = AuthService(s).create_api_key("etl", "analyst", actor="test")
+        key_id = key.id
+    assert secret.startswith("sk_") and len(secret) > 40
+    with ctx.db.session() as s:
+        row = s.get(ApiKey, key_id)
+        assert row is not None and secret not in (row.key_hash, row.prefix) and secret.startswith(row.prefix)
+        p = AuthService(s).key_principal(secret)
+        assert p is not None and p.role == "analyst" and p.actor == f"key:{row.prefix}"
+        assert AuthService(s).key_principal(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+    with ctx.db.session() as s:
+        AuthService(s).revoke_api_key(key_id, actor="test")
+    with ctx.db.session() as s:
+        assert AuthService(s).key_principal(secret) is None
+
+
+def test_the_matrix_keeps_its_promises() -> None:
+    """The issue's examples, read straight off the matrix."""
+    assert allows("analyst", Permission.ANALYTICS_READ) and allows("analyst", Permission.CONTACTS_READ)
+    assert not allows("analyst", Permission.JOURNEYS_WRITE) and not allows("analyst", Permission.PII_REVEAL)
+    assert allows("operator", Permission.JOURNEYS_WRITE) and not allows(
+        "operator", Permission.CHANNELS_MANAGE
+    )
+    for perm in (Permission.CHANNELS_MANAGE, Permission.KEYS_MANAGE, Permission.USERS_MANAGE):
+        assert {r for r in ROLES if allows(r, perm)} == {"owner", "admin"}
+    assert {r for r in ROLES if allows(r, Permission.PII_EXPORT)} == {"owner"}
+    assert not any(
+        allows("viewer", p) for p in Permission if p.value.endswith((".write", ".manage", "reveal"))
+    )

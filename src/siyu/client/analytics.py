@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from siyu.analytics.base import DuckDBSource, run_analysis, runner_for
+from siyu.analytics.dashboard import Dashboard, dashboard
 from siyu.analytics.result import AnalysisResult
 from siyu.client.layers import _Part
 
@@ -25,6 +26,12 @@ class AnalyticsClient(_Part):
         with self._work(write=False) as (session, wh):
             label = str(self.ctx.settings.resolved_warehouse_path)
             return run_analysis(kind, parsed, DuckDBSource(wh.conn, label), session)
+
+    def dashboard(self, days: int = 30) -> Dashboard:
+        """The console dashboard's numbers: the warehouse is fed once and its queries share it."""
+        with self._work(write=False) as (session, wh):
+            label = str(self.ctx.settings.resolved_warehouse_path)
+            return dashboard(session, DuckDBSource(wh.conn, label), days=days)
 
     def __getattr__(self, kind: str) -> Any:
         """``s.analytics.retention(...)`` is ``s.analytics.run("retention", ...)`` for every kind."""

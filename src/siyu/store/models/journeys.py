@@ -124,6 +124,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_contact_day", "contact_id", "local_day"),
         Index("ix_outbox_provider_message", "provider_message_id"),
         Index("ix_outbox_journey_step", "journey_id", "step"),
+        Index("ix_outbox_sent_at", "sent_at"),  # the dashboard's "sent today"
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -30,7 +30,10 @@ WELCOME: dict[str, Any] = {
 
 @pytest.fixture
 def web(ctx: AppContext) -> Iterator[TestClient]:
-    with TestClient(create_app(Siyu(ctx))) as client:
+    """An operator's API key: content is the operator's work."""
+    s = Siyu(ctx)
+    secret = s.api_keys.create("content-tests", "operator")["key"]
+    with TestClient(create_app(s), headers={"Authorization": f"Bearer {secret}"}) as client:
         yield client
 
 

@@ -99,3 +99,7 @@ def matrix_markdown() -> str:
         marks = " | ".join("✔" if perm in ROLES[r] else "" for r in roles)
         lines.append(f"| `{perm.value}` | {marks} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m siyu.auth.roles: the matrix docs/roles.md embeds
+    print(matrix_markdown(), end="")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from siyu.context import AppContext
 from siyu.profiles import views
 from siyu.rfm.service import RfmService
 from siyu.segments.documents import read_document
+from siyu.segments.history import SegmentSize, size_history
 from siyu.segments.repository import SegmentRepository
 from siyu.segments.schemas import SegmentDefinitionError
 from siyu.segments.service import SegmentNotFound, SegmentService
@@ -106,6 +107,13 @@ def definition_of(document: Any) -> Any:
 
 
 class SegmentsClient(_Part):
+    def size_history(
+        self, sizes: list[SegmentSize], days: int = 30
+    ) -> dict[int, list[tuple[date, int | None]]]:
+        """Per segment id, its size at the end of each of the last ``days`` days (console trends)."""
+        with self._work(write=False) as (_s, wh):
+            return size_history(wh.conn, sizes, days)
+
     def create(self, spec: Any, actor: str = "python") -> dict[str, Any]:
         with self._work() as (s, wh):
             svc = SegmentService(s, wh)

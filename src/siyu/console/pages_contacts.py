@@ -1,10 +1,156 @@
-"""Console pages: contacts."""
+"""Contacts (客户): search, the 360° profile, revealing one contact's PII, tag and untag.
+
+Handlers parse the request, call the profiles/tags capabilities in one unit of work and render.
+PII stays masked unless a user holding ``pii.reveal`` posts the reveal form; the clear values
+then come only from ``views.profile(..., reveal=True)``, which writes the audit entry.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from siyu.api.deps import get_client, unit_of_work
+from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
+from siyu.console.texts import tr
+from siyu.console.web import PageError, language, principal_of, render
+from siyu.profiles.search import contact_rows, search_contacts
+from siyu.profiles.timeline import profile_360
+from siyu.tags.schemas import TagError
+from siyu.tags.service import TagService
 
 router = APIRouter(prefix="/console")
-ROUTES: RouteTable = {}
+ROUTES: RouteTable = {
+    ("GET", "/console/contacts"): P.CONTACTS_READ,
+    ("GET", "/console/contacts/{contact_id}"): P.CONTACTS_READ,
+    ("POST", "/console/contacts/{contact_id}/reveal"): P.PII_REVEAL,
+    ("POST", "/console/contacts/{contact_id}/tags"): P.CONTACTS_WRITE,
+    ("POST", "/console/contacts/{contact_id}/tags/remove"): P.CONTACTS_WRITE,
+}
+PAGE_SIZE = 50
+#: Messages a redirect back to the profile may ask for (never free text from the URL).
+DONE = {
+    "tag_added": "contacts_tag_added",
+    "tag_removed": "contacts_tag_removed",
+    "tag_already": "contacts_tag_already",
+    "tag_not_held": "contacts_tag_not_held",
+}
+#: Tag source recorded for changes made here; ``detail`` says they came from the console.
+TAG_SOURCE, TAG_DETAIL = "manual", "console"
+
+
+@router.get("/contacts")
+def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> Response:
+    page = max(page, 1)
+    client = get_client(request)
+    with unit_of_work(request) as session:
+        profiles = client.ctx.profiles(session)
+        found = search_contacts(
+            session, profiles, client.ctx.parser, q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        rows = contact_rows(session, profiles, found.ids)
+    if go and found.exact and rows:  # e.g. a quick lookup box elsewhere: straight to the profile
+        return RedirectResponse(f"/console/contacts/{rows[0]['id']}", status_code=303)
+    pages = max(1, -(-found.total // PAGE_SIZE))
+    return render(
+        request, "contacts.html", q=q, rows=rows, found=found, page=page, pages=pages, page_size=PAGE_SIZE
+    )
+
+
+def _profile_page(
+    request: Request,
+    contact_id: int,
+    reveal: bool = False,
+    status: int = 200,
+    **extra: Any,
+) -> Response:
+    client = get_client(request)
+    principal = principal_of(request)
+    with unit_of_work(request) as session:
+        profiles = client.ctx.profiles(session)
+        survivor = profiles.repo.survivor_of(contact_id)
+        if survivor is None:
+            raise PageError(
+                404, "not_found", {"what": tr("contacts_contact_n", _lang(request), id=contact_id)}
+            )
+        if survivor != contact_id:  # merged away: the person lives on as the survivor
+            return RedirectResponse(f"/console/contacts/{survivor}?merged_from={contact_id}", status_code=303)
+        data = profile_360(session, profiles, contact_id, reveal=reveal, actor=principal.actor)
+    return render(request, "contacts_profile.html", status=status, c=data, revealed=reveal, **extra)
+
+
+def _lang(request: Request) -> str:
+    return language(request, getattr(request.state, "principal", None))
+
+
+@router.get("/contacts/{contact_id}")
+def contact_profile(
+    request: Request, contact_id: int, done: str = "", tag: str = "", merged_from: int | None = None
+) -> Response:
+    lang = _lang(request)
+    flash = None
+    if done in DONE:
+        flash = tr(DONE[done], lang, tag=tag)
+    elif merged_from is not None:
+        flash = tr("contacts_merged_redirect", lang, old=merged_from, id=contact_id)
+    return _profile_page(request, contact_id, flash=flash)
+
+
+@router.post("/contacts/{contact_id}/reveal")
+def contact_reveal(request: Request, contact_id: int) -> Response:
+    """The profile with identities in clear, for this response only (audited as pii.revealed)."""
+    return _profile_page(request, contact_id, reveal=True)
+
+
+def _tag_change(request: Request, contact_id: int, tag: str, remove: bool) -> Response:
+    principal = principal_of(request)
+    key = tag.strip()
+    lang = _lang(request)
+    try:
+        if not key:
+            raise TagError(tr("contacts_tag_required", lang))
+        with unit_of_work(request) as session:
+            svc = TagService(session)
+            if remove:
+                result = svc.remove(key, [contact_id], TAG_SOURCE, actor=principal.actor, detail=TAG_DETAIL)
+            else:
+                # Users who may define tags create a new one by using it; others pick existing tags.
+                result = svc.apply(
+                    key,
+                    [contact_id],
+                    TAG_SOURCE,
+                    actor=principal.actor,
+                    detail=TAG_DETAIL,
+                    create=principal.can(P.TAGS_WRITE),
+                )
+            if result.unknown_contacts:
+                raise PageError(404, "not_found", {"what": tr("contacts_contact_n", lang, id=contact_id)})
+    except TagError as exc:
+        return _profile_page(
+            request,
+            contact_id,
+            status=422,
+            error=tr("contacts_tag_failed", lang, what=str(exc)),
+            tag_input=key,
+            tag_action="remove" if remove else "add",
+        )
+    if remove:
+        done = "tag_removed" if result.removed else "tag_not_held"
+    else:
+        done = "tag_added" if result.added else "tag_already"
+    query = urlencode({"done": done, "tag": key})
+    return RedirectResponse(f"/console/contacts/{contact_id}?{query}", status_code=303)
+
+
+@router.post("/contacts/{contact_id}/tags")
+def contact_tag(request: Request, contact_id: int, tag: str = Form("")) -> Response:
+    return _tag_change(request, contact_id, tag, remove=False)
+
+
+@router.post("/contacts/{contact_id}/tags/remove")
+def contact_untag(request: Request, contact_id: int, tag: str = Form("")) -> Response:
+    return _tag_change(request, contact_id, tag, remove=True)

@@ -1,10 +1,131 @@
-"""Console pages: imports."""
+"""Imports (导入): upload a CSV/JSONL file of contacts or events and watch it import.
+
+The upload is staged under the data directory and imported by ``Siyu.import_file`` in a
+background thread of this process (``siyu.ingest.jobs``); the page polls a JSON status
+endpoint until the job is done, then shows the counts and the first rejected rows.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from siyu.api.deps import get_client
+from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
+from siyu.console.texts import tr
+from siyu.console.web import PageError, language, render
+from siyu.ingest import jobs
+from siyu.ingest.files import Progress
+from siyu.ingest.readers import ImportFileError
 
 router = APIRouter(prefix="/console")
-ROUTES: RouteTable = {}
+ROUTES: RouteTable = {
+    ("GET", "/console/imports"): P.IMPORTS_WRITE,
+    ("POST", "/console/imports"): P.IMPORTS_WRITE,
+    ("GET", "/console/imports/{job_id}"): P.IMPORTS_WRITE,
+    ("GET", "/console/imports/{job_id}/status"): P.IMPORTS_WRITE,
+}
+KINDS = ("contacts", "events")
+FORMATS = ("csv", "jsonl")
+#: Lines per committed batch. Smaller than the CLI's 5000 so the progress bar moves on files of
+#: a few thousand rows; still large enough that per-batch overhead stays small.
+BATCH_SIZE = 2000
+#: Rejected rows shown on the page (the dead-letter file keeps all of them).
+SHOWN_ERRORS = 20
+
+
+def _lang(request: Request) -> str:
+    return language(request, getattr(request.state, "principal", None))
+
+
+def _form(request: Request, status: int = 200, **extra: Any) -> Response:
+    recent = jobs.recent_jobs(get_client(request).ctx.db)
+    values = {"kind": "contacts", "format": "", "mapping": "", **extra.pop("values", {})}
+    return render(request, "imports.html", status=status, recent=recent, values=values, **extra)
+
+
+def parse_mapping(text: str, lang: str) -> dict[str, str]:
+    """``手机=phone`` lines (or comma-separated) → {"手机": "phone"}."""
+    mapping: dict[str, str] = {}
+    items = [part for line in text.splitlines() for part in line.split(",")]
+    for n, item in enumerate(items, start=1):
+        if not item.strip():
+            continue
+        column, sep, field = item.partition("=")
+        if not sep or not column.strip() or not field.strip():
+            raise ValueError(tr("imports_bad_mapping", lang, n=n, line=item.strip()))
+        mapping[column.strip()] = field.strip()
+    return mapping
+
+
+@router.get("/imports")
+def imports_page(request: Request) -> Response:
+    return _form(request)
+
+
+@router.post("/imports")
+async def imports_upload(
+    request: Request,
+    file: Annotated[UploadFile | None, File()] = None,
+    kind: Annotated[str, Form()] = "contacts",
+    format: Annotated[str, Form()] = "",
+    mapping: Annotated[str, Form()] = "",
+) -> Response:
+    lang = _lang(request)
+    values = {"kind": kind, "format": format, "mapping": mapping}
+    if kind not in KINDS:
+        return _form(request, 422, error=tr("imports_bad_kind", lang), values=values)
+    if file is None or not file.filename:
+        return _form(request, 422, error=tr("imports_no_file", lang), values=values)
+    try:
+        columns = parse_mapping(mapping, lang)
+    except ValueError as exc:
+        return _form(request, 422, error=str(exc), values=values)
+    client = get_client(request)
+    path = jobs.stage_upload(client.ctx.settings.data_dir / "uploads", file.filename)
+    with path.open("wb") as out:
+        while chunk := await file.read(1 << 20):
+            out.write(chunk)
+    fmt = format if format in FORMATS else None
+
+    def run(progress: Progress) -> Any:
+        return client.import_file(path, kind, fmt, columns or None, progress=progress, batch_size=BATCH_SIZE)
+
+    try:
+        converted = await run_in_threadpool(jobs.to_utf8, path)
+        job_id = await run_in_threadpool(jobs.start_import, client.ctx.db, path, run)
+    except ImportFileError as exc:
+        path.unlink(missing_ok=True)
+        return _form(request, 422, error=tr("imports_cannot_start", lang, what=str(exc)), values=values)
+    suffix = "?converted=1" if converted else ""
+    return RedirectResponse(f"/console/imports/{job_id}{suffix}", status_code=303)
+
+
+def _status(request: Request, job_id: int) -> dict[str, Any]:
+    status = jobs.job_status(get_client(request).ctx.db, job_id, SHOWN_ERRORS)
+    if status is None:
+        raise PageError(404, "not_found", {"what": tr("imports_job", _lang(request), id=job_id)})
+    return status
+
+
+@router.get("/imports/{job_id}")
+def import_job(request: Request, job_id: int, converted: bool = False) -> Response:
+    job = _status(request, job_id)
+    flash = tr("imports_converted", _lang(request)) if converted else None
+    return render(request, "imports_job.html", job=job, flash=flash, shown_errors=SHOWN_ERRORS)
+
+
+@router.get("/imports/{job_id}/status")
+def import_job_status(request: Request, job_id: int) -> Response:
+    job = _status(request, job_id)
+    return JSONResponse(
+        {
+            **job,
+            "started_at": job["started_at"].isoformat() if job["started_at"] else None,
+            "finished_at": job["finished_at"].isoformat() if job["finished_at"] else None,
+        }
+    )

@@ -1,10 +1,267 @@
-"""Console pages: segments."""
+"""Console pages: segments (分群). The list with each segment's size and 30-day trend, the
+builder (a visual AND/OR tree generating the JSON definition, with a live count and sample),
+a segment's page, save and recompute.
+
+Everything goes through the segments capability the REST API uses (``s.segments``); sizes
+over time come from the ``segment.entered``/``exited`` events (segments.history), samples are
+masked (segments.samples)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from datetime import date
+from typing import Any
 
+import plotly.graph_objects as go
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from siyu.api.deps import get_client, unit_of_work
+from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
+from siyu.console.texts import tr
+from siyu.console.texts.segments import TEXT
+from siyu.console.web import language, principal_of, render
+from siyu.segments.documents import to_yaml
+from siyu.segments.history import SegmentSize
+from siyu.segments.samples import member_cards
+from siyu.segments.schemas import STAGES, SegmentDefinitionError
+from siyu.segments.service import SegmentError
+from siyu.sources.service import SourcesService
+from siyu.store.models import Segment
+from siyu.tags.service import TagService
+from siyu.warehouse.store import WarehouseBusy
 
 router = APIRouter(prefix="/console")
-ROUTES: RouteTable = {}
+ROUTES: RouteTable = {
+    ("GET", "/console/segments"): P.SEGMENTS_READ,
+    ("GET", "/console/segments/new"): P.SEGMENTS_READ,
+    ("POST", "/console/segments/preview"): P.SEGMENTS_READ,
+    ("POST", "/console/segments"): P.SEGMENTS_WRITE,
+    ("GET", "/console/segments/{key}"): P.SEGMENTS_READ,
+    ("POST", "/console/segments/{key}/recompute"): P.SEGMENTS_WRITE,
+}
+SAMPLE = 10
+MEMBERS_SHOWN = 20
+TREND_DAYS = 30
+#: Texts the builder's script shows (the segb_* keys and these).
+_JS_KEYS = ("segments_bad_json", "segments_failed", "segments_computing", "segments_count_unit")
+EXAMPLE = {
+    "type": "and",
+    "conditions": [{"type": "event", "event": "Order Completed", "within": {"days": 30}}],
+}
+
+
+def _t(request: Request, key: str, **params: Any) -> str:
+    return tr(key, language(request, principal_of(request)), **params)
+
+
+def _trends(request: Request, segs: list[dict[str, Any]]) -> dict[int, list[tuple[date, int | None]]]:
+    sizes = [SegmentSize(s["id"], s["members"], s["created_at"]) for s in segs]
+    try:
+        return get_client(request).segments.size_history(sizes, TREND_DAYS)
+    except WarehouseBusy:
+        return {}  # the list still shows sizes; the trend waits for the warehouse
+
+
+def _sparkline(series: list[tuple[date, int | None]], w: int = 120, h: int = 28) -> dict[str, Any]:
+    """Points of a small inline SVG line (no chart library for a table cell)."""
+    values = [v for _, v in series if v is not None]
+    if not values:
+        return {"points": "", "w": w, "h": h, "first": None, "last": None}
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1
+    step = w / max(len(series) - 1, 1)
+    pts = [
+        f"{i * step:.1f},{h - 2 - (v - lo) / span * (h - 4):.1f}"
+        for i, (_, v) in enumerate(series)
+        if v is not None
+    ]
+    return {"points": " ".join(pts), "w": w, "h": h, "first": values[0], "last": values[-1]}
+
+
+def _rows(request: Request) -> list[dict[str, Any]]:
+    with unit_of_work(request) as session:
+        segs = [
+            {
+                "id": s.id,
+                "key": s.key,
+                "name": s.name,
+                "kind": s.kind,
+                "tag": s.tag_key,
+                "members": s.member_count,
+                "computed_at": s.computed_at,
+                "created_at": s.created_at,
+            }
+            for s in session.query(Segment).order_by(Segment.id)
+        ]
+    trends = _trends(request, segs)
+    for s in segs:
+        s["trend"] = _sparkline(trends.get(s["id"], []))
+    return segs
+
+
+@router.get("/segments")
+def segments_list(request: Request) -> HTMLResponse:
+    return render(request, "segments.html", segments=_rows(request))
+
+
+def _choices(request: Request) -> dict[str, Any]:
+    """Names the builder offers in its pick lists (typing anything else still works)."""
+    with unit_of_work(request) as session:
+        tags = [t["key"] for t in TagService(session).list()]
+        channels = [c.key for c in SourcesService(session).channels()]
+        segments = [s.key for s in session.query(Segment).order_by(Segment.key)]
+    return {"tags": tags, "channels": channels, "segments": segments, "stages": list(STAGES)}
+
+
+def _builder(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("definition_text", json.dumps(EXAMPLE, ensure_ascii=False, indent=2))
+    context.setdefault("form", {"key": "", "name": "", "kind": "dynamic", "tag": ""})
+    lang = language(request, principal_of(request))
+    js_text = {k: tr(k, lang) for k in TEXT if k.startswith("segb_") or k in _JS_KEYS}
+    return render(
+        request, "segments_builder.html", status=status, choices=_choices(request), js_text=js_text, **context
+    )
+
+
+@router.get("/segments/new")
+def segments_new(request: Request, copy: str | None = None) -> HTMLResponse:
+    context: dict[str, Any] = {}
+    if copy:
+        seg = get_client(request).segments.get(copy)
+        context["definition_text"] = json.dumps(seg["definition"], ensure_ascii=False, indent=2)
+        context["form"] = {"key": "", "name": seg["name"], "kind": seg["kind"], "tag": ""}
+    return _builder(request, **context)
+
+
+def _invalid(request: Request, exc: SegmentDefinitionError) -> JSONResponse:
+    text = _t(request, "segments_invalid", path=exc.path, message=exc.message)
+    return JSONResponse({"detail": text, "path": exc.path, "error": exc.message}, status_code=422)
+
+
+@router.post("/segments/preview")
+def segments_preview(request: Request, body: dict[str, Any]) -> Response:
+    """Count and a masked sample of a definition, as ``POST /api/v1/segments/preview``."""
+    definition = body.get("definition")
+    if not isinstance(definition, dict):
+        return _invalid(request, SegmentDefinitionError("definition", "expected an object"))
+    try:
+        result = get_client(request).segments.preview(definition, SAMPLE)
+    except SegmentDefinitionError as exc:
+        return _invalid(request, exc)
+    except WarehouseBusy as exc:
+        return JSONResponse({"detail": _t(request, "segments_failed", message=str(exc))}, status_code=503)
+    client = get_client(request)
+    with unit_of_work(request) as session:
+        sample = member_cards(client.ctx.profiles(session), result["sample"])
+    return JSONResponse({"count": result["count"], "sample": sample, "notes": result["notes"]})
+
+
+async def _submitted(request: Request) -> tuple[dict[str, Any], bool]:
+    """The posted segment (form fields or a JSON body) and whether the caller wants JSON."""
+    if "json" in request.headers.get("content-type", ""):
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        return (body if isinstance(body, dict) else {}), True
+    form = await request.form()
+    return {k: str(v) for k, v in form.items() if k != "csrf_token"}, False
+
+
+@router.post("/segments")
+async def segments_create(request: Request) -> Response:
+    data, wants_json = await _submitted(request)
+    form = {k: str(data.get(k) or "").strip() for k in ("key", "name", "kind", "tag")}
+    form["kind"] = form["kind"] or "dynamic"
+    definition: Any = data.get("definition")
+    text = definition if isinstance(definition, str) else json.dumps(definition, ensure_ascii=False, indent=2)
+    error = None
+    try:
+        if isinstance(definition, str):
+            try:
+                definition = json.loads(definition)
+            except ValueError as exc:
+                raise SegmentDefinitionError("definition", f"not valid JSON: {exc}") from None
+        spec = {"key": form["key"], "name": form["name"], "kind": form["kind"], "definition": definition}
+        if form["tag"]:
+            spec["tag"] = form["tag"]
+        actor = principal_of(request).actor
+        created = await run_in_threadpool(get_client(request).segments.create, spec, actor)
+    except SegmentDefinitionError as exc:
+        if wants_json:
+            return _invalid(request, exc)
+        error = _t(request, "segments_invalid", path=exc.path, message=exc.message)
+    except SegmentError as exc:  # the key is taken
+        if wants_json:
+            return JSONResponse({"detail": str(exc)}, status_code=409)
+        error = _t(request, "invalid_input", what=str(exc))
+    if error is not None:
+        return await run_in_threadpool(
+            lambda: _builder(request, status=422, error=error, definition_text=text, form=form)
+        )
+    if wants_json:
+        return JSONResponse(created, status_code=201)
+    return RedirectResponse(f"/console/segments/{created['key']}?saved=1", status_code=303)
+
+
+def _figure(series: list[tuple[date, int | None]], name: str) -> str:
+    fig = go.Figure(
+        go.Scatter(
+            x=[d.isoformat() for d, _ in series],
+            y=[v for _, v in series],
+            mode="lines+markers",
+            name=name,
+            line={"shape": "hv"},
+        )
+    )
+    fig.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=220, showlegend=False)
+    fig.update_yaxes(rangemode="tozero")
+    return fig.to_json().replace("</", "<\\/")  # embedded in a <script> element
+
+
+@router.get("/segments/{key}")
+def segments_page(request: Request, key: str, saved: int = 0) -> HTMLResponse:
+    client = get_client(request)
+    seg = client.segments.get(key)
+    with unit_of_work(request) as session:
+        row = session.query(Segment).filter(Segment.key == key).one()
+        created_at = row.created_at
+    member_ids = client.segments.members(key, MEMBERS_SHOWN)
+    with unit_of_work(request) as session:
+        members = member_cards(client.ctx.profiles(session), member_ids)
+    trend = _trends(request, [{**seg, "created_at": created_at}]).get(seg["id"], [])
+    flash = _t(request, "segments_saved", members=seg["members"]) if saved else None
+    return _builder(
+        request,
+        segment=seg,
+        members=members,
+        figure=_figure(trend, seg["name"]) if trend else None,
+        yaml=to_yaml(seg["definition"]),
+        definition_text=json.dumps(seg["definition"], ensure_ascii=False, indent=2),
+        form={"key": "", "name": seg["name"], "kind": seg["kind"], "tag": ""},
+        flash=flash,
+    )
+
+
+@router.post("/segments/{key}/recompute")
+async def segments_recompute(request: Request, key: str, full: int = 0) -> Response:
+    """Recompute one segment (can take a while on a large brand: the page shows it busy)."""
+    result = (await run_in_threadpool(get_client(request).segments.recompute, key, bool(full)))[0]
+    summary = {
+        k: result[k] for k in ("segment", "mode", "members", "entered_count", "exited_count", "seconds")
+    }
+    summary["message"] = _t(
+        request,
+        "segments_recomputed",
+        mode=result["mode"],
+        members=result["members"],
+        entered=result["entered_count"],
+        exited=result["exited_count"],
+        seconds=result["seconds"],
+    )
+    if "json" in request.headers.get("accept", "") or "json" in request.headers.get("content-type", ""):
+        return JSONResponse(summary)
+    return RedirectResponse(f"/console/segments/{key}", status_code=303)

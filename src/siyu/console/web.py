@@ -30,6 +30,8 @@ P = Permission
 ENV = Environment(
     loader=PackageLoader("siyu.console", "templates"), autoescape=select_autoescape(default=True)
 )
+# `tojson` shows Chinese as Chinese, not \uXXXX (it still escapes <, >, & and ' for HTML)
+ENV.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
 
 #: The navigation: (text key, path, permission needed to see it).
 NAV: tuple[tuple[str, str, Permission], ...] = (
@@ -113,7 +115,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     principal: Principal | None = getattr(request.state, "principal", None)
     lang = language(request, principal)
 
-    def t(key: str, **params: Any) -> str:
+    def t(key: str, /, **params: Any) -> str:
         return tr(key, lang, **params)
 
     nav = [(t(key), href) for key, href, perm in NAV if principal is not None and principal.can(perm)]

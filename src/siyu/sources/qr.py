@@ -13,6 +13,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import qrcode
 from qrcode.image.svg import SvgPathImage
+from sqlalchemy.orm import Session
+
+from siyu.store.models import EntryCode
 
 
 class QrError(ValueError):
@@ -44,3 +47,8 @@ def qr_svg(data: str, box_size: int = 10, border: int = 4) -> bytes:
     out = io.BytesIO()
     code.make_image().save(out)
     return out.getvalue()
+
+
+def entry_code(session: Session, code_id: int) -> EntryCode | None:
+    """The entry code to draw, or None when there is no such code."""
+    return session.get(EntryCode, code_id)

@@ -11,7 +11,7 @@ MODULES = (common, dashboard, contacts, segments, journeys, analytics, settings)
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 
 
-def tr(key: str, lang: str, **params: object) -> str:
+def tr(key: str, lang: str, /, **params: object) -> str:
     """The text for ``key`` in ``lang`` with ``{name}`` placeholders filled."""
     text = TEXT[key][lang if lang in LANGUAGES else "zh"]
     return text.format(**params) if params else text

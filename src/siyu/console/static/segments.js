@@ -1,0 +1,281 @@
+// Segment builder: a visual AND/OR tree that writes the JSON definition into
+// #segment-definition, and reads it back when valid JSON is typed or pasted there. Every
+// change asks /console/segments/preview (debounced) for the live count and a masked sample.
+(function () {
+  "use strict";
+  const area = document.getElementById("segment-definition");
+  const box = document.getElementById("segment-builder");
+  if (!area || !box) return;
+  const T = JSON.parse(document.getElementById("segb-text").textContent);
+  const CHOICES = JSON.parse(document.getElementById("segb-choices").textContent);
+  const countEl = document.getElementById("segment-count");
+  const busyEl = document.getElementById("segment-count-busy");
+  const errEl = document.getElementById("segment-error");
+  const notesEl = document.getElementById("segment-notes");
+  const sampleEl = document.getElementById("segment-sample");
+  const LEAVES = ["attribute", "tags", "event", "stage", "channel", "first_touch", "consent", "rfm", "churn_risk", "segment"];
+  const CMP = ["eq", "ne", "lt", "lte", "gt", "gte"];
+  const ATTR_OPS = CMP.concat(["in", "not_in", "contains", "between", "is_set", "not_set", "within_last_days", "within_next_days", "anniversary_within_days"]);
+  const DEFAULTS = {
+    attribute: () => ({ name: "", op: "eq", value: "" }),
+    tags: () => ({ match: "any", tags: [] }),
+    event: () => ({ event: "Order Completed", count: { op: "gte", value: 1 }, within: { days: 30 } }),
+    stage: () => ({ stages: ["retention"] }),
+    channel: () => ({ channels: [] }),
+    first_touch: () => ({ channels: [] }),
+    consent: () => ({ purpose: "marketing", channel: "*", state: "granted" }),
+    rfm: () => ({ segments: [] }),
+    churn_risk: () => ({ op: "gte", value: 0.7 }),
+    segment: () => ({ segment: "", member: true }),
+  };
+  let root = null;
+
+  // --- small DOM helpers ---------------------------------------------------------------------
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+      else if (v !== undefined && v !== null) e.setAttribute(k, v);
+    }
+    for (const k of kids) if (k !== null && k !== undefined) e.append(k);
+    return e;
+  }
+  function select(options, value, onChange, labels) {
+    const s = el("select", { on: { change: () => onChange(s.value) } });
+    for (const o of options) {
+      const opt = el("option", { value: o }, labels ? labels(o) : o);
+      if (o === value) opt.selected = true;
+      s.append(opt);
+    }
+    return s;
+  }
+  function input(value, placeholder, onInput, extra) {
+    const i = el("input", Object.assign({ value: value ?? "", placeholder: placeholder, on: { input: () => onInput(i.value) } }, extra || {}));
+    return i;
+  }
+  const list = (s) => s.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+  function scalar(s) { // what the user typed: a number, a boolean, or text
+    const v = s.trim();
+    if (v === "true" || v === "false") return v === "true";
+    if (v !== "" && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v)) return Number(v);
+    return s;
+  }
+  const show = (v) => Array.isArray(v) ? v.join(", ") : (v === undefined || v === null ? "" : String(v));
+
+  // --- leaves ----------------------------------------------------------------------------------
+  function leafFields(node) {
+    const ch = () => changed();
+    const f = [];
+    switch (node.type) {
+      case "attribute": {
+        f.push(input(node.name, T.segb_attr_name, (v) => { node.name = v; ch(); }));
+        f.push(select(ATTR_OPS, node.op, (v) => {
+          node.op = v; delete node.value; delete node.days;
+          if (v.endsWith("_days")) node.days = 30; else if (v !== "is_set" && v !== "not_set") node.value = "";
+          render(); ch();
+        }));
+        if (node.op && node.op.endsWith("_days")) {
+          f.push(input(node.days, T.segb_days, (v) => { node.days = Number(v) || 0; ch(); }, { type: "number", min: 0 }));
+        } else if (node.op !== "is_set" && node.op !== "not_set") {
+          f.push(input(show(node.value), T.segb_value, (v) => {
+            node.value = ["in", "not_in", "between"].includes(node.op) ? list(v).map(scalar) : scalar(v); ch();
+          }));
+        }
+        break;
+      }
+      case "tags":
+        f.push(select(["any", "all", "none"], node.match || "any", (v) => { node.match = v; ch(); }, (o) => T["segb_match_" + o]));
+        f.push(input(show(node.tags), T.segb_tags, (v) => { node.tags = list(v); ch(); }, { list: "segb-tags" }));
+        break;
+      case "event": {
+        f.push(input(node.event, T.segb_event, (v) => { node.event = v; ch(); }));
+        if (!node.sum && !node.avg && !node.first && !node.last) {
+          const c = node.count || { op: "gte", value: 1 };
+          f.push(select(CMP, c.op || "gte", (v) => { node.count = Object.assign({}, c, { op: v }); ch(); }));
+          f.push(input(c.value ?? 1, T.segb_times, (v) => { node.count = Object.assign({}, node.count || c, { value: Number(v) || 0 }); ch(); }, { type: "number", min: 0, class: "segb-num" }));
+        }
+        if (!node.within || node.within.days !== undefined) {
+          f.push(input(node.within ? node.within.days : "", T.segb_within, (v) => {
+            if (v.trim() === "") delete node.within; else node.within = { days: Number(v) || 1 }; ch();
+          }, { type: "number", min: 1, class: "segb-num", title: T.segb_within }));
+        }
+        if (node.where || node.sum || node.avg || node.first || node.last || (node.within && node.within.days === undefined)) {
+          f.push(el("span", { class: "muted" }, T.segb_extra));
+        }
+        break;
+      }
+      case "stage": {
+        for (const st of CHOICES.stages) {
+          const cb = el("input", { type: "checkbox", value: st });
+          cb.checked = (node.stages || []).includes(st);
+          cb.addEventListener("change", () => {
+            const chosen = new Set(node.stages || []);
+            if (cb.checked) chosen.add(st); else chosen.delete(st);
+            node.stages = CHOICES.stages.filter((x) => chosen.has(x)); ch();
+          });
+          f.push(el("label", { class: "segb-check" }, cb, st));
+        }
+        break;
+      }
+      case "channel":
+        f.push(input(show(node.channels), T.segb_channels, (v) => { node.channels = list(v); ch(); }, { list: "segb-channels" }));
+        break;
+      case "first_touch":
+        f.push(input(show(node.channels), T.segb_channels, (v) => { if (list(v).length) node.channels = list(v); else delete node.channels; ch(); }, { list: "segb-channels" }));
+        f.push(input(show(node.entry_codes), T.segb_entry_codes, (v) => { if (list(v).length) node.entry_codes = list(v); else delete node.entry_codes; ch(); }));
+        break;
+      case "consent":
+        f.push(select(["marketing", "service", "analytics"], node.purpose, (v) => { node.purpose = v; ch(); }));
+        f.push(input(node.channel || "*", "*", (v) => { node.channel = v || "*"; ch(); }, { class: "segb-num" }));
+        f.push(select(["granted", "withdrawn", "unknown", "not_granted"], node.state || "granted", (v) => { node.state = v; ch(); }));
+        break;
+      case "rfm":
+        f.push(input(show(node.segments), T.segb_rfm_segments, (v) => { if (list(v).length) node.segments = list(v); else delete node.segments; ch(); }));
+        break;
+      case "churn_risk":
+        f.push(select(CMP, node.op || "gte", (v) => { node.op = v; ch(); }));
+        f.push(input(node.value, "0.7", (v) => { node.value = Number(v); ch(); }, { type: "number", min: 0, max: 1, step: 0.05, class: "segb-num" }));
+        break;
+      case "segment":
+        f.push(select(["1", "0"], node.member === false ? "0" : "1", (v) => { node.member = v === "1"; ch(); }, (o) => o === "1" ? T.segb_member : T.segb_not_member));
+        f.push(input(node.segment, T.segb_segment, (v) => { node.segment = v; ch(); }, { list: "segb-segments" }));
+        break;
+      default: { // anything the builder has no form for stays editable as JSON
+        const ta = el("textarea", { rows: 2, class: "segb-raw" }, JSON.stringify(node));
+        ta.addEventListener("input", () => {
+          try { const v = JSON.parse(ta.value); for (const k of Object.keys(node)) delete node[k]; Object.assign(node, v); ch(); } catch (e) { /* keep typing */ }
+        });
+        f.push(ta);
+      }
+    }
+    return f;
+  }
+
+  function leafRow(node, onRemove) {
+    const types = LEAVES.includes(node.type) ? LEAVES : LEAVES.concat([node.type]);
+    const typeSel = select(types, node.type, (v) => {
+      for (const k of Object.keys(node)) delete node[k];
+      Object.assign(node, { type: v }, DEFAULTS[v] ? DEFAULTS[v]() : {});
+      render(); changed();
+    }, (o) => T["segb_type_" + o] || T.segb_type_raw);
+    return el("div", { class: "segb-leaf", "data-type": node.type }, typeSel, ...leafFields(node),
+      onRemove ? el("button", { type: "button", class: "link", on: { click: onRemove } }, T.segb_remove) : null);
+  }
+
+  // --- groups ----------------------------------------------------------------------------------
+  function nodeView(node, onRemove) {
+    if (node.type === "and" || node.type === "or") return groupView(node, onRemove);
+    if (node.type === "not") {
+      const inner = nodeView(node.condition, null);
+      return el("div", { class: "segb-group segb-not" },
+        el("div", { class: "segb-bar" }, el("b", {}, T.segb_not),
+          onRemove ? el("button", { type: "button", class: "link", on: { click: onRemove } }, T.segb_remove) : null),
+        inner);
+    }
+    return leafRow(node, onRemove);
+  }
+
+  function groupView(node, onRemove) {
+    node.conditions = node.conditions || [];
+    const kids = el("div", { class: "segb-kids" });
+    node.conditions.forEach((c, i) => {
+      kids.append(nodeView(c, () => { node.conditions.splice(i, 1); render(); changed(); }));
+    });
+    const add = (n) => { node.conditions.push(n); render(); changed(); };
+    const bar = el("div", { class: "segb-bar" },
+      select(["and", "or"], node.type, (v) => { node.type = v; changed(); }, (o) => o === "and" ? T.segb_all : T.segb_any),
+      el("button", { type: "button", on: { click: () => add(Object.assign({ type: "tags" }, DEFAULTS.tags())) } }, T.segb_add),
+      el("button", { type: "button", on: { click: () => add({ type: "or", conditions: [Object.assign({ type: "tags" }, DEFAULTS.tags())] }) } }, T.segb_add_group),
+      el("button", { type: "button", on: { click: () => add({ type: "not", condition: Object.assign({ type: "tags" }, DEFAULTS.tags()) }) } }, T.segb_not),
+      onRemove ? el("button", { type: "button", class: "link", on: { click: onRemove } }, T.segb_remove) : null);
+    return el("div", { class: "segb-group", "data-type": node.type }, bar, kids);
+  }
+
+  function render() {
+    box.replaceChildren();
+    if (!root || typeof root !== "object") return;
+    if (root.type === "and" || root.type === "or") {
+      box.append(groupView(root, null));
+    } else {
+      box.append(nodeView(root, null));
+      box.append(el("button", { type: "button", on: { click: () => {
+        root = { type: "and", conditions: [root, Object.assign({ type: "tags" }, DEFAULTS.tags())] }; render(); changed();
+      } } }, T.segb_add));
+    }
+  }
+
+  // --- JSON and live preview -----------------------------------------------------------------
+  let seq = 0;
+  function showError(text) {
+    errEl.textContent = text || "";
+    errEl.hidden = !text;
+  }
+  async function preview() {
+    const mine = ++seq;
+    busyEl.hidden = false;
+    countEl.dataset.state = "busy";
+    try {
+      const data = await siyu.post("/console/segments/preview", { definition: root });
+      if (mine !== seq) return;
+      showError("");
+      countEl.textContent = String(data.count);
+      countEl.dataset.state = "done";
+      notesEl.hidden = !(data.notes && data.notes.length);
+      sampleEl.replaceChildren(...data.sample.map((c) => el("li", {},
+        el("a", { href: "/console/contacts/" + c.id }, "#" + c.id), " ", c.name || "", " ",
+        el("span", { class: "muted" }, (c.identifiers || []).join(" · ")))));
+    } catch (e) {
+      if (mine !== seq) return;
+      countEl.textContent = "";
+      countEl.dataset.state = "error";
+      sampleEl.replaceChildren();
+      showError((e.data && e.data.detail) || T.segments_failed.replace("{message}", e.message));
+    } finally {
+      if (mine === seq) busyEl.hidden = true;
+    }
+  }
+  const later = siyu.debounce(preview, 400);
+  function changed() {
+    area.value = JSON.stringify(root, null, 2);
+    later();
+  }
+  function fromText(now) {
+    try {
+      root = JSON.parse(area.value);
+    } catch (e) {
+      seq++;
+      countEl.textContent = "";
+      countEl.dataset.state = "error";
+      showError(T.segments_bad_json.replace("{message}", e.message));
+      return;
+    }
+    render();
+    if (now) preview(); else later();
+  }
+  area.addEventListener("input", () => fromText(false));
+  fromText(true);
+
+  // --- recompute -------------------------------------------------------------------------------
+  const status = document.getElementById("segment-recompute-status");
+  const buttons = [document.getElementById("segment-recompute"), document.getElementById("segment-recompute-full")].filter(Boolean);
+  for (const b of buttons) {
+    b.addEventListener("click", async () => {
+      buttons.forEach((x) => { x.disabled = true; });
+      status.hidden = false;
+      status.className = "flash seg-busy";
+      status.textContent = T.segments_computing;
+      try {
+        const data = await siyu.post(b.dataset.url, {});
+        status.className = "flash ok";
+        status.textContent = data.message;
+        const m = document.getElementById("segment-members");
+        if (m) { m.textContent = data.members.toLocaleString(); m.dataset.members = data.members; }
+      } catch (e) {
+        status.className = "flash err";
+        status.textContent = (e.data && e.data.detail) || e.message;
+      } finally {
+        buttons.forEach((x) => { x.disabled = false; });
+      }
+    });
+  }
+})();

@@ -1,0 +1,219 @@
+"""File imports started from a page: run in a background thread of the server process, with
+their progress readable while they run.
+
+The importer itself (:class:`siyu.ingest.files.FileImporter`) keeps the durable state on the
+``import_jobs`` row (lines and counts, committed with every batch, and the final status). What
+only this process knows is how far through the file the importer is, in bytes: that is kept
+in memory next to the job id, so a progress bar can show a percentage. A status read by
+another process (or after a restart) still has the row, just no percentage.
+
+The job id is what pages link to, but the importer creates the row itself; the row's
+``filename`` is the staged upload's path, unique per upload (a fresh directory each time), so
+:func:`start_import` waits for that row to appear and returns its id.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from siyu.ingest.files import ImportReport, Progress
+from siyu.ingest.readers import ImportFileError
+from siyu.store.engine import Database
+from siyu.store.models import ImportJob
+
+#: How many in-memory progress entries to keep (finished ones are dropped oldest first).
+KEEP = 200
+_SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+_CHUNK = 1 << 20
+
+
+@dataclass
+class _Live:
+    total_bytes: int
+    bytes_done: int = 0
+    lines: int = 0
+    finished: bool = False
+
+
+_LIVE: dict[tuple[str, int], _Live] = {}
+_LOCK = threading.Lock()
+
+
+def stage_upload(base: Path, filename: str | None) -> Path:
+    """A fresh path for an uploaded file under ``base`` (keeps the file's own name, made safe,
+    so the job list shows what the user picked)."""
+    name = _SAFE_NAME.sub("_", Path(filename or "").name).strip("._") or "upload"
+    folder = base / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder / name
+
+
+def to_utf8(path: Path) -> str | None:
+    """Make the file UTF-8: a CSV saved by Excel on a Chinese Windows is GBK (GB18030). Returns
+    the encoding converted from, or None when the file was UTF-8 already."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return None
+    except UnicodeDecodeError:
+        pass
+    converted = path.with_name(path.name + ".utf8")
+    try:
+        with (
+            path.open("r", encoding="gb18030", newline="") as src,
+            converted.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            shutil.copyfileobj(src, dst, _CHUNK)
+    except UnicodeDecodeError as exc:
+        converted.unlink(missing_ok=True)
+        raise ImportFileError("the file is neither UTF-8 nor GBK text; save it as CSV UTF-8") from exc
+    converted.replace(path)
+    return "gb18030"
+
+
+def start_import(
+    db: Database,
+    path: Path,
+    run: Callable[[Progress], ImportReport],
+    remove_after: bool = True,
+    wait_s: float = 30.0,
+) -> int:
+    """Start ``run(progress)`` (an import of ``path``) in a background thread; return the id of
+    the import job it creates. Errors raised before the job exists (an unknown format, say)
+    are raised here; later ones end up on the job row (status ``failed``)."""
+    live = _Live(total_bytes=max(path.stat().st_size, 1))
+    failure: list[BaseException] = []
+    finished = threading.Event()
+
+    def progress(nbytes: int, lines: int) -> None:
+        live.bytes_done, live.lines = nbytes, lines
+
+    def work() -> None:
+        try:
+            run(progress)
+        except BaseException as exc:  # kept for the caller; the job row records it too
+            failure.append(exc)
+        finally:
+            live.finished = True
+            finished.set()
+            if remove_after:  # the staged upload: the file, then its folder if nothing else is in it
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()
+
+    thread = threading.Thread(target=work, name=f"siyu-import-{path.parent.name[:8]}", daemon=True)
+    thread.start()
+    target = str(path.resolve())
+    deadline = time.monotonic() + wait_s
+    while True:
+        ended = finished.is_set()  # read before the query: a job made before the end is seen
+        with db.session() as s:
+            job_id = s.scalar(
+                select(ImportJob.id)
+                .where(ImportJob.filename == target)
+                .order_by(ImportJob.id.desc())
+                .limit(1)
+            )
+        if job_id is not None:
+            _remember(db.url, job_id, live)
+            return int(job_id)
+        if ended:
+            if failure:
+                raise failure[0]
+            raise ImportFileError("the import ended without creating a job")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the import did not start within {wait_s:.0f} s")
+        finished.wait(0.02)
+
+
+def _remember(url: str, job_id: int, live: _Live) -> None:
+    with _LOCK:
+        _LIVE[(url, job_id)] = live
+        if len(_LIVE) > KEEP:
+            for key in [k for k, v in _LIVE.items() if v.finished][: len(_LIVE) - KEEP]:
+                del _LIVE[key]
+
+
+def _percent(job: ImportJob, live: _Live | None) -> float | None:
+    if job.status == "done":
+        return 100.0
+    if live is None:
+        return None  # started by another process, or before a restart: counts only
+    return round(min(99.0, 100.0 * live.bytes_done / live.total_bytes), 1)
+
+
+def rejected_rows(dead_letter_path: str | None, limit: int = 20) -> list[dict[str, Any]]:
+    """The first rejected lines of an import: line, field and reason (not the record itself,
+    which may hold personal data)."""
+    if not dead_letter_path or not Path(dead_letter_path).is_file():
+        return []
+    out: list[dict[str, Any]] = []
+    with Path(dead_letter_path).open("rb") as fh:
+        for raw in fh:
+            try:
+                item = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue  # a line still being written
+            out.append({"line": item.get("line"), "field": item.get("field"), "reason": item.get("reason")})
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _job_dict(job: ImportJob, live: _Live | None) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "file": Path(job.filename).name,
+        "format": job.format,
+        "status": job.status,
+        "done": job.status in ("done", "failed"),
+        "percent": _percent(job, live),
+        "lines": job.lines,
+        "accepted": job.accepted,
+        "duplicates": job.duplicates,
+        "rejected": job.rejected,
+        "error": job.error,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def job_status(db: Database, job_id: int, max_errors: int = 20) -> dict[str, Any] | None:
+    """The job's counts and status, its progress in percent (None when unknown), and the first
+    rejected rows. None when there is no such job."""
+    with db.session() as s:
+        job = s.get(ImportJob, job_id)
+        if job is None:
+            return None
+        with _LOCK:
+            live = _LIVE.get((db.url, job_id))
+        out = _job_dict(job, live)
+        out["errors"] = rejected_rows(job.dead_letter_path, max_errors) if job.rejected else []
+        return out
+
+
+def recent_jobs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
+    with db.session() as s:
+        jobs = s.scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(limit)).all()
+        with _LOCK:
+            return [_job_dict(j, _LIVE.get((db.url, j.id))) for j in jobs]
+
+
+__all__ = ["ImportFileError", "job_status", "recent_jobs", "rejected_rows", "stage_upload", "start_import"]

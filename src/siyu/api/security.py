@@ -50,8 +50,8 @@ def csrf_ok(principal: Principal, supplied: str | None) -> bool:
     return bool(supplied and principal.csrf_token and hmac.compare_digest(supplied, principal.csrf_token))
 
 
-def require(request: Request, permission: Permission) -> Principal:
-    """The caller when they hold ``permission``; 401 when nobody is signed in, 403 otherwise."""
+def signed_in(request: Request) -> Principal:
+    """The caller; 401 (with the Bearer challenge) when nobody is signed in."""
     principal = resolve_principal(request)
     if principal is None:
         raise HTTPException(
@@ -59,6 +59,12 @@ def require(request: Request, permission: Permission) -> Principal:
             "sign in or send an API key (Authorization: Bearer sk_…)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return principal
+
+
+def require(request: Request, permission: Permission) -> Principal:
+    """The caller when they hold ``permission``; 401 when nobody is signed in, 403 otherwise."""
+    principal = signed_in(request)
     if not principal.can(permission):
         raise HTTPException(403, f"your role ({principal.role}) lacks the permission {permission.value}")
     return principal
@@ -73,15 +79,7 @@ def authorise(request: Request) -> None:
         return
     if needed is None:
         raise HTTPException(403, "this route has no permission assigned; refused")
-    principal = resolve_principal(request)
-    if principal is None:
-        raise HTTPException(
-            401,
-            "sign in or send an API key (Authorization: Bearer sk_…)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if needed != ANY:
-        require(request, Permission(needed))
+    principal = signed_in(request) if needed == ANY else require(request, Permission(needed))
     writes = request.method not in SAFE_METHODS
     if writes and request.state.via_cookie and not csrf_ok(principal, request.headers.get(CSRF_HEADER)):
         raise HTTPException(403, "CSRF token missing or wrong; reload the page and try again")

@@ -8,6 +8,7 @@ key is in no URL, history entry or cache) and marked ``no-store``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,8 +21,7 @@ from siyu.auth.roles import ROLE_NAMES, ROLES, Permission, can_grant
 from siyu.auth.schemas import key_dict, user_dict
 from siyu.auth.service import MIN_PASSWORD, AuthError, AuthNotFound, AuthService
 from siyu.console.permissions import RouteTable
-from siyu.console.texts import tr
-from siyu.console.web import PageError, language, principal_of, render
+from siyu.console.web import PageError, language, principal_of, render, text
 
 P = Permission
 router = APIRouter(prefix="/console")
@@ -39,8 +39,8 @@ AUDIT_PAGE = 100
 
 
 def _t(request: Request) -> Any:
-    lang = language(request, principal_of(request))
-    return lambda text_key, **params: tr(text_key, lang, **params)
+    """A translator bound to this request's user."""
+    return partial(text, request)
 
 
 def _role(request: Request, role: str) -> str:

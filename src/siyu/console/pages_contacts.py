@@ -17,7 +17,8 @@ from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
-from siyu.console.web import PageError, language, principal_of, render
+from siyu.console.web import PageError, principal_of, render
+from siyu.console.web import user_language as _lang
 from siyu.profiles.search import contact_rows, search_contacts
 from siyu.profiles.timeline import profile_360
 from siyu.tags.schemas import TagError
@@ -81,10 +82,6 @@ def _profile_page(
             return RedirectResponse(f"/console/contacts/{survivor}?merged_from={contact_id}", status_code=303)
         data = profile_360(session, profiles, contact_id, reveal=reveal, actor=principal.actor)
     return render(request, "contacts_profile.html", status=status, c=data, revealed=reveal, **extra)
-
-
-def _lang(request: Request) -> str:
-    return language(request, getattr(request.state, "principal", None))
 
 
 @router.get("/contacts/{contact_id}")

@@ -18,8 +18,8 @@ from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.channels.base import MESSAGE_CHANNELS
 from siyu.console.permissions import RouteTable
-from siyu.console.texts import tr
-from siyu.console.web import language, principal_of, render
+from siyu.console.web import render
+from siyu.console.web import text as _t
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentService, material_dict, template_dict
 from siyu.profiles import views
@@ -32,10 +32,6 @@ ROUTES: RouteTable = {
 }
 #: ``#42`` or a short number is a contact id; anything else is a phone, email or type:value.
 _ID = re.compile(r"^#?(\d{1,9})$")
-
-
-def _t(request: Request, key: str, **params: Any) -> str:
-    return tr(key, language(request, principal_of(request)), **params)
 
 
 @router.get("/content")

@@ -17,7 +17,8 @@ from siyu.api.deps import get_client
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
-from siyu.console.web import PageError, language, render
+from siyu.console.web import PageError, render
+from siyu.console.web import user_language as _lang
 from siyu.ingest import jobs
 from siyu.ingest.files import Progress
 from siyu.ingest.readers import ImportFileError
@@ -36,10 +37,6 @@ FORMATS = ("csv", "jsonl")
 BATCH_SIZE = 2000
 #: Rejected rows shown on the page (the dead-letter file keeps all of them).
 SHOWN_ERRORS = 20
-
-
-def _lang(request: Request) -> str:
-    return language(request, getattr(request.state, "principal", None))
 
 
 def _form(request: Request, status: int = 200, **extra: Any) -> Response:

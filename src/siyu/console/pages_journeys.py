@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
-from siyu.console.texts import tr
-from siyu.console.web import language, principal_of, render
+from siyu.console.web import principal_of, render
+from siyu.console.web import text as _t
 from siyu.journeys.engine import spec_of
 from siyu.journeys.graph import BOX_H, BOX_W, layout
 from siyu.journeys.overview import journeys_overview, trigger_text
@@ -43,10 +43,6 @@ steps:
   - {id: day3, wait: 3d}
   - {id: vip, add_tag: nurtured}
 """
-
-
-def _t(request: Request, key: str, **params: Any) -> str:
-    return tr(key, language(request, principal_of(request)), **params)
 
 
 @router.get("/journeys")

@@ -23,6 +23,7 @@ from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
 from siyu.console.texts.segments import TEXT
 from siyu.console.web import language, principal_of, render
+from siyu.console.web import text as _t
 from siyu.segments.documents import to_yaml
 from siyu.segments.history import SegmentSize
 from siyu.segments.samples import member_cards
@@ -51,10 +52,6 @@ EXAMPLE = {
     "type": "and",
     "conditions": [{"type": "event", "event": "Order Completed", "within": {"days": 30}}],
 }
-
-
-def _t(request: Request, key: str, **params: Any) -> str:
-    return tr(key, language(request, principal_of(request)), **params)
 
 
 def _trends(request: Request, segs: list[dict[str, Any]]) -> dict[int, list[tuple[date, int | None]]]:

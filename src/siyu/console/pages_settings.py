@@ -9,6 +9,7 @@ reload does not submit twice.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +22,7 @@ from siyu.auth.roles import Permission as P
 from siyu.channels.base import PROVIDER_KINDS
 from siyu.channels.providers import ProviderError, adapter_class
 from siyu.console.permissions import RouteTable
-from siyu.console.texts import tr
-from siyu.console.web import PageError, language, principal_of, render
+from siyu.console.web import PageError, principal_of, render, text
 from siyu.sources import qr
 from siyu.sources.reach import Reach, channel_reach, entry_code_reach
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate
@@ -53,8 +53,8 @@ SECTIONS: tuple[tuple[str, str, P], ...] = (
 
 
 def _t(request: Request) -> Any:
-    lang = language(request, principal_of(request))
-    return lambda text_key, **params: tr(text_key, lang, **params)
+    """A translator bound to this request's user."""
+    return partial(text, request)
 
 
 def _form(raw: Any, *names: str) -> dict[str, str]:

@@ -105,6 +105,16 @@ async def guard(request: Request) -> None:
             raise PageError(403, "session_expired")
 
 
+def user_language(request: Request) -> str:
+    """The language of this request's user (see ``language``)."""
+    return language(request, getattr(request.state, "principal", None))
+
+
+def text(request: Request, key: str, /, **params: Any) -> str:
+    """``key`` in the language of this request's user, for messages a handler builds."""
+    return tr(key, user_language(request), **params)
+
+
 def principal_of(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     assert principal is not None, "guard() lets only signed-in users reach this page"

@@ -71,7 +71,9 @@ def _charts(d: Dashboard, lang: str) -> dict[str, str]:
         for channel, name in names.items():
             per_day = {r["day"]: r["contacts"] for r in d.growth if r["channel"] == channel}
             fig.add_bar(name=name, x=days, y=[per_day.get(day, 0) for day in days])
-        fig.update_layout(barmode="stack", **LAYOUT)
+        # One series per channel: the legend goes under the chart, where a dozen fit.
+        below = {"legend": {"orientation": "h", "y": -0.15, "yanchor": "top"}, "height": 460}
+        fig.update_layout(barmode="stack", **{**LAYOUT, **below})
         charts["growth"] = fig.to_json()
     if d.pool:
         fig = go.Figure(

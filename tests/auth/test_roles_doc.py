@@ -11,7 +11,7 @@ from siyu.auth.roles import ROLES, matrix_markdown
 DOC = Path(__file__).resolve().parents[2] / "docs" / "roles.md"
 REGENERATE = (
     "docs/roles.md's permission matrix differs from siyu.auth.roles; regenerate it: replace the lines "
-    "between <!-- matrix:start --> and <!-- matrix:end --> with the output of `python -m siyu.auth.roles`"
+    "between <!-- matrix:start --> and <!-- matrix:end --> with the output of `python -m siyu.auth`"
 )
 
 

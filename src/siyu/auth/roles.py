@@ -100,6 +100,3 @@ def matrix_markdown() -> str:
         lines.append(f"| `{perm.value}` | {marks} |")
     return "\n".join(lines) + "\n"
 
-
-if __name__ == "__main__":  # python -m siyu.auth.roles: the matrix docs/roles.md embeds
-    print(matrix_markdown(), end="")

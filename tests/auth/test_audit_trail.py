@@ -29,6 +29,9 @@ def test_api_writes_are_audited_with_the_key(server: Any, api_key: Callable[[str
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {viewer}"}) as http:
         assert http.delete("/api/v1/segments/vip").status_code == 403
     assert http_writes(server) == [(f"key:{operator[:10]}", "POST /api/v1/segments", 201)]
+    with server.client.ctx.db.session() as s:  # the capability's own entry names the caller too
+        created = audit.entries(s, action="segment.created")
+        assert [(e.actor, e.target_id) for e in created] == [(f"key:{operator[:10]}", "1")]
 
 
 def test_console_writes_are_audited_with_the_user(server: Any, console_as: Callable[[str], Any]) -> None:

@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from siyu.analytics.base import runners
 from siyu.api.deps import get_client
+from siyu.api.security import actor_of
 
 router = APIRouter(prefix="/api/v1")
 
@@ -58,7 +59,7 @@ async def spend_import(request: Request, file: Annotated[UploadFile, File()]) ->
         while chunk := await file.read(1 << 20):
             tmp.write(chunk)
     try:
-        return await run_in_threadpool(client.spend.import_csv, tmp.name, "api")
+        return await run_in_threadpool(client.spend.import_csv, tmp.name, actor_of(request))
     finally:
         Path(tmp.name).unlink(missing_ok=True)
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
+from siyu.api.security import actor_of
 from siyu.content.links import ShortLinkService
 from siyu.content.service import ContentService, material_dict, template_dict
 from siyu.profiles import views
@@ -49,7 +50,7 @@ def templates_create(
 ) -> dict[str, Any]:
     # The body is validated by the content schemas, so errors name the field in the document.
     with unit_of_work(request) as session:
-        return template_dict(ContentService(session).create_template(body, actor="api"))
+        return template_dict(ContentService(session).create_template(body, actor=actor_of(request)))
 
 
 @router.get("/templates/{key}", summary="A template")
@@ -63,13 +64,13 @@ def templates_update(
     key: str, request: Request, body: dict[str, Any] = Body(description=TEMPLATE_DOC)
 ) -> dict[str, Any]:
     with unit_of_work(request) as session:
-        return template_dict(ContentService(session).update_template(key, body, actor="api"))
+        return template_dict(ContentService(session).update_template(key, body, actor=actor_of(request)))
 
 
 @router.delete("/templates/{key}", status_code=204, summary="Delete a template")
 def templates_delete(key: str, request: Request) -> Response:
     with unit_of_work(request) as session:
-        ContentService(session).delete_template(key, actor="api")
+        ContentService(session).delete_template(key, actor=actor_of(request))
     return Response(status_code=204)
 
 
@@ -94,7 +95,7 @@ def materials_create(
     request: Request, body: dict[str, Any] = Body(description="key, kind (image|link|miniprogram), data")
 ) -> dict[str, Any]:
     with unit_of_work(request) as session:
-        return material_dict(ContentService(session).create_material(body, actor="api"))
+        return material_dict(ContentService(session).create_material(body, actor=actor_of(request)))
 
 
 _NOT_FOUND = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">

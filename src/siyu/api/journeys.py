@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
+from siyu.api.security import actor_of
 from siyu.channels.inbound import CallbackRefused, receive_callback, unsubscribe_email
 
 router = APIRouter(prefix="/api/v1")
@@ -37,7 +38,7 @@ def journeys_list(request: Request) -> list[dict[str, Any]]:
 @router.post("/journeys", tags=["journeys"], status_code=201, summary="Create a journey (draft)")
 def journeys_create(body: dict[str, Any], request: Request) -> dict[str, Any]:
     # Validated by the journey language itself, so errors name the field (422 with `path`).
-    return get_client(request).journeys.create(body, actor="api")
+    return get_client(request).journeys.create(body, actor=actor_of(request))
 
 
 @router.get("/journeys/{key}", tags=["journeys"], summary="A journey and its definition")
@@ -47,22 +48,22 @@ def journeys_get(key: str, request: Request) -> dict[str, Any]:
 
 @router.put("/journeys/{key}", tags=["journeys"], summary="Replace a paused or draft journey's definition")
 def journeys_update(key: str, body: dict[str, Any], request: Request) -> dict[str, Any]:
-    return get_client(request).journeys.update(key, body, actor="api")
+    return get_client(request).journeys.update(key, body, actor=actor_of(request))
 
 
 @router.post("/journeys/{key}/start", tags=["journeys"], summary="Start or resume a journey")
 def journeys_start(key: str, request: Request) -> dict[str, Any]:
-    return get_client(request).journeys.start(key, actor="api")
+    return get_client(request).journeys.start(key, actor=actor_of(request))
 
 
 @router.post("/journeys/{key}/pause", tags=["journeys"], summary="Pause a journey")
 def journeys_pause(key: str, request: Request) -> dict[str, Any]:
-    return get_client(request).journeys.pause(key, actor="api")
+    return get_client(request).journeys.pause(key, actor=actor_of(request))
 
 
 @router.post("/journeys/{key}/archive", tags=["journeys"], summary="Archive a journey")
 def journeys_archive(key: str, request: Request) -> dict[str, Any]:
-    return get_client(request).journeys.archive(key, actor="api")
+    return get_client(request).journeys.archive(key, actor=actor_of(request))
 
 
 @router.get("/journeys/{key}/stats", tags=["journeys"], summary="Per-step and per-variant report")
@@ -90,13 +91,13 @@ def providers_list(request: Request) -> list[dict[str, Any]]:
 @router.post("/providers", tags=["providers"], status_code=201, summary="Add a provider account")
 def providers_create(body: ProviderIn, request: Request) -> dict[str, Any]:
     return get_client(request).providers.add(
-        body.key, body.kind, body.config, body.secrets, body.default, actor="api"
+        body.key, body.kind, body.config, body.secrets, body.default, actor=actor_of(request)
     )
 
 
 @router.delete("/providers/{key}", tags=["providers"], status_code=204, summary="Delete a provider account")
 def providers_delete(key: str, request: Request) -> None:
-    get_client(request).providers.delete(key, actor="api")
+    get_client(request).providers.delete(key, actor=actor_of(request))
 
 
 @router.post(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client
+from siyu.api.security import actor_of
 
 router = APIRouter(prefix="/api/v1")
 
@@ -38,7 +39,7 @@ def segments_list(request: Request) -> list[dict[str, Any]]:
 @router.post("/segments", tags=["segments"], status_code=201, summary="Create a segment and compute it")
 def segments_create(body: dict[str, Any], request: Request) -> dict[str, Any]:
     # The body is validated by the segment language itself, so errors name the bad node.
-    return get_client(request).segments.create(body, actor="api")
+    return get_client(request).segments.create(body, actor=actor_of(request))
 
 
 @router.post("/segments/preview", tags=["segments"], summary="Count and sample of a definition")
@@ -65,7 +66,7 @@ def segments_recompute(key: str, request: Request, full: bool = False) -> dict[s
 
 @router.delete("/segments/{key}", tags=["segments"], status_code=204)
 def segments_delete(key: str, request: Request) -> None:
-    get_client(request).segments.delete(key, actor="api")
+    get_client(request).segments.delete(key, actor=actor_of(request))
 
 
 # --- tags -----------------------------------------------------------------------------------------
@@ -98,27 +99,29 @@ def tags_list(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/tags", tags=["tags"], status_code=201)
 def tags_create(body: TagIn, request: Request) -> dict[str, Any]:
-    return get_client(request).tags.create(body.key, body.half_life_days, actor="api")
+    return get_client(request).tags.create(body.key, body.half_life_days, actor=actor_of(request))
 
 
 @router.post("/tag-groups", tags=["tags"], status_code=201)
 def tag_groups_create(body: TagGroupIn, request: Request) -> dict[str, Any]:
-    return get_client(request).tags.create_group(body.name, body.description, body.exclusive, actor="api")
+    tags = get_client(request).tags
+    return tags.create_group(body.name, body.description, body.exclusive, actor=actor_of(request))
 
 
 @router.post("/tags/{key:path}/contacts", tags=["tags"], summary="Tag contacts (ids or identifiers)")
 def tags_apply(key: str, body: Tagging, request: Request) -> dict[str, Any]:
-    return get_client(request).tags.apply(key, body.contacts, body.weight, create=body.create, actor="api")
+    tags = get_client(request).tags
+    return tags.apply(key, body.contacts, body.weight, create=body.create, actor=actor_of(request))
 
 
 @router.post("/tags/{key:path}/remove", tags=["tags"], summary="Remove a tag from contacts")
 def tags_remove(key: str, body: Tagging, request: Request) -> dict[str, Any]:
-    return get_client(request).tags.remove(key, body.contacts, actor="api")
+    return get_client(request).tags.remove(key, body.contacts, actor=actor_of(request))
 
 
 @router.post("/tags/{key:path}/segment/{segment}", tags=["tags"], summary="Tag every member of a segment")
 def tags_segment(key: str, segment: str, request: Request, create: bool = False) -> dict[str, Any]:
-    return get_client(request).tags.apply_to_segment(key, segment, create, actor="api")
+    return get_client(request).tags.apply_to_segment(key, segment, create, actor=actor_of(request))
 
 
 @router.get("/contacts/{query}/tags", tags=["tags"], summary="A contact's tags and tag history")
@@ -133,7 +136,7 @@ def tag_rules(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/tag-rules", tags=["tags"], status_code=201)
 def tag_rules_create(body: TagRuleIn, request: Request) -> dict[str, Any]:
-    return get_client(request).tags.create_rule(body.name, body.rule, actor="api")
+    return get_client(request).tags.create_rule(body.name, body.rule, actor=actor_of(request))
 
 
 @router.post("/tag-rules/run", tags=["tags"], summary="Apply the rules to events not yet seen")
@@ -171,7 +174,7 @@ def stages_rules(request: Request) -> list[dict[str, Any]]:
 
 @router.put("/stages/rules", tags=["stages"])
 def stages_set_rules(body: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
-    return get_client(request).stages.set_rules(body, actor="api")
+    return get_client(request).stages.set_rules(body, actor=actor_of(request))
 
 
 @router.get("/contacts/{query}/stage", tags=["stages"], summary="A contact's stage and history")
@@ -181,7 +184,7 @@ def contact_stage(query: str, request: Request) -> dict[str, Any]:
 
 @router.post("/contacts/{query}/stage", tags=["stages"], summary="Set a contact's stage by hand")
 def contact_set_stage(query: str, body: StageIn, request: Request) -> dict[str, Any] | None:
-    return get_client(request).stages.set(query, body.stage, body.reason, actor="api")
+    return get_client(request).stages.set(query, body.stage, body.reason, actor=actor_of(request))
 
 
 @router.get("/rfm", tags=["rfm"], summary="RFM segments and the R×F grid")
@@ -201,7 +204,7 @@ def rfm_rules(request: Request) -> list[dict[str, Any]]:
 
 @router.put("/rfm/rules", tags=["rfm"])
 def rfm_set_rules(body: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
-    return get_client(request).rfm.set_rules(body, actor="api")
+    return get_client(request).rfm.set_rules(body, actor=actor_of(request))
 
 
 @router.get("/contacts/{query}/rfm", tags=["rfm"], summary="A contact's RFM scores")

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
-from siyu.api.security import require
+from siyu.api.security import actor_of, require
 from siyu.auth.roles import Permission
 from siyu.consent.service import PURPOSES, ConsentService
 from siyu.profiles import export, views
@@ -98,7 +98,7 @@ def list_channels(request: Request) -> Any:
 @router.post("/channels", tags=["sources"], response_model=ChannelOut, status_code=201)
 def create_channel(request: Request, body: ChannelCreate) -> Any:
     with unit_of_work(request) as session:
-        return SourcesService(session).create_channel(body, actor="api")
+        return SourcesService(session).create_channel(body, actor=actor_of(request))
 
 
 @router.get("/entry-codes", tags=["sources"], response_model=list[EntryCodeOut])
@@ -110,7 +110,7 @@ def list_entry_codes(request: Request) -> Any:
 @router.post("/entry-codes", tags=["sources"], response_model=EntryCodeOut, status_code=201)
 def create_entry_code(request: Request, body: EntryCodeCreate) -> Any:
     with unit_of_work(request) as session:
-        return SourcesService(session).create_entry_code(body, actor="api")
+        return SourcesService(session).create_entry_code(body, actor=actor_of(request))
 
 
 @router.get("/sources", tags=["sources"], response_model=list[SourceOut])
@@ -122,7 +122,7 @@ def list_sources(request: Request) -> Any:
 @router.post("/sources", tags=["sources"], response_model=SourceOut, status_code=201)
 def create_source(request: Request, body: SourceCreate) -> Any:
     with unit_of_work(request) as session:
-        return SourcesService(session).create_source(body, actor="api")
+        return SourcesService(session).create_source(body, actor=actor_of(request))
 
 
 @router.post("/imports", tags=["ingest"], summary="Import a JSONL or CSV file of events or contacts")

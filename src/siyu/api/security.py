@@ -46,6 +46,12 @@ def resolve_principal(request: Request) -> Principal | None:
     return principal
 
 
+def actor_of(request: Request) -> str:
+    """The audit log's name for the caller (``user:…`` or ``key:…``), for capability calls."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal.actor if principal else "api"
+
+
 def csrf_ok(principal: Principal, supplied: str | None) -> bool:
     return bool(supplied and principal.csrf_token and hmac.compare_digest(supplied, principal.csrf_token))
 

@@ -34,6 +34,12 @@ TEST_KEY = base64.b64encode(b"k" * 32).decode()
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` run first: with three workers taking one file each, a long file
+    started last would keep one worker busy alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def _pg_schema_url(schema: str) -> str:
     assert PG_URL is not None
     sep = "&" if "?" in PG_URL else "?"

@@ -164,6 +164,7 @@ def wait_done(ctx: AppContext, journey_key: str, timeout_s: float = 300) -> None
 
 # 50 runs × 1,000 contacts take 2–5 minutes depending on the machine's load; the suite-wide
 # 300 s limit is for ordinary tests.
+@pytest.mark.long
 @pytest.mark.timeout(1500)
 def test_killed_workers_send_every_message_exactly_once(
     ctx: AppContext, emulators: tuple[AliyunSmsEmulator, SmartSmsPlatform]

@@ -87,6 +87,7 @@ def segment_dict(seg: Segment) -> dict[str, Any]:
         "tag": seg.tag_key,
         "members": seg.member_count,
         "computed_at": seg.computed_at.isoformat() if seg.computed_at else None,
+        "created_at": seg.created_at.isoformat(),
         "definition": seg.definition,
     }
 

@@ -9,7 +9,7 @@ masked (segments.samples)."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import plotly.graph_objects as go
@@ -30,7 +30,6 @@ from siyu.segments.samples import member_cards
 from siyu.segments.schemas import STAGES, SegmentDefinitionError
 from siyu.segments.service import SegmentError
 from siyu.sources.service import SourcesService
-from siyu.store.models import Segment
 from siyu.tags.service import TagService
 from siyu.warehouse.store import WarehouseBusy
 
@@ -55,7 +54,7 @@ EXAMPLE = {
 
 
 def _trends(request: Request, segs: list[dict[str, Any]]) -> dict[int, list[tuple[date, int | None]]]:
-    sizes = [SegmentSize(s["id"], s["members"], s["created_at"]) for s in segs]
+    sizes = [SegmentSize(s["id"], s["members"], datetime.fromisoformat(s["created_at"])) for s in segs]
     try:
         return get_client(request).segments.size_history(sizes, TREND_DAYS)
     except WarehouseBusy:
@@ -79,20 +78,7 @@ def _sparkline(series: list[tuple[date, int | None]], w: int = 120, h: int = 28)
 
 
 def _rows(request: Request) -> list[dict[str, Any]]:
-    with unit_of_work(request) as session:
-        segs = [
-            {
-                "id": s.id,
-                "key": s.key,
-                "name": s.name,
-                "kind": s.kind,
-                "tag": s.tag_key,
-                "members": s.member_count,
-                "computed_at": s.computed_at,
-                "created_at": s.created_at,
-            }
-            for s in session.query(Segment).order_by(Segment.id)
-        ]
+    segs = get_client(request).segments.list()
     trends = _trends(request, segs)
     for s in segs:
         s["trend"] = _sparkline(trends.get(s["id"], []))
@@ -109,7 +95,7 @@ def _choices(request: Request) -> dict[str, Any]:
     with unit_of_work(request) as session:
         tags = [t["key"] for t in TagService(session).list()]
         channels = [c.key for c in SourcesService(session).channels()]
-        segments = [s.key for s in session.query(Segment).order_by(Segment.key)]
+    segments = sorted(s["key"] for s in get_client(request).segments.list())
     return {"tags": tags, "channels": channels, "segments": segments, "stages": list(STAGES)}
 
 
@@ -223,13 +209,10 @@ def _figure(series: list[tuple[date, int | None]], name: str) -> str:
 def segments_page(request: Request, key: str, saved: int = 0) -> HTMLResponse:
     client = get_client(request)
     seg = client.segments.get(key)
-    with unit_of_work(request) as session:
-        row = session.query(Segment).filter(Segment.key == key).one()
-        created_at = row.created_at
     member_ids = client.segments.members(key, MEMBERS_SHOWN)
     with unit_of_work(request) as session:
         members = member_cards(client.ctx.profiles(session), member_ids)
-    trend = _trends(request, [{**seg, "created_at": created_at}]).get(seg["id"], [])
+    trend = _trends(request, [seg]).get(seg["id"], [])
     flash = _t(request, "segments_saved", members=seg["members"]) if saved else None
     return _builder(
         request,

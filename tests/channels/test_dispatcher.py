@@ -130,22 +130,47 @@ def test_no_provider_for_a_channel_waits_and_says_why(
     assert (r.next_attempt_at - utcnow()).total_seconds() > 200
 
 
-def test_a_claim_longer_than_half_its_lease_gives_the_rest_back(
+def test_no_provider_call_starts_after_half_the_lease(ctx: AppContext) -> None:
+    """After its lease another worker may take the row over, ask the provider, find nothing yet
+    and send it: a call of ours starting then would be a second send. So no call starts once
+    half the lease is spent (checked before every call, not only every chunk); the rest is
+    given back untried."""
+    receiver = WebhookReceiver("hook-secret", latency_s=0.05)  # a provider answering in 50 ms
+    with receiver.running() as url:
+        s = Siyu(ctx)
+        s.providers.add("hook", "webhook", {"url": f"{url}/in", "retries": 0}, {"secret": "hook-secret"})
+        s.identify({"phone": "+8613800138000"})
+        cid = s.contact("+8613800138000")["id"]
+        for i in range(40):  # all in one chunk of 50
+            queue(ctx, cid, f"bulk-{i}")
+        d = Dispatcher(ctx.db, ctx.keyring, lease_s=0.4)  # no call may start after 0.2 s
+        try:
+            stats = d.run_once()
+        finally:
+            d.close()
+    # the first call starts at once; at 50 ms each, at most 5 can start within 0.2 s
+    assert stats.claimed == 40 and 1 <= stats.sent <= 5, stats
+    with ctx.db.session() as session:
+        rows = session.execute(select(OutboxMessage.status, OutboxMessage.attempts)).all()
+    assert sorted(set(rows)) == [("pending", 0), ("sent", 1)]
+    assert rows.count(("sent", 1)) == stats.sent == len(receiver.deliveries)
+
+
+def test_a_lease_too_short_for_any_call_sends_nothing(
     ctx: AppContext, hook: tuple[WebhookReceiver, int]
 ) -> None:
     receiver, cid = hook
     for i in range(120):
         queue(ctx, cid, f"bulk-{i}")
-    d = Dispatcher(ctx.db, ctx.keyring, lease_s=0.0001)  # any chunk outlives half the lease
+    d = Dispatcher(ctx.db, ctx.keyring, lease_s=0)  # the deadline has passed when the first call would start
     try:
         stats = d.run_once()
     finally:
         d.close()
-    assert stats.claimed == 120 and stats.sent == 50  # one chunk went, the rest was given back
+    assert stats.claimed == 120 and stats.sent == 0
     with ctx.db.session() as s:
         rows = s.execute(select(OutboxMessage.status, OutboxMessage.attempts)).all()
-    assert sorted(set(rows)) == [("pending", 0), ("sent", 1)]
-    assert len(receiver.deliveries) == 50
+    assert set(rows) == {("pending", 0)} and not receiver.deliveries
 
 
 def test_wecom_receipts_are_polled_into_the_outbox(ctx: AppContext) -> None:

@@ -19,8 +19,15 @@ from tests.emulators.server import Emulator, Request, Response, json_response
 
 
 class WebhookReceiver(Emulator):
-    def __init__(self, secret: str, tolerance_s: float = 300, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        secret: str,
+        tolerance_s: float = 300,
+        clock: Callable[[], float] = time.time,
+        latency_s: float = 0.0,
+    ) -> None:
         super().__init__()
+        self.latency_s = latency_s  # a slow receiver: each answer takes this long
         self.secret = secret.encode()
         self.tolerance_s = tolerance_s
         self.clock = clock
@@ -35,6 +42,8 @@ class WebhookReceiver(Emulator):
     def handle(self, request: Request) -> Response:
         if request.method != "POST":
             return json_response({"error": "method not allowed"}, 405)
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self.lock:
             if self.fail_next:
                 status, retry_after = self.fail_next.pop(0)

@@ -201,6 +201,7 @@ class AliyunSmsAdapter:
     """Sends ``sms`` messages through Aliyun dysmsapi (see the module docstring for the API facts)."""
 
     kind = "aliyun_sms"
+    messages_per_call = MAX_BATCH  # numbers per SendBatchSms call
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "base_url": f"API endpoint (default {DEFAULT_BASE_URL})",
         "sign_name": "required: the approved signature (签名) on every message unless content overrides it",

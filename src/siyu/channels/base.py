@@ -113,6 +113,10 @@ class ChannelAdapter(Protocol):
     must be safe to call from one thread at a time (the dispatcher builds one per worker)."""
 
     kind: str
+    #: Optional: how many messages one provider call carries (1 for APIs that send one message
+    #: per request). The dispatcher hands over that many at a time and starts no call once its
+    #: lease is half spent; without it, the whole chunk goes to ``send`` at once.
+    messages_per_call: int | None
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         """Send each message (batching provider calls where the API allows); one result per

@@ -113,18 +113,20 @@ class Dispatcher:
         chunks = [
             (key, rows[i : i + CHUNK]) for key, rows in groups.items() for i in range(0, len(rows), CHUNK)
         ]
-        started = time.monotonic()
+        # No provider call starts once half the lease is spent: after the lease another worker
+        # may claim the row, look it up at the provider, find nothing yet and send it, so a
+        # call of ours still starting then would be a second send. What is left is released.
+        deadline = time.monotonic() + self.lease_s / 2
         released: list[_Claimed] = []
         for key, chunk in chunks:
-            # Record chunk by chunk, and leave what is left once half the lease is spent, so a
-            # slow provider never lets the lease run out under a batch (another worker would
-            # claim it, and neither could record: safe, thanks to the fence, but no progress).
-            if time.monotonic() - started > self.lease_s / 2:
+            if time.monotonic() >= deadline:
                 released.extend(chunk)
                 continue
-            results = self._send_chunk(key, chunk, recipients, stats)
+            results = self._send_chunk(key, chunk, recipients, stats, deadline)
+            tried = [c for c in chunk if c.id in results]
+            released.extend(c for c in chunk if c.id not in results)
             with self.db.sessionmaker() as s:
-                self._record(s, chunk, results, utcnow(), stats)
+                self._record(s, tried, results, utcnow(), stats)
                 s.commit()
         with self.db.sessionmaker() as s:
             self._record(s, [c for c in claimed if c.id in problems], problem_results, utcnow(), stats)
@@ -133,8 +135,15 @@ class Dispatcher:
         return stats
 
     def _send_chunk(
-        self, key: str, rows: list[_Claimed], recipients: dict[int, Recipient], stats: DispatchStats
+        self,
+        key: str,
+        rows: list[_Claimed],
+        recipients: dict[int, Recipient],
+        stats: DispatchStats,
+        deadline: float,
     ) -> dict[int, tuple[SendResult, str | None]]:
+        """Results for the rows tried; rows left out were not sent (the deadline passed before
+        their provider call could start) and are to be released."""
         adapter = self._adapter(key)
         results: dict[int, tuple[SendResult, str | None]] = {}
         to_send: list[tuple[_Claimed, OutboundMessage]] = []
@@ -155,13 +164,19 @@ class Dispatcher:
                     results[c.id] = (found, key)
                     continue
             to_send.append((c, msg))
-        if to_send:
+        # Hand the adapter as many messages as go into one provider call, and check the
+        # deadline before each call (a per-message provider would otherwise run one long loop).
+        per_call = getattr(adapter, "messages_per_call", None) or len(to_send) or 1
+        for i in range(0, len(to_send), per_call):
+            if time.monotonic() >= deadline:
+                break
+            part = to_send[i : i + per_call]
             try:
-                answers = adapter.send([m for _, m in to_send])
+                answers = adapter.send([m for _, m in part])
             except Exception as exc:  # an adapter bug must not lose the batch
                 log.exception("provider %s failed", key)
-                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
-            for (c, _), res in zip(to_send, answers, strict=True):
+                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(part)
+            for (c, _), res in zip(part, answers, strict=True):
                 results[c.id] = (res, key)
         return results
 

@@ -90,6 +90,7 @@ class SmtpAdapter:
     recipient's ``email`` is required."""
 
     kind = "smtp"
+    messages_per_call = 1  # one SMTP transaction each, over a kept connection
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "host": "required: SMTP server host name",
         "port": "SMTP port (default 465 with ssl, else 587 with starttls, else 25)",

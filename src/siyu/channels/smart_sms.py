@@ -219,6 +219,7 @@ class SmartSmsAdapter:
     "children"?: [...]}]}, "fallback": {"text", "template_code"?, "params"?}}``."""
 
     kind = "smart_sms"
+    messages_per_call = 1  # V1.0.4 sends one message per request
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "base_url": "required: the platform's serverRoot (host, port, base path) from the CSP",
         "chatbot_id": "required: the chatbot URI, e.g. sip:106500@botplatform.rcs.chinaunicom.cn",

@@ -181,6 +181,7 @@ class TencentSmsAdapter:
     """Sends ``sms`` messages through Tencent Cloud SMS (see the module docstring for the API facts)."""
 
     kind = "tencent_sms"
+    messages_per_call = 1
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "base_url": f"API endpoint (default {DEFAULT_BASE_URL})",
         "sdk_app_id": "required: SmsSdkAppId of the SMS application (e.g. 1400006666)",

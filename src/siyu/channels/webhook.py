@@ -80,6 +80,7 @@ class WebhookAdapter:
     the body sent is ``{"event", "data", "contact_id", "idempotency_key", "sent_at"}``."""
 
     kind = "webhook"
+    messages_per_call = 1
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "url": "required: the receiver's URL (content may replace its path with `path`)",
         "tolerance_s": "how old a signature the receiver accepts, for docs only (default 300)",

@@ -50,6 +50,7 @@ class WeComAdapter:
     :meth:`corp_tags`."""
 
     kind = "wecom"
+    messages_per_call = None  # one add_msg_template task carries up to 10,000 customers
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "base_url": f"API root (default {DEFAULT_BASE_URL})",
         "corp_id": "required; the corp id (企业ID, 'ww…')",

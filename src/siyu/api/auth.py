@@ -8,27 +8,21 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import unit_of_work
-from siyu.api.security import resolve_principal
+from siyu.api.security import signed_in
 from siyu.audit import service as audit
 from siyu.auth.roles import ROLES
 from siyu.auth.schemas import key_dict as key_out
 from siyu.auth.schemas import user_dict as user_out
-from siyu.auth.service import AuthService, Principal
+from siyu.auth.service import AuthService
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
 Role = Literal["owner", "admin", "operator", "analyst", "viewer"]
 
 
-def _caller(request: Request) -> Principal:
-    principal = resolve_principal(request)
-    assert principal is not None  # authorise() has already refused anonymous calls
-    return principal
-
-
 @router.get("/me", summary="Who is calling, with which role and permissions")
 def me(request: Request) -> dict[str, Any]:
-    p = _caller(request)
+    p = signed_in(request)
     return {
         "actor": p.actor,
         "role": p.role,
@@ -59,7 +53,7 @@ def list_users(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/users", status_code=201, summary="Create a console user")
 def create_user(body: UserIn, request: Request) -> dict[str, Any]:
-    p = _caller(request)
+    p = signed_in(request)
     with unit_of_work(request) as session:
         user = AuthService(session).create_user(
             body.username, body.password, body.role, p.actor, body.name, body.language, granter_role=p.role
@@ -69,7 +63,7 @@ def create_user(body: UserIn, request: Request) -> dict[str, Any]:
 
 @router.patch("/users/{username}", summary="Change a user's role, disable them or set a password")
 def update_user(username: str, body: UserPatch, request: Request) -> dict[str, Any]:
-    p = _caller(request)
+    p = signed_in(request)
     with unit_of_work(request) as session:
         user = AuthService(session).update_user(
             username, p.actor, body.role, body.disabled, body.password, granter_role=p.role
@@ -90,7 +84,7 @@ def list_keys(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/api-keys", status_code=201, summary="Create an API key; the answer holds it, once")
 def create_key(body: KeyIn, request: Request) -> dict[str, Any]:
-    p = _caller(request)
+    p = signed_in(request)
     with unit_of_work(request) as session:
         key, secret = AuthService(session).create_api_key(body.name, body.role, p.actor, granter_role=p.role)
         return {**key_out(key), "key": secret}
@@ -98,7 +92,7 @@ def create_key(body: KeyIn, request: Request) -> dict[str, Any]:
 
 @router.delete("/api-keys/{key_id}", summary="Revoke an API key (takes effect on the next request)")
 def revoke_key(key_id: int, request: Request) -> dict[str, Any]:
-    p = _caller(request)
+    p = signed_in(request)
     with unit_of_work(request) as session:
         return key_out(AuthService(session).revoke_api_key(key_id, p.actor))
 

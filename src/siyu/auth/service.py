@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.auth.roles import ROLES, Permission, allows, can_grant
+from siyu.config import Settings
 from siyu.store.models import ApiKey, LoginFailure, User, UserSession, utcnow
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -222,6 +223,21 @@ class AuthService:
         )
         self.session.flush()
         return token
+
+    def sign_in(
+        self, username: str, password: str, client: str, brought: str | None, settings: Settings
+    ) -> tuple[str, User] | None:
+        """A new session token and its user when the password is right, else None (raises
+        LoginThrottled). A session the browser brought along is ended either way and never
+        promoted to signed-in: the token is always new (no session fixation)."""
+        user = self.authenticate(
+            username.strip(), password, client, settings.login_max_failures, settings.login_window_s
+        )
+        if brought is not None:
+            self.end_session(brought)
+        if user is None:
+            return None
+        return self.start_session(user, settings.session_hours), user
 
     def session_principal(self, token: str, hours: float) -> Principal | None:
         row = self.session.execute(

@@ -57,16 +57,10 @@ def login(
     address = request.client.host if request.client else "unknown"
     try:
         with client.ctx.db.session() as session:
-            service = AuthService(session)
-            user = service.authenticate(
-                username.strip(), password, address, settings.login_max_failures, settings.login_window_s
+            signed = AuthService(session).sign_in(
+                username, password, address, request.cookies.get(SESSION_COOKIE), settings
             )
-            # A session cookie the browser brought along is never promoted to signed-in: it is
-            # ended and a new token issued (no session fixation).
-            if (old := request.cookies.get(SESSION_COOKIE)) is not None:
-                service.end_session(old)
-            token = service.start_session(user, settings.session_hours) if user else None
-            user_lang = user.language if user else None
+            token, user_lang = (signed[0], signed[1].language) if signed else (None, None)
     except LoginThrottled as exc:
         message = tr("login_throttled", lang, seconds=exc.retry_after_s)
         return _login_form(request, local_path(next), message, status=429)

@@ -126,6 +126,18 @@ class Settings(BaseSettings):
         description="Seconds a claimed outbox message belongs to one worker; after that another worker "
         "asks the provider whether it went out before sending it.",
     )
+    receipt_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds before the receipt poller asks a provider about the same WeCom task "
+        "(or pulls a provider's statuses) again.",
+    )
+    receipt_calls_per_pass: int = Field(
+        default=300,
+        gt=0,
+        description="WeCom tasks the receipt poller asks about in one pass, per provider; the next "
+        "pass goes on where this one stopped.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base URL customers reach this server at; tracked short links are "

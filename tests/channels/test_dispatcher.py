@@ -14,6 +14,7 @@ from tests.emulators.webhook import WebhookReceiver
 from tests.emulators.wecom import WeComEmulator
 
 from siyu.channels.dispatcher import MAX_ATTEMPTS, Dispatcher
+from siyu.channels.receipts import ReceiptPoller
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.store.models import Event, OutboxMessage, utcnow
@@ -188,16 +189,19 @@ def test_wecom_receipts_are_polled_into_the_outbox(ctx: AppContext) -> None:
         wecom.add_customer("zhangsan", "wmA")
         queue(ctx, cid, "w1", channel="wecom_private", text="你好")
         d = Dispatcher(ctx.db, ctx.keyring)
+        poller = ReceiptPoller(ctx.db, ctx.keyring, interval_s=0.0)
         try:
             assert d.run_once().sent == 1  # the default sender was used: no wecom_owner trait
-            assert d.poll_receipts(utcnow() - timedelta(days=1)) == 0  # not confirmed yet
+            first = poller.run_pass()
+            assert (first.tasks, first.matched) == (1, 0)  # asked, but not confirmed yet
             msgid = row(ctx, "w1").provider_message_id
             assert msgid
             wecom.confirm_send(msgid.split(":")[0])
-            assert d.poll_receipts(utcnow() - timedelta(days=1)) == 1
-            assert d.poll_receipts(utcnow() - timedelta(days=1)) == 1  # polled again: no change
+            assert poller.run_pass().matched == 1
+            assert poller.run_pass().tasks == 0  # every customer has its receipt: nothing to ask
         finally:
             d.close()
+            poller.close()
     r = row(ctx, "w1")
     assert r.status == "delivered" and r.delivered_at is not None
     with ctx.db.session() as session:

@@ -68,6 +68,8 @@ class WeComEmulator(Emulator):
         self._calls: Counter[tuple[str, int]] = Counter()
         self._failures: list[tuple[int, str | None]] = []
         self._drops: list[str] = []
+        self._http_answers: list[tuple[str, int, Any]] = []
+        self.latency_s: dict[str, float] = {}  # path → seconds each answer takes (a slow API)
         self._ids = itertools.count(1)
 
     # --- test controls ----------------------------------------------------------------------
@@ -114,6 +116,24 @@ class WeComEmulator(Emulator):
         with self.lock:
             self._drops.append(path)
 
+    def answer_next(self, path: str, status: int, body: Any, n: int = 1) -> None:
+        """The next ``n`` calls to ``path`` answer HTTP ``status`` with ``body`` and are not
+        carried out: WeCom's front end or a proxy failing (a 5xx may well carry a JSON body)."""
+        with self.lock:
+            self._http_answers.extend([(path, status, body)] * n)
+
+    def recover(self) -> None:
+        """Injected HTTP answers still queued are dropped: the API works again."""
+        with self.lock:
+            self._http_answers.clear()
+
+    def add_task(self, sender: str, targets: list[str], text: str, chat_type: str = "single") -> str:
+        """A task on record as if created through add_msg_template (for volume tests)."""
+        with self.lock:
+            msgid = f"msg{next(self._ids)}"
+            self.tasks[msgid] = Task(msgid, chat_type, sender, text, [], int(self.now), list(targets))
+            return msgid
+
     def seed_received(self, target: str, n: int) -> None:
         """``target`` already received ``n`` bulk messages this month (from elsewhere)."""
         with self.lock:
@@ -149,11 +169,17 @@ class WeComEmulator(Emulator):
     # --- dispatch ---------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        if self.latency_s.get(request.path):
+            time.sleep(self.latency_s[request.path])
         with self.lock:
             try:
                 if request.path == "/cgi-bin/gettoken":
                     return json_response(self._gettoken(request.query))
                 self._check_token(request.query.get("access_token"))
+                for i, (path, status, body) in enumerate(self._http_answers):
+                    if path == request.path:
+                        del self._http_answers[i]
+                        return Response(status, body)
                 self._check_limits(request.path)
                 route = ROUTES.get(request.path)
                 if route is None:

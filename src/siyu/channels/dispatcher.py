@@ -26,13 +26,12 @@ from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
 from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendResult
-from siyu.channels.inbound import record_receipts
 from siyu.channels.providers import ProviderError, ProviderService
 from siyu.profiles.pii import Keyring
 from siyu.store.changes import emit_events
 from siyu.store.dialect import chunked
 from siyu.store.engine import Database
-from siyu.store.models import ChannelProvider, ContactAttribute, Identity, OutboxMessage, utcnow
+from siyu.store.models import ContactAttribute, Identity, OutboxMessage, utcnow
 
 log = logging.getLogger("siyu.dispatcher")
 MAX_ATTEMPTS = 6
@@ -189,32 +188,6 @@ class Dispatcher:
                 .where(t.id == c.id, t.attempts == c.attempts)
                 .values(status="pending", attempts=c.attempts - 1, next_attempt_at=utcnow())
             )
-
-    # --- receipts ---------------------------------------------------------------------------
-    def poll_receipts(self, since: datetime) -> int:
-        """Ask every configured provider that offers polling (WeCom's send results, Tencent's
-        pulled statuses) for receipts since ``since`` and record them; providers that push
-        receipts answer [] here. Recording is idempotent, so polling the same window again is
-        harmless. Returns how many receipts matched a message."""
-        with self.db.sessionmaker() as s:
-            service = ProviderService(s, self.keyring)
-            rows = list(s.scalars(select(ChannelProvider)))
-            for row in rows:
-                if row.key not in self._adapters:
-                    self._adapters[row.key] = service.adapter(row)
-                    self._senders[row.key] = row.config.get("default_sender")
-        matched = 0
-        for row in rows:
-            try:
-                receipts = self._adapters[row.key].receipts(since)
-            except Exception:  # one provider's outage must not stop the others
-                log.warning("receipts from %s failed", row.key, exc_info=True)
-                continue
-            if receipts:
-                with self.db.sessionmaker() as s:
-                    matched += record_receipts(s, receipts).matched
-                    s.commit()
-        return matched
 
     # --- claim ------------------------------------------------------------------------------
     def _claim(self, s: Session, now: datetime) -> list[_Claimed]:

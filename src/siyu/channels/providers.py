@@ -175,6 +175,8 @@ class ProviderService:
             raise ProviderNotFound(f"no provider configured for {channel} (kinds: {', '.join(kinds)})")
         return rows[0]
 
-    def adapter(self, row: ChannelProvider) -> ChannelAdapter:
-        config = {**row.config, "rate_per_s": row.rate_per_s}
+    def adapter(self, row: ChannelProvider, rate_per_s: float | None = None) -> ChannelAdapter:
+        """The provider's client; ``rate_per_s`` overrides the row's rate for a client with a
+        budget of its own (the receipt poller)."""
+        config = {**row.config, "rate_per_s": rate_per_s if rate_per_s is not None else row.rate_per_s}
         return adapter_class(row.kind)(config, self.secrets(row))  # type: ignore[no-any-return]

@@ -42,6 +42,7 @@ MAX_CHAT_IDS = 2000  # add_msg_template: chat_id_list, at most 2000 groups
 LIST_WINDOW = timedelta(days=30)  # get_groupmsg_list_v2 / get_moment_list: range ≤ 1 month
 WELCOME_TAKEN = {41051, 41096}  # 92137 documents 41051 for "another app sent it first"; 41096 too
 SEND_STATUS_ERRORS = {2: "wecom_not_customer", 3: "wecom_monthly_limit"}
+TASK_STAFF_CACHE = 50_000  # tasks whose staff list the receipt poller remembers
 
 
 class WeComAdapter:
@@ -56,6 +57,7 @@ class WeComAdapter:
         "corp_id": "required; the corp id (企业ID, 'ww…')",
         "agent_id": "optional; the self-built app allowed to call the customer-contact API",
         "rate_per_s": "client-side call rate limit (default 100/s; WeCom allows 10,000/min per API)",
+        "receipt_rate_per_s": "call rate of the receipt poller, apart from sends (default 20/s)",
         "retries": "retries after 45009/45033 and network errors (default 3)",
         "backoff_s": "first retry delay in seconds, doubled each retry (default 0.5)",
     }
@@ -77,6 +79,7 @@ class WeComAdapter:
             retries=int(config.get("retries", 3)),
             backoff_s=float(config.get("backoff_s", 0.5)),
         )
+        self._task_staff: dict[str, list[str]] = {}
 
     def close(self) -> None:
         self.api.close()
@@ -148,6 +151,10 @@ class WeComAdapter:
             if isinstance(exc, WeComError) and exc.errcode == 41048:  # 无可发送的客户
                 return [_unreachable(c, exc.errmsg) for c in customers]
             return [_failure(exc) for _ in chunk]
+        if not data.get("msgid"):
+            # errcode 0 without a task id: we cannot tell what WeCom did, so ask before resending
+            exc = ProviderError(f"{EC}/add_msg_template: errcode 0 but no msgid", temporary=True)
+            return [_failure(exc) for _ in chunk]
         msgid = str(data["msgid"])
         failed = set(data.get("fail_list") or [])
         return [
@@ -171,7 +178,7 @@ class WeComAdapter:
             raise ContentError("chat_id_list", f"{len(chat_ids)} groups; WeCom allows at most {MAX_CHAT_IDS}")
         if chat_ids:
             body["chat_id_list"] = list(chat_ids)
-        msgid = str(self.api.call("POST", f"{EC}/add_msg_template", body, creates=True)["msgid"])
+        msgid = _created(self.api.call("POST", f"{EC}/add_msg_template", body, creates=True), "msgid")
         return SendResult("sent", provider_message_id=msgid, detail={"msgid": msgid, "sender": owner})
 
     def _send_moment(self, msg: OutboundMessage) -> SendResult:
@@ -183,7 +190,7 @@ class WeComAdapter:
             visible["external_contact_list"] = {"tag_list": list(msg.content["visible_tags"])}
         if visible:
             body["visible_range"] = visible
-        jobid = str(self.api.call("POST", f"{EC}/add_moment_task", body, creates=True)["jobid"])
+        jobid = _created(self.api.call("POST", f"{EC}/add_moment_task", body, creates=True), "jobid")
         return SendResult("sent", provider_message_id=jobid, detail={"jobid": jobid})
 
     def _send_welcome(self, msg: OutboundMessage) -> SendResult:
@@ -300,6 +307,22 @@ class WeComAdapter:
                     out.extend(_receipts(msgid, self._send_list(msgid, userid)))
         return out
 
+    def task_receipts(self, msgid: str) -> list[Receipt]:
+        """Receipts of one task for every staff member it went to (what the receipt poller asks,
+        task by task). A task's staff list never changes, so it is fetched once and cached:
+        later polls of the same task cost one call per staff member."""
+        staff = self._task_staff.get(msgid)
+        if staff is None:
+            rows = self.api.pages(f"{EC}/get_groupmsg_task", {"msgid": msgid, "limit": 1000}, "task_list")
+            staff = list(dict.fromkeys(str(t["userid"]) for t in rows if t.get("userid")))
+            if len(self._task_staff) >= TASK_STAFF_CACHE:
+                self._task_staff.pop(next(iter(self._task_staff)))  # oldest first
+            self._task_staff[msgid] = staff
+        out: list[Receipt] = []
+        for userid in staff:
+            out.extend(_receipts(msgid, self._send_list(msgid, userid)))
+        return out
+
     def poll_results(self, msgids: list[str], sender: str) -> list[Receipt]:
         """Receipts for the given tasks of one staff member. ``msgids`` may be raw msgids or the
         ``"{msgid}:{external_userid}"`` provider message ids ``send`` returned. Customers the
@@ -380,6 +403,15 @@ def _receipts(msgid: str, send_list: list[dict[str, Any]]) -> list[Receipt]:
             group_delivered = True
             out.append(Receipt(None, msgid, "delivered", at))
     return out
+
+
+def _created(answer: dict[str, Any], field: str) -> str:
+    """The id a create call answered; its absence is an unknown outcome (a retry that asks
+    ``lookup`` first), never a crash that loses the other results of the batch."""
+    value = answer.get(field)
+    if not value:
+        raise ProviderError(f"errcode 0 but no {field} in the answer", temporary=True)
+    return str(value)
 
 
 def _unreachable(customer: str | None, why: str) -> SendResult:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import orjson
 
-from siyu.channels.http import ProviderError, ProviderHttp
+from siyu.channels.http import ProviderError, ProviderHttp, retry_after_header
 
 #: Token errors: drop the cached token, fetch a new one and repeat the call once.
 TOKEN_ERRORS = {40014, 42001}
@@ -137,7 +137,8 @@ class WeComApi:
             if body is not None:
                 kwargs["content"] = orjson.dumps(body)
                 kwargs["headers"] = {"Content-Type": "application/json"}
-            data = _decode(http.request(method, path, **kwargs), path)
+            # Reads (lists, results) are safe to repeat after a 5xx; creates never are.
+            data = _decode(http.request(method, path, idempotent=not creates, **kwargs), path)
             code = int(data.get("errcode", 0))
             if code == 0:
                 return data
@@ -164,6 +165,15 @@ class WeComApi:
 
 
 def _decode(resp: httpx.Response, path: str) -> dict[str, Any]:
+    """The JSON answer of a 2xx response. Any other status is an unknown outcome, whatever its
+    body says: a proxy's 5xx with a JSON body has no ``errcode`` and would otherwise read as
+    "ok, nothing found" — and a lookup that finds nothing sends the message again."""
+    if not 200 <= resp.status_code < 300:
+        raise ProviderError(
+            f"{path}: HTTP {resp.status_code}: {resp.text[:200]}",
+            temporary=True,
+            retry_after_s=retry_after_header(resp),
+        )
     try:
         data = orjson.loads(resp.content)
     except orjson.JSONDecodeError as exc:

@@ -98,6 +98,7 @@ class JourneysClient(_Part):
                 total.queued += t.queued
                 total.sent += t.sent
                 total.failed += t.failed
+            worker.poll_receipts()  # one bounded pass; the long-running worker polls on a thread
         finally:
             worker.close()
         return total

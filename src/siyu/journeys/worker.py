@@ -1,6 +1,9 @@
 """The journey worker (``siyu worker``, and one inside ``siyu serve``): follows events into
 journeys, runs broadcasts and date triggers, runs due steps in batches, then dispatches the
-outbox. Each phase is its own transaction; run as many workers as you like on PostgreSQL."""
+outbox. Each phase is its own transaction; run as many workers as you like on PostgreSQL.
+
+Delivery receipts are polled by a :class:`~siyu.channels.receipts.ReceiptPoller` on a thread of
+its own: asking WeCom about thousands of tasks must never delay a due message."""
 
 from __future__ import annotations
 
@@ -8,17 +11,16 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from siyu.channels.dispatcher import Dispatcher
+from siyu.channels.receipts import PollStats, ReceiptPoller
 from siyu.config import Settings
 from siyu.journeys.engine import Engine, EngineConfig
 from siyu.journeys.schemas import Cap, QuietHours
 from siyu.journeys.triggers import TriggerFollower, run_schedules
 from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
-from siyu.store.models import utcnow
 
 log = logging.getLogger("siyu.worker")
 
@@ -58,7 +60,6 @@ class Worker:
         settings: Settings,
         dispatch: bool = True,
         schedule_interval_s: float = 30.0,
-        receipts_interval_s: float = 60.0,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -70,14 +71,29 @@ class Worker:
             if dispatch
             else None
         )
+        self.receipts = (
+            ReceiptPoller(
+                db,
+                keyring,
+                calls_per_pass=settings.receipt_calls_per_pass,
+                interval_s=settings.receipt_interval_s,
+            )
+            if dispatch
+            else None
+        )
         self.schedule_interval_s = schedule_interval_s
-        self.receipts_interval_s = receipts_interval_s
         self._last_schedule = float("-inf")
-        self._last_receipts = float("-inf")
 
     def close(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.close()
+        if self.receipts is not None:
+            self.receipts.close()
+
+    def poll_receipts(self) -> PollStats:
+        """One bounded pass of the receipt poller (``siyu worker --once``); :meth:`run` keeps
+        polling on a thread of its own instead."""
+        return self.receipts.run_pass() if self.receipts is not None else PollStats()
 
     def tick(self, max_batches: int = 100) -> TickStats:
         stats = TickStats()
@@ -98,9 +114,6 @@ class Worker:
             stats.lags.extend(run.lags)
             if run.claimed < self.batch_size:
                 break
-        if self.dispatcher is not None and time.monotonic() - self._last_receipts >= self.receipts_interval_s:
-            self._last_receipts = time.monotonic()
-            self.dispatcher.poll_receipts(utcnow() - timedelta(days=3))
         if self.dispatcher is not None:
             for _ in range(max_batches):
                 d = self.dispatcher.run_once()
@@ -112,6 +125,19 @@ class Worker:
 
     def run(self, stop: threading.Event | None = None, max_ticks: int | None = None) -> None:
         stop = stop or threading.Event()
+        polling = threading.Event()  # ends the receipt thread with the loop, whatever stopped it
+        poller = None
+        if self.receipts is not None:
+            poller = threading.Thread(target=self.receipts.run, args=(polling,), name="receipts", daemon=True)
+            poller.start()
+        try:
+            self._loop(stop, max_ticks)
+        finally:
+            polling.set()
+            if poller is not None:
+                poller.join(timeout=30)
+
+    def _loop(self, stop: Any, max_ticks: int | None) -> None:
         ticks = 0
         while not stop.is_set():
             try:

@@ -57,7 +57,7 @@ class WeComAdapter:
         "corp_id": "required; the corp id (企业ID, 'ww…')",
         "agent_id": "optional; the self-built app allowed to call the customer-contact API",
         "rate_per_s": "client-side call rate limit (default 100/s; WeCom allows 10,000/min per API)",
-        "receipt_rate_per_s": "call rate of the receipt poller, apart from sends (default 20/s)",
+        "receipt_rate_per_s": "call rate of the receipt poller, apart from sends (default 50/s)",
         "retries": "retries after 45009/45033 and network errors (default 3)",
         "backoff_s": "first retry delay in seconds, doubled each retry (default 0.5)",
     }

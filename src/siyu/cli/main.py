@@ -12,7 +12,8 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import analytics, content, journeys, layers, stages, users
+from siyu.cli import content, journeys, layers, stages, users
+from siyu.cli.analytics.app import analytics_app
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
@@ -50,7 +51,7 @@ for sub, name in (
     (content.content_app, "content"),
     (journeys.journeys_app, "journeys"),
     (journeys.providers_app, "providers"),
-    (analytics.analytics_app, "analytics"),
+    (analytics_app, "analytics"),
     (users.users_app, "users"),
     (users.api_keys_app, "api-keys"),
 ):

@@ -178,7 +178,7 @@ def test_bad_parameters_name_the_field(warehouse: Warehouse) -> None:
 
 
 def test_default_range_is_the_last_30_days() -> None:
-    from siyu.analytics.activity import ActivityParams
+    from siyu.analytics.activity.active_users import ActivityParams
 
     p = ActivityParams.model_validate({"to": "2026-03-31"})
     assert (p.from_, p.to) == (date(2026, 3, 2), date(2026, 3, 31))

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from tests.analytics.conftest import Warehouse, day
 from tests.conftest import SHARED_DATA
 
-from siyu.analytics.attribution import DIRECT, read_paths_csv
-from siyu.analytics.attribution_models import MODELS, Paths, removal_effects, shapley
+from siyu.analytics.attribution.models import MODELS, Paths, removal_effects, shapley
+from siyu.analytics.attribution.runner import DIRECT, read_paths_csv
 from siyu.analytics.base import AnalyticsError, run_analysis
 from siyu.store.models import Channel
 

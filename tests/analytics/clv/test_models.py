@@ -18,9 +18,11 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import check_grad
 
-from siyu.analytics import clv_bgnbd, clv_gamma, clv_pareto
-from siyu.analytics.clv_models import ClvFit, fit_clv, holdout_check, per_unit_rate, predict
-from siyu.analytics.clv_optim import compress, compress_if_useful
+from siyu.analytics.clv import bgnbd as clv_bgnbd
+from siyu.analytics.clv import gamma as clv_gamma
+from siyu.analytics.clv import pareto as clv_pareto
+from siyu.analytics.clv.models import ClvFit, fit_clv, holdout_check, per_unit_rate, predict
+from siyu.analytics.clv.optim import compress, compress_if_useful
 
 _SPEC = importlib.util.find_spec("lifetimes")
 DATASETS = (

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from tests.analytics.conftest import Warehouse, day
 
 from siyu.analytics.base import AnalyticsError, DuckDBSource, Source, run_analysis
-from siyu.analytics.clv_models import fit_clv, per_unit_rate
+from siyu.analytics.clv.models import fit_clv, per_unit_rate
 
 ORDER = "Order Completed"
 EVENTS: list[tuple[Any, ...]] = [

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tests.analytics.conftest import Warehouse, day
 
 from siyu.analytics.base import AnalyticsError, run_analysis
-from siyu.analytics.spend import SpendImportError
+from siyu.analytics.economics.spend import SpendImportError
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.store.models import Base, Channel, ChannelSpend, EntryCode

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from siyu.analytics.base import AnalyticsError
-from siyu.analytics.experiments import (
+from siyu.analytics.experiments.runner import (
     ExperimentParams,
     ExperimentRunner,
     compare_variants,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from tests.analytics.conftest import Warehouse, day
-from tests.analytics.test_funnels import STEPS, WEEK, C, O, V, counts, funnel, medians, run
+from tests.analytics.funnels.test_funnels import STEPS, WEEK, C, O, V, counts, funnel, medians, run
 
 from siyu.store.models import Channel
 

@@ -15,7 +15,7 @@ from tests.cli.conftest import Cli, cli_env, squash
 from tests.conftest import SHARED_DATA
 
 from siyu.analytics.base import AnalyticsError
-from siyu.analytics.experiment_inputs import read_values_csv
+from siyu.analytics.experiments.inputs import read_values_csv
 from siyu.config import Settings
 
 KEY = base64.b64encode(b"a" * 32).decode()

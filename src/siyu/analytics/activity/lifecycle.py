@@ -25,7 +25,7 @@ import pyarrow as pa
 from pydantic import Field
 from sqlalchemy import literal_column, select
 
-from siyu.analytics.activity_base import (
+from siyu.analytics.activity.base import (
     EventField,
     Period,
     RangeParams,

@@ -30,7 +30,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import BigInteger, and_, cast, func, literal_column, null, select, union_all
 
-from siyu.analytics.activity_base import (
+from siyu.analytics.activity.base import (
     RangeParams,
     RetentionPeriod,
     WhereField,

@@ -41,7 +41,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from siyu.analytics.attribution_models import MODELS, Attribution, Paths, attribute
+from siyu.analytics.attribution.models import MODELS, Attribution, Paths, attribute
 from siyu.analytics.base import AnalyticsError, Params, QueryRunner, register
 from siyu.analytics.result import AnalysisResult
 from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES, AgeSeconds, JsonText, TryDouble

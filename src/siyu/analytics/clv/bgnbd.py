@@ -27,7 +27,7 @@ import numpy as np
 from scipy.linalg import eigh_tridiagonal
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from siyu.analytics.clv_optim import FitResult, compress, distinct_counts, dot, maximise
+from siyu.analytics.clv.optim import FitResult, compress, distinct_counts, dot, maximise
 
 #: Gauss nodes of the fallback quadrature of the purchase curve.
 QUAD_NODES = 64

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from siyu.analytics.clv_optim import compress, distinct_counts, dot, maximise
+from siyu.analytics.clv.optim import compress, distinct_counts, dot, maximise
 
 
 @dataclass(frozen=True)

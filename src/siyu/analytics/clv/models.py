@@ -24,11 +24,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from siyu.analytics import clv_bgnbd, clv_gamma, clv_pareto
-from siyu.analytics.clv_bgnbd import BgNbd
-from siyu.analytics.clv_gamma import GammaGamma
-from siyu.analytics.clv_optim import compress, compress_if_useful
-from siyu.analytics.clv_pareto import ParetoNbd
+from siyu.analytics.clv import bgnbd as clv_bgnbd
+from siyu.analytics.clv import gamma as clv_gamma
+from siyu.analytics.clv import pareto as clv_pareto
+from siyu.analytics.clv.bgnbd import BgNbd
+from siyu.analytics.clv.gamma import GammaGamma
+from siyu.analytics.clv.optim import compress, compress_if_useful
+from siyu.analytics.clv.pareto import ParetoNbd
 
 TimeUnit = Literal["day", "week", "month"]
 Model = Literal["bgnbd", "pareto-nbd"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from siyu.analytics.clv_optim import compress, dot, maximise
+from siyu.analytics.clv.optim import compress, dot, maximise
 
 #: Step of the central differences in log r and log s.
 LOG_STEP = 1e-5

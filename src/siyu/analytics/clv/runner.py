@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.analytics.base import AnalyticsError, Params, QueryRunner, register
-from siyu.analytics.clv_data import (
+from siyu.analytics.clv.data import (
     Summary,
     day_date,
     day_number,
@@ -29,7 +29,7 @@ from siyu.analytics.clv_data import (
     order_days_query,
     summarize,
 )
-from siyu.analytics.clv_models import (
+from siyu.analytics.clv.models import (
     DEFAULT_HORIZON,
     UNIT_DAYS,
     Model,
@@ -39,7 +39,7 @@ from siyu.analytics.clv_models import (
     per_unit_rate,
     predict,
 )
-from siyu.analytics.clv_table import clv_payload, clv_table, rfm_table
+from siyu.analytics.clv.table import clv_payload, clv_table, rfm_table
 from siyu.analytics.result import AnalysisResult
 from siyu.warehouse.query import RFM
 

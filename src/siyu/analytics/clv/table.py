@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from siyu.analytics.clv_data import Summary
-from siyu.analytics.clv_models import ClvFit, Predictions
+from siyu.analytics.clv.data import Summary
+from siyu.analytics.clv.models import ClvFit, Predictions
 
 CLV_SCHEMA = pa.schema(
     [

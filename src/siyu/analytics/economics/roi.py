@@ -30,10 +30,10 @@ from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import cast, func, literal, select
 from sqlalchemy.types import Date, DateTime
 
-from siyu.analytics.activity_base import OrderParams
+from siyu.analytics.activity.base import OrderParams
 from siyu.analytics.base import AnalyticsError, QueryRunner, register
+from siyu.analytics.economics.spend import SpendRepository
 from siyu.analytics.result import AnalysisResult, table_from_rows
-from siyu.analytics.spend import SpendRepository
 from siyu.analytics.sql import PlusSeconds
 from siyu.store.models import Channel, ChannelSpend, EntryCode
 from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES

@@ -31,9 +31,9 @@ import pyarrow as pa
 from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import and_
 
-from siyu.analytics.activity_base import ANY_EVENT, RangeParams, WhereField, event_conditions
+from siyu.analytics.activity.base import ANY_EVENT, RangeParams, WhereField, event_conditions
 from siyu.analytics.base import QueryRunner, register
-from siyu.analytics.funnel_sqltext import SqlText
+from siyu.analytics.funnels.sqltext import SqlText
 from siyu.analytics.result import AnalysisResult
 from siyu.segments.schemas import PropertyFilter
 from siyu.warehouse.query import EVENTS

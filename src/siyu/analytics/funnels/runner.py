@@ -30,10 +30,10 @@ import pyarrow as pa
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import select
 
-from siyu.analytics.activity_base import ANY_EVENT, RangeParams, WhereField
+from siyu.analytics.activity.base import ANY_EVENT, RangeParams, WhereField
 from siyu.analytics.base import AnalyticsError, Params, QueryRunner, register
-from siyu.analytics.funnel_sql import MAX_STEPS, EventDef, Exclusion, FunnelQuery, funnel_sql
-from siyu.analytics.funnel_sqltext import SqlText
+from siyu.analytics.funnels.sqltext import SqlText
+from siyu.analytics.funnels.statement import MAX_STEPS, EventDef, Exclusion, FunnelQuery, funnel_sql
 from siyu.analytics.result import AnalysisResult
 from siyu.segments.schemas import PropertyFilter
 

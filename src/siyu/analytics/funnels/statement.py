@@ -44,8 +44,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, literal_column, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from siyu.analytics.activity_base import ANY_EVENT, event_conditions
-from siyu.analytics.funnel_sqltext import SqlText
+from siyu.analytics.activity.base import ANY_EVENT, event_conditions
+from siyu.analytics.funnels.sqltext import SqlText
 from siyu.analytics.sql import interval_literal
 from siyu.segments.schemas import PropertyFilter
 from siyu.warehouse.query import ATTRIBUTES, EVENTS, AgeSeconds, JsonText

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from siyu.cli.analytics import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, run_and_emit
+from siyu.cli.analytics.app import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, run_and_emit
 from siyu.cli.common import fail
 
 EventOpt = Annotated[

@@ -64,12 +64,12 @@ __all__ = ["CsvOpt", "FromOpt", "JsonOpt", "ToOpt", "analytics_app", "emit", "ru
 
 def _register() -> None:
     """Import the command modules (each adds its commands to ``analytics_app``)."""
-    from siyu.cli import (  # noqa: F401
-        analytics_activity,
-        analytics_attribution,
-        analytics_economics,
-        analytics_funnels,
-        analytics_value,
+    from siyu.cli.analytics import (  # noqa: F401
+        activity,
+        attribution,
+        economics,
+        funnels,
+        value,
     )
 
 

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
-from siyu.analytics.attribution import read_paths_csv
+from siyu.analytics.attribution.runner import read_paths_csv
 from siyu.analytics.base import AnalyticsError
-from siyu.analytics.experiment_inputs import read_values_csv
-from siyu.cli.analytics import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, emit, run
+from siyu.analytics.experiments.inputs import read_values_csv
+from siyu.cli.analytics.app import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, emit, run
 from siyu.cli.common import fail, out
 
 MODELS = "first_touch, last_touch, linear, time_decay, position_based, markov, shapley or all"

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import typer
 
 from siyu.analytics.churn import ChurnResult
-from siyu.analytics.spend import SpendImportError
-from siyu.cli.analytics import (
+from siyu.analytics.economics.spend import SpendImportError
+from siyu.cli.analytics.app import (
     USER_ERRORS,
     CsvOpt,
     FromOpt,

@@ -11,7 +11,7 @@ import orjson
 import typer
 import yaml
 
-from siyu.cli.analytics import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, run_and_emit
+from siyu.cli.analytics.app import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, run_and_emit
 from siyu.cli.common import fail
 
 StepOpt = Annotated[

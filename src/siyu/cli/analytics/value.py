@@ -18,7 +18,7 @@ import typer
 
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.result import AnalysisResult
-from siyu.cli.analytics import USER_ERRORS, CsvOpt, JsonOpt, analytics_app, emit, run
+from siyu.cli.analytics.app import USER_ERRORS, CsvOpt, JsonOpt, analytics_app, emit, run
 from siyu.cli.common import fail, open_client, out, print_table
 
 COLUMNS = ("customer_id", "date", "amount")

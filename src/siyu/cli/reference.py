@@ -30,6 +30,7 @@ def _walk(cmd: Any, path: list[str]) -> list[tuple[list[str], Any]]:
 
 def render() -> str:
     root = typer.main.get_command(app)
+    root.load_all()  # the subcommands in their own modules are imported when used (cli/lazy.py)
     lines = [
         "# CLI reference",
         "",

@@ -20,10 +20,7 @@ from siyu.cli.common import JsonOpt, fail, open_client, out, print_json
 from siyu.profiles.views import LookupError_
 from siyu.warehouse.store import WarehouseBusy
 
-analytics_app = typer.Typer(
-    help="Analyses: activity, retention, funnels, CLV, attribution, experiments… 数据分析。",
-    no_args_is_help=True,
-)
+analytics_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
 
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print the main table as CSV. 输出 CSV 表格。")]
 FromOpt = Annotated[date | None, typer.Option("--from", help="First day (YYYY-MM-DD). 开始日期。")]

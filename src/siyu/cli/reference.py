@@ -40,13 +40,12 @@ def render() -> str:
         "",
     ]
     for path, cmd in _walk(root, ["siyu"]):
-        if _is_group(cmd) and len(path) > 1:
-            lines += [f"## `{' '.join(path)}`", "", (cmd.help or "").strip(), ""]
-            continue
-        if _is_group(cmd):
-            continue
-        lines += [f"### `{' '.join(path)}`", "", (cmd.help or "").strip(), ""]
+        # a group's own options (`siyu --version`, `siyu rfm --json`) are documented too
         params = [p for p in cmd.params if p.name != "help"]
+        if _is_group(cmd) and len(path) == 1 and not params:
+            continue
+        heading = "##" if _is_group(cmd) else "###"
+        lines += [f"{heading} `{' '.join(path)}`", "", (cmd.help or "").strip(), ""]
         if params:
             lines += ["| parameter | kind | default | help |", "|---|---|---|---|"]
             for p in params:

@@ -371,7 +371,7 @@ def main() -> None:
     df = None  # free the memory before the CLV simulation
 
     # CLV fit on simulated customers
-    from siyu.analytics.clv_models import fit_clv
+    from siyu.analytics.clv.models import fit_clv
 
     customers = simulate_bgnbd(args.clv_customers)
     s, fit = timed(lambda: fit_clv(**customers), args.repeat)
@@ -379,7 +379,7 @@ def main() -> None:
     print(f"clv fit ({args.clv_customers} customers): {s:.2f}s → {fit}")
 
     # Markov attribution on the reference paths
-    from siyu.analytics.attribution import read_paths_csv
+    from siyu.analytics.attribution.runner import read_paths_csv
 
     t0 = time.perf_counter()
     paths = read_paths_csv(SHARED_DATA / "attribution_paths.csv")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from siyu.analytics import (
-    activity,  # noqa: F401
-    attribution,  # noqa: F401
-    churn,  # noqa: F401
-    clv,  # noqa: F401
-    economics,  # noqa: F401
-    experiments,  # noqa: F401
-    funnels,  # noqa: F401
-    lifecycle,  # noqa: F401
-    paths,  # noqa: F401
-    retention,  # noqa: F401
-)
+from siyu.analytics import churn  # noqa: F401
+from siyu.analytics.activity import active_users, lifecycle, retention  # noqa: F401
+from siyu.analytics.attribution import runner as attribution  # noqa: F401
+from siyu.analytics.clv import runner as clv  # noqa: F401
+from siyu.analytics.economics import roi  # noqa: F401
+from siyu.analytics.experiments import runner as experiments  # noqa: F401
+from siyu.analytics.funnels import paths  # noqa: F401
+from siyu.analytics.funnels import runner as funnels  # noqa: F401

@@ -33,7 +33,7 @@ from sqlalchemy import Double, and_, cast, delete, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
-from siyu.analytics.activity_base import OrderParams, is_activity
+from siyu.analytics.activity.base import OrderParams, is_activity
 from siyu.analytics.base import AnalyticsError, QueryRunner, Source, params_error, register
 from siyu.analytics.result import AnalysisResult
 from siyu.store.changes import note_changed

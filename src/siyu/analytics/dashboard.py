@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
-from siyu.analytics.activity_base import OrderParams
+from siyu.analytics.activity.base import OrderParams
 from siyu.analytics.base import Source, run_analysis
-from siyu.analytics.clv_data import order_config
+from siyu.analytics.clv.data import order_config
 from siyu.stages.service import StageService
 from siyu.store.models import Channel, OutboxMessage
 from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 import siyu
-from siyu.client import Siyu
 from siyu.i18n import t
+
+if TYPE_CHECKING:
+    from siyu.client import Siyu
 
 # No markup: messages carry user data (file names, rejected values) that may contain "[...]".
 out = Console(markup=False, highlight=False)

@@ -20,9 +20,7 @@ from siyu.profiles.views import LookupError_, find_contact_id
 from siyu.segments.documents import read_document, to_yaml
 from siyu.segments.schemas import SegmentDefinitionError
 
-content_app = typer.Typer(
-    help="Content library: templates, materials, previews. 内容库：模板、素材与预览。", no_args_is_help=True
-)
+content_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
 templates_app = typer.Typer(help="Message templates. 消息模板。", no_args_is_help=True)
 materials_app = typer.Typer(
     help="Materials: images, link and mini-program cards. 素材。", no_args_is_help=True

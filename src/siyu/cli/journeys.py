@@ -21,12 +21,8 @@ from siyu.journeys.service import JourneyError
 from siyu.profiles.views import LookupError_
 from siyu.segments.documents import read_document, to_yaml
 
-journeys_app = typer.Typer(
-    help="SOP journeys (旅程): create, start, pause, report. 自动化旅程。", no_args_is_help=True
-)
-providers_app = typer.Typer(
-    help="Channel providers: WeCom, SMS, smart SMS, SMTP, webhook. 渠道服务商账号。", no_args_is_help=True
-)
+journeys_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
+providers_app = typer.Typer(no_args_is_help=True)
 KeyArg = Annotated[str, typer.Argument(help="Journey key. 旅程标识。")]
 #: read_document raises SegmentDefinitionError (a ValueError) for unreadable files; OSError: missing ones.
 USER_ERRORS = (JourneyDefinitionError, JourneyError, ProviderError, LookupError_, ValueError, OSError)

@@ -19,10 +19,8 @@ from siyu.segments.service import SegmentError
 from siyu.tags.service import TagError
 from siyu.warehouse.store import WarehouseBusy
 
-segments_app = typer.Typer(
-    help="Segments (人群): define, preview, recompute. 人群圈选。", no_args_is_help=True
-)
-tags_app = typer.Typer(help="Tags (标签): groups, tagging, rules. 标签管理。", no_args_is_help=True)
+segments_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
+tags_app = typer.Typer(no_args_is_help=True)
 tag_rules_app = typer.Typer(help="Automatic tagging rules. 自动打标规则。", no_args_is_help=True)
 tags_app.add_typer(tag_rules_app, name="rules")
 

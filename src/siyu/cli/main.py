@@ -1,4 +1,9 @@
-"""`siyu` commands. Every command that prints data takes ``--json``; all honour SIYU_DATA_DIR."""
+"""`siyu` commands. Every command that prints data takes ``--json``; all honour SIYU_DATA_DIR.
+
+``siyu --help`` imports this module only, so it imports no capability at module level: each
+command imports what it uses, and the other command modules load when one of their commands runs
+(``cli/lazy.py``). tests/cli/test_startup.py keeps it that way.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,61 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import analytics, content, journeys, layers, stages, users
+import siyu
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
-from siyu.client import Siyu
-from siyu.consent.service import ConsentError
+from siyu.cli.lazy import Lazy, lazy_group
 from siyu.i18n import t
-from siyu.ingest.files import ImportFileError
-from siyu.profiles.views import LookupError_
-from siyu.sources.service import SourceError
-from siyu.store.engine import current_revision
-from siyu.warehouse.store import WarehouseBusy
+
+if TYPE_CHECKING:
+    from siyu.client import Siyu
+
+#: Subcommands in their own modules, imported when one of their commands runs.
+LAZY = {
+    "segments": Lazy(
+        "siyu.cli.layers:segments_app", "Segments (人群): define, preview, recompute. 人群圈选。"
+    ),
+    "tags": Lazy("siyu.cli.layers:tags_app", "Tags (标签): groups, tagging, rules. 标签管理。"),
+    "stages": Lazy(
+        "siyu.cli.stages:stages_app", "Journey stages (旅程阶段): assign, history, flow. 用户旅程阶段。"
+    ),
+    "rfm": Lazy(
+        "siyu.cli.stages:rfm_app",
+        "RFM scores and segments; without a sub-command, compute them. RFM 分层（无子命令时计算）。",
+    ),
+    "content": Lazy(
+        "siyu.cli.content:content_app",
+        "Content library: templates, materials, previews. 内容库：模板、素材与预览。",
+    ),
+    "journeys": Lazy(
+        "siyu.cli.journeys:journeys_app", "SOP journeys (旅程): create, start, pause, report. 自动化旅程。"
+    ),
+    "providers": Lazy(
+        "siyu.cli.journeys:providers_app",
+        "Channel providers: WeCom, SMS, smart SMS, SMTP, webhook. 渠道服务商账号。",
+    ),
+    "analytics": Lazy(
+        "siyu.cli.analytics.app:analytics_app",
+        "Analyses: activity, retention, funnels, CLV, attribution, experiments… 数据分析。",
+    ),
+    "users": Lazy("siyu.cli.users:users_app", "Console users and roles. 控制台用户与角色。"),
+    "api-keys": Lazy("siyu.cli.users:api_keys_app", "REST API keys. 接口密钥。"),
+    # a command, not a group: its docstring is its full help, this line its entry in the list
+    "worker": Lazy(
+        "siyu.cli.journeys:worker",
+        "Run the journey worker: enrol, run due steps, send the outbox (until Ctrl-C). 运行旅程执行器。",
+    ),
+}
 
 app = typer.Typer(
     help="siyu (私域): own your customer relationships. 运营私域：画像、分层、旅程与分析。",
     no_args_is_help=True,
     add_completion=False,
+    cls=lazy_group(LAZY),
 )
 db_app = typer.Typer(help="System of record schema. 数据库结构。", no_args_is_help=True)
 import_app = typer.Typer(help="Import JSONL or CSV files. 导入文件。", no_args_is_help=True)
@@ -43,19 +82,27 @@ for sub, name in (
     (channels_app, "channels"),
     (warehouse_app, "warehouse"),
     (keys_app, "keys"),
-    (layers.segments_app, "segments"),
-    (layers.tags_app, "tags"),
-    (stages.stages_app, "stages"),
-    (stages.rfm_app, "rfm"),
-    (content.content_app, "content"),
-    (journeys.journeys_app, "journeys"),
-    (journeys.providers_app, "providers"),
-    (analytics.analytics_app, "analytics"),
-    (users.users_app, "users"),
-    (users.api_keys_app, "api-keys"),
 ):
     app.add_typer(sub, name=name)
-app.command("worker")(journeys.worker)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"siyu {siyu.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Print the version. 显示版本。"
+        ),
+    ] = False,
+) -> None:
+    """Options of ``siyu`` itself (its help is the app's, above)."""
+
 
 _client = open_client
 _print_json = print_json
@@ -66,6 +113,8 @@ _fail = fail
 @db_app.command("upgrade")
 def db_upgrade(as_json: JsonOpt = False) -> None:
     """Migrate the system of record to the latest schema. 升级数据库结构。"""
+    from siyu.store.engine import current_revision
+
     with _client() as c:
         rev = current_revision(c.ctx.db.engine)
     if as_json:
@@ -143,6 +192,8 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a deterministic demo brand. 生成可复现的演示品牌数据。"""
+    from siyu.warehouse.store import WarehouseBusy
+
     with _client() as client:
         try:
             _run_demo(client, contacts, days, seed, as_json)
@@ -170,6 +221,11 @@ def _import(
     batch_size: int,
     as_json: bool,
 ) -> None:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from siyu.ingest.files import ImportFileError
+    from siyu.warehouse.store import WarehouseBusy
+
     with _client() as client:
         size = file.stat().st_size if file.exists() else 0
         show = (not as_json and sys.stderr.isatty()) or size > 50_000_000
@@ -250,6 +306,8 @@ def contacts_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a contact's profile, identifiers masked. 查看联系人画像。"""
+    from siyu.profiles.views import LookupError_
+
     with _client() as client:
         try:
             data = client.contact(identifier, reveal=reveal, actor="cli")
@@ -279,6 +337,9 @@ def contacts_consent(
     source: Annotated[str, typer.Option(help="Where the consent was given. 来源。")] = "cli",
 ) -> None:
     """Record a consent grant or withdrawal. 记录授权。"""
+    from siyu.consent.service import ConsentError
+    from siyu.profiles.views import LookupError_
+
     with _client() as client:
         try:
             client.set_consent(identifier, purpose, grant, channel, source)
@@ -295,6 +356,8 @@ def sources_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an ingest source and print its write key. 创建数据源。"""
+    from siyu.sources.service import SourceError
+
     with _client() as client:
         try:
             data = client.create_source(name, channel)
@@ -314,6 +377,8 @@ def channels_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a channel. 新建渠道。"""
+    from siyu.sources.service import SourceError
+
     with _client() as client:
         try:
             data = client.create_channel(key, kind, name)
@@ -330,6 +395,8 @@ def channels_entry_code(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an entry code / acquisition link. 新建活码或获客链接。"""
+    from siyu.sources.service import SourceError
+
     with _client() as client:
         try:
             data = client.create_entry_code(channel, state, name)
@@ -356,6 +423,8 @@ def stats(as_json: JsonOpt = False) -> None:
 
 
 def _warehouse(rebuild: bool, as_json: bool) -> None:
+    from siyu.warehouse.store import WarehouseBusy
+
     with _client() as client:
         try:
             result = client.feed_warehouse(rebuild=rebuild)

@@ -30,6 +30,7 @@ def _walk(cmd: Any, path: list[str]) -> list[tuple[list[str], Any]]:
 
 def render() -> str:
     root = typer.main.get_command(app)
+    root.load_all()  # the subcommands in their own modules are imported when used (cli/lazy.py)
     lines = [
         "# CLI reference",
         "",
@@ -39,13 +40,12 @@ def render() -> str:
         "",
     ]
     for path, cmd in _walk(root, ["siyu"]):
-        if _is_group(cmd) and len(path) > 1:
-            lines += [f"## `{' '.join(path)}`", "", (cmd.help or "").strip(), ""]
-            continue
-        if _is_group(cmd):
-            continue
-        lines += [f"### `{' '.join(path)}`", "", (cmd.help or "").strip(), ""]
+        # a group's own options (`siyu --version`, `siyu rfm --json`) are documented too
         params = [p for p in cmd.params if p.name != "help"]
+        if _is_group(cmd) and len(path) == 1 and not params:
+            continue
+        heading = "##" if _is_group(cmd) else "###"
+        lines += [f"{heading} `{' '.join(path)}`", "", (cmd.help or "").strip(), ""]
         if params:
             lines += ["| parameter | kind | default | help |", "|---|---|---|---|"]
             for p in params:

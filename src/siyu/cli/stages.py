@@ -13,13 +13,8 @@ from siyu.cli.layers import client, show
 from siyu.i18n import t
 from siyu.segments.documents import read_document
 
-stages_app = typer.Typer(
-    help="Journey stages (旅程阶段): assign, history, flow. 用户旅程阶段。", no_args_is_help=True
-)
-rfm_app = typer.Typer(
-    help="RFM scores and segments; without a sub-command, compute them. RFM 分层（无子命令时计算）。",
-    invoke_without_command=True,
-)
+stages_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
+rfm_app = typer.Typer(invoke_without_command=True)
 ContactArg = Annotated[str, typer.Argument(help="id:42, a phone, an email or type:value. 联系人。")]
 RulesFile = Annotated[Path | None, typer.Argument(help="JSON or YAML rules to set. 规则文件。")]
 

@@ -17,8 +17,8 @@ from siyu.auth.service import AuthError
 from siyu.cli.common import JsonOpt, fail, open_client, out, print_json, print_table
 from siyu.i18n import t
 
-users_app = typer.Typer(help="Console users and roles. 控制台用户与角色。", no_args_is_help=True)
-api_keys_app = typer.Typer(help="REST API keys. 接口密钥。", no_args_is_help=True)
+users_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
+api_keys_app = typer.Typer(no_args_is_help=True)
 
 RoleOpt = Annotated[str, typer.Option("--role", help=f"One of {', '.join(ROLES)}. 角色。")]
 

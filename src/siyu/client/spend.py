@@ -14,7 +14,7 @@ from typing import Any
 
 from siyu.analytics.base import DuckDBSource
 from siyu.analytics.churn import ChurnResult, score_and_store
-from siyu.analytics.spend import SpendService
+from siyu.analytics.economics.spend import SpendService
 from siyu.client.layers import _Part
 from siyu.context import AppContext
 

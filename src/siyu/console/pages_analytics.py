@@ -21,9 +21,9 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from siyu.analytics.base import AnalyticsError
-from siyu.analytics.experiment_inputs import read_values_csv
+from siyu.analytics.experiments.inputs import read_values_csv
+from siyu.analytics.experiments.split_tests import find_split_test, split_tests
 from siyu.analytics.result import AnalysisResult
-from siyu.analytics.split_tests import find_split_test, split_tests
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from siyu.analytics.experiments import compare_variants
+from siyu.analytics.experiments.runner import compare_variants
 from siyu.journeys.engine import spec_of
 from siyu.store.models import Journey, JourneyEnrolment, JourneyStepRun, OutboxMessage
 

@@ -1,0 +1,2 @@
+"""Attribution: the ``attribution`` runner (``runner``) over the models as pure functions
+(``models``)."""

@@ -1,0 +1,2 @@
+"""Channel economics: the ``roi`` runner (``roi``) and the imported channel spend it reads
+(``spend``)."""

@@ -1,0 +1,1 @@
+"""`siyu analytics …`: the shared app and output (``app``) and the commands per area."""

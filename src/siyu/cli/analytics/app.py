@@ -1,0 +1,73 @@
+"""`siyu analytics …`: every analysis on the command line.
+
+The commands live in small modules per area (``analytics_activity``, ``analytics_funnels``,
+``analytics_value``, ``analytics_attribution``, ``analytics_economics``); this module holds what
+they share: the Typer app, running an analysis through the Python API, and printing its result
+as a table, ``--json`` (the payload) or ``--csv`` (the main table).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from siyu.analytics.base import AnalyticsError
+from siyu.analytics.result import AnalysisResult
+from siyu.cli.common import JsonOpt, fail, open_client, out, print_json
+from siyu.profiles.views import LookupError_
+from siyu.warehouse.store import WarehouseBusy
+
+analytics_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
+
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print the main table as CSV. 输出 CSV 表格。")]
+FromOpt = Annotated[date | None, typer.Option("--from", help="First day (YYYY-MM-DD). 开始日期。")]
+ToOpt = Annotated[
+    date | None, typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD). 结束日期（含）。")
+]
+
+#: Errors a user can fix (bad parameters, a busy warehouse); anything else keeps its traceback.
+USER_ERRORS = (AnalyticsError, LookupError_, WarehouseBusy, ValueError)
+
+
+def run(kind: str, params: dict[str, Any]) -> AnalysisResult:
+    """Run an analysis through the Python API; user errors end the command with their message."""
+    clean = {k: v for k, v in params.items() if v is not None}
+    with open_client() as client:
+        try:
+            return client.analytics.run(kind, clean)
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from exc
+
+
+def emit(result: AnalysisResult, as_json: bool, as_csv: bool) -> None:
+    """Print a result: ``--json`` payload, ``--csv`` main table, else a readable table."""
+    if as_json:
+        print_json(result.to_dict())
+    elif as_csv:
+        sys.stdout.write(result.to_csv())
+    else:
+        out.print(result.to_pandas().to_string(index=False))
+
+
+def run_and_emit(kind: str, params: dict[str, Any], as_json: bool, as_csv: bool) -> None:
+    emit(run(kind, params), as_json, as_csv)
+
+
+__all__ = ["CsvOpt", "FromOpt", "JsonOpt", "ToOpt", "analytics_app", "emit", "run", "run_and_emit"]
+
+
+def _register() -> None:
+    """Import the command modules (each adds its commands to ``analytics_app``)."""
+    from siyu.cli.analytics import (  # noqa: F401
+        activity,
+        attribution,
+        economics,
+        funnels,
+        value,
+    )
+
+
+_register()

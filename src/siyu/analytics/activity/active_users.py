@@ -9,7 +9,7 @@ Definitions (docs/analytics/activity.md):
 * Stickiness histogram: for each n ≥ 1, the contacts active in exactly n distinct intervals
   (days, weeks or months) of the range.
 
-Both read one bitmap of active days (or intervals) per contact (see ``activity_base``): one scan
+Both read one bitmap of active days (or intervals) per contact (see ``activity.base``): one scan
 of the events in range, one hash entry per contact. "Active in the trailing N days" is the
 bitmap OR-ed with itself shifted by 1 … N-1 days, so DAU/WAU/MAU are bit counts per position.
 """

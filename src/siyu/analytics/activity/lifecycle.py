@@ -10,7 +10,7 @@ a period P in the range, among contacts that did the event:
 * dormant: active in the period before P but not in P, reported as a negative number.
 
 Reading. One scan of the events from one period before the first shown period to the end of the
-last, folded into one bitmap of active periods per contact (``activity_base``), joined to the
+last, folded into one bitmap of active periods per contact (``activity.base``), joined to the
 contact's creation period. Because only one earlier period is read, "never active before P" is
 completed by one more look: contacts created in the range that have any matching event before
 the scanned window (those are never new, whatever the window shows).

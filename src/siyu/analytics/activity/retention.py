@@ -19,7 +19,7 @@ Query. One statement: the cohort table (first-time: ``min(timestamp)`` per conta
 events; recurring: distinct contact and period), the distinct (contact, period) pairs of return
 events in the window, their join on the contact where the return period is not before the
 cohort's, grouped to counts per (cohort, period) — plus the cohort sizes, in a UNION ALL over the
-same CTE. Periods are integers (``activity_base``), so k is a subtraction.
+same CTE. Periods are integers (``activity.base``), so k is a subtraction.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Attribution: conversions and revenue per channel, by seven models, from aggregated paths or
 from the warehouse's touches.
 
-Two inputs, one set of models (``attribution_models``):
+Two inputs, one set of models (``attribution.models``):
 
 * **aggregated paths** (``paths`` parameter, or a CSV file in the format of the public
   ChannelAttribution reference data: ``path;total_conversions;total_conversion_value;total_null``)

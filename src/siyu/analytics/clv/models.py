@@ -4,8 +4,8 @@ Pure NumPy/SciPy, no warehouse: ``fit_clv`` takes the per-customer summary array
 purchases, t_x, T, mean repeat spend) and fits BG/NBD and Gamma-Gamma (and Pareto/NBD on
 request) by maximum likelihood; ``predict`` turns a fit into expected purchases, P(alive),
 expected spend and discounted CLV per customer; ``holdout_check`` compares predicted with actual
-purchases after the calibration period (FHL 2005 §5). The models live in ``clv_bgnbd``,
-``clv_pareto`` and ``clv_gamma``; their definitions are in docs/analytics/clv.md.
+purchases after the calibration period (FHL 2005 §5). The models live in ``clv.bgnbd``,
+``clv.pareto`` and ``clv.gamma``; their definitions are in docs/analytics/clv.md.
 
 CLV over a horizon of H periods of the time unit, with per-period discount rate d:
 

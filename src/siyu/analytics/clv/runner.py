@@ -3,7 +3,7 @@ Pareto/NBD, fitted and turned into per-customer CLV, with a calibration/holdout 
 
 Both read the warehouse's orders (the brand's configured order event and amount property) as
 one row per contact and day, so "purchases on the same day count once" is decided in one place
-(``clv_data``); ``clv`` also accepts the transactions in its parameters, which is how a file is
+(``clv.data``); ``clv`` also accepts the transactions in its parameters, which is how a file is
 analysed (``siyu analytics clv --transactions FILE``). Definitions: docs/analytics/clv.md.
 """
 

@@ -1,7 +1,7 @@
 """Channel economics (``roi``): what each acquisition channel cost and what it brought.
 
 Per first-touch channel (or channel and campaign) over a date range: spend (imported, see
-``spend.py``), new contacts acquired, CAC, customers, revenue, ROI, realised LTV and LTV/CAC,
+``economics/spend.py``), new contacts acquired, CAC, customers, revenue, ROI, realised LTV and LTV/CAC,
 and the acquisition funnel impression → click → consult → purchase → repurchase. The exact
 definitions are in docs/analytics/economics.md; in short:
 

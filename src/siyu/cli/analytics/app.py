@@ -1,7 +1,7 @@
 """`siyu analytics …`: every analysis on the command line.
 
-The commands live in small modules per area (``analytics_activity``, ``analytics_funnels``,
-``analytics_value``, ``analytics_attribution``, ``analytics_economics``); this module holds what
+The commands live in small modules per area (``activity``, ``funnels``, ``value``,
+``attribution``, ``economics`` in this package); this module holds what
 they share: the Typer app, running an analysis through the Python API, and printing its result
 as a table, ``--json`` (the payload) or ``--csv`` (the main table).
 """

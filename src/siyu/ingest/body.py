@@ -16,11 +16,14 @@ offending calls one by one.
 from __future__ import annotations
 
 import json
+import math
 import re
 import zlib
 from typing import Any
 
 import orjson
+
+from siyu.ingest.messages import OutOfRangeNumber
 
 #: zlib window bits per Content-Encoding (gzip header, or the zlib wrapper HTTP calls deflate).
 ENCODINGS: dict[str, int | None] = {
@@ -107,6 +110,11 @@ def cut_deep(raw: bytes, depth: int) -> bytes:
     return b"".join(parts)
 
 
+def _float(text: str) -> float | OutOfRangeNumber:
+    value = float(text)
+    return value if math.isfinite(value) else OutOfRangeNumber(text)
+
+
 def parse_json(raw: bytes, max_depth: int) -> Any:
     """The body's JSON value (see the module docstring for bodies orjson refuses)."""
     try:
@@ -120,7 +128,7 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_float=_float, parse_constant=OutOfRangeNumber)
     except (ValueError, RecursionError):
         raise BodyError(f"body is not valid JSON: {first}") from first
 

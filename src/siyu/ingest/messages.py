@@ -64,8 +64,23 @@ class IngestLimits:
         )
 
 
+class OutOfRangeNumber:
+    """A number the body's JSON held that no double can (``1e400``, ``Infinity``): kept in place
+    by the lenient parser so that validation rejects the one call holding it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text[:40]
+
+
 def _path(path: str, key: Any) -> str:
-    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if not key.isprintable():  # NUL, lone surrogates: the answer must stay valid JSON text
+        key = key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
+    return f"{path}.{key}" if path else key
 
 
 def _short(path: str) -> str:
@@ -86,30 +101,52 @@ def _too_deep(value: Any, limit: int, path: str) -> str | None:
     return None
 
 
-def _nul_at(value: Any) -> str | None:
-    """Path of the first key or string holding a NUL character (PostgreSQL refuses them)."""
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone UTF-16 surrogate, which is not valid Unicode"
+    return None
+
+
+def _bad_value(value: Any) -> tuple[str, str] | None:
+    """(path, reason) of the first value that cannot be stored: a NUL character (PostgreSQL
+    refuses it), a lone surrogate, a number beyond 64-bit integers or doubles."""
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, where = stack.pop()
         if isinstance(node, str):
-            if "\x00" in node:
-                return where or "(call)"
-        elif isinstance(node, dict | list):
-            for key, child in node.items() if isinstance(node, dict) else enumerate(node):
-                if isinstance(key, str) and "\x00" in key:
-                    return _path(where, key.replace("\x00", "\\u0000"))
+            reason = _bad_text(node)
+            if reason:
+                return where or "(call)", reason
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                reason = _bad_text(key) if isinstance(key, str) else None
+                if reason:
+                    return _path(where, key), f"key {reason}"
                 stack.append((child, _path(where, key)))
+        elif isinstance(node, list):
+            stack.extend((child, _path(where, i)) for i, child in enumerate(node))
+        elif isinstance(node, OutOfRangeNumber):
+            return where, f"number {node!r} is out of range"
+        elif isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+            return where, f"number {str(node)[:40]} is out of range (64-bit integers at most)"
     return None
 
 
 def check_shape(raw: dict[str, Any], limits: IngestLimits) -> None:
-    """Size, nesting and NUL characters of one call, from one C-speed serialisation in the
+    """Size, nesting and unstorable values of one call, from one C-speed serialisation in the
     common case; the slower walks run only when the serialisation says they might find
     something."""
     try:
         blob = orjson.dumps(raw)
-    except orjson.JSONEncodeError as exc:  # orjson stops at 255 levels; or a non-JSON value
+    except orjson.JSONEncodeError as exc:  # too deep for orjson (255 levels), or a bad value
         _check_depth(raw, limits.depth)
+        bad = _bad_value(raw)
+        if bad:
+            raise MessageError(_short(bad[0]), bad[1]) from exc
         raise MessageError("(call)", f"not representable as JSON: {exc}") from exc
     if len(blob) > limits.call_bytes:
         raise MessageError(
@@ -118,9 +155,9 @@ def check_shape(raw: dict[str, Any], limits: IngestLimits) -> None:
     if blob.count(b"{") + blob.count(b"[") > limits.depth:  # fewer containers cannot nest deeper
         _check_depth(raw, limits.depth)
     if b"\\u0000" in blob:  # orjson writes NUL as \u0000 (a literal "\\u0000" text matches too)
-        where = _nul_at(raw)
-        if where is not None:
-            raise MessageError(_short(where), "contains a NUL character (\\u0000), which cannot be stored")
+        bad = _bad_value(raw)
+        if bad:
+            raise MessageError(_short(bad[0]), bad[1])
 
 
 def _check_depth(raw: dict[str, Any], limit: int) -> None:

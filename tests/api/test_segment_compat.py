@@ -620,9 +620,8 @@ def test_rudder_android_batch_with_rudder_id(server, http, write_key) -> None:
         ("screen", "MainActivity", dev),
         ("track", "Application Opened", dev),
     ]
-    assert all(
-        e.timestamp == skew_corrected(e, "2024-05-04T01:02:03.456Z", "2024-05-04T01:02:05.000Z") for e in stored
-    )
+    sent_at = "2024-05-04T01:02:05.000Z"
+    assert all(e.timestamp == skew_corrected(e, "2024-05-04T01:02:03.456Z", sent_at) for e in stored)
 
 
 def test_analytics_js_page_with_utm_campaign(server, http, write_key) -> None:

@@ -10,7 +10,7 @@ nesting deeper than 1,024 levels, lone UTF-16 surrogates (``"\\ud800"``) and num
 double (``1e400``). For those bodies over-deep subtrees are cut to ``null`` (the call holding
 them still nests deeper than the limit, so validation rejects it by index), and the standard
 library parser, which accepts the rest, takes a second look; validation then rejects the
-offending calls one by one.
+offending calls one by one. Integers beyond 64 bits become doubles, as orjson reads them.
 """
 
 from __future__ import annotations
@@ -115,6 +115,12 @@ def _float(text: str) -> float | OutOfRangeNumber:
     return value if math.isfinite(value) else OutOfRangeNumber(text)
 
 
+def _int(text: str) -> int | float:
+    """Beyond 64 bits an integer becomes a double, as orjson (and JavaScript) reads it."""
+    value = int(text) if len(text) < 400 else None  # int() refuses over 4,300 digits
+    return value if value is not None and -(2**63) <= value < 2**64 else _float(text)
+
+
 def parse_json(raw: bytes, max_depth: int) -> Any:
     """The body's JSON value (see the module docstring for bodies orjson refuses)."""
     try:
@@ -128,14 +134,19 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(raw, parse_float=_float, parse_constant=OutOfRangeNumber)
+        return json.loads(raw, parse_float=_float, parse_int=_int, parse_constant=OutOfRangeNumber)
     except (ValueError, RecursionError):
-        raise BodyError(f"body is not valid JSON: {first}") from first
+        raise BodyError(f"not valid JSON: {first}") from first
 
 
 def read_body(raw: bytes, encoding: str, limit: int, max_depth: int) -> dict[str, Any]:
     """Decode, parse and check the shape of one ingest request body."""
-    value = parse_json(inflate(raw, encoding, limit), max_depth)
+    try:
+        value = parse_json(inflate(raw, encoding, limit), max_depth)
+    except BodyError as exc:
+        if type(exc) is not BodyError or not str(exc).startswith("not valid JSON"):
+            raise
+        raise BodyError(f"body is {exc}") from exc
     if not isinstance(value, dict):
         raise BodyError(f"body must be a JSON object, got {type(value).__name__}")
     return value

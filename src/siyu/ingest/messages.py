@@ -282,7 +282,7 @@ class MessageValidator:
             raise MessageError("(record)", f"must be a JSON object, got {type(raw).__name__}")
         check_shape(raw, self.limits)
         kind = raw.get("type")
-        if kind not in TYPES:
+        if type(kind) is not str or kind not in TYPES:
             raise MessageError("type", f"must be one of {', '.join(sorted(TYPES))}, got {kind!r}")
         message_id = raw.get("messageId")
         if message_id is None:

@@ -16,6 +16,7 @@ The caller commits: the answer to a client is sent only after its batch is durab
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ from siyu.store.changes import note_changed
 from siyu.store.dialect import chunked, driver_insert_ignore, storage_time
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Channel, EntryCode, Event, Source
+
+log = logging.getLogger(__name__)
 
 #: Every column but the id, which the database assigns.
 INGEST_COLUMNS = EVENT_COLUMNS[1:]
@@ -104,6 +107,10 @@ def validate_all(
             valid.append((index, validator.validate(raw, now, live, sent_at)))
         except MessageError as exc:
             rejected.append(Rejection(index, exc.field, exc.reason))
+        except Exception as exc:  # noqa: BLE001 - a validator bug must cost one call, not the batch
+            # (the Segment SDKs retry a 500 and then drop every call of the batch)
+            log.exception("validating call %d raised; rejected it", index)
+            rejected.append(Rejection(index, "(call)", f"could not be validated ({type(exc).__name__})"))
     return valid, rejected
 
 

@@ -107,8 +107,9 @@ def validate_all(
             valid.append((index, validator.validate(raw, now, live, sent_at)))
         except MessageError as exc:
             rejected.append(Rejection(index, exc.field, exc.reason))
-        except Exception as exc:  # noqa: BLE001 - a validator bug must cost one call, not the batch
-            # (the Segment SDKs retry a 500 and then drop every call of the batch)
+        except Exception as exc:
+            # A validator bug must cost one call, not the batch: the Segment SDKs retry a 500
+            # and then drop every call of the batch.
             log.exception("validating call %d raised; rejected it", index)
             rejected.append(Rejection(index, "(call)", f"could not be validated ({type(exc).__name__})"))
     return valid, rejected

@@ -399,7 +399,7 @@ class MessageValidator:
     def _add(self, out: list[Identifier], blocked: list[str], kind: str, value: Any, where: str) -> None:
         """Parse one identifier (or a list of them) into ``out``; ``where`` names its field."""
         values = value if type(value) is list else (value,)
-        if len(out) + len(blocked) + len(values) > self.limits.identifiers:
+        if len(out) + len(values) > self.limits.identifiers - len(blocked):
             raise MessageError(
                 where if where in _TOP_LEVEL_IDS else f"{where}.{kind}",
                 f"more than {self.limits.identifiers} identifiers in one call",

@@ -2,7 +2,13 @@
 
 The official Segment and RudderStack libraries send the source's write key as the HTTP
 basic-auth user (empty password), JSON bodies, optionally gzip-compressed; they retry on 429 and
-5xx only. We answer 200 once every accepted call is committed, listing rejected calls.
+5xx only, and drop the whole batch after their retries. We answer 200 once every accepted call is
+committed, listing rejected calls by index: bad input is never a 500.
+
+Limits come before the work (docs/ingest.md): the write key before any byte of the body, then
+Content-Type / Content-Encoding (415), then the size while the body streams in (413, also on the
+decompressed size); decompression, parsing and validation run in worker threads, never on the
+event loop.
 """
 
 from __future__ import annotations

@@ -88,6 +88,31 @@ class Settings(BaseSettings):
         "segments inside `siyu serve`.",
     )
     max_batch_calls: int = Field(default=1000, description="Most calls accepted in one POST /v1/batch.")
+    max_call_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="Largest call (one batch entry, one import line) in bytes of JSON; a larger call "
+        "is rejected by its index or line (Segment's limit is 32 KiB).",
+    )
+    max_call_identifiers: int = Field(
+        default=50,
+        ge=1,
+        description="Most identifier values in one call (userId, anonymousId, the identifiers "
+        "object and identify traits together); a call with more is rejected by its index or line.",
+    )
+    max_property_depth: int = Field(
+        default=32,
+        ge=2,
+        le=200,
+        description="Deepest nesting of objects and lists inside a call's properties, traits or "
+        "context; a deeper call is rejected by its index or line.",
+    )
+    max_future_hours: float = Field(
+        default=24,
+        gt=0,
+        description="Hours an event's time may lie ahead of the server's clock (after correcting "
+        "the client's clock with sentAt); a call further in the future is rejected.",
+    )
     default_timezone: str = Field(
         default="Asia/Shanghai",
         description="Time zone of contacts without a `timezone` trait (IANA name): quiet hours, "

@@ -76,7 +76,7 @@ def post_batch(
     extra: dict[str, Any] | None = None,
 ) -> httpx.Response:
     """What ``segment.analytics.request.post`` sends."""
-    body = {"batch": calls, "sentAt": "2024-05-01T08:00:01.000+00:00", **(extra or {})}
+    body = {"batch": calls, "sentAt": SENT_AT, **(extra or {})}
     data = json.dumps(body).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "analytics-python/2.3.4"}
     if key is not None:
@@ -145,6 +145,15 @@ def parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+SENT_AT = "2024-05-01T08:00:01.000+00:00"  # what post_batch sends as the batch's sentAt
+
+
+def skew_corrected(e: Event, timestamp: str, sent_at: str = SENT_AT) -> datetime:
+    """The time Segment would store: receivedAt − (sentAt − timestamp) (the client's clock is
+    trusted for intervals, not for the absolute time)."""
+    return e.received_at - (parse_ts(sent_at) - parse_ts(timestamp))
+
+
 def ok(resp: httpx.Response, accepted: int, duplicates: int = 0) -> dict[str, Any]:
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -194,7 +203,7 @@ def test_analytics_python_batch_of_every_call_type(server, http, write_key) -> N
         assert e.type == call["type"]
         assert e.contact_id == survivor, call["type"]
         assert e.source_id == src
-        assert e.timestamp == parse_ts(call["timestamp"])
+        assert e.timestamp == skew_corrected(e, call["timestamp"])
     assert stored[mid("track")].event == "Order Completed"
     assert stored[mid("track")].properties == {"order_id": "O-1", "revenue": 99.5, "currency": "CNY"}
     assert stored[mid("page")].event == "首页"
@@ -522,12 +531,13 @@ def test_rudder_sdk_python_gzipped_batch(server, http, write_key) -> None:
         call["channel"] = "server"
         call["timestamp"] = f"2024-05-03T09:00:0{i}.000000+00:00"
         calls.append(call)
-    ok(post_batch(http, write_key, calls, use_gzip=True), accepted=10)
+    sent_at = "2024-05-03T09:00:10.000000+00:00"
+    ok(post_batch(http, write_key, calls, use_gzip=True, extra={"sentAt": sent_at}), accepted=10)
     stored = {e.message_id: e for e in events(server)}
     for call in calls:
         e = stored[call["messageId"]]
         assert e.contact_id == owner(server, "customer_no", call["userId"])
-        assert e.timestamp == parse_ts(call["timestamp"])
+        assert e.timestamp == skew_corrected(e, call["timestamp"], sent_at)
 
 
 def test_rudder_js_track_uses_original_timestamp_and_masks_context_traits(server, http, write_key) -> None:
@@ -541,7 +551,7 @@ def test_rudder_js_track_uses_original_timestamp_and_masks_context_traits(server
     call["context"]["traits"] = {"phone": "13700137000", "email": "wang@example.com"}
     ok(http.post("/v1/track", json=call, headers=basic(write_key)), accepted=1)
     (e,) = events(server)
-    assert e.timestamp == parse_ts(call["originalTimestamp"])
+    assert e.timestamp == skew_corrected(e, call["originalTimestamp"], call["sentAt"])
     # userId "" (not identified yet) is no identifier; anonymousId is the device
     assert e.contact_id == owner(server, "app_device_id", "b5c2-anon")
     assert owner(server, "customer_no", "") is None
@@ -610,7 +620,8 @@ def test_rudder_android_batch_with_rudder_id(server, http, write_key) -> None:
         ("screen", "MainActivity", dev),
         ("track", "Application Opened", dev),
     ]
-    assert all(e.timestamp == parse_ts("2024-05-04T01:02:03.456Z") for e in stored)
+    sent_at = "2024-05-04T01:02:05.000Z"
+    assert all(e.timestamp == skew_corrected(e, "2024-05-04T01:02:03.456Z", sent_at) for e in stored)
 
 
 def test_analytics_js_page_with_utm_campaign(server, http, write_key) -> None:

@@ -19,7 +19,7 @@ from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
 from siyu.ingest.files import FileImporter, ImportReport, Progress
-from siyu.ingest.messages import MessageValidator
+from siyu.ingest.messages import IngestLimits, MessageValidator
 from siyu.ingest.service import BatchResult, IngestService, ingest_in_transaction, validate_all
 from siyu.profiles import views
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
@@ -68,7 +68,8 @@ class Siyu:
                 source = SourcesService(s).source_by_write_key(write_key)
                 if source is not None:
                     s.expunge(source)
-        valid, rejected = validate_all(MessageValidator(self.ctx.parser), calls)
+        validator = MessageValidator.from_settings(self.ctx.parser, self.ctx.settings)
+        valid, rejected = validate_all(validator, calls)
         return ingest_in_transaction(self.ctx.db, self.ingest_service, valid, rejected, source)
 
     def identify(
@@ -126,6 +127,7 @@ class Siyu:
             self.ctx.settings.dead_letter_dir,
             self.ctx.parser,
             batch_size,
+            IngestLimits.from_settings(self.ctx.settings),
         )
         return importer.run(Path(path), kind, fmt, mapping, source, progress)
 

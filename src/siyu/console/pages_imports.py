@@ -7,11 +7,12 @@ endpoint until the job is done, then shows the counts and the first rejected row
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from siyu.api.deps import get_client
 from siyu.auth.roles import Permission as P
@@ -45,6 +46,11 @@ def _form(request: Request, status: int = 200, **extra: Any) -> Response:
     return render(request, "imports.html", status=status, recent=recent, values=values, **extra)
 
 
+def _text(form: Any, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return value if isinstance(value, str) else default
+
+
 def parse_mapping(text: str, lang: str) -> dict[str, str]:
     """``手机=phone`` lines (or comma-separated) → {"手机": "phone"}."""
     mapping: dict[str, str] = {}
@@ -65,28 +71,28 @@ def imports_page(request: Request) -> Response:
 
 
 @router.post("/imports")
-async def imports_upload(
-    request: Request,
-    file: Annotated[UploadFile | None, File()] = None,
-    kind: Annotated[str, Form()] = "contacts",
-    format: Annotated[str, Form()] = "",
-    mapping: Annotated[str, Form()] = "",
-) -> Response:
+async def imports_upload(request: Request) -> Response:
+    """The form is read here, after the console's guard signed the user in: declared as
+    File/Form parameters, FastAPI would read (and spool to disk) the upload before the guard."""
     lang = _lang(request)
-    values = {"kind": kind, "format": format, "mapping": mapping}
-    if kind not in KINDS:
-        return _form(request, 422, error=tr("imports_bad_kind", lang), values=values)
-    if file is None or not file.filename:
-        return _form(request, 422, error=tr("imports_no_file", lang), values=values)
-    try:
-        columns = parse_mapping(mapping, lang)
-    except ValueError as exc:
-        return _form(request, 422, error=str(exc), values=values)
-    client = get_client(request)
-    path = jobs.stage_upload(client.ctx.settings.data_dir / "uploads", file.filename)
-    with path.open("wb") as out:
-        while chunk := await file.read(1 << 20):
-            out.write(chunk)
+    async with request.form(max_files=1, max_fields=10) as form:
+        kind, format = _text(form, "kind", "contacts"), _text(form, "format")
+        mapping = _text(form, "mapping")
+        file = form.get("file")
+        values = {"kind": kind, "format": format, "mapping": mapping}
+        if kind not in KINDS:
+            return _form(request, 422, error=tr("imports_bad_kind", lang), values=values)
+        if not isinstance(file, UploadFile) or not file.filename:
+            return _form(request, 422, error=tr("imports_no_file", lang), values=values)
+        try:
+            columns = parse_mapping(mapping, lang)
+        except ValueError as exc:
+            return _form(request, 422, error=str(exc), values=values)
+        client = get_client(request)
+        path = jobs.stage_upload(client.ctx.settings.data_dir / "uploads", file.filename)
+        with path.open("wb") as out:
+            while chunk := await file.read(1 << 20):
+                out.write(chunk)
     fmt = format if format in FORMATS else None
 
     def run(progress: Progress) -> Any:

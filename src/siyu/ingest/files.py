@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from siyu.ingest.messages import Message, MessageValidator
+from siyu.ingest.messages import IngestLimits, Message, MessageValidator
 from siyu.ingest.readers import (
     BadRecord,
     ImportFileError,
@@ -98,7 +98,9 @@ class FileImporter:
         dead_letter_dir: Path,
         parser: IdentifierParser,
         batch_size: int = 5000,
+        limits: IngestLimits | None = None,
     ) -> None:
+        self.limits = limits
         self.db = db
         self.make_service = make_service
         self.dead_letter_dir = dead_letter_dir
@@ -150,7 +152,7 @@ class FileImporter:
         return report
 
     def _prepared(self, fh: Any, fmt: str, kind: str, mapping: dict[str, str]) -> Iterator[Prepared]:
-        validator = MessageValidator(self.parser)
+        validator = MessageValidator(self.parser, self.limits)
         if fmt == "jsonl":
             for lines, nbytes in jsonl_lines(fh, self.batch_size):
                 batch = [(n, parse_jsonl_line(line, kind, mapping)) for n, line in lines]
@@ -220,7 +222,11 @@ class _BatchWriter:
                 self.dead = self.dead_path.open("ab")
             record = prepared.originals.get(r.index)
             kept = {"raw": record.raw} if isinstance(record, BadRecord) else {"record": record}
-            self.dead.write(orjson.dumps({**error, **kept}, default=str) + b"\n")
+            try:
+                line = orjson.dumps({**error, **kept}, default=str)
+            except orjson.JSONEncodeError:  # nested past orjson's 255 levels: keep the verdict
+                line = orjson.dumps({**error, "raw": "(not kept: nested too deep to write back)"})
+            self.dead.write(line + b"\n")
         return service
 
     def close(self) -> None:

@@ -11,9 +11,13 @@ from typing import Any
 
 import orjson
 
+from siyu.ingest.body import BodyError, parse_json
 from siyu.ingest.messages import content_message_id
 from siyu.profiles.identifiers import IDENTIFIER_PRIORITY
 
+#: Lines nested deeper are cut while reading (the most SIYU_MAX_PROPERTY_DEPTH allows): the
+#: line is still deeper than the limit, so validation rejects it with the field.
+LENIENT_DEPTH = 200
 EVENT_COLUMNS = {"type", "event", "timestamp", "messageId", "message_id", "userId", "anonymousId"}
 
 
@@ -75,9 +79,14 @@ def parse_jsonl_line(line: bytes, kind: str, mapping: dict[str, str]) -> Any:
     """One JSONL line as a call (or a BadRecord); runs in import worker processes too."""
     try:
         record = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raw = line.decode("utf-8", "replace").rstrip("\r\n")
-        return BadRecord("(json)", f"not valid JSON: {exc}", raw)
+    except orjson.JSONDecodeError:
+        # Nesting, lone surrogates and huge numbers are the line's values' fault: read them
+        # leniently so that validation names the field, as for an HTTP call.
+        try:
+            record = parse_json(line, LENIENT_DEPTH)
+        except BodyError as exc:
+            raw = line.decode("utf-8", "replace").rstrip("\r\n")
+            return BadRecord("(json)", str(exc), raw)
     if isinstance(record, dict) and "type" not in record:
         return row_to_call(record, kind, mapping)
     if isinstance(record, dict) and mapping:

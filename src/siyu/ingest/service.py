@@ -16,6 +16,7 @@ The caller commits: the answer to a client is sent only after its batch is durab
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ from siyu.store.changes import note_changed
 from siyu.store.dialect import chunked, driver_insert_ignore, storage_time
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Channel, EntryCode, Event, Source
+
+log = logging.getLogger(__name__)
 
 #: Every column but the id, which the database assigns.
 INGEST_COLUMNS = EVENT_COLUMNS[1:]
@@ -66,6 +69,7 @@ def ingest_in_transaction(
     valid: list[tuple[int, Message]],
     rejected: list[Rejection],
     source: Source | None,
+    received_at: datetime | None = None,
 ) -> BatchResult:
     """Own one unit of work for a batch. On PostgreSQL two writers can create the same new
     identity at once; the loser's transaction fails on the unique index and is redone, and then
@@ -73,7 +77,7 @@ def ingest_in_transaction(
     for attempt in range(RETRIES):
         try:
             with db.session() as s:
-                return make_service(s).ingest_valid(valid, rejected, source)
+                return make_service(s).ingest_valid(valid, rejected, source, received_at)
         except IntegrityError:
             if attempt == RETRIES - 1:
                 raise
@@ -81,10 +85,18 @@ def ingest_in_transaction(
 
 
 def validate_all(
-    validator: MessageValidator, calls: list[Any], pre_rejected: dict[int, Rejection] | None = None
+    validator: MessageValidator,
+    calls: list[Any],
+    pre_rejected: dict[int, Rejection] | None = None,
+    *,
+    received_at: datetime | None = None,
+    sent_at: Any = None,
 ) -> tuple[list[tuple[int, Message]], list[Rejection]]:
-    """Validate a batch: (index, message) for the good calls, a rejection for each bad one."""
-    now = datetime.now(UTC)
+    """Validate a batch: (index, message) for the good calls, a rejection for each bad one.
+    ``received_at``: the batch arrived live then (HTTP), so times are corrected with ``sentAt``
+    (the batch's ``sent_at`` unless a call has its own); files pass nothing."""
+    now = received_at or datetime.now(UTC)
+    live = received_at is not None
     valid: list[tuple[int, Message]] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(calls):
@@ -92,9 +104,14 @@ def validate_all(
             rejected.append(pre_rejected[index])
             continue
         try:
-            valid.append((index, validator.validate(raw, now)))
+            valid.append((index, validator.validate(raw, now, live, sent_at)))
         except MessageError as exc:
             rejected.append(Rejection(index, exc.field, exc.reason))
+        except Exception as exc:
+            # A validator bug must cost one call, not the batch: the Segment SDKs retry a 500
+            # and then drop every call of the batch.
+            log.exception("validating call %d raised; rejected it", index)
+            rejected.append(Rejection(index, "(call)", f"could not be validated ({type(exc).__name__})"))
     return valid, rejected
 
 
@@ -111,12 +128,17 @@ class IngestService:
 
     # --- public -----------------------------------------------------------------------------
     def ingest_valid(
-        self, valid: list[tuple[int, Message]], rejected: list[Rejection], source: Source | None = None
+        self,
+        valid: list[tuple[int, Message]],
+        rejected: list[Rejection],
+        source: Source | None = None,
+        received_at: datetime | None = None,
     ) -> BatchResult:
         """Ingest calls validated already: the HTTP handler validates before it opens its
-        transaction, the importer batch by batch."""
+        transaction, the importer batch by batch. ``received_at`` is stored as the events'
+        receive time (the one their clock-skew correction used); default now."""
         result = BatchResult(rejected=list(rejected))
-        now = self._time(datetime.now(UTC))
+        now = self._time(received_at or datetime.now(UTC))
         fresh = self._drop_duplicates(valid, result)
         if not fresh:
             return result

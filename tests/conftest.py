@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
@@ -27,6 +28,11 @@ from siyu.auth.service import AuthService
 from siyu.client import Siyu
 from siyu.config import Settings
 from siyu.context import AppContext
+
+# Property tests explore new examples on a developer's machine and replay a fixed sequence in CI
+# (CI=true), so a CI run is deterministic; a failure found locally becomes an @example.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 PG_URL = os.environ.get("SIYU_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from tests.api.test_segment_compat import basic
@@ -122,12 +122,21 @@ def build(entries: list[tuple[Any, ...]], prefix: str) -> tuple[list[Any], set[i
     return calls, valid, ids
 
 
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @settings(
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(entries=ENTRIES)
+# found by this test: a call with an empty key holding deep nesting was named by an empty field
+@example(entries=[("valid", "track", 0, None), ("raw", {"": _nested(40)})])
 def test_every_valid_call_stored_once_every_other_named(server: Any, entries: list[tuple[Any, ...]]) -> None:
     prefix = f"prop-{uuid.uuid4().hex[:12]}"
     key = str(server.client.create_source(prefix)["write_key"])

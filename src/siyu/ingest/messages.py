@@ -78,6 +78,8 @@ class OutOfRangeNumber:
 def _path(path: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
+    if key == "":  # an empty key must still name a place
+        return f'{path}[""]'
     if not key.isprintable():  # NUL, lone surrogates: the answer must stay valid JSON text
         key = key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
     return f"{path}.{key}" if path else key
@@ -163,11 +165,10 @@ def check_shape(raw: dict[str, Any], limits: IngestLimits) -> None:
 def _check_depth(raw: dict[str, Any], limit: int) -> None:
     for key, value in raw.items():
         if isinstance(value, dict | list):
-            where = _too_deep(value, limit, str(key))
+            field = _path("", key)
+            where = _too_deep(value, limit, field)
             if where is not None:
-                raise MessageError(
-                    str(key), f"nested deeper than {limit} levels (at {_short(where)})"
-                )
+                raise MessageError(field, f"nested deeper than {limit} levels (at {_short(where)})")
 
 
 class Message(NamedTuple):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge
+from siyu.warehouse.erasures import apply_erasures
 from siyu.warehouse.state import MIRRORS, STATE_SCHEMA, feed_state
 
 SCHEMA = """
@@ -84,6 +85,8 @@ class FeedResult:
     contacts: int = 0
     #: contacts whose profile state (tags, attributes, consent, …) was re-shipped
     profiles: int = 0
+    #: PIPL erasures applied (see warehouse.erasures)
+    erasures: int = 0
 
 
 class Warehouse:
@@ -142,6 +145,8 @@ class Warehouse:
             result.merges = self._feed_merges(session)
             cursor, result.profiles = feed_state(self.conn, session, self._get("changes"), batch_size)
             self._set("changes", cursor)
+        # After shipping: rows of an erased person shipped by this very feed go too.
+        result.erasures = apply_erasures(self.conn, db)
         return result
 
     def cursors(self) -> dict[str, int]:

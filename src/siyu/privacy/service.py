@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ from siyu.privacy.schemas import Correction, DoNotContactEntry, PrivacyError, Re
 from siyu.profiles.identifiers import IdentifierError, IdentifierParser
 from siyu.profiles.service import ProfileService
 from siyu.store.changes import note_changed
+from siyu.store.engine import Database
 from siyu.store.models import (
     Contact,
     ContactAttribute,
@@ -362,13 +364,19 @@ def scrub_dead_letters(directory: Path, needles: list[str]) -> int:
     return removed
 
 
-def settle_storage(session: Session) -> None:
+def settle_storage(db: Database) -> None:
     """After an erasure commits: fold SQLite's write-ahead log into the database and empty it,
-    so the pages that held the person (written before the erasure) leave the -wal file."""
-    if session.get_bind().dialect.name != "sqlite":
+    so the pages that held the person (written before the erasure) leave the -wal file. Run
+    outside any transaction (on the driver connection: a session always holds one open); a
+    reader still open elsewhere can delay it, hence the retries."""
+    if db.engine.dialect.name != "sqlite":
         return
-    for _ in range(20):
-        busy = session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).first()
-        session.commit()
-        if busy is None or not busy[0]:
-            return
+    raw = db.engine.raw_connection()
+    try:
+        for _ in range(20):
+            busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy is None or not busy[0]:
+                return
+            time.sleep(0.05)
+    finally:
+        raw.close()

@@ -1,8 +1,8 @@
 """Erasures in the warehouse: a person deleted from the system of record (a PIPL deletion)
 leaves it here too. The deleting request cannot write DuckDB (one writer: the feeder), so it
 queues the erased contact ids in ``warehouse_erasures``; each feed deletes their rows from
-every warehouse table with a ``contact_id`` column, checkpoints so the file is rewritten
-without them, and only then removes the queue row. A rebuild reads nothing of theirs anyway.
+every warehouse table with a ``contact_id`` column, then removes the queue row (and
+``Warehouse.erase`` rewrites the file, whose freed blocks would still hold the bytes). A rebuild reads nothing of theirs anyway.
 """
 
 from __future__ import annotations
@@ -44,8 +44,6 @@ def apply_erasures(conn: duckdb.DuckDBPyConnection, db: Database) -> int:
         raise
     finally:
         conn.unregister("erased")
-    # Deleted rows stay in their row groups until a checkpoint rewrites them.
-    conn.execute("FORCE CHECKPOINT")
     with db.session() as session:
         session.execute(delete(WarehouseErasure).where(WarehouseErasure.id.in_([q[0] for q in queued])))
     return len(queued)

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import analytics, content, journeys, layers, stages, users
+from siyu.cli import analytics, content, journeys, layers, privacy, stages, users
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
@@ -53,9 +53,13 @@ for sub, name in (
     (analytics.analytics_app, "analytics"),
     (users.users_app, "users"),
     (users.api_keys_app, "api-keys"),
+    (privacy.privacy_app, "privacy"),
 ):
     app.add_typer(sub, name=name)
 app.command("worker")(journeys.worker)
+contacts_app.command("export")(privacy.contacts_export)
+contacts_app.command("correct")(privacy.contacts_correct)
+contacts_app.command("delete")(privacy.contacts_delete)
 
 _client = open_client
 _print_json = print_json

@@ -252,10 +252,13 @@ class PrivacyService:
                 counts[KINDS["dead_letters"]] = lines
         repo.put_do_not_contact(self.session, entries, ANY_CHANNEL, "deleted", deletion_id)
         self.session.add(WarehouseErasure(deletion_id=deletion_id, erased_ids=ids))
-        at = utcnow().isoformat()
+        now = utcnow()
+        at = now.isoformat()
         counts = dict(sorted(counts.items()))
         digest = receipt_digest(deletion_id, at, counts)
-        self.session.add(PrivacyDeletion(deletion_id=deletion_id, actor=actor, counts=counts, digest=digest))
+        self.session.add(
+            PrivacyDeletion(deletion_id=deletion_id, at=now, actor=actor, counts=counts, digest=digest)
+        )
         # Only the opaque deletion id: the audit log outlives the person and must not name them.
         audit.record(
             self.session,

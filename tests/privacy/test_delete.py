@@ -6,6 +6,8 @@ while the control person is untouched. The receipt names only counts and an opaq
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,6 @@ from siyu.client import Siyu
 from siyu.config import Settings
 from siyu.privacy.service import receipt_digest
 from siyu.store.models import AuditEntry, PrivacyDeletion, WarehouseErasure
-from siyu.warehouse.store import Warehouse
 
 
 def sor_rows(person: Person) -> dict[str, list[tuple[Any, ...]]]:
@@ -158,14 +159,29 @@ def test_receipt_is_stored_and_the_audit_names_only_the_deletion(person: Person,
     assert hashlib.sha256(b"x").hexdigest() != receipt["digest"]
 
 
+HOLD = """
+import select, sys, duckdb
+conn = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+select.select([sys.stdin], [], [], 60)
+conn.close()
+"""
+
+
 def test_a_busy_warehouse_is_erased_by_the_next_feed(person: Person, settings: Settings) -> None:
     client = Siyu(person.ctx)
     client.feed_warehouse()
-    holder = Warehouse(settings.resolved_warehouse_path)  # stands for `siyu serve` holding the file
+    # Another process holds the file, as `siyu serve`'s feeder does (it gives up after 60 s).
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(settings.resolved_warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"holding\n"
         receipt = client.privacy.delete(PHONE, warehouse_wait_s=0.0)
     finally:
-        holder.close()
+        holder.communicate(b"done\n", timeout=60)
     assert receipt["warehouse"] == "pending"
     with person.ctx.db.session() as s:
         assert len(s.scalars(select(WarehouseErasure)).all()) == 1

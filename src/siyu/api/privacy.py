@@ -27,7 +27,7 @@ class Person(BaseModel):
 
 
 class CorrectionIn(Person):
-    traits: dict[str, Any] = Field(default_factory=dict, description="Traits to set.")
+    traits: dict[str, Any] = Field(default_factory=dict, max_length=200, description="Traits to set.")
     remove: list[str] = Field(default_factory=list, max_length=200, description="Traits to remove.")
     identifiers: list[IdentifierReplacement] = Field(default_factory=list, max_length=20)
 

@@ -47,6 +47,13 @@ def rows_of(session: Session, table: Table, ids: Sequence[int]) -> list[dict[str
     return out
 
 
+def count_of(session: Session, table: Table, ids: Sequence[int]) -> int:
+    return sum(
+        session.scalar(select(func.count()).select_from(table).where(table.c.contact_id.in_(chunk))) or 0
+        for chunk in chunked(list(ids))
+    )
+
+
 def merges_of(session: Session, ids: Sequence[int]) -> list[ContactMerge]:
     out: list[ContactMerge] = []
     for chunk in chunked(list(ids)):

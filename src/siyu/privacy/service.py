@@ -154,6 +154,17 @@ class PrivacyService:
         )
         return data
 
+    def holdings(self, contact_id: int) -> dict[str, int]:
+        """Rows held about the person per kind (counted, nothing decrypted): what a copy or an
+        erasure would cover, for an operator to see before acting."""
+        ids = repo.family(self.session, contact_id)
+        counts = {"contacts": len(ids)}
+        for table in repo.person_tables():
+            if table.name not in _NOT_COPIED:
+                counts[KINDS.get(table.name, table.name)] = repo.count_of(self.session, table, ids)
+        counts["merges"] = len(repo.merges_of(self.session, ids))
+        return counts
+
     # --- correction -------------------------------------------------------------------------
     def correct(self, contact_id: int, change: Correction, actor: str) -> dict[str, Any]:
         """Set or remove traits and replace identifiers, keeping the identity index consistent

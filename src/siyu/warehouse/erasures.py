@@ -2,7 +2,8 @@
 leaves it here too. The deleting request cannot write DuckDB (one writer: the feeder), so it
 queues the erased contact ids in ``warehouse_erasures``; each feed deletes their rows from
 every warehouse table with a ``contact_id`` column, then removes the queue row (and
-``Warehouse.erase`` rewrites the file, whose freed blocks would still hold the bytes). A rebuild reads nothing of theirs anyway.
+``Warehouse.erase`` rewrites the file, whose freed blocks would still hold the bytes).
+A rebuild reads nothing of theirs anyway.
 """
 
 from __future__ import annotations

@@ -1,0 +1,102 @@
+"""Console text for the personal-information rights page (个人信息权利, keys ``privacy_*``)."""
+
+from __future__ import annotations
+
+TEXT: dict[str, dict[str, str]] = {
+    "nav_privacy": {"zh": "个人信息", "en": "Privacy"},
+    "privacy_title": {"zh": "个人信息权利", "en": "Personal information rights"},
+    "privacy_intro": {
+        "zh": "按《个人信息保护法》第 44–47 条处理个人的查阅复制、更正和删除请求。每次操作都记入操作日志；"
+        "删除不可撤销，会出具回执，并把此人的标识（仅加密哈希）加入勿扰名单。",
+        "en": "Answer a person's requests under PIPL arts. 44–47: a copy, a correction, an erasure. "
+        "Every act is audited; an erasure cannot be undone, returns a receipt and puts the person's "
+        "identifiers (as keyed hashes only) on the do-not-contact list.",
+    },
+    "privacy_lookup": {"zh": "查找个人", "en": "Find the person"},
+    "privacy_lookup_hint": {
+        "zh": "手机号、邮箱，或 类型:值（如 customer_no:C001、id:42）",
+        "en": "Phone, email, or type:value (customer_no:C001, id:42)",
+    },
+    "privacy_find": {"zh": "查找", "en": "Find"},
+    "privacy_found": {"zh": "客户 #{id}：{summary}", "en": "Contact #{id}: {summary}"},
+    "privacy_holdings": {"zh": "持有的数据", "en": "Data held"},
+    "privacy_kind": {"zh": "类别", "en": "Kind"},
+    "privacy_rows": {"zh": "条数", "en": "Rows"},
+    "privacy_download": {
+        "zh": "下载个人副本（JSON，明文，留痕）",
+        "en": "Download the copy (JSON, in clear, audited)",
+    },
+    "privacy_correct": {"zh": "更正", "en": "Correct"},
+    "privacy_trait_name": {"zh": "属性名", "en": "Trait"},
+    "privacy_trait_value": {"zh": "新值（留空则删除该属性）", "en": "New value (empty removes the trait)"},
+    "privacy_identifier_type": {"zh": "标识类型", "en": "Identifier type"},
+    "privacy_identifier_old": {"zh": "原值", "en": "Current value"},
+    "privacy_identifier_new": {"zh": "新值", "en": "New value"},
+    "privacy_save": {"zh": "保存更正", "en": "Save correction"},
+    "privacy_corrected": {"zh": "已更正客户 #{id}。", "en": "Contact #{id} corrected."},
+    "privacy_delete": {"zh": "删除此人", "en": "Erase this person"},
+    "privacy_delete_warning": {
+        "zh": "将删除此人在系统中的全部数据（含已合并的档案、事件、消息、旅程记录），并从数据仓库中清除。无法撤销。",
+        "en": "Deletes everything held about this person (merged profiles, events, messages, journey "
+        "records included) and clears it from the warehouse. This cannot be undone.",
+    },
+    "privacy_confirm_delete": {
+        "zh": "确认删除客户 #{id} 的全部个人信息？此操作无法撤销。",
+        "en": "Erase everything about contact #{id}? This cannot be undone.",
+    },
+    "privacy_receipt": {"zh": "删除回执", "en": "Deletion receipt"},
+    "privacy_receipt_id": {"zh": "回执编号", "en": "Deletion id"},
+    "privacy_receipt_at": {"zh": "删除时间", "en": "Deleted at"},
+    "privacy_receipt_total": {"zh": "删除总行数", "en": "Rows removed"},
+    "privacy_receipt_digest": {"zh": "校验哈希（SHA-256）", "en": "Check hash (SHA-256)"},
+    "privacy_receipt_warehouse": {"zh": "数据仓库", "en": "Warehouse"},
+    "privacy_wh_erased": {"zh": "已清除", "en": "erased"},
+    "privacy_wh_pending": {"zh": "将在下次同步时清除", "en": "erased at the next feed"},
+    "privacy_deletions": {"zh": "历史删除回执", "en": "Past deletion receipts"},
+    "privacy_actor": {"zh": "操作人", "en": "By"},
+    "privacy_dnc": {"zh": "勿扰名单", "en": "Do-not-contact list"},
+    "privacy_dnc_hint": {
+        "zh": "名单中的人在重新授权营销之前不会收到营销消息。只保存标识的加密哈希，不保存明文。",
+        "en": "People on the list get no marketing until they consent again. Only keyed hashes of "
+        "identifiers are kept, never the values.",
+    },
+    "privacy_dnc_type": {"zh": "标识类型", "en": "Identifier"},
+    "privacy_dnc_hash": {"zh": "哈希（前 12 位）", "en": "Hash (first 12)"},
+    "privacy_dnc_channel": {"zh": "渠道", "en": "Channel"},
+    "privacy_dnc_reason": {"zh": "原因", "en": "Reason"},
+    "privacy_dnc_at": {"zh": "加入时间", "en": "Added"},
+    "privacy_dnc_remove": {"zh": "移出", "en": "Remove"},
+    "privacy_dnc_removed": {"zh": "已移出勿扰名单。", "en": "Removed from the list."},
+    "privacy_confirm_dnc_remove": {
+        "zh": "移出后，此人可能再次收到营销消息。确认移出？",
+        "en": "Once removed, this person may get marketing again. Remove?",
+    },
+    "privacy_all_channels": {"zh": "全部渠道", "en": "all channels"},
+    "privacy_reason_deleted": {"zh": "已删除", "en": "erased"},
+    "privacy_reason_unsubscribed": {"zh": "退订", "en": "unsubscribed"},
+    "privacy_reason_manual": {"zh": "手动", "en": "by hand"},
+    "privacy_failed": {"zh": "未能完成：{what}", "en": "Could not do it: {what}"},
+    "privacy_time_note": {"zh": "时间为北京时间", "en": "Times in Beijing time"},
+    # kinds of data, as a person would name them
+    "privacy_kind_contacts": {"zh": "客户档案", "en": "Profiles"},
+    "privacy_kind_identifiers": {"zh": "标识（手机号、邮箱等）", "en": "Identifiers (phone, email, …)"},
+    "privacy_kind_traits": {"zh": "属性", "en": "Traits"},
+    "privacy_kind_tags": {"zh": "标签", "en": "Tags"},
+    "privacy_kind_tag_history": {"zh": "标签变更记录", "en": "Tag history"},
+    "privacy_kind_consents": {"zh": "授权记录", "en": "Consents"},
+    "privacy_kind_touches": {"zh": "触点", "en": "Touches"},
+    "privacy_kind_events": {"zh": "行为事件", "en": "Events"},
+    "privacy_kind_messages": {"zh": "发送的消息", "en": "Messages sent"},
+    "privacy_kind_journey_enrolments": {"zh": "旅程参与", "en": "Journey enrolments"},
+    "privacy_kind_journey_steps": {"zh": "旅程步骤记录", "en": "Journey step log"},
+    "privacy_kind_merges": {"zh": "合并记录", "en": "Merges"},
+    "privacy_kind_stage": {"zh": "旅程阶段", "en": "Journey stage"},
+    "privacy_kind_stage_history": {"zh": "阶段变更记录", "en": "Stage history"},
+    "privacy_kind_rfm": {"zh": "RFM 评分", "en": "RFM scores"},
+    "privacy_kind_segments": {"zh": "所属分群", "en": "Segments"},
+    "privacy_kind_scores": {"zh": "模型评分", "en": "Model scores"},
+    "privacy_kind_short_links": {"zh": "短链接", "en": "Short links"},
+    "privacy_kind_change_log": {"zh": "变更日志", "en": "Change log"},
+    "privacy_kind_dead_letter_lines": {"zh": "导入失败行", "en": "Rejected import lines"},
+    "privacy_kind_other": {"zh": "其它数据", "en": "Other data"},
+}

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 from sqlalchemy import inspect, select, text
 from tests.cli.conftest import Cli, cli_env
-from tests.privacy.conftest import CONTROL_NAME, CONTROL_PHONE, PHONE, SECRETS, Person
+from tests.privacy.conftest import CONTROL_NAME, CONTROL_PHONE, PHONE, PHONE_E164, SECRETS, Person
 
 from siyu.client import Siyu
 from siyu.config import Settings
@@ -202,3 +202,13 @@ def test_deleting_an_unknown_person_changes_nothing(person: Person, settings: Se
     assert Siyu(person.ctx).contact(PHONE)["id"] == person.survivor
     with person.ctx.db.session() as s:
         assert s.scalars(select(PrivacyDeletion)).all() == []
+
+
+def test_erasure_empties_the_phone_cache(person: Person) -> None:
+    parser = person.ctx.parser
+    parser.parse("phone", PHONE)
+    parser.parse("phone", CONTROL_PHONE)
+    Siyu(person.ctx).privacy.delete(PHONE)
+    cached = set(parser._phone_cache) | set(parser._phone_cache.values())
+    assert PHONE not in cached and PHONE_E164 not in cached
+    assert CONTROL_PHONE in cached

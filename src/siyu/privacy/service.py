@@ -262,6 +262,7 @@ class PrivacyService:
             if lines:
                 counts[KINDS["dead_letters"]] = lines
         repo.put_do_not_contact(self.session, entries, ANY_CHANNEL, "deleted", deletion_id)
+        self.parser.forget(set(needles))
         self.session.add(WarehouseErasure(deletion_id=deletion_id, erased_ids=ids))
         now = utcnow()
         at = now.isoformat()

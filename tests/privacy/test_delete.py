@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.privacy.conftest import CONTROL_NAME, CONTROL_PHONE, PHONE, PHONE_E16
 from siyu.client import Siyu
 from siyu.config import Settings
 from siyu.privacy.service import receipt_digest
+from siyu.profiles.views import LookupError_
 from siyu.store.models import AuditEntry, PrivacyDeletion, WarehouseErasure
 
 
@@ -212,3 +214,24 @@ def test_erasure_empties_the_phone_cache(person: Person) -> None:
     cached = set(parser._phone_cache) | set(parser._phone_cache.values())
     assert PHONE not in cached and PHONE_E164 not in cached
     assert CONTROL_PHONE in cached
+
+
+def test_two_erasures_of_one_person_at_once_give_one_receipt(person: Person) -> None:
+    client = Siyu(person.ctx)
+    outcomes: list[object] = []
+
+    def erase() -> None:
+        try:
+            outcomes.append(client.privacy.delete(PHONE, warehouse_wait_s=0.0)["deletion_id"])
+        except LookupError_ as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=erase) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    receipts = [o for o in outcomes if isinstance(o, str)]
+    assert len(outcomes) == 2 and len(receipts) == 1, outcomes
+    with person.ctx.db.session() as s:
+        assert len(s.scalars(select(PrivacyDeletion)).all()) == 1

@@ -29,6 +29,7 @@ from siyu.privacy import repository as repo
 from siyu.privacy.schemas import Correction, DoNotContactEntry, PrivacyError, Receipt
 from siyu.profiles.identifiers import IdentifierError, IdentifierParser
 from siyu.profiles.service import ProfileService
+from siyu.profiles.views import LookupError_
 from siyu.store.changes import note_changed
 from siyu.store.engine import Database
 from siyu.store.models import (
@@ -248,7 +249,14 @@ class PrivacyService:
     def delete(self, contact_id: int, actor: str, dead_letter_dir: Path | None = None) -> Receipt:
         """Erase the person from the system of record and dead letters, put their identifiers on
         the do-not-contact list, queue the warehouse erasure, and return the receipt."""
+        # Lock the person first (PostgreSQL): a concurrent merge, event or second erasure of
+        # them waits for this one, and a second erasure then finds nobody (404, not an empty
+        # receipt). SQLite has one writer at a time anyway.
+        self.session.execute(select(Contact.id).where(Contact.id == contact_id).with_for_update())
+        if self.session.scalar(select(Contact.id).where(Contact.id == contact_id)) is None:
+            raise LookupError_(f"no contact {contact_id}")
         ids = repo.family(self.session, contact_id)
+        self.session.execute(select(Contact.id).where(Contact.id.in_(ids)).with_for_update())
         deletion_id = "del_" + secrets.token_hex(10)
         identities = self.profiles.repo.identities_of(ids)
         needles = self._needles(identities)
@@ -257,6 +265,8 @@ class PrivacyService:
             # Freed pages and cells are zeroed, so the file keeps no copy of what was deleted.
             self.session.execute(text("PRAGMA secure_delete = ON"))
         counts = {KINDS.get(k, k): n for k, n in repo.erase(self.session, ids).items()}
+        if self.session.get_bind().dialect.name == "sqlite":  # the pooled connection goes back as it was
+            self.session.execute(text("PRAGMA secure_delete = OFF"))
         if dead_letter_dir is not None:
             lines = scrub_dead_letters(dead_letter_dir, needles)
             if lines:

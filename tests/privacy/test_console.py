@@ -49,7 +49,8 @@ def test_admin_looks_up_corrects_and_erases(admin) -> None:  # type: ignore[no-u
     assert "删除回执" in gone.text and "北京时间" in gone.text
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", gone.text)
     assert deletion_id in browser.get("/console/privacy").text  # in the past receipts
-    assert "已删除" in gone.text  # the do-not-contact reason, in words
+    assert "已删除" in gone.text and "手机号" in gone.text  # the list's reason and type, in words
+    assert "wechat_unionid" not in gone.text.split('id="dnc"')[1]
     again = browser.post_form("/console/privacy/find", {"q": NEW_PHONE})
     assert again.status_code == 404
 

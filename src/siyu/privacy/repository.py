@@ -150,27 +150,40 @@ def blocked_by_do_not_contact(
             since[cid] = at
 
     channels = (channel, ANY_CHANNEL)
+    # Which identifier types the list holds for this channel: none (the usual case) costs one
+    # query of the (small) list per batch, and only those types are loaded and hashed.
+    listed = set(
+        session.scalars(select(DoNotContact.type).where(DoNotContact.channel.in_(channels)).distinct())
+    )
+    if not listed:
+        return set()
+    pii = sorted(listed & PII_TYPES)
+    other = sorted(listed - PII_TYPES)
     for chunk in chunked(sorted(set(contact_ids))):
-        rows = session.execute(
-            select(Identity.contact_id, func.max(DoNotContact.created_at))
-            .join(
-                DoNotContact, (DoNotContact.type == Identity.type) & (DoNotContact.lookup == Identity.lookup)
+        if not pii:
+            rows = []
+        else:
+            rows = session.execute(
+                select(Identity.contact_id, func.max(DoNotContact.created_at))
+                .join(
+                    DoNotContact,
+                    (DoNotContact.type == Identity.type) & (DoNotContact.lookup == Identity.lookup),
+                )
+                .where(
+                    Identity.contact_id.in_(chunk),
+                    Identity.type.in_(pii),
+                    DoNotContact.channel.in_(channels),
+                )
+                .group_by(Identity.contact_id)
             )
-            .where(
-                Identity.contact_id.in_(chunk),
-                Identity.type.in_(sorted(PII_TYPES)),
-                DoNotContact.channel.in_(channels),
-            )
-            .group_by(Identity.contact_id)
-        )
         for cid, at in rows:
             hit(cid, at)
-        if keyring is None:
+        if keyring is None or not other:
             continue
         hashed: dict[tuple[str, str], list[int]] = {}
         for cid, kind, value in session.execute(
             select(Identity.contact_id, Identity.type, Identity.value).where(
-                Identity.contact_id.in_(chunk), Identity.type.not_in(sorted(PII_TYPES))
+                Identity.contact_id.in_(chunk), Identity.type.in_(other)
             )
         ):
             hashed.setdefault((kind, keyring.blind_index(kind, value or "")), []).append(cid)

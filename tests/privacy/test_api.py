@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 from tests.privacy.conftest import EMAIL, PHONE, PHONE_E164, SECRETS, build_person
 
-from siyu.store.models import AuditEntry
+from siyu.client import Siyu
+from siyu.store.models import AuditEntry, WarehouseErasure
 
 
 @pytest.fixture
@@ -40,6 +41,7 @@ def test_only_owner_and_admin_copy_or_erase(rest) -> None:  # type: ignore[no-un
         assert receipt.status_code == 200, receipt.text
         body = receipt.json()
         assert body["counts"]["contacts"] == 2 and set(body) >= {"deletion_id", "at", "digest", "total"}
+        assert body["warehouse"] == "pending"  # the server's feeder rewrites the warehouse
         assert [d["deletion_id"] for d in c.get("/api/v1/privacy/deletions").json()] == [body["deletion_id"]]
         entries = c.get("/api/v1/privacy/do-not-contact").json()
         assert {e["type"] for e in entries} == {"phone", "email", "wechat_unionid"}
@@ -48,6 +50,8 @@ def test_only_owner_and_admin_copy_or_erase(rest) -> None:  # type: ignore[no-un
         assert c.post("/api/v1/privacy/export", json={"identifier": PHONE}).status_code == 404
     with person.ctx.db.session() as s:
         trail = [repr((a.action, a.target_id, a.details)) for a in s.scalars(select(AuditEntry))]
+        assert len(s.scalars(select(WarehouseErasure)).all()) == 1
+    assert Siyu(person.ctx).feed_warehouse().erasures == 1
     assert any("POST /api/v1/privacy/delete" in t for t in trail)
     assert [t for t in trail if any(x in t for x in SECRETS)] == []
 

@@ -50,10 +50,10 @@ def correct(body: CorrectionIn, request: Request) -> dict[str, Any]:
 
 @router.post("/delete", response_model=Receipt, summary="Erase one person everywhere; returns the receipt")
 async def delete(body: Person, request: Request) -> Any:
-    """The warehouse copy goes now when the warehouse is free (``warehouse: erased``), else with
-    the server's next feed (``pending``)."""
+    """The warehouse copy goes with the server's next feed (``warehouse: pending``): the
+    server's feeder is the one process that may rewrite the warehouse file."""
     client = get_client(request)
-    return await run_in_threadpool(client.privacy.delete, body.identifier, actor_of(request), 0.5)
+    return await run_in_threadpool(client.privacy.delete, body.identifier, actor_of(request), None)
 
 
 @router.get("/deletions", summary="Receipts of past erasures")

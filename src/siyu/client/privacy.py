@@ -42,14 +42,19 @@ class PrivacyClient:
             cid = views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, query)
             return self._service(s).correct(cid, change, actor)
 
-    def delete(self, query: str, actor: str = "python", warehouse_wait_s: float = 2.0) -> dict[str, Any]:
+    def delete(
+        self, query: str, actor: str = "python", warehouse_wait_s: float | None = 2.0
+    ) -> dict[str, Any]:
         """Erase the person; returns the receipt. The warehouse copy goes now when the
-        warehouse is free, else with the next feed (``warehouse`` says which)."""
+        warehouse is free (``warehouse: erased``), else with the next feed (``pending``).
+        ``warehouse_wait_s=None`` always leaves it to the feeder: a server must, because the
+        file rewrite is safe only for the process's one user of the warehouse file."""
         with self.ctx.db.session() as s:
             cid = views.find_contact_id(self.ctx.profiles(s), self.ctx.parser, query)
             receipt = self._service(s).delete(cid, actor, self.ctx.settings.dead_letter_dir)
         settle_storage(self.ctx.db)
-        receipt.warehouse = "erased" if self.erase_from_warehouse(warehouse_wait_s) else "pending"
+        done = warehouse_wait_s is not None and self.erase_from_warehouse(warehouse_wait_s)
+        receipt.warehouse = "erased" if done else "pending"
         return receipt.model_dump()
 
     def erase_from_warehouse(self, wait_s: float = 2.0) -> bool:

@@ -141,7 +141,7 @@ def correct(
 def delete(request: Request, q: str = Form(..., max_length=300)) -> Response:
     client = get_client(request)
     try:
-        receipt = client.privacy.delete(q, actor=principal_of(request).actor, warehouse_wait_s=0.5)
+        receipt = client.privacy.delete(q, actor=principal_of(request).actor, warehouse_wait_s=None)
     except LookupError_ as exc:
         return _page(request, q, status=404, error=tr("privacy_failed", _lang(request), what=str(exc)))
     receipt["at_local"] = _local(receipt["at"], client.ctx.settings.default_timezone)

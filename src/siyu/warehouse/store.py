@@ -159,7 +159,10 @@ class Warehouse:
         return applied
 
     def compact(self) -> None:
-        """Copy every table into a fresh file and put it in place of this one."""
+        """Copy every table into a fresh file and put it in place of this one. Only for the
+        process's one connection to the file (the feeder, a CLI command): DuckDB shares one
+        database instance between a process's connections, and another one would keep
+        writing to the replaced file."""
         fresh = self.path.with_name(self.path.name + ".compact")
         fresh.unlink(missing_ok=True)
         name = self.conn.execute("SELECT current_database()").fetchall()[0][0]

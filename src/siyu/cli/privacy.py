@@ -63,9 +63,7 @@ def contacts_correct(
     unset: Annotated[list[str], typer.Option("--unset", help="Trait to remove (repeat). 删除属性。")] = [],  # noqa: B006
     replace: Annotated[
         list[str],
-        typer.Option(
-            "--replace", help="Identifier TYPE:OLD=NEW (phone:1380…=1391…). 替换标识。"
-        ),
+        typer.Option("--replace", help="Identifier TYPE:OLD=NEW (phone:1380…=1391…). 替换标识。"),
     ] = [],  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:

@@ -96,6 +96,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "已用第一个密钥重新加密 {count} 个标识。",
     },
     "consent_recorded": {"en": "Consent recorded.", "zh": "已记录授权。"},
+    "contact_corrected": {"en": "Contact #{id} corrected.", "zh": "已更正联系人 #{id}。"},
+    "contact_deleted": {
+        "en": "Deleted: receipt {deletion_id} at {at}, {total} rows, warehouse {warehouse}, sha256 {digest}",
+        "zh": "已删除：回执 {deletion_id}，时间 {at}，共 {total} 行，数仓 {warehouse}，sha256 {digest}",
+    },
+    "copy_written": {"en": "Copy written to {path}.", "zh": "副本已写入 {path}。"},
+    "dnc_removed": {"en": "Do-not-contact entry {id} removed.", "zh": "已移除勿扰条目 {id}。"},
     "demo_exists": {
         "en": "Data already present ({contacts} contacts); demo data not loaded again.",
         "zh": "已有数据（{contacts} 位联系人），不再重复生成演示数据。",

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
-from siyu.api import analytics, auth, content, ingest, journeys, layers, management
+from siyu.api import analytics, auth, content, ingest, journeys, layers, management, privacy
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthNotFound
 from siyu.background import LayerTasks
@@ -27,6 +27,7 @@ from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
+from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.views import LookupError_
 from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
@@ -42,6 +43,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (SourceError, 409),
     (LookupError_, 404),
     (ConsentError, 422),
+    (PrivacyError, 422),
     (ImportFileError, 422),
     (SegmentNotFound, 404),
     (SegmentError, 409),
@@ -131,7 +133,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(journeys.public_router)
     guarded = [Depends(authorise)]
     for router in (management.router, layers.router, content.router, journeys.router, analytics.router,
-                   auth.router):
+                   auth.router, privacy.router):
         app.include_router(router, dependencies=guarded)
 
     install_console(app)

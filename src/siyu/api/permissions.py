@@ -28,6 +28,13 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/contacts/{query}/stage"): P.CONTACTS_WRITE,
     ("GET", "/api/v1/contacts/{query}/rfm"): P.CONTACTS_READ,
     ("GET", "/api/v1/exports/contacts"): P.PII_EXPORT,
+    # PIPL rights (the person is named in the body, never the path: see api/privacy.py)
+    ("POST", "/api/v1/privacy/export"): P.PRIVACY_EXPORT,
+    ("POST", "/api/v1/privacy/correct"): P.CONTACTS_WRITE,
+    ("POST", "/api/v1/privacy/delete"): P.PRIVACY_DELETE,
+    ("GET", "/api/v1/privacy/deletions"): P.PRIVACY_DELETE,
+    ("GET", "/api/v1/privacy/do-not-contact"): P.PRIVACY_DELETE,
+    ("DELETE", "/api/v1/privacy/do-not-contact/{entry_id}"): P.PRIVACY_DELETE,
     ("POST", "/api/v1/imports"): P.IMPORTS_WRITE,
     # traffic pool
     ("GET", "/api/v1/channels"): P.CHANNELS_READ,

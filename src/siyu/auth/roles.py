@@ -17,6 +17,8 @@ class Permission(StrEnum):
     CONTACTS_WRITE = "contacts.write"  # tag/untag, consent, stage by hand
     PII_REVEAL = "pii.reveal"  # one contact's identities in clear, audited
     PII_EXPORT = "pii.export"  # raw PII out of the system in bulk
+    PRIVACY_EXPORT = "privacy.export"  # one person's full copy, identifiers in clear (PIPL art. 45)
+    PRIVACY_DELETE = "privacy.delete"  # erase a person; the do-not-contact list (PIPL art. 47)
     IMPORTS_WRITE = "imports.write"  # contact/event files
     SEGMENTS_READ = "segments.read"
     SEGMENTS_WRITE = "segments.write"
@@ -60,6 +62,9 @@ _ADMIN = (
     _OPERATOR
     | _ANALYST
     | {P.CHANNELS_MANAGE, P.PROVIDERS_MANAGE, P.USERS_MANAGE, P.KEYS_MANAGE, P.AUDIT_READ}
+    # A person's rights requests are answered by the brand's accountable staff, not by every
+    # operator: a copy holds everything in clear, and an erasure cannot be undone.
+    | {P.PRIVACY_EXPORT, P.PRIVACY_DELETE}
 )
 _OWNER = _ADMIN | {P.PII_EXPORT}
 
@@ -99,4 +104,3 @@ def matrix_markdown() -> str:
         marks = " | ".join("✔" if perm in ROLES[r] else "" for r in roles)
         lines.append(f"| `{perm.value}` | {marks} |")
     return "\n".join(lines) + "\n"
-

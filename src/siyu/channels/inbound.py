@@ -20,6 +20,7 @@ from siyu.channels.email import verify_unsubscribe_token
 from siyu.channels.providers import ProviderService
 from siyu.channels.sms_common import is_unsubscribe
 from siyu.consent.service import ConsentService
+from siyu.privacy.service import put_on_do_not_contact
 from siyu.profiles.identifiers import IdentifierError, IdentifierParser
 from siyu.profiles.pii import Keyring
 from siyu.profiles.service import ProfileService
@@ -130,6 +131,7 @@ def record_inbound(
             consent.record(
                 cid, "marketing", "sms", False, source="sms_reply", evidence={"text": m.text[:200]}
             )
+            put_on_do_not_contact(session, profiles, cid, "sms", "unsubscribed")
             result.unsubscribed += 1
     emit_events(session, INBOUND_EVENT, rows, utcnow())
     return result
@@ -190,5 +192,6 @@ def unsubscribe_email(session: Session, keyring: Keyring, profiles: ProfileServi
         if survivor is None:
             return None
         ConsentService(session).record(survivor, "marketing", "email", False, source="email_unsubscribe")
+        put_on_do_not_contact(session, profiles, survivor, "email", "unsubscribed")
         return survivor
     return None

@@ -54,6 +54,10 @@ LAZY = {
     ),
     "users": Lazy("siyu.cli.users:users_app", "Console users and roles. 控制台用户与角色。"),
     "api-keys": Lazy("siyu.cli.users:api_keys_app", "REST API keys. 接口密钥。"),
+    "privacy": Lazy(
+        "siyu.cli.privacy:privacy_app",
+        "PIPL: do-not-contact list and deletion receipts. 个人信息保护：勿扰名单与删除回执。",
+    ),
     # a command, not a group: its docstring is its full help, this line its entry in the list
     "worker": Lazy(
         "siyu.cli.journeys:worker",
@@ -69,7 +73,24 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="System of record schema. 数据库结构。", no_args_is_help=True)
 import_app = typer.Typer(help="Import JSONL or CSV files. 导入文件。", no_args_is_help=True)
-contacts_app = typer.Typer(help="Contacts and profiles. 联系人与画像。", no_args_is_help=True)
+#: The PIPL rights on one person, beside ``contacts show`` (their module loads when they run).
+CONTACT_RIGHTS = {
+    "export": Lazy(
+        "siyu.cli.privacy:contacts_export",
+        "Everything held about one person, identifiers in clear (PIPL copy; audited). 导出个人副本。",
+    ),
+    "correct": Lazy(
+        "siyu.cli.privacy:contacts_correct",
+        "Correct traits or replace a wrong identifier (audited). 更正属性或标识。",
+    ),
+    "delete": Lazy(
+        "siyu.cli.privacy:contacts_delete",
+        "Erase one person everywhere and print the receipt (PIPL art. 47). 删除个人信息并出具回执。",
+    ),
+}
+contacts_app = typer.Typer(
+    help="Contacts and profiles. 联系人与画像。", no_args_is_help=True, cls=lazy_group(CONTACT_RIGHTS)
+)
 sources_app = typer.Typer(help="Ingest sources and write keys. 数据源与写入密钥。", no_args_is_help=True)
 channels_app = typer.Typer(help="Channels and entry codes. 渠道与活码。", no_args_is_help=True)
 warehouse_app = typer.Typer(help="The analytics warehouse. 数据仓库。", no_args_is_help=True)

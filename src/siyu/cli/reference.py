@@ -22,6 +22,8 @@ def _is_group(cmd: Any) -> bool:
 
 def _walk(cmd: Any, path: list[str]) -> list[tuple[list[str], Any]]:
     out = [(path, cmd)]
+    if hasattr(cmd, "load_all"):  # a group with lazily imported subcommands (cli/lazy.py)
+        cmd.load_all()
     if _is_group(cmd):
         for name in sorted(cmd.commands):
             out.extend(_walk(cmd.commands[name], [*path, name]))
@@ -30,7 +32,6 @@ def _walk(cmd: Any, path: list[str]) -> list[tuple[list[str], Any]]:
 
 def render() -> str:
     root = typer.main.get_command(app)
-    root.load_all()  # the subcommands in their own modules are imported when used (cli/lazy.py)
     lines = [
         "# CLI reference",
         "",

@@ -43,6 +43,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("nav_content", "/console/content", P.CONTENT_READ),
     ("nav_analytics", "/console/analytics", P.ANALYTICS_READ),
     ("nav_settings", "/console/settings", P.CHANNELS_READ),
+    ("nav_privacy", "/console/privacy", P.PRIVACY_DELETE),
 )
 
 

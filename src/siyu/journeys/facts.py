@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from siyu.consent.service import ANY_CHANNEL
 from siyu.journeys.policy import zone
+from siyu.privacy.repository import blocked_by_do_not_contact
+from siyu.profiles.pii import Keyring
 from siyu.store.dialect import chunked
 from siyu.store.models import ConsentRecord, ContactAttribute, Identity, OutboxMessage
 
@@ -54,9 +56,35 @@ def time_zones(session: Session, contact_ids: Sequence[int], default: str) -> di
 
 
 def consents(
-    session: Session, contact_ids: Sequence[int], purpose: str, channel: str, default: bool
+    session: Session,
+    contact_ids: Sequence[int],
+    purpose: str,
+    channel: str,
+    default: bool,
+    keyring: Keyring | None = None,
 ) -> dict[int, bool]:
-    """Whether each contact's newest record for ``purpose`` on ``channel`` (or ``*``) grants it."""
+    """Whether each contact may be sent ``purpose`` on ``channel``: its newest record for it
+    (or ``*``) grants it and, for marketing, it is not on the do-not-contact list (see
+    :func:`consent_decisions`). Every sender asks here, so the rules live in one place."""
+    return {
+        c: reason is None
+        for c, reason in consent_decisions(session, contact_ids, purpose, channel, default, keyring).items()
+    }
+
+
+def consent_decisions(
+    session: Session,
+    contact_ids: Sequence[int],
+    purpose: str,
+    channel: str,
+    default: bool,
+    keyring: Keyring | None = None,
+) -> dict[int, str | None]:
+    """None where sending is allowed, else why not: ``no_consent`` (the newest record for
+    ``purpose`` on ``channel`` or ``*`` withdraws it, or there is none and ``default`` is
+    False) or ``do_not_contact`` (marketing to a person whose identifier is on the list — an
+    erased person re-imported, or one who unsubscribed — until they grant marketing again).
+    ``keyring`` lets identifiers other than phone and email match the list too."""
     newest: dict[int, tuple[object, int, bool]] = {}
     for chunk in chunked(sorted(set(contact_ids))):
         rows = session.execute(
@@ -71,7 +99,16 @@ def consents(
         for cid, at, rid, granted in rows:
             if cid not in newest or (at, rid) > newest[cid][:2]:
                 newest[cid] = (at, rid, granted)
-    return {c: newest[c][2] if c in newest else default for c in contact_ids}
+    allowed = {c: newest[c][2] if c in newest else default for c in contact_ids}
+    blocked = (
+        blocked_by_do_not_contact(session, [c for c, ok in allowed.items() if ok], channel, keyring)
+        if purpose == "marketing"
+        else set()
+    )
+    return {
+        c: None if ok and c not in blocked else ("do_not_contact" if ok else "no_consent")
+        for c, ok in allowed.items()
+    }
 
 
 def reachable(session: Session, contact_ids: Sequence[int], identity_type: str | None) -> set[int]:

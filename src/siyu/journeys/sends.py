@@ -14,7 +14,7 @@ from siyu.content.render import render
 from siyu.content.service import ContentNotFound, ContentService
 from siyu.content.variables import contact_variables
 from siyu.journeys.engine import Enrolment, Run
-from siyu.journeys.facts import ADDRESS, CONSENT_CHANNEL, cap_counts, consents, reachable, time_zones
+from siyu.journeys.facts import ADDRESS, CONSENT_CHANNEL, cap_counts, consent_decisions, reachable, time_zones
 from siyu.journeys.policy import cap_windows, local_keys, quiet_until, wecom_monthly_cap
 from siyu.journeys.schemas import Cap, JourneySpec, QuietHours, Send, Step
 from siyu.store.dialect import insert_ignore
@@ -74,13 +74,17 @@ def _send(run: Run, spec: JourneySpec, step: Step, s: Send, group: list[Enrolmen
     ids = [e.contact_id for e in group]
     purpose = s.purpose or ("service" if s.transactional else spec.purpose)
     default = run.config.marketing_consent_default if purpose == "marketing" else True
-    allowed = consents(run.session, ids, purpose, CONSENT_CHANNEL[s.channel], default)
+    refused = consent_decisions(run.session, ids, purpose, CONSENT_CHANNEL[s.channel], default, run.keyring)
     addressable = reachable(run.session, ids, ADDRESS[s.channel])
     zones = time_zones(run.session, ids, run.config.default_timezone)
     quiet = _quiet(run, spec)
     ready: list[Enrolment] = []
     for e in group:
-        if not allowed[e.contact_id]:
+        if refused[e.contact_id] == "do_not_contact":
+            run.record(
+                e, step.id, "skipped_consent", f"{purpose}/{CONSENT_CHANNEL[s.channel]}: do_not_contact"
+            )
+        elif refused[e.contact_id]:
             run.record(e, step.id, "skipped_consent", f"{purpose}/{CONSENT_CHANNEL[s.channel]}")
         elif e.contact_id not in addressable:
             run.record(e, step.id, "skipped_no_address", ADDRESS[s.channel])

@@ -119,6 +119,13 @@ class IdentifierParser:
             return Identifier(kind, value, scope or "")
         return Identifier(kind, value)
 
+    def forget(self, values: set[str]) -> None:
+        """Drop normalised values (and the raw spellings that led to them) from the in-memory
+        phone cache: an erased person's number must not outlive the erasure in this process."""
+        for raw, e164 in list(self._phone_cache.items()):
+            if e164 in values or raw in values:
+                self._phone_cache.pop(raw, None)
+
     def normalise_phone(self, value: str) -> str:
         cached = self._phone_cache.get(value)
         if cached is not None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge
+from siyu.warehouse.erasures import apply_erasures
 from siyu.warehouse.state import MIRRORS, STATE_SCHEMA, feed_state
 
 SCHEMA = """
@@ -84,6 +85,8 @@ class FeedResult:
     contacts: int = 0
     #: contacts whose profile state (tags, attributes, consent, …) was re-shipped
     profiles: int = 0
+    #: PIPL erasures applied (see warehouse.erasures)
+    erasures: int = 0
 
 
 class Warehouse:
@@ -142,7 +145,37 @@ class Warehouse:
             result.merges = self._feed_merges(session)
             cursor, result.profiles = feed_state(self.conn, session, self._get("changes"), batch_size)
             self._set("changes", cursor)
+        # After shipping: rows of an erased person shipped by this very feed go too.
+        result.erasures = self.erase(db)
         return result
+
+    def erase(self, db: Database) -> int:
+        """Apply queued PIPL erasures (see ``warehouse.erasures``), then rewrite the file:
+        DuckDB leaves deleted rows' bytes in freed blocks, and an erased person must not stay
+        readable in the file. Costs one copy of the warehouse per feed that erased someone."""
+        applied = apply_erasures(self.conn, db)
+        if applied:
+            self.compact()
+        return applied
+
+    def compact(self) -> None:
+        """Copy every table into a fresh file and put it in place of this one. Only for the
+        process's one connection to the file (the feeder, a CLI command): DuckDB shares one
+        database instance between a process's connections, and another one would keep
+        writing to the replaced file."""
+        fresh = self.path.with_name(self.path.name + ".compact")
+        fresh.unlink(missing_ok=True)
+        name = self.conn.execute("SELECT current_database()").fetchall()[0][0]
+        self.conn.execute(f"ATTACH '{fresh}' AS siyu_compact")
+        try:
+            self.conn.execute(f'COPY FROM DATABASE "{name}" TO siyu_compact')
+        finally:
+            self.conn.execute("DETACH siyu_compact")
+        self.conn.close()
+        fresh.replace(self.path)
+        self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+        self.conn = duckdb.connect(str(self.path))
+        self.conn.execute("SET TimeZone = 'UTC'")
 
     def cursors(self) -> dict[str, int]:
         """Where the feed stands (segments remember these to recompute incrementally)."""

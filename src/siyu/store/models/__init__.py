@@ -25,6 +25,7 @@ from siyu.store.models.layers import (
     TagGroup,
     TagRule,
 )
+from siyu.store.models.privacy import DoNotContact, PrivacyDeletion, WarehouseErasure
 
 __all__ = [
     "CHANNEL_KINDS",
@@ -46,6 +47,7 @@ __all__ = [
     "ContactStage",
     "ContactTag",
     "ContentTemplate",
+    "DoNotContact",
     "EntryCode",
     "Event",
     "Identity",
@@ -56,6 +58,7 @@ __all__ = [
     "LoginFailure",
     "Material",
     "OutboxMessage",
+    "PrivacyDeletion",
     "Segment",
     "SegmentMember",
     "Setting",
@@ -69,5 +72,6 @@ __all__ = [
     "Touch",
     "User",
     "UserSession",
+    "WarehouseErasure",
     "utcnow",
 ]

@@ -3,6 +3,7 @@ or cut off the end directly in the database is named; concurrent writers never f
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -44,7 +45,7 @@ def test_an_untouched_log_verifies(ctx: AppContext) -> None:
     by_seq = sorted(rows, key=lambda r: r.seq)
     assert [r.seq for r in by_seq] == list(range(1, 9))
     assert by_seq[0].prev_hash == chain.GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(by_seq, by_seq[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(by_seq))
     assert [r.id for r in by_seq[:5]] == ids
     assert result.head == {"id": by_seq[-1].id, "seq": 8, "hash": by_seq[-1].hash}
     assert result.dump()["ok"] is True

@@ -97,7 +97,9 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
                 settings.resolved_warehouse_path,
                 settings.warehouse_batch_size,
                 settings.warehouse_feed_interval_s,
-                LayerTasks(settings.layers_interval_s, settings.warehouse_batch_size),
+                LayerTasks(
+                    settings.layers_interval_s, settings.warehouse_batch_size, settings.retention_interval_s
+                ),
             )
             if feed_warehouse
             else None

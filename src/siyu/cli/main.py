@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from siyu.cli import analytics, content, journeys, layers, stages, users
+from siyu.cli import analytics, content, journeys, layers, retention, stages, users
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
 from siyu.consent.service import ConsentError
@@ -53,6 +53,8 @@ for sub, name in (
     (analytics.analytics_app, "analytics"),
     (users.users_app, "users"),
     (users.api_keys_app, "api-keys"),
+    (retention.retention_app, "retention"),
+    (retention.audit_app, "audit"),
 ):
     app.add_typer(sub, name=name)
 app.command("worker")(journeys.worker)

@@ -14,6 +14,7 @@ from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
+from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
@@ -42,6 +43,8 @@ class Siyu:
         self.scores = ScoresClient(context)
         self.users = UsersClient(context)
         self.api_keys = ApiKeysClient(context)
+        self.retention = RetentionClient(context)
+        self.audit = AuditClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

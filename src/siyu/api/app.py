@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
-from siyu.api import analytics, auth, content, ingest, journeys, layers, management
+from siyu.api import analytics, auth, content, ingest, journeys, layers, management, retention
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthNotFound
 from siyu.background import LayerTasks
@@ -28,6 +28,7 @@ from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
 from siyu.profiles.views import LookupError_
+from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
 from siyu.segments.service import SegmentError, SegmentNotFound
@@ -62,6 +63,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (WarehouseBusy, 503),
     (AuthNotFound, 404),
     (AuthError, 422),
+    (RetentionError, 422),
 )
 
 
@@ -139,6 +141,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         journeys.router,
         analytics.router,
         auth.router,
+        retention.router,
     ):
         app.include_router(router, dependencies=guarded)
 

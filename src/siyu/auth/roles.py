@@ -33,6 +33,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     KEYS_MANAGE = "keys.manage"
     AUDIT_READ = "audit.read"
+    RETENTION_MANAGE = "retention.manage"  # retention policies: how long data is kept, runs
 
 
 P = Permission
@@ -59,7 +60,7 @@ _OPERATOR = _VIEWER | {
 _ADMIN = (
     _OPERATOR
     | _ANALYST
-    | {P.CHANNELS_MANAGE, P.PROVIDERS_MANAGE, P.USERS_MANAGE, P.KEYS_MANAGE, P.AUDIT_READ}
+    | {P.CHANNELS_MANAGE, P.PROVIDERS_MANAGE, P.USERS_MANAGE, P.KEYS_MANAGE, P.AUDIT_READ, P.RETENTION_MANAGE}
 )
 _OWNER = _ADMIN | {P.PII_EXPORT}
 

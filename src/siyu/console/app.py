@@ -21,6 +21,7 @@ from siyu.console import (
     pages_dashboard,
     pages_imports,
     pages_journeys,
+    pages_retention,
     pages_segments,
     pages_settings,
 )
@@ -43,6 +44,7 @@ PAGES: tuple[Any, ...] = (
     pages_analytics,
     pages_settings,
     pages_access,
+    pages_retention,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

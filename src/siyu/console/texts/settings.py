@@ -288,7 +288,7 @@ TEXT: dict[str, dict[str, str]] = {
     "settings_copied": {"zh": "已复制", "en": "Copied"},
     "settings_err_key_name": {"zh": "密钥名称需为 1–200 个字符。", "en": "A key name is 1–200 characters."},
     # --- audit --------------------------------------------------------------------------------
-    "settings_audit_at": {"zh": "时间（UTC）", "en": "Time (UTC)"},
+    "settings_audit_at": {"zh": "时间（北京时间）", "en": "Time (Beijing)"},
     "settings_audit_actor": {"zh": "操作人", "en": "Actor"},
     "settings_audit_action": {"zh": "动作", "en": "Action"},
     "settings_audit_target_type": {"zh": "对象类型", "en": "Target type"},

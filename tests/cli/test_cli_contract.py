@@ -102,7 +102,7 @@ def count(engine: Engine, model: Any) -> int:
 
 # --- db -------------------------------------------------------------------------------------------
 def test_db_upgrade(cli: Cli, engine: Engine) -> None:
-    assert cli.json("db", "upgrade") == {"revision": "0005"}
+    assert cli.json("db", "upgrade") == {"revision": "0007_retention"}
     tables = set(inspect(engine).get_table_names())
     assert {
         "contacts",

@@ -120,7 +120,7 @@ def test_db_upgrade(cli: Cli, engine: Engine) -> None:
         "login_failures",
     } <= tables
     again = cli("db", "upgrade")  # idempotent
-    assert "0005" in again.stdout and "latest schema" in again.stdout
+    assert "0007_retention" in again.stdout and "latest schema" in again.stdout
 
 
 # --- import ---------------------------------------------------------------------------------------

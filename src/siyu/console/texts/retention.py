@@ -9,6 +9,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "How long personal data is kept (PIPL: no longer than needed): events, inactive contacts, "
         "message bodies, the audit log.",
     },
+    "settings_perm_retention_manage": {
+        "zh": "设置数据保留策略并执行删除",
+        "en": "Set the retention policies and run them",
+    },
     "retention_intro": {
         "zh": "到期的数据会被自动删除（每小时检查一次），删除后无法恢复。留空的项不删除。",
         "en": "Data past its period is deleted automatically (checked hourly) and cannot be restored. "

@@ -58,6 +58,8 @@ def test_other_roles_are_refused(server: Any, api_key: Callable[[str], str], rol
         ({"events": [{"event": "x" * 201, "days": 1}]}, ["body", "events", 0, "event"]),
         ({"events": [[[[[]]]]]}, ["body", "events", 0]),
         ([1, 2, 3], ["body"]),
+        ({"events": [{"event": f"e{i}", "days": 1} for i in range(101)]}, ["body", "events"]),
+        ({"inactive_contacts_years": 1.5}, ["body", "inactive_contacts_years"]),
     ],
 )
 def test_bad_policies_are_refused_naming_where(

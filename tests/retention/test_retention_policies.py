@@ -3,6 +3,7 @@ harmless; a dry run changes nothing; the warehouse loses the same rows."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -109,15 +110,17 @@ def test_deleted_events_leave_the_warehouse_too(ctx: AppContext, track: Callable
     path = ctx.settings.resolved_warehouse_path
     with Warehouse(path) as wh:
         wh.feed(ctx.db)  # shipped before retention ran
-    set_policies(ctx, events=[{"event": "Page Viewed", "days": 30}])
-    run_retention(ctx.db, NOW)
+    # Page views go after 30 days; every other event after 102 (oc-3 and oc-4, not oc-0…2)
+    set_policies(ctx, events=[{"event": "Page Viewed", "days": 30}, {"event": "*", "days": 102}])
+    assert run_retention(ctx.db, NOW).removed["events"] == {"Page Viewed": 5, "*": 2}
     track("C4", "Page Viewed", 200, "pv-late")  # arrives after the run: kept until the next one
     with Warehouse(path) as wh:
         result = wh.feed(ctx.db)
         shipped = wh.conn.execute("SELECT message_id FROM events ORDER BY id").fetchall()
-    assert result.removals == 1
+    assert result.removals == 2
     assert [m for (m,) in shipped] == [m for m, _, _ in events_of(ctx)]
-    assert "pv-late" in [m for (m,) in shipped] and "pv-0" not in [m for (m,) in shipped]
+    assert {"pv-late", "oc-0", "oc-2", "pv-new"} <= {m for (m,) in shipped}
+    assert not {"pv-0", "pv-4", "oc-3", "oc-4"} & {m for (m,) in shipped}
     with Warehouse(path) as wh:  # a rebuild from the system of record agrees
         wh.rebuild(ctx.db)
         rebuilt = wh.conn.execute("SELECT message_id FROM events ORDER BY id").fetchall()
@@ -268,3 +271,47 @@ def test_the_last_run_is_kept_and_decides_when_the_next_is_due(ctx: AppContext) 
     run_retention(ctx.db, NOW, dry_run=True)  # a dry run is not a run
     with ctx.db.session() as s:
         assert RetentionService(s).last_run() == last
+
+
+def test_two_runs_at_once_remove_each_row_once(ctx: AppContext, track: Callable[..., None]) -> None:
+    """Two server processes (or a CLI run during the background round) running at once."""
+    for i in range(6):
+        track(f"C{i}", "Page Viewed", 100, f"pv-{i}")
+    for i in range(3):
+        track(f"GONE{i}", "Order Completed", 1500, f"gone-{i}")
+        backdate_contact(ctx, contact_id(ctx, f"GONE{i}"), 1500)
+        add_outbox(ctx, contact_id(ctx, "C0"), f"m-{i}", "delivered", 400)
+    track("NEW", "Page Viewed", 1, "pv-new")  # the newest event and contact
+    for i in range(5):
+        add_audit(ctx, "old.thing", 900 - i, i=i)
+    set_policies(
+        ctx,
+        events=[{"event": "Page Viewed", "days": 30}],
+        outbox_body_days=180,
+        audit_years=2,
+        inactive_contacts_years=3,
+    )
+    runs: list[Any] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            start.wait()
+            runs.append(run_retention(ctx.db, NOW))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and all(r.errors == [] for r in runs)
+    assert sum(r.removed["events"]["Page Viewed"] for r in runs) == 6
+    assert sum(r.removed["outbox_bodies"] for r in runs) == 3
+    assert sum(r.removed["audit_entries"] for r in runs) == 5
+    assert sum(r.removed["inactive_contacts"] for r in runs) == 3
+    assert [m for m, _, _ in events_of(ctx)] == ["pv-new"]
+    with ctx.db.session() as s:
+        assert chain.verify(s).ok

@@ -73,6 +73,7 @@ class RetentionService:
 
     def set_policies(self, data: Any, actor: str) -> RetentionPolicies:
         policies = data if isinstance(data, RetentionPolicies) else parse_policies(data)
+        chain.lock_appends(self.session)  # see save_run
         before = self.policies().dump()
         put_setting(self.session, POLICIES_SETTING, policies.dump())
         audit.record(
@@ -86,6 +87,9 @@ class RetentionService:
         return value if isinstance(value, dict) else None
 
     def save_run(self, run: dict[str, Any]) -> None:
+        # Two runs finishing at once would both insert the setting row the first time; these
+        # writes are audited anyway, so they queue on the audit log's append lock.
+        chain.lock_appends(self.session)
         put_setting(self.session, LAST_RUN_SETTING, run)
 
     # --- events -----------------------------------------------------------------------------
@@ -179,13 +183,14 @@ class RetentionService:
         )
         if not ids:
             return 0
-        self.session.execute(
+        # The condition again: a concurrent run may have blanked them since they were read.
+        blanked = self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.content_removed_at.is_(None))
             .values(content={}, content_removed_at=now)
             .execution_options(synchronize_session=False)
-        )
-        return len(ids)
+        ).rowcount
+        return int(blanked or 0)
 
     # --- audit entries ----------------------------------------------------------------------
     def _audit_through(self, years: int, now: datetime) -> tuple[int, int]:

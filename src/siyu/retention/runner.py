@@ -8,6 +8,7 @@ changes nothing. The last real run is kept (``retention.last_run``) for the cons
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,8 @@ from siyu.store.engine import Database
 
 log = logging.getLogger("siyu.retention")
 
+#: One slice of a policy's work (or its count) in a unit of work.
+SliceWork = Callable[[RetentionService], int]
 #: Event ids per slice: a slice scans this many rows by primary key and commits.
 EVENT_SLICE = 50_000
 
@@ -99,49 +102,52 @@ def _events(
     return counts
 
 
-def _contacts(db: Database, policies: RetentionPolicies, now: datetime, dry_run: bool, _actor: str) -> int:
-    years = policies.inactive_contacts_years
-    assert years is not None
+def _slices(db: Database, dry_run: bool, count: SliceWork, remove: SliceWork) -> int:
+    """``count`` once for a dry run; else ``remove`` slice after slice, each slice committed,
+    until a slice removes nothing."""
     if dry_run:
         with db.sessionmaker() as s:
-            return RetentionService(s).count_inactive_contacts(years, now)
+            return count(RetentionService(s))
     total = 0
     while True:
         with db.session() as s:
-            removed = RetentionService(s).remove_inactive_contacts(years, now)
+            removed = remove(RetentionService(s))
         total += removed
         if not removed:
             return total
+
+
+def _contacts(db: Database, policies: RetentionPolicies, now: datetime, dry_run: bool, _actor: str) -> int:
+    years = policies.inactive_contacts_years
+    assert years is not None
+    return _slices(
+        db,
+        dry_run,
+        lambda service: service.count_inactive_contacts(years, now),
+        lambda service: service.remove_inactive_contacts(years, now),
+    )
 
 
 def _outbox(db: Database, policies: RetentionPolicies, now: datetime, dry_run: bool, _actor: str) -> int:
     days = policies.outbox_body_days
     assert days is not None
-    if dry_run:
-        with db.sessionmaker() as s:
-            return RetentionService(s).count_outbox_bodies(days, now)
-    total = 0
-    while True:
-        with db.session() as s:
-            removed = RetentionService(s).remove_outbox_bodies(days, now)
-        total += removed
-        if not removed:
-            return total
+    return _slices(
+        db,
+        dry_run,
+        lambda service: service.count_outbox_bodies(days, now),
+        lambda service: service.remove_outbox_bodies(days, now),
+    )
 
 
 def _audit(db: Database, policies: RetentionPolicies, now: datetime, dry_run: bool, actor: str) -> int:
     years = policies.audit_years
     assert years is not None
-    if dry_run:
-        with db.sessionmaker() as s:
-            return RetentionService(s).count_audit_entries(years, now)
-    total = 0
-    while True:
-        with db.session() as s:
-            removed = RetentionService(s).remove_audit_entries(years, now, actor)
-        total += removed
-        if not removed:
-            return total
+    return _slices(
+        db,
+        dry_run,
+        lambda service: service.count_audit_entries(years, now),
+        lambda service: service.remove_audit_entries(years, now, actor),
+    )
 
 
 def is_due(db: Database, interval_s: float, now: datetime | None = None) -> bool:

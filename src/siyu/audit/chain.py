@@ -157,6 +157,8 @@ def seal(session: Session) -> int:
         )
         _refresh_loaded(session, changes)
         sealed += len(rows)
+        if len(rows) < _READ_CHUNK:
+            break
     if sealed:
         put_setting(session, HEAD_SETTING, {"seq": seq, "hash": prev})
     return sealed

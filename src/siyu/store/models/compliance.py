@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.store.models.base import Base, BigId, Json, UTCDateTime, utcnow
@@ -40,6 +40,13 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_target", "target_type", "target_id"),
         Index("uq_audit_log_seq", "seq", unique=True),
+        # The few entries not chained yet, found at every audited commit without a scan.
+        Index(
+            "ix_audit_log_unchained",
+            "id",
+            sqlite_where=text("seq IS NULL"),
+            postgresql_where=text("seq IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

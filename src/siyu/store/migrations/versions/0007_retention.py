@@ -29,6 +29,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
         batch_op.create_index("uq_audit_log_seq", ["seq"], unique=True)
+        batch_op.create_index(
+            "ix_audit_log_unchained",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("seq IS NULL"),
+            postgresql_where=sa.text("seq IS NULL"),
+        )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("content_removed_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=True)
@@ -52,6 +59,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("content_removed_at")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_unchained")
         batch_op.drop_index("uq_audit_log_seq")
         batch_op.drop_column("hash")
         batch_op.drop_column("prev_hash")

@@ -119,3 +119,19 @@ def test_the_audit_page_verifies_the_chain_and_names_a_broken_entry(server: Any,
     broken = admin.get("/console/settings/audit?verify=1")
     assert 'data-ok="false"' in broken.text and f'data-broken-id="{target}"' in broken.text
     assert f"第 #{target} 条记录在写入后被修改" in broken.text
+
+
+def test_a_forged_rule_count_costs_nothing_and_is_no_500(server: Any, console_as: Any) -> None:
+    admin = zh(console_as("admin"))
+    # a bad count reads no rows (nothing typed is saved); a huge one only the rows a page has
+    for count, saved in (("abc", []), ("1000000000", [{"event": "A", "days": 5}]), ("-4", [])):
+        resp = admin.post_form(
+            "/console/settings/retention", {"rule_count": count, "event_0": "A", "days_0": "5"}
+        )
+        assert resp.status_code == 200, count
+        assert server.client.retention.show()["policies"]["events"] == saved, count
+    many = {"rule_count": "500", **{f"event_{i}": f"e{i}" for i in range(150)}}
+    many |= {f"days_{i}": "5" for i in range(150)}
+    refused = admin.post_form("/console/settings/retention", many)
+    assert refused.status_code == 422 and "事件规则最多 100 条" in refused.text
+    assert server.client.retention.show()["policies"]["events"] == []

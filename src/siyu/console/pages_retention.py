@@ -19,7 +19,7 @@ from siyu.api.deps import get_client
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.web import principal_of, render, text
-from siyu.retention.schemas import MAX_DAYS, MAX_YEARS
+from siyu.retention.schemas import MAX_DAYS, MAX_RULES, MAX_YEARS
 from siyu.retention.service import RetentionError
 
 router = APIRouter(prefix="/console")
@@ -79,11 +79,21 @@ def _whole(request: Request, raw: str, field: str, label: str, unit: str) -> int
     return value
 
 
+def _rule_count(form: dict[str, str], default: int) -> int:
+    """How many rule rows the form has: what the page sent, within what a page can have (the
+    field comes from the browser, so a huge or non-numeric value must not cost anything)."""
+    try:
+        count = int(form.get("rule_count") or default)
+    except ValueError:
+        return default
+    return max(0, min(count, MAX_RULES + BLANK_RULES))
+
+
 def _parse(request: Request, form: dict[str, str]) -> dict[str, Any]:
     t = _t(request)
     rules: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for i in range(int(form.get("rule_count") or 0)):
+    for i in range(_rule_count(form, 0)):
         name = form.get(f"event_{i}", "").strip()
         days_raw = form.get(f"days_{i}", "").strip()
         if not name and not days_raw:
@@ -100,6 +110,8 @@ def _parse(request: Request, form: dict[str, str]) -> dict[str, Any]:
             raise FormError(f"days_{i}", t("retention_err_days", field=label, value="", max=MAX_DAYS))
         seen.add(name)
         rules.append({"event": name, "days": days})
+        if len(rules) > MAX_RULES:
+            raise FormError(f"event_{i}", t("retention_err_too_many", max=MAX_RULES))
     data: dict[str, Any] = {"events": rules}
     for field, policy, unit in NUMBERS:
         data[policy] = _whole(request, form.get(field, ""), field, t(f"retention_label_{policy}"), unit)
@@ -173,7 +185,7 @@ def _page(
         status=status,
         form=form,
         summary=_summary(request, shown["policies"]),
-        rule_rows=range(int(form.get("rule_count") or BLANK_RULES)),
+        rule_rows=range(_rule_count(form, BLANK_RULES)),
         numbers=NUMBERS,
         error=error,
         error_field=error_field,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 ALL_EVENTS = "*"
 MAX_DAYS = 36_500
 MAX_YEARS = 100
+MAX_RULES = 100
 
 
 class EventRule(BaseModel):
@@ -37,7 +38,7 @@ class RetentionPolicies(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    events: list[EventRule] = Field(default_factory=list, max_length=100)
+    events: list[EventRule] = Field(default_factory=list, max_length=MAX_RULES)
     inactive_contacts_years: int | None = Field(default=None, ge=1, le=MAX_YEARS)
     outbox_body_days: int | None = Field(default=180, ge=1, le=MAX_DAYS)
     audit_years: int | None = Field(default=None, ge=1, le=MAX_YEARS)

@@ -104,6 +104,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{field}：“{value}”不是有效年数，请填 1 到 {max} 之间的整数。",
         "en": "{field}: “{value}” is not a valid number of years; enter a whole number from 1 to {max}.",
     },
+    "retention_err_too_many": {
+        "zh": "事件规则最多 {max} 条，请合并或删除一些规则。",
+        "en": "At most {max} event rules; merge or remove some.",
+    },
     "retention_err_invalid": {
         "zh": "策略无效，请检查后重新提交。",
         "en": "The policies are not valid; check them and submit again.",

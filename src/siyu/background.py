@@ -1,7 +1,8 @@
-"""Periodic layering work of ``siyu serve``, run by the warehouse background process after a
-feed: tagging rules on new events, journey stages, RFM scores, then the incremental recompute
-of every dynamic segment (each its own unit of work, followed by a feed so the next step sees
-its changes)."""
+"""Periodic work of ``siyu serve``, run by the warehouse background process after a feed:
+tagging rules on new events, journey stages, RFM scores, then the incremental recompute of
+every dynamic segment (each its own unit of work, followed by a feed so the next step sees its
+changes); and, every ``SIYU_RETENTION_INTERVAL_S``, the retention policies (followed by a feed,
+which removes from the warehouse what retention removed from the system of record)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from siyu.retention.runner import is_due, run_retention
 from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
 from siyu.stages.service import StageService
@@ -28,13 +30,31 @@ class LayerTasks:
 
     interval_s: float
     batch_size: int = 50_000
+    retention_interval_s: float = 3600.0
     _last: float = field(default=float("-inf"), repr=False)
+    _retention_checked: float = field(default=float("-inf"), repr=False)
 
     def __call__(self, wh: Warehouse, db: Database) -> None:
+        self._retention(wh, db)
         if time.monotonic() - self._last < self.interval_s:
             return
         self._last = time.monotonic()
         run_layers(wh, db, self.batch_size)
+
+    def _retention(self, wh: Warehouse, db: Database) -> None:
+        """Retention when its interval has passed since the last run (kept in the database, so
+        a restart or a second server process does not run it again at once); the database is
+        asked at most once a minute."""
+        if time.monotonic() - self._retention_checked < min(60.0, self.retention_interval_s):
+            return
+        self._retention_checked = time.monotonic()
+        try:
+            if is_due(db, self.retention_interval_s):
+                run = run_retention(db, actor="retention")
+                wh.feed(db, self.batch_size)
+                log.info("retention removed %s", run.removed)
+        except Exception:  # logged; retried at the next interval
+            log.exception("retention failed")
 
 
 def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[str, int]:

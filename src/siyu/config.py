@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         description="Seconds between runs of the tagging rules and the recompute of dynamic "
         "segments inside `siyu serve`.",
     )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between runs of the retention policies inside `siyu serve` (the policies "
+        "themselves are brand settings: `siyu retention show`).",
+    )
     max_batch_calls: int = Field(default=1000, description="Most calls accepted in one POST /v1/batch.")
     max_call_bytes: int = Field(
         default=32 * 1024,

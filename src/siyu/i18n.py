@@ -14,13 +14,70 @@ MESSAGES: dict[str, dict[str, str]] = {
     "password_prompt": {"en": "Password: ", "zh": "密码："},
     "password_again": {"en": "Password again: ", "zh": "再次输入密码："},
     "password_mismatch": {"en": "The two passwords differ.", "zh": "两次输入的密码不一致。"},
-    "user_created": {"en": "User {username} created with role {role}.", "zh": "已创建用户 {username}，角色 {role}。"},
-    "user_updated": {"en": "User {username} updated (role {role}).", "zh": "已更新用户 {username}（角色 {role}）。"},
+    "user_created": {
+        "en": "User {username} created with role {role}.",
+        "zh": "已创建用户 {username}，角色 {role}。",
+    },
+    "user_updated": {
+        "en": "User {username} updated (role {role}).",
+        "zh": "已更新用户 {username}（角色 {role}）。",
+    },
     "api_key_created": {
         "en": "API key {name} ({role}) created. It is shown only now; store it safely:\n{key}",
         "zh": "已创建接口密钥 {name}（{role}）。密钥只显示这一次，请妥善保存：\n{key}",
     },
     "api_key_revoked": {"en": "API key {prefix}… revoked.", "zh": "接口密钥 {prefix}… 已吊销。"},
+    "retention_policy": {"en": "Policy", "zh": "策略"},
+    "retention_keep": {"en": "Kept for", "zh": "保留期限"},
+    "retention_events": {"en": "Events", "zh": "行为事件"},
+    "retention_events_rule": {"en": "Events: {event}", "zh": "行为事件：{event}"},
+    "retention_contacts": {"en": "Inactive contacts", "zh": "不活跃联系人"},
+    "retention_outbox": {"en": "Message bodies after delivery", "zh": "已送达消息的正文"},
+    "retention_audit": {"en": "Audit log entries", "zh": "审计日志"},
+    "retention_off": {"en": "kept (off)", "zh": "不删除（未开启）"},
+    "retention_days": {"en": "{n} days", "zh": "{n}天"},
+    "retention_years": {"en": "{n} years", "zh": "{n}年"},
+    "retention_last_run": {"en": "Last run finished at {at}.", "zh": "上次执行完成于 {at}。"},
+    "retention_never_run": {"en": "Not run yet.", "zh": "尚未执行过。"},
+    "retention_saved": {"en": "Retention policies saved.", "zh": "保留策略已保存。"},
+    "retention_removed": {"en": "Removed", "zh": "已删除"},
+    "retention_would_remove": {"en": "Would remove", "zh": "将删除"},
+    "retention_bad_number": {
+        "en": "{option}: {value!r} is not a whole number or off.",
+        "zh": "{option}：{value!r} 不是整数，也不是 off。",
+    },
+    "retention_bad_rule": {
+        "en": "--events #{index}: {value!r} is not NAME=DAYS (e.g. 'Page Viewed=90', '*=730').",
+        "zh": "--events 第 {index} 项：{value!r} 不是“事件名=天数”（例如 'Page Viewed=90'、'*=730'）。",
+    },
+    "audit_intact": {
+        "en": "The audit log is intact: {entries} entries verified.",
+        "zh": "审计日志完整：已校验 {entries} 条。",
+    },
+    "audit_problem_changed": {
+        "en": "entry #{id} was changed after it was written",
+        "zh": "第 #{id} 条记录在写入后被修改",
+    },
+    "audit_problem_missing_before": {
+        "en": "entries before #{id} (chain position {seq}) were deleted",
+        "zh": "第 #{id} 条（链上第 {seq} 条）之前的记录被删除",
+    },
+    "audit_problem_relinked": {
+        "en": "the entry before #{id} was replaced",
+        "zh": "第 #{id} 条之前的一条记录被替换",
+    },
+    "audit_problem_missing_after": {
+        "en": "the newest entries (up to chain position {seq}) were deleted",
+        "zh": "最新的记录被删除（链上原有 {seq} 条）",
+    },
+    "audit_problem_checkpoint": {
+        "en": "the retention checkpoint was changed",
+        "zh": "保留策略的检查点被修改",
+    },
+    "audit_broken": {
+        "en": "The audit log was tampered with; first broken entry #{id}: {what}",
+        "zh": "审计日志已被篡改，第一处损坏在 #{id}：{what}",
+    },
     "first_login": {
         "en": "First run: sign in at {url} as {username} with password {password} (shown once; change it with `siyu users set {username} --password`).",
         "zh": "首次运行：请在 {url} 用账号 {username}、密码 {password} 登录（只显示一次；用 `siyu users set {username} --password` 修改）。",

@@ -102,7 +102,7 @@ def count(engine: Engine, model: Any) -> int:
 
 # --- db -------------------------------------------------------------------------------------------
 def test_db_upgrade(cli: Cli, engine: Engine) -> None:
-    assert cli.json("db", "upgrade") == {"revision": "0006_privacy"}
+    assert cli.json("db", "upgrade") == {"revision": "0007_retention"}
     tables = set(inspect(engine).get_table_names())
     assert {
         "contacts",
@@ -120,7 +120,7 @@ def test_db_upgrade(cli: Cli, engine: Engine) -> None:
         "login_failures",
     } <= tables
     again = cli("db", "upgrade")  # idempotent
-    assert "0006_privacy" in again.stdout and "latest schema" in again.stdout
+    assert "0007_retention" in again.stdout and "latest schema" in again.stdout
 
 
 # --- import ---------------------------------------------------------------------------------------

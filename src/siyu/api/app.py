@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
-from siyu.api import analytics, auth, content, ingest, journeys, layers, management, privacy
+from siyu.api import analytics, auth, content, ingest, journeys, layers, management, privacy, retention
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthNotFound
 from siyu.background import LayerTasks
@@ -29,6 +29,7 @@ from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.views import LookupError_
+from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
 from siyu.segments.service import SegmentError, SegmentNotFound
@@ -64,6 +65,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (WarehouseBusy, 503),
     (AuthNotFound, 404),
     (AuthError, 422),
+    (RetentionError, 422),
 )
 
 
@@ -99,7 +101,9 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
                 settings.resolved_warehouse_path,
                 settings.warehouse_batch_size,
                 settings.warehouse_feed_interval_s,
-                LayerTasks(settings.layers_interval_s, settings.warehouse_batch_size),
+                LayerTasks(
+                    settings.layers_interval_s, settings.warehouse_batch_size, settings.retention_interval_s
+                ),
             )
             if feed_warehouse
             else None
@@ -132,8 +136,16 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(content.public_router)
     app.include_router(journeys.public_router)
     guarded = [Depends(authorise)]
-    for router in (management.router, layers.router, content.router, journeys.router, analytics.router,
-                   auth.router, privacy.router):
+    for router in (
+        management.router,
+        layers.router,
+        content.router,
+        journeys.router,
+        analytics.router,
+        auth.router,
+        privacy.router,
+        retention.router,
+    ):
         app.include_router(router, dependencies=guarded)
 
     install_console(app)

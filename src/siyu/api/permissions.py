@@ -109,4 +109,9 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/api-keys"): P.KEYS_MANAGE,
     ("DELETE", "/api/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
     ("GET", "/api/v1/audit"): P.AUDIT_READ,
+    ("GET", "/api/v1/audit/verify"): P.AUDIT_READ,
+    # retention (deletes personal data: admins and owners)
+    ("GET", "/api/v1/retention"): P.RETENTION_MANAGE,
+    ("PUT", "/api/v1/retention"): P.RETENTION_MANAGE,
+    ("POST", "/api/v1/retention/run"): P.RETENTION_MANAGE,
 }

@@ -1,4 +1,6 @@
-"""Recording and reading audit entries. Entries are only ever inserted."""
+"""Recording and reading audit entries. Entries are only ever inserted (and, by retention,
+removed oldest first); each is chained to the one before it when its transaction commits
+(``siyu.audit.chain``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from siyu.audit.chain import mark_pending
 from siyu.store.models import AuditEntry
 
 
@@ -27,6 +30,7 @@ def record(
             details=details,
         )
     )
+    mark_pending(session)
 
 
 def entries(

@@ -35,6 +35,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     KEYS_MANAGE = "keys.manage"
     AUDIT_READ = "audit.read"
+    RETENTION_MANAGE = "retention.manage"  # retention policies: how long data is kept, runs
 
 
 P = Permission
@@ -61,7 +62,7 @@ _OPERATOR = _VIEWER | {
 _ADMIN = (
     _OPERATOR
     | _ANALYST
-    | {P.CHANNELS_MANAGE, P.PROVIDERS_MANAGE, P.USERS_MANAGE, P.KEYS_MANAGE, P.AUDIT_READ}
+    | {P.CHANNELS_MANAGE, P.PROVIDERS_MANAGE, P.USERS_MANAGE, P.KEYS_MANAGE, P.AUDIT_READ, P.RETENTION_MANAGE}
     # A person's rights requests are answered by the brand's accountable staff, not by every
     # operator: a copy holds everything in clear, and an erasure cannot be undone.
     | {P.PRIVACY_EXPORT, P.PRIVACY_DELETE}

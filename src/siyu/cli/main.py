@@ -54,6 +54,10 @@ LAZY = {
     ),
     "users": Lazy("siyu.cli.users:users_app", "Console users and roles. 控制台用户与角色。"),
     "api-keys": Lazy("siyu.cli.users:api_keys_app", "REST API keys. 接口密钥。"),
+    "retention": Lazy(
+        "siyu.cli.retention:retention_app", "Retention policies: how long data is kept. 数据保留策略。"
+    ),
+    "audit": Lazy("siyu.cli.retention:audit_app", "The audit log. 审计日志。"),
     "privacy": Lazy(
         "siyu.cli.privacy:privacy_app",
         "PIPL: do-not-contact list and deletion receipts. 个人信息保护：勿扰名单与删除回执。",

@@ -15,6 +15,7 @@ from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.privacy import PrivacyClient
+from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
@@ -44,6 +45,8 @@ class Siyu:
         self.users = UsersClient(context)
         self.api_keys = ApiKeysClient(context)
         self.privacy = PrivacyClient(context)
+        self.retention = RetentionClient(context)
+        self.audit = AuditClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

@@ -22,6 +22,7 @@ from siyu.console import (
     pages_imports,
     pages_journeys,
     pages_privacy,
+    pages_retention,
     pages_segments,
     pages_settings,
 )
@@ -45,6 +46,7 @@ PAGES: tuple[Any, ...] = (
     pages_settings,
     pages_access,
     pages_privacy,
+    pages_retention,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

@@ -11,11 +11,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from siyu.api.deps import unit_of_work
+from siyu.api.deps import get_client, unit_of_work
+from siyu.audit import chain
 from siyu.audit import service as audit
 from siyu.auth.roles import ROLE_NAMES, ROLES, Permission, can_grant
 from siyu.auth.schemas import key_dict, user_dict
@@ -240,7 +242,9 @@ def audit_page(
     target_type: str = "",
     target_id: str = "",
     before: int | None = None,
+    verify: str = "",
 ) -> HTMLResponse:
+    """``verify=1`` (the page's verify button) also checks the log's hash chain."""
     filters = {
         "action": action.strip(),
         "actor": actor.strip(),
@@ -258,10 +262,12 @@ def audit_page(
             before_id=before,
         )
         known_actions = audit.actions(session)
+        checked = chain.verify(session).dump() if verify else None
+        zone = ZoneInfo(get_client(request).ctx.settings.default_timezone)
         entries = [
             {
                 "id": e.id,
-                "at": e.at,
+                "at": e.at.astimezone(zone),
                 "actor": e.actor,
                 "action": e.action,
                 "target_type": e.target_type,
@@ -284,4 +290,6 @@ def audit_page(
         older=older,
         newest=newest,
         filtered=bool(kept),
+        verified=checked,
+        verify_url="/console/settings/audit?" + urlencode({**kept, "verify": "1"}),
     )

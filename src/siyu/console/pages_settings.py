@@ -49,6 +49,7 @@ SECTIONS: tuple[tuple[str, str, P], ...] = (
     ("settings_roles", "/console/settings/roles", P.USERS_MANAGE),
     ("settings_api_keys", "/console/settings/api-keys", P.KEYS_MANAGE),
     ("settings_audit", "/console/settings/audit", P.AUDIT_READ),
+    ("settings_retention", "/console/settings/retention", P.RETENTION_MANAGE),
 )
 
 

@@ -23,10 +23,10 @@ def person_tables() -> list[Table]:
     return [t for t in reversed(Base.metadata.sorted_tables) if "contact_id" in t.c]
 
 
-def family(session: Session, survivor_id: int) -> list[int]:
-    """The survivor and every contact merged into it, at any depth."""
-    found = {survivor_id}
-    frontier = {survivor_id}
+def family(session: Session, survivor_id: int | Iterable[int]) -> list[int]:
+    """The survivor(s) and every contact merged into one of them, at any depth."""
+    found = {survivor_id} if isinstance(survivor_id, int) else set(survivor_id)
+    frontier = set(found)
     while frontier:
         nxt: set[int] = set()
         for chunk in chunked(sorted(frontier)):

@@ -13,14 +13,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
-from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge
+from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge, WarehouseRemoval
 from siyu.warehouse.erasures import apply_erasures
 from siyu.warehouse.state import MIRRORS, STATE_SCHEMA, feed_state
 
@@ -65,6 +66,9 @@ WAREHOUSE_EVENT_SCHEMA = pa.schema(
     ]
 )
 LOOKBACK_IDS = 10_000
+#: Removals re-applied below the cursor on PostgreSQL (ids commit out of order; a removal
+#: applied twice removes nothing more).
+LOOKBACK_REMOVALS = 1_000
 _FEED_SQL = {
     "sqlite": "SELECT id, message_id, contact_id, source_id, type, event, properties, context, "
     "timestamp, received_at FROM events WHERE id > :low ORDER BY id LIMIT :n",
@@ -87,6 +91,8 @@ class FeedResult:
     profiles: int = 0
     #: PIPL erasures applied (see warehouse.erasures)
     erasures: int = 0
+    #: entries of the removal log applied (retention, deleted contacts)
+    removals: int = 0
 
 
 class Warehouse:
@@ -143,6 +149,7 @@ class Warehouse:
             result.events = self._feed_events(session, batch_size)
             result.contacts = self._feed_contacts(session, batch_size)
             result.merges = self._feed_merges(session)
+            result.removals = self._feed_removals(session)
             cursor, result.profiles = feed_state(self.conn, session, self._get("changes"), batch_size)
             self._set("changes", cursor)
         # After shipping: rows of an erased person shipped by this very feed go too.
@@ -281,6 +288,37 @@ class Warehouse:
         self._set("merges", rows[-1][0])
         return len(rows)
 
+    def _feed_removals(self, session: Session) -> int:
+        """Remove what the system of record removed (``warehouse_removals``), after the events
+        of this feed were shipped, so an event read just before its deletion goes too."""
+        cursor = self._get("removals")
+        dialect = session.get_bind().dialect.name
+        low = max(cursor - (LOOKBACK_REMOVALS if dialect == "postgresql" else 0), 0)
+        rows = session.execute(
+            select(WarehouseRemoval.id, WarehouseRemoval.kind, WarehouseRemoval.criteria)
+            .where(WarehouseRemoval.id > low)
+            .order_by(WarehouseRemoval.id)
+        ).all()
+        session.rollback()
+        for _, kind, criteria in rows:
+            if kind == "events":  # contacts are erased through warehouse.erasures instead
+                self._remove_events(criteria)
+        if rows:
+            self._set("removals", max(cursor, rows[-1][0]))
+        return sum(1 for r in rows if r[0] > cursor)
+
+    def _remove_events(self, c: dict[str, Any]) -> None:
+        before = datetime.fromisoformat(c["before"]).astimezone(UTC).replace(tzinfo=None)
+        sql = "DELETE FROM events WHERE id > ? AND id <= ? AND timestamp < ?"
+        params: list[Any] = [c["after_id"], c["through_id"], before]
+        if c.get("event") is not None:
+            sql += " AND event = ?"
+            params.append(c["event"])
+        elif c.get("except"):
+            sql += " AND (event IS NULL OR NOT list_contains(?, event))"
+            params.append(list(c["except"]))
+        self.conn.execute(sql, params)
+
     def rebuild(self, db: Database, batch_size: int = 200_000) -> FeedResult:
         """Drop and reload everything from the system of record."""
         state = "".join(f"DROP TABLE IF EXISTS {m.table}; " for m in MIRRORS)
@@ -290,6 +328,9 @@ class Warehouse:
         )
         self.conn.execute(SCHEMA)
         self.conn.execute(STATE_SCHEMA)
+        with db.sessionmaker() as session:  # the system of record no longer holds what they removed
+            done = session.scalar(select(func.max(WarehouseRemoval.id)))
+        self._set("removals", int(done or 0))
         result = self.feed(db, batch_size)
         # Merges already moved events in the system of record; replaying them is a no-op but
         # keeps the cursor where the next feed expects it.

@@ -4,10 +4,20 @@ key missing in either language, or defined in two modules, fails tests/console/t
 
 from __future__ import annotations
 
-from siyu.console.texts import analytics, common, contacts, dashboard, journeys, privacy, segments, settings
+from siyu.console.texts import (
+    analytics,
+    common,
+    contacts,
+    dashboard,
+    journeys,
+    privacy,
+    retention,
+    segments,
+    settings,
+)
 
 LANGUAGES = ("zh", "en")
-MODULES = (common, dashboard, contacts, segments, journeys, analytics, settings, privacy)
+MODULES = (common, dashboard, contacts, segments, journeys, analytics, settings, privacy, retention)
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 
 

@@ -150,3 +150,6 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: When retention blanked ``content`` (the rendered body); the row stays for exactly-once
+    #: (its key) and the counts.
+    content_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
         default_factory=list,
         description="JSON list of extra regular expressions; matching identifier values are ignored.",
     )
+    pii_key_aliases: dict[str, list[str]] | None = Field(
+        default=None,
+        description="JSON object {\"phone\": [...], \"email\": [...]}: keys (any case, with or without "
+        "_ - . or spaces) whose values are phone numbers or email addresses, replacing the built-in "
+        "list (phone, mobile, mobile_phone, phoneNumber, tel, 手机, 手机号, 电话, email, e-mail, 邮箱, …).",
+    )
+    dead_letter_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Days a rejected-lines file of an import is kept (encrypted) before it is purged.",
+    )
     warehouse_batch_size: int = Field(
         default=50_000,
         description="Events per micro-batch fed from the system of record to the warehouse.",

@@ -9,6 +9,7 @@ from functools import cached_property
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
+from siyu.profiles.detect import PiiDetector
 from siyu.profiles.identifiers import IdentifierParser
 from siyu.profiles.pii import Keyring, load_keys
 from siyu.profiles.service import ProfileService, ResolutionRules
@@ -35,7 +36,12 @@ class AppContext:
 
     @cached_property
     def parser(self) -> IdentifierParser:
-        return IdentifierParser(self.settings.default_region, self.settings.blocked_identifier_values)
+        aliases = self.settings.pii_key_aliases
+        return IdentifierParser(
+            self.settings.default_region,
+            self.settings.blocked_identifier_values,
+            PiiDetector(aliases) if aliases is not None else None,
+        )
 
     @cached_property
     def rules(self) -> ResolutionRules:
@@ -45,7 +51,7 @@ class AppContext:
         )
 
     def profiles(self, session: Session) -> ProfileService:
-        return ProfileService(session, self.keyring, self.rules)
+        return ProfileService(session, self.keyring, self.rules, self.parser.pii)
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from siyu.store.private import private_dir, tighten
+
 #: Per-contact identifier limits (Segment Unify style). A merge or attach that would exceed
 #: one drops the lowest-priority incoming identifier instead.
 DEFAULT_IDENTIFIER_LIMITS: dict[str, int] = {
@@ -190,4 +192,6 @@ class Settings(BaseSettings):
         return self.data_dir / "dead-letters"
 
     def ensure_data_dir(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data directory private (0700), narrowing anything already in it."""
+        private_dir(self.data_dir)
+        tighten(self.data_dir)

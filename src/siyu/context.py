@@ -14,6 +14,7 @@ from siyu.profiles.identifiers import IdentifierParser
 from siyu.profiles.pii import Keyring, load_keys
 from siyu.profiles.service import ProfileService, ResolutionRules
 from siyu.store.engine import Database
+from siyu.store.private import private_umask
 
 
 @dataclass
@@ -23,6 +24,7 @@ class AppContext:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> AppContext:
         settings = settings or Settings()
+        private_umask()  # every file this process writes from now on is 0600 (docs/security.md)
         settings.ensure_data_dir()
         return cls(settings)
 

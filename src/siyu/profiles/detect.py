@@ -179,6 +179,27 @@ def looks_like_pii(text: str) -> bool:
     return False
 
 
+def redact_reference(text: str) -> str:
+    """A reference (a URL segment, a lookup query) safe to record: ``phone:+8613912340001`` →
+    ``phone:139****0001``, ``a@b.cn`` → ``a***@b.cn``, ``+14155552671`` → ``+14****2671``;
+    anything else unchanged."""
+    kind, sep, rest = text.partition(":")
+    if sep and kind in ("phone", "email"):
+        return f"{kind}:{mask_loose(kind, rest)}"
+    if not looks_like_pii(text):
+        return text
+    masked = mask_text(text)
+    return masked if masked != text else mask_loose("phone", text)
+
+
 DEFAULT = PiiDetector()
 
-__all__ = ["DEFAULT", "DEFAULT_KEY_ALIASES", "PiiDetector", "looks_like_pii", "mask_loose", "mask_text"]
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_KEY_ALIASES",
+    "PiiDetector",
+    "looks_like_pii",
+    "mask_loose",
+    "mask_text",
+    "redact_reference",
+]

@@ -23,6 +23,8 @@ from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
+from siyu.ingest.dead_letters import PurgeDeadLetters
+from siyu.ingest.jobs import ImportJobNotFound
 from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
@@ -43,6 +45,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (LookupError_, 404),
     (ConsentError, 422),
     (ImportFileError, 422),
+    (ImportJobNotFound, 404),
     (SegmentNotFound, 404),
     (SegmentError, 409),
     (TagNotFound, 404),
@@ -97,7 +100,11 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
                 settings.resolved_warehouse_path,
                 settings.warehouse_batch_size,
                 settings.warehouse_feed_interval_s,
-                LayerTasks(settings.layers_interval_s, settings.warehouse_batch_size),
+                PurgeDeadLetters(
+                    settings.dead_letter_dir,
+                    settings.dead_letter_retention_days,
+                    then=LayerTasks(settings.layers_interval_s, settings.warehouse_batch_size),
+                ),
             )
             if feed_warehouse
             else None

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -18,8 +19,10 @@ from siyu.client import Siyu
 from siyu.consent.service import ConsentError
 from siyu.i18n import t
 from siyu.ingest.files import ImportFileError
+from siyu.ingest.jobs import ImportJobNotFound
 from siyu.profiles.views import LookupError_
 from siyu.sources.service import SourceError
+from siyu.store.csv_safe import write_rows
 from siyu.store.engine import current_revision
 from siyu.warehouse.store import WarehouseBusy
 
@@ -207,7 +210,7 @@ def _import(
         if data["rejected"] > 20:
             err.print(t("more_errors", n=data["rejected"] - 20))
         if data["dead_letter"]:
-            err.print(t("dead_letter", path=data["dead_letter"]))
+            err.print(t("dead_letter", path=data["dead_letter"], job=data["job_id"]))
 
 
 FileArg = Annotated[Path, typer.Argument(help="JSONL (one call per line) or CSV file. 文件。")]
@@ -236,6 +239,45 @@ def _import_command(kind: str, doc: str) -> None:
 
 _import_command("events", "Import events (track/page/identify/group calls). 导入事件。")
 _import_command("contacts", "Import contacts: identifier columns + traits. 导入联系人。")
+
+
+@import_app.command("rejected")
+def import_rejected(
+    job: Annotated[int, typer.Argument(help="Import job id (printed by the import). 导入任务编号。")],
+    limit: Annotated[int | None, typer.Option(help="Show at most this many lines. 最多显示行数。", min=0)] = (
+        None
+    ),
+    offset: Annotated[int, typer.Option(help="Skip this many rejected lines. 跳过行数。", min=0)] = 0,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show phones and emails unmasked (audited). 显示明文（记审计）。")
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV. 输出 CSV。")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rejected lines of an import, decrypted from its dead-letter file. 查看导入被拒绝的行。"""
+    with _client() as client:
+        try:
+            data = client.import_rejected(job, limit, offset, reveal=reveal, actor="cli")
+        except ImportJobNotFound as exc:
+            raise _fail(t("not_found", what=str(exc))) from exc
+    if as_json:
+        _print_json(data)
+        return
+    rows = [{**r, "record": _record_text(r)} for r in data["rows"]]
+    if as_csv:
+        sys.stdout.write(write_rows(rows, ["line", "field", "reason", "record"]))
+        return
+    if data["purged"]:
+        err.print(t("dead_letter_purged", job=job))
+    for r in rows:
+        out.print(t("rejected_line", **r) + "  " + r["record"])
+
+
+def _record_text(row: dict[str, Any]) -> str:
+    """The rejected record as one line of JSON (or the raw text of a line that was not JSON)."""
+    if row.get("record") is not None:
+        return orjson.dumps(row["record"], default=str).decode()
+    return str(row.get("raw") or "")
 
 
 # --- contacts -------------------------------------------------------------------------------

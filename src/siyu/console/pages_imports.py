@@ -103,7 +103,8 @@ async def imports_upload(
 
 
 def _status(request: Request, job_id: int) -> dict[str, Any]:
-    status = jobs.job_status(get_client(request).ctx.db, job_id, SHOWN_ERRORS)
+    ctx = get_client(request).ctx
+    status = jobs.job_status(ctx.db, job_id, SHOWN_ERRORS, ctx.keyring)
     if status is None:
         raise PageError(404, "not_found", {"what": tr("imports_job", _lang(request), id=job_id)})
     return status

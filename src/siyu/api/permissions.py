@@ -29,6 +29,8 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/contacts/{query}/rfm"): P.CONTACTS_READ,
     ("GET", "/api/v1/exports/contacts"): P.PII_EXPORT,
     ("POST", "/api/v1/imports"): P.IMPORTS_WRITE,
+    # an import's rejected lines (reveal=true additionally needs pii.reveal, checked by the handler)
+    ("GET", "/api/v1/imports/{job_id}/rejected"): P.IMPORTS_WRITE,
     # traffic pool
     ("GET", "/api/v1/channels"): P.CHANNELS_READ,
     ("POST", "/api/v1/channels"): P.CHANNELS_MANAGE,

@@ -164,6 +164,14 @@ class Settings(BaseSettings):
         description="Mark the console's session cookie Secure (set true behind https).",
     )
 
+    @field_validator("pii_key_aliases")
+    @classmethod
+    def _pii_key_aliases(cls, v: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        unknown = sorted(set(v or {}) - {"phone", "email"})
+        if unknown:
+            raise ValueError(f"pii_key_aliases: keys must be phone or email, not {', '.join(unknown)}")
+        return v
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, v: str) -> str:

@@ -98,7 +98,8 @@ def test_detector_masks_every_disguise() -> None:
 
 def test_configured_aliases_replace_the_built_in_list() -> None:
     detector = PiiDetector({"phone": ["shouji"], "email": []})
-    assert detector.kind_of_key("SHOUJI") == "phone" and detector.kind_of_key("phone") is None
+    assert detector.kind_of_key("SHOUJI") == "phone" and detector.kind_of_key("mobile") is None
+    assert detector.kind_of_key("Phone") == "phone"  # the type's own name always counts
     assert detector.scrub({"shouji": "12345678"}) == {"shouji": mask_loose("phone", "12345678")}
     with pytest.raises(ValueError, match="unknown kind"):
         PiiDetector({"address": ["addr"]})

@@ -53,11 +53,27 @@ _DIGITS = re.compile(r"\d")
 # Pre-check patterns: simpler (and several times faster) supersets of the ones above.
 _MAYBE_MOBILE = re.compile(r"1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}")
 _JSON_KEY = re.compile(r'"([^"]{1,64})":')
-_NOISE_TABLE = str.maketrans("", "", "_-. \t")
+
+
+def _has_mobile(text: str) -> bool:
+    """Whether ``text`` may hold a mobile number: the fast pattern (no look-behind, which
+    would disable the regex engine's literal scan) plus a boundary check in Python, so the
+    13 digits of an epoch in milliseconds do not send every event through the walk. A
+    superset of :data:`_MOBILE_IN_TEXT` (``86``/``0086`` before the number still counts)."""
+    for match in _MAYBE_MOBILE.finditer(text):
+        start, end = match.span()
+        if end < len(text) and text[end].isdigit():
+            continue
+        if start and text[start - 1].isdigit() and text[max(0, start - 2) : start] != "86":
+            continue
+        return True
+    return False
 
 
 def normalise_key(key: str) -> str:
-    return key.casefold().translate(_NOISE_TABLE)
+    # chained replace: several times faster than str.translate with a deletion table
+    key = key.casefold()
+    return key.replace("_", "").replace("-", "").replace(".", "").replace(" ", "").replace("\t", "")
 
 
 def mask_loose(kind: str, value: Any) -> str:
@@ -97,7 +113,8 @@ class PiiDetector:
 
     def __init__(self, aliases: Mapping[str, Iterable[str]] | None = None) -> None:
         table = DEFAULT_KEY_ALIASES if aliases is None else aliases
-        self.aliases: dict[str, str] = {}
+        # The identifier types' own names always count: a configured list cannot un-protect them.
+        self.aliases: dict[str, str] = {"phone": "phone", "email": "email"}
         for kind, names in table.items():
             if kind not in ("phone", "email"):
                 raise ValueError(f"PII key aliases: unknown kind {kind!r} (phone or email)")
@@ -117,11 +134,11 @@ class PiiDetector:
             text = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
         except (TypeError, orjson.JSONEncodeError):
             return True  # too deep or not serialisable: walk it to be sure
-        if "@" in text or _MAYBE_MOBILE.search(text):
+        if "@" in text or _has_mobile(text):
             return True
-        return not self._alias_set.isdisjoint(
-            k.casefold().translate(_NOISE_TABLE) for k in _JSON_KEY.findall(text)
-        )
+        keys = _JSON_KEY.findall(text)
+        # one normalisation of all keys joined, then split: cheaper than one call per key
+        return bool(keys) and not self._alias_set.isdisjoint(normalise_key("\x00".join(keys)).split("\x00"))
 
     def scrub(self, payload: dict[str, Any] | None) -> dict[str, Any] | None:
         """``payload`` with every phone and email masked (the same object when it holds none)."""
@@ -159,7 +176,7 @@ class PiiDetector:
                 return mask_loose(kind, value)
             return value
         if isinstance(value, str):
-            return mask_text(value) if "@" in value or _MAYBE_MOBILE.search(value) else value
+            return mask_text(value) if "@" in value or _has_mobile(value) else value
         if isinstance(value, int) and 13_000_000_000 <= value < 20_000_000_000:
             return mask_loose("phone", value) if _MOBILE_IN_TEXT.fullmatch(str(value)) else value
         return value

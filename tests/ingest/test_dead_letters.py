@@ -18,6 +18,7 @@ from tests.cli.conftest import Cli, cli_env
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.ingest import dead_letters
+from siyu.profiles.pii import Keyring
 from siyu.store.models import AuditEntry
 
 PHONE, OTHER, EMAIL = "13912345678", "13987654321", "secret.person@example.com"
@@ -144,3 +145,17 @@ def test_rest_and_console(
     page = browser.get(f"/console/imports/{report.job_id}")
     assert page.status_code == 200 and 'data-line="3"' in page.text and "139****5678" in page.text
     assert PHONE not in page.text and EMAIL not in page.text and "{&#34;" not in page.text
+
+
+def test_key_rotation_rewraps_dead_letters(tmp_path: Path) -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    folder = tmp_path / "dead-letters"
+    writer = dead_letters.DeadLetterWriter(dead_letters.path_for(folder, 1), Keyring([old]))
+    writer.write({"line": 2, "field": "phone", "reason": "bad", "record": {"phone": PHONE}})
+    writer.close()
+    assert dead_letters.rewrap(folder, Keyring([new, old])) == 1
+    assert dead_letters.rewrap(folder, Keyring([new, old])) == 0  # nothing left under the old key
+    rows = dead_letters.read(dead_letters.path_for(folder, 1), Keyring([new]), reveal=True)
+    assert rows[0]["record"] == {"phone": PHONE}
+    assert stat.S_IMODE(dead_letters.path_for(folder, 1).stat().st_mode) == 0o600
+    assert dead_letters.read(dead_letters.path_for(folder, 1), Keyring([old])) == []  # old key: unreadable

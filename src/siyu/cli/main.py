@@ -422,11 +422,16 @@ def warehouse_rebuild(as_json: JsonOpt = False) -> None:
 @keys_app.command("rotate")
 def keys_rotate(as_json: JsonOpt = False) -> None:
     """Re-encrypt PII with the first configured key. 用新密钥重新加密。"""
+    from siyu.ingest.dead_letters import rewrap
     from siyu.profiles.keys import rotate
 
     with _client() as client, client.ctx.db.session() as s:
         count = rotate(s, client.ctx.keyring)
-    _print_json({"identities": count}) if as_json else out.print(t("keys_rotated", count=count))
+        files = rewrap(client.ctx.settings.dead_letter_dir, client.ctx.keyring)  # encrypted too
+    if as_json:
+        _print_json({"identities": count, "dead_letter_files": files})
+    else:
+        out.print(t("keys_rotated", count=count))
 
 
 @keys_app.command("generate")

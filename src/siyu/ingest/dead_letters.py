@@ -142,6 +142,38 @@ def purge(directory: Path, retention_days: float, now: float | None = None) -> i
     return removed
 
 
+def rewrap(directory: Path, keyring: Keyring) -> int:
+    """Re-encrypt every dead-letter line with the primary key (``siyu keys rotate``), so the old
+    key can be dropped without losing the rejected lines still kept. Each file is rewritten to
+    a private temporary file and swapped in; a line no configured key opens is kept as it is.
+    Returns how many files were rewritten."""
+    if not directory.is_dir():
+        return 0
+    done = 0
+    for entry in sorted(directory.glob("import-*" + SUFFIX)):
+        lines = entry.read_bytes().splitlines()
+        out: list[bytes] = []
+        changed = False
+        for line in lines:
+            try:
+                blob = base64.b64decode(line, validate=True)
+                if keyring.needs_rewrap(blob):
+                    plain = keyring.decrypt(blob, ASSOCIATED)
+                    line = base64.b64encode(keyring.encrypt(plain, ASSOCIATED))
+                    changed = True
+            except (binascii.Error, InvalidTag, KeyringError, ValueError):
+                pass  # unreadable with every configured key: left for the purge
+            out.append(line)
+        if changed:
+            tmp = entry.with_name(entry.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(b"".join(line + b"\n" for line in out))
+            tmp.replace(entry)
+            done += 1
+    return done
+
+
 @dataclass
 class PurgeDeadLetters:
     """The dead-letter purge as a step of ``siyu serve``'s background round (picklable: the
@@ -165,4 +197,4 @@ class PurgeDeadLetters:
             self.then(wh, db)
 
 
-__all__ = ["DeadLetterWriter", "PurgeDeadLetters", "path_for", "purge", "read"]
+__all__ = ["DeadLetterWriter", "PurgeDeadLetters", "path_for", "purge", "read", "rewrap"]

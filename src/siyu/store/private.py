@@ -35,7 +35,9 @@ def private_dir(path: Path) -> Path:
 def private_file(path: Path) -> Path:
     """Create ``path`` empty as 0600 if missing (so a library that opens it later, like SQLite,
     keeps that mode and gives it to its WAL and SHM), or narrow it to 0600."""
-    private_dir(path.parent)
+    # a missing folder is made private; an existing one (SIYU_DATABASE_URL may point anywhere)
+    # is the operator's to set
+    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     except FileExistsError:

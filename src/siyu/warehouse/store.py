@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge
-from siyu.store.private import private_dir, tighten_file
+from siyu.store.private import DIR_MODE, tighten_file
 from siyu.warehouse.state import MIRRORS, STATE_SCHEMA, feed_state
 
 SCHEMA = """
@@ -92,7 +92,7 @@ class Warehouse:
         """Open the warehouse file; when another process holds it, retry for ``wait_s`` seconds
         (``siyu serve``'s background process holds it only while it feeds or recomputes)."""
         self.path = path
-        private_dir(path.parent)
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)  # the data dir is made 0700
         deadline = time.monotonic() + wait_s
         pause = 0.01
         while True:

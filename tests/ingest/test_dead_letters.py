@@ -17,7 +17,7 @@ from tests.cli.conftest import Cli, cli_env
 
 from siyu.client import Siyu
 from siyu.context import AppContext
-from siyu.ingest import dead_letters
+from siyu.ingest import dead_letters, jobs
 from siyu.profiles.pii import Keyring
 from siyu.store.models import AuditEntry
 
@@ -40,12 +40,17 @@ def import_bad_rows(client: Siyu, tmp_path: Path, name: str = "张三-1390000000
     return report
 
 
+def masked_job_name(client: Siyu, job_id: int) -> str:
+    return str(jobs.job_status(client.ctx.db, job_id)["file"])  # type: ignore[index]
+
+
 def test_dead_letters_are_encrypted_private_and_read_back(ctx: AppContext, tmp_path: Path) -> None:
     client = Siyu(ctx)
     report = import_bad_rows(client, tmp_path)
     path = Path(report.dead_letter)
     assert path.parent == ctx.settings.dead_letter_dir
     assert "13900000000" not in path.name and "张三" not in path.name  # the upload's name stays out
+    assert masked_job_name(client, report.job_id) == "张三-139****0000.csv"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     data = path.read_bytes()
     for secret in (PHONE, "+86" + PHONE, OTHER, EMAIL, "HYPERLINK", "not-an-email"):

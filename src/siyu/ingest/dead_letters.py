@@ -28,7 +28,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 
 from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
-from siyu.profiles.detect import PiiDetector
+from siyu.profiles.detect import PiiDetector, mask_text
 from siyu.profiles.pii import KeyError_ as KeyringError
 from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
@@ -44,6 +44,12 @@ def path_for(directory: Path, job_id: int) -> Path:
     """Where job ``job_id`` keeps its rejected lines (no part of the uploaded file's name: a
     file name can itself be personal, ``张三-13912345678.csv``)."""
     return directory / f"import-{job_id}{SUFFIX}"
+
+
+def recorded_name(path: Path) -> str:
+    """The imported file's path as the job records it: a phone or email in a file name
+    (``张三-13912345678.csv``) is masked, like everywhere else at rest."""
+    return mask_text(str(path.resolve()))
 
 
 class DeadLetterWriter:
@@ -197,4 +203,4 @@ class PurgeDeadLetters:
             self.then(wh, db)
 
 
-__all__ = ["DeadLetterWriter", "PurgeDeadLetters", "path_for", "purge", "read", "rewrap"]
+__all__ = ["DeadLetterWriter", "PurgeDeadLetters", "path_for", "purge", "read", "recorded_name", "rewrap"]

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from siyu.ingest import dead_letters
+from siyu.ingest.dead_letters import recorded_name
 from siyu.ingest.messages import Message, MessageValidator
 from siyu.ingest.readers import (
     BadRecord,
@@ -126,7 +127,7 @@ class FileImporter:
         fmt = detect_format(path, fmt)
         mapping = mapping or {}
         with self.db.session() as s:
-            job = ImportJob(kind=kind, filename=str(path.resolve()), format=fmt, status="running")
+            job = ImportJob(kind=kind, filename=recorded_name(path), format=fmt, status="running")
             s.add(job)
             s.flush()
             job_id = job.id

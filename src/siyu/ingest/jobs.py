@@ -32,7 +32,7 @@ from siyu.audit import service as audit
 from siyu.ingest import dead_letters
 from siyu.ingest.files import ImportReport, Progress
 from siyu.ingest.readers import ImportFileError
-from siyu.profiles.detect import PiiDetector
+from siyu.profiles.detect import PiiDetector, mask_text
 from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
 from siyu.store.models import ImportJob
@@ -66,7 +66,8 @@ _LOCK = threading.Lock()
 def stage_upload(base: Path, filename: str | None) -> Path:
     """A fresh path for an uploaded file under ``base`` (keeps the file's own name, made safe,
     so the job list shows what the user picked)."""
-    name = _SAFE_NAME.sub("_", Path(filename or "").name).strip("._") or "upload"
+    # masked first: a file name can hold a phone (张三-13912345678.csv) and is recorded on the job
+    name = _SAFE_NAME.sub("_", mask_text(Path(filename or "").name)).strip("._") or "upload"
     folder = base / uuid.uuid4().hex
     private_dir(base)
     folder.mkdir(mode=DIR_MODE)  # the upload holds personal data until it is imported
@@ -131,7 +132,7 @@ def start_import(
 
     thread = threading.Thread(target=work, name=f"siyu-import-{path.parent.name[:8]}", daemon=True)
     thread.start()
-    target = str(path.resolve())
+    target = dead_letters.recorded_name(path)
     deadline = time.monotonic() + wait_s
     while True:
         ended = finished.is_set()  # read before the query: a job made before the end is seen

@@ -80,6 +80,20 @@ def test_a_line_written_with_another_key_or_cut_short_is_skipped(ctx: AppContext
     assert [r["line"] for r in rows] == [2, 7] and rows[0]["record"] == {"email": EMAIL}
 
 
+def test_a_record_too_deep_to_write_keeps_its_verdict(ctx: AppContext, tmp_path: Path) -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(300):
+        node["x"] = {}
+        node = node["x"]
+    path = tmp_path / "import-3.rejected.enc"
+    writer = dead_letters.DeadLetterWriter(path, ctx.keyring)
+    writer.write({"line": 5, "field": "properties", "reason": "too deep", "record": deep})
+    writer.close()
+    [row] = dead_letters.read(path, ctx.keyring, reveal=True)
+    assert (row["line"], row["field"], row["record"]) == (5, "properties", None) and "not kept" in row["raw"]
+
+
 def test_purge_removes_only_files_past_retention(ctx: AppContext, tmp_path: Path) -> None:
     client = Siyu(ctx)
     old = import_bad_rows(client, tmp_path, "old.csv")

@@ -65,7 +65,12 @@ class DeadLetterWriter:
             private_dir(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
             self._fh = os.fdopen(fd, "ab")
-        blob = self.keyring.encrypt(orjson.dumps(record, default=str).decode(), ASSOCIATED)
+        try:
+            text = orjson.dumps(record, default=str).decode()
+        except orjson.JSONEncodeError:  # nested past orjson's 255 levels: keep the verdict
+            kept = {k: record.get(k) for k in ("line", "field", "reason")}
+            text = orjson.dumps({**kept, "raw": "(not kept: nested too deep to write back)"}).decode()
+        blob = self.keyring.encrypt(text, ASSOCIATED)
         self._fh.write(base64.b64encode(blob) + b"\n")
 
     def close(self) -> None:

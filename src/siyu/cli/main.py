@@ -19,10 +19,8 @@ from siyu.client import Siyu
 from siyu.consent.service import ConsentError
 from siyu.i18n import t
 from siyu.ingest.files import ImportFileError
-from siyu.ingest.jobs import ImportJobNotFound
 from siyu.profiles.views import LookupError_
 from siyu.sources.service import SourceError
-from siyu.store.csv_safe import write_rows
 from siyu.store.engine import current_revision
 from siyu.warehouse.store import WarehouseBusy
 
@@ -255,6 +253,9 @@ def import_rejected(
     as_json: JsonOpt = False,
 ) -> None:
     """Rejected lines of an import, decrypted from its dead-letter file. 查看导入被拒绝的行。"""
+    from siyu.ingest.jobs import ImportJobNotFound
+    from siyu.store.csv_safe import write_rows
+
     with _client() as client:
         try:
             data = client.import_rejected(job, limit, offset, reveal=reveal, actor="cli")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:  # pyarrow is imported where a table is made safe, not by every CSV writer
+    import pyarrow as pa
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,6 +41,9 @@ def write_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str
 def safe_table(table: pa.Table) -> pa.Table:
     """An Arrow table whose text columns (and column names) are made safe, for writers such as
     ``pyarrow.csv.write_csv`` that format the other types themselves."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns = []
     for column in table.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):

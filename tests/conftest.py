@@ -205,3 +205,23 @@ def console_as(server: RunningServer) -> Iterator[Callable[[str], ConsoleSession
     yield make
     for browser in opened:
         browser.close()
+
+
+def walk_routes(routes: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(method, path) of every endpoint, through included routers (FastAPI includes them
+    lazily, so ``app.routes`` holds the routers, not their routes)."""
+    from fastapi.routing import APIRoute
+
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.extend((m, prefix + route.path) for m in sorted(route.methods))
+        elif hasattr(route, "original_router"):
+            found += walk_routes(route.original_router.routes, prefix + route.include_context.prefix)
+    return found
+
+
+@pytest.fixture
+def app_routes(server: RunningServer) -> Callable[[str], list[tuple[str, str]]]:
+    """``app_routes("/api/")``: (method, path) of every route of the running app under a prefix."""
+    return lambda prefix: [(m, p) for m, p in walk_routes(server.app.routes) if p.startswith(prefix)]

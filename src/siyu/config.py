@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from siyu.store.private import private_dir, tighten
+
 #: Per-contact identifier limits (Segment Unify style). A merge or attach that would exceed
 #: one drops the lowest-priority incoming identifier instead.
 DEFAULT_IDENTIFIER_LIMITS: dict[str, int] = {
@@ -67,6 +69,17 @@ class Settings(BaseSettings):
     blocked_identifier_values: list[str] = Field(
         default_factory=list,
         description="JSON list of extra regular expressions; matching identifier values are ignored.",
+    )
+    pii_key_aliases: dict[str, list[str]] | None = Field(
+        default=None,
+        description="JSON object {\"phone\": [...], \"email\": [...]}: keys (any case, with or without "
+        "_ - . or spaces) whose values are phone numbers or email addresses, replacing the built-in "
+        "list (phone, mobile, mobile_phone, phoneNumber, tel, 手机, 手机号, 电话, email, e-mail, 邮箱, …).",
+    )
+    dead_letter_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Days a rejected-lines file of an import is kept (encrypted) before it is purged.",
     )
     warehouse_batch_size: int = Field(
         default=50_000,
@@ -194,6 +207,14 @@ class Settings(BaseSettings):
         description="Mark the console's session cookie Secure (set true behind https).",
     )
 
+    @field_validator("pii_key_aliases")
+    @classmethod
+    def _pii_key_aliases(cls, v: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        unknown = sorted(set(v or {}) - {"phone", "email"})
+        if unknown:
+            raise ValueError(f"pii_key_aliases: keys must be phone or email, not {', '.join(unknown)}")
+        return v
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, v: str) -> str:
@@ -222,4 +243,6 @@ class Settings(BaseSettings):
         return self.data_dir / "dead-letters"
 
     def ensure_data_dir(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data directory private (0700), narrowing anything already in it."""
+        private_dir(self.data_dir)
+        tighten(self.data_dir)

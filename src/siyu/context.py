@@ -9,10 +9,12 @@ from functools import cached_property
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
+from siyu.profiles.detect import PiiDetector
 from siyu.profiles.identifiers import IdentifierParser
 from siyu.profiles.pii import Keyring, load_keys
 from siyu.profiles.service import ProfileService, ResolutionRules
 from siyu.store.engine import Database
+from siyu.store.private import private_umask
 
 
 @dataclass
@@ -22,6 +24,7 @@ class AppContext:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> AppContext:
         settings = settings or Settings()
+        private_umask()  # every file this process writes from now on is 0600 (docs/security.md)
         settings.ensure_data_dir()
         return cls(settings)
 
@@ -35,7 +38,12 @@ class AppContext:
 
     @cached_property
     def parser(self) -> IdentifierParser:
-        return IdentifierParser(self.settings.default_region, self.settings.blocked_identifier_values)
+        aliases = self.settings.pii_key_aliases
+        return IdentifierParser(
+            self.settings.default_region,
+            self.settings.blocked_identifier_values,
+            PiiDetector(aliases) if aliases is not None else None,
+        )
 
     @cached_property
     def rules(self) -> ResolutionRules:
@@ -45,7 +53,7 @@ class AppContext:
         )
 
     def profiles(self, session: Session) -> ProfileService:
-        return ProfileService(session, self.keyring, self.rules)
+        return ProfileService(session, self.keyring, self.rules, self.parser.pii)
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -117,8 +117,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "接收 {accepted} 条，重复 {duplicates} 条，拒绝 {rejected} 条（共 {lines} 行）。",
     },
     "dead_letter": {
-        "en": "Rejected records were written to {path}",
-        "zh": "被拒绝的记录已写入 {path}",
+        "en": "Rejected records were written to {path} (encrypted); read them with `siyu import rejected {job}`.",
+        "zh": "被拒绝的记录已写入 {path}（已加密）；用 `siyu import rejected {job}` 查看。",
+    },
+    "dead_letter_purged": {
+        "en": "The rejected lines of import {job} were purged (past SIYU_DEAD_LETTER_RETENTION_DAYS).",
+        "zh": "导入任务 {job} 被拒绝的行已按保留期限清除。",
     },
     "rejected_line": {
         "en": "line {line}, {field}: {reason}",

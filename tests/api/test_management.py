@@ -542,6 +542,7 @@ EXPECTED_ROUTES = {
     ("get", "/api/v1/sources"),
     ("post", "/api/v1/sources"),
     ("post", "/api/v1/imports"),
+    ("get", "/api/v1/imports/{job_id}/rejected"),
     ("get", "/api/v1/segments"),
     ("post", "/api/v1/segments"),
     ("post", "/api/v1/segments/preview"),

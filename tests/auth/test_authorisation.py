@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
+from tests.conftest import walk_routes
 
 from siyu.api.permissions import ANY, PUBLIC
 from siyu.api.permissions import ROUTES as API_ROUTES
@@ -49,24 +49,12 @@ def contact_id(server: Any) -> int:
     return int(server.client.contact(PHONE)["id"])
 
 
-def _routes(routes: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """(method, path) of every endpoint, through included routers (FastAPI includes them
-    lazily, so ``app.routes`` holds the routers, not their routes)."""
-    found = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.extend((m, prefix + route.path) for m in sorted(route.methods))
-        elif hasattr(route, "original_router"):
-            found += _routes(route.original_router.routes, prefix + route.include_context.prefix)
-    return found
-
-
 def api_routes(server: Any) -> list[tuple[str, str]]:
-    return [(m, p) for m, p in _routes(server.app.routes) if p.startswith("/api/")]
+    return [(m, p) for m, p in walk_routes(server.app.routes) if p.startswith("/api/")]
 
 
 def console_routes(server: Any) -> list[tuple[str, str]]:
-    return [(m, p) for m, p in _routes(server.app.routes) if p.startswith("/console/")]
+    return [(m, p) for m, p in walk_routes(server.app.routes) if p.startswith("/console/")]
 
 
 def test_every_route_has_exactly_one_permission(server: Any) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from siyu.client import Siyu
 from siyu.context import AppContext
+from siyu.ingest import dead_letters
 from siyu.ingest.service import IngestService
 from siyu.store.models import Contact, Event, Identity, ImportJob
 
@@ -150,14 +151,14 @@ def events_per_customer_no(ctx: AppContext) -> Counter[str]:
     return Counter({value: n for value, n in rows})
 
 
-def read_dead_letters(path: str | None) -> list[dict[str, Any]]:
+def read_dead_letters(ctx: AppContext, path: str | None) -> list[dict[str, Any]]:
+    """The dead-letter file decrypted (it is encrypted at rest), nothing masked."""
     assert path is not None
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
+    return dead_letters.read(path, ctx.keyring, reveal=True)
 
 
-def check_dead_letters(path: str | None, exp: Expected) -> None:
-    dead = read_dead_letters(path)
+def check_dead_letters(ctx: AppContext, path: str | None, exp: Expected) -> None:
+    dead = read_dead_letters(ctx, path)
     assert [d["line"] for d in dead] == sorted(exp.bad)
     for d in dead:
         kind = exp.bad[d["line"]]
@@ -206,7 +207,7 @@ def test_large_jsonl_with_one_percent_bad_lines(ctx: AppContext, tmp_path: Path)
     assert bad_stored == 0
     assert events_per_customer_no(ctx) == exp.per_user
     # the dead-letter file holds exactly the bad lines, with what was in them
-    check_dead_letters(report.dead_letter, exp)
+    check_dead_letters(ctx, report.dead_letter, exp)
     # progress reaches the whole file
     assert progress and progress[-1] == (path.stat().st_size, n)
     assert [p[1] for p in progress] == sorted(p[1] for p in progress)
@@ -217,7 +218,7 @@ def test_large_jsonl_with_one_percent_bad_lines(ctx: AppContext, tmp_path: Path)
     assert again.job_id != report.job_id
     assert count_events(ctx) == n_good
     assert again.dead_letter != report.dead_letter
-    check_dead_letters(again.dead_letter, exp)
+    check_dead_letters(ctx, again.dead_letter, exp)
 
 
 def test_jsonl_line_numbers_count_blank_lines_and_crlf(ctx: AppContext, tmp_path: Path) -> None:
@@ -234,7 +235,7 @@ def test_jsonl_line_numbers_count_blank_lines_and_crlf(ctx: AppContext, tmp_path
     report = Siyu(ctx).import_file(path, "events")
     assert (report.accepted, report.rejected) == (2, 2)
     assert [(e["line"], e["field"]) for e in report.errors] == [(3, "event"), (6, "(json)")]
-    dead = read_dead_letters(report.dead_letter)
+    dead = read_dead_letters(ctx, report.dead_letter)
     assert dead[1]["raw"] == "{not json"  # without the line ending
 
 
@@ -293,7 +294,7 @@ def test_csv_row_with_too_many_columns(ctx: AppContext, tmp_path: Path) -> None:
     assert [(e["line"], e["field"]) for e in report.errors] == [(4, "(row)")]
     assert "5" in report.errors[0]["reason"] and "4" in report.errors[0]["reason"]
     assert client.contact("13900139000")["traits"]["name"] == "李, 四"
-    dead = read_dead_letters(report.dead_letter)
+    dead = read_dead_letters(ctx, report.dead_letter)
     assert [d["line"] for d in dead] == [4]
     assert "多余" in dead[0]["raw"]
     with pytest.raises(Exception, match="no contact"):

@@ -23,6 +23,7 @@ from tests.api.test_segment_compat import basic
 
 from siyu.client import Siyu
 from siyu.context import AppContext
+from siyu.ingest import dead_letters
 from siyu.store.models import Event
 
 NOW = datetime.now(UTC)
@@ -249,7 +250,7 @@ def test_jsonl_import_rejects_hostile_lines_and_keeps_the_rest(ctx: AppContext, 
     assert {e["line"]: e["field"] for e in report.errors} == expected
     assert report.accepted == len(HOSTILE)
     assert sorted(e.message_id for e in stored(ctx)) == sorted(f"valid-{n}" for n in range(len(HOSTILE)))
-    dead = [json.loads(x) for x in Path(report.dead_letter or "").read_text().splitlines()]
+    dead = dead_letters.read(report.dead_letter, ctx.keyring)  # encrypted at rest
     assert sorted(d["line"] for d in dead) == sorted(expected)
 
 

@@ -3,6 +3,7 @@ is readable mid-way, errors before the job exists reach the caller, and GBK file
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -12,13 +13,15 @@ import pytest
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.ingest import jobs
+from siyu.ingest.dead_letters import DeadLetterWriter
 from siyu.ingest.files import Progress
 from siyu.ingest.readers import ImportFileError
+from siyu.profiles.pii import Keyring
 
 
 def _wait(ctx: AppContext, job_id: int) -> dict:
     deadline = time.monotonic() + 60
-    while not (status := jobs.job_status(ctx.db, job_id))["done"]:  # type: ignore[index]
+    while not (status := jobs.job_status(ctx.db, job_id, keyring=ctx.keyring))["done"]:  # type: ignore[index]
         assert time.monotonic() < deadline, status
         time.sleep(0.02)
     return status  # type: ignore[return-value]
@@ -43,7 +46,7 @@ def test_progress_mid_way_and_summary(ctx: AppContext, tmp_path: Path) -> None:
     job_id = jobs.start_import(ctx.db, path, run)
     try:
         assert reported.wait(30)
-        mid = jobs.job_status(ctx.db, job_id)
+        mid = jobs.job_status(ctx.db, job_id, keyring=ctx.keyring)
         assert mid is not None
         assert (mid["status"], mid["done"], mid["lines"], mid["accepted"]) == ("running", False, 100, 100)
         assert 0 < mid["percent"] < 100
@@ -95,10 +98,14 @@ def test_gbk_is_converted_and_utf8_left_alone(tmp_path: Path) -> None:
 
 
 def test_rejected_rows_skips_partial_lines(tmp_path: Path) -> None:
-    dead = tmp_path / "dead.jsonl"
-    dead.write_text(
-        '{"line": 2, "field": "identifiers", "reason": "no identifier", "record": {"phone": "x"}}\n'
-        '{"line": 3, "fi'
-    )
-    assert jobs.rejected_rows(str(dead)) == [{"line": 2, "field": "identifiers", "reason": "no identifier"}]
-    assert jobs.rejected_rows(None) == [] and jobs.rejected_rows(str(tmp_path / "none")) == []
+    keyring = Keyring([os.urandom(32)])
+    dead = tmp_path / "dead.rejected.enc"
+    writer = DeadLetterWriter(dead, keyring)
+    writer.write({"line": 2, "field": "identifiers", "reason": "no identifier", "record": {"phone": "x"}})
+    writer.close()
+    with dead.open("ab") as fh:
+        fh.write(b"AQID")  # a line cut short by a crash
+    rows = jobs.rejected_rows(str(dead), keyring)
+    assert rows == [{"line": 2, "field": "identifiers", "reason": "no identifier"}]
+    assert jobs.rejected_rows(None, keyring) == []
+    assert jobs.rejected_rows(str(tmp_path / "none"), keyring) == []

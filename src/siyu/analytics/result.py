@@ -15,6 +15,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from siyu.store.csv_safe import safe_table
+
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
@@ -76,7 +78,7 @@ class AnalysisResult:
 
     def to_csv(self) -> str:
         buf = io.BytesIO()
-        pacsv.write_csv(self.frame(), buf)
+        pacsv.write_csv(safe_table(self.frame()), buf)  # no cell a spreadsheet would run
         return buf.getvalue().decode()
 
     def to_html(self) -> str:

@@ -23,6 +23,8 @@ from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
+from siyu.ingest.dead_letters import PurgeDeadLetters
+from siyu.ingest.jobs import ImportJobNotFound
 from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
@@ -46,6 +48,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ConsentError, 422),
     (PrivacyError, 422),
     (ImportFileError, 422),
+    (ImportJobNotFound, 404),
     (SegmentNotFound, 404),
     (SegmentError, 409),
     (TagNotFound, 404),
@@ -101,8 +104,14 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
                 settings.resolved_warehouse_path,
                 settings.warehouse_batch_size,
                 settings.warehouse_feed_interval_s,
-                LayerTasks(
-                    settings.layers_interval_s, settings.warehouse_batch_size, settings.retention_interval_s
+                PurgeDeadLetters(
+                    settings.dead_letter_dir,
+                    settings.dead_letter_retention_days,
+                    then=LayerTasks(
+                        settings.layers_interval_s,
+                        settings.warehouse_batch_size,
+                        settings.retention_interval_s,
+                    ),
                 ),
             )
             if feed_warehouse

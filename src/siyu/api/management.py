@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -181,3 +181,22 @@ async def import_file(request: Request) -> dict[str, Any]:
     finally:
         Path(tmp.name).unlink(missing_ok=True)
     return report.as_dict()
+
+
+@router.get(
+    "/imports/{job_id}/rejected",
+    tags=["ingest"],
+    summary="An import's rejected lines, decrypted (phones and emails masked unless reveal)",
+)
+def import_rejected(
+    job_id: int,
+    request: Request,
+    limit: Annotated[int, Query(ge=0, le=10_000, description="At most this many lines.")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Skip this many rejected lines.")] = 0,
+    reveal: bool = False,
+) -> dict[str, Any]:
+    """Line, field, reason and the record as sent, from the job's encrypted dead-letter file.
+    ``reveal=true`` shows phones and emails in clear: it needs ``pii.reveal`` and is audited.
+    ``purged`` tells that the file is gone (past ``SIYU_DEAD_LETTER_RETENTION_DAYS``)."""
+    principal = require(request, Permission.PII_REVEAL if reveal else Permission.IMPORTS_WRITE)
+    return get_client(request).import_rejected(job_id, limit, offset, reveal=reveal, actor=principal.actor)

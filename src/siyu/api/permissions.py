@@ -36,6 +36,8 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/privacy/do-not-contact"): P.PRIVACY_DELETE,
     ("DELETE", "/api/v1/privacy/do-not-contact/{entry_id}"): P.PRIVACY_DELETE,
     ("POST", "/api/v1/imports"): P.IMPORTS_WRITE,
+    # an import's rejected lines (reveal=true additionally needs pii.reveal, checked by the handler)
+    ("GET", "/api/v1/imports/{job_id}/rejected"): P.IMPORTS_WRITE,
     # traffic pool
     ("GET", "/api/v1/channels"): P.CHANNELS_READ,
     ("POST", "/api/v1/channels"): P.CHANNELS_MANAGE,

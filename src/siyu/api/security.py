@@ -8,8 +8,10 @@ a cookie is sent by the browser to any site's request, a token only by our own p
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import HTTPException, Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -20,10 +22,14 @@ from siyu.api.permissions import ANY, PUBLIC, ROUTES
 from siyu.audit import service as audit
 from siyu.auth.roles import Permission
 from siyu.auth.service import AuthService, Principal
+from siyu.profiles.detect import redact_reference
+from siyu.profiles.views import LookupError_, find_contact_id
 
 SESSION_COOKIE = "siyu_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Path parameters that name a contact by any identifier (``/contacts/13912340001/consent``).
+CONTACT_PARAMS = frozenset({"query"})
 
 
 def resolve_principal(request: Request) -> Principal | None:
@@ -104,9 +110,19 @@ class AuditWrites(BaseHTTPMiddleware):
             return response
         route = request.scope.get("route")
         path = getattr(route, "path", request.url.path)
-        details: dict[str, Any] = {"status": response.status_code, **request.scope.get("path_params", {})}
-        with get_client(request).ctx.db.session() as session:
-            audit.record(
-                session, principal.actor, f"{request.method} {path}", "http", request.url.path[:100], details
-            )
+        client = get_client(request)
+        params = request.scope.get("path_params", {})
+        # Never an identifier in clear: a contact reached by phone or email is recorded by its
+        # id, and every path segment or parameter that looks like PII is masked.
+        details: dict[str, Any] = {
+            "status": response.status_code,
+            **{k: redact_reference(str(v)) for k, v in params.items()},
+        }
+        with client.ctx.db.session() as session:
+            for name in CONTACT_PARAMS.intersection(params):
+                with contextlib.suppress(LookupError_, ValueError):
+                    profiles = client.ctx.profiles(session)
+                    details["contact_id"] = find_contact_id(profiles, client.ctx.parser, str(params[name]))
+            target = "/".join(redact_reference(unquote(part)) for part in request.url.path.split("/"))
+            audit.record(session, principal.actor, f"{request.method} {path}", "http", target[:100], details)
         return response

@@ -21,6 +21,7 @@ from siyu.channels.providers import ProviderService
 from siyu.channels.sms_common import is_unsubscribe
 from siyu.consent.service import ConsentService
 from siyu.privacy.service import put_on_do_not_contact
+from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
 from siyu.profiles.identifiers import IdentifierError, IdentifierParser
 from siyu.profiles.pii import Keyring
 from siyu.profiles.service import ProfileService
@@ -126,7 +127,9 @@ def record_inbound(
         digest = hashlib.sha256(
             f"{m.channel}|{m.provider_message_id}|{m.phone}|{m.at.isoformat()}|{m.text}".encode()
         )
-        rows.append((f"inbound:{digest.hexdigest()[:32]}", cid, {"channel": m.channel, "text": m.text}))
+        # a reply can quote a number or an address: stored masked, like every ingested payload
+        props = DEFAULT_DETECTOR.scrub({"channel": m.channel, "text": m.text}) or {}
+        rows.append((f"inbound:{digest.hexdigest()[:32]}", cid, props))
         if m.channel in ("sms", "smart_sms") and is_unsubscribe(m.text):
             consent.record(
                 cid, "marketing", "sms", False, source="sms_reply", evidence={"text": m.text[:200]}

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import typer
 from rich.table import Table
 
@@ -288,7 +289,7 @@ def _import(
         if data["rejected"] > 20:
             err.print(t("more_errors", n=data["rejected"] - 20))
         if data["dead_letter"]:
-            err.print(t("dead_letter", path=data["dead_letter"]))
+            err.print(t("dead_letter", path=data["dead_letter"], job=data["job_id"]))
 
 
 FileArg = Annotated[Path, typer.Argument(help="JSONL (one call per line) or CSV file. 文件。")]
@@ -317,6 +318,48 @@ def _import_command(kind: str, doc: str) -> None:
 
 _import_command("events", "Import events (track/page/identify/group calls). 导入事件。")
 _import_command("contacts", "Import contacts: identifier columns + traits. 导入联系人。")
+
+
+@import_app.command("rejected")
+def import_rejected(
+    job: Annotated[int, typer.Argument(help="Import job id (printed by the import). 导入任务编号。")],
+    limit: Annotated[int | None, typer.Option(help="Show at most this many lines. 最多显示行数。", min=0)] = (
+        None
+    ),
+    offset: Annotated[int, typer.Option(help="Skip this many rejected lines. 跳过行数。", min=0)] = 0,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show phones and emails unmasked (audited). 显示明文（记审计）。")
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV. 输出 CSV。")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rejected lines of an import, decrypted from its dead-letter file. 查看导入被拒绝的行。"""
+    from siyu.ingest.jobs import ImportJobNotFound
+    from siyu.store.csv_safe import write_rows
+
+    with _client() as client:
+        try:
+            data = client.import_rejected(job, limit, offset, reveal=reveal, actor="cli")
+        except ImportJobNotFound as exc:
+            raise _fail(t("not_found", what=str(exc))) from exc
+    if as_json:
+        _print_json(data)
+        return
+    rows = [{**r, "record": _record_text(r)} for r in data["rows"]]
+    if as_csv:
+        sys.stdout.write(write_rows(rows, ["line", "field", "reason", "record"]))
+        return
+    if data["purged"]:
+        err.print(t("dead_letter_purged", job=job))
+    for r in rows:
+        out.print(t("rejected_line", **r) + "  " + r["record"])
+
+
+def _record_text(row: dict[str, Any]) -> str:
+    """The rejected record as one line of JSON (or the raw text of a line that was not JSON)."""
+    if row.get("record") is not None:
+        return orjson.dumps(row["record"], default=str).decode()
+    return str(row.get("raw") or "")
 
 
 # --- contacts -------------------------------------------------------------------------------
@@ -474,11 +517,16 @@ def warehouse_rebuild(as_json: JsonOpt = False) -> None:
 @keys_app.command("rotate")
 def keys_rotate(as_json: JsonOpt = False) -> None:
     """Re-encrypt PII with the first configured key. 用新密钥重新加密。"""
+    from siyu.ingest.dead_letters import rewrap
     from siyu.profiles.keys import rotate
 
     with _client() as client, client.ctx.db.session() as s:
         count = rotate(s, client.ctx.keyring)
-    _print_json({"identities": count}) if as_json else out.print(t("keys_rotated", count=count))
+        files = rewrap(client.ctx.settings.dead_letter_dir, client.ctx.keyring)  # encrypted too
+    if as_json:
+        _print_json({"identities": count, "dead_letter_files": files})
+    else:
+        out.print(t("keys_rotated", count=count))
 
 
 @keys_app.command("generate")

@@ -20,6 +20,7 @@ from siyu.client.spend import ScoresClient, SpendClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
+from siyu.ingest import dead_letters, jobs
 from siyu.ingest.files import FileImporter, ImportReport, Progress
 from siyu.ingest.messages import IngestLimits, MessageValidator
 from siyu.ingest.service import BatchResult, IngestService, ingest_in_transaction, validate_all
@@ -133,8 +134,23 @@ class Siyu:
             self.ctx.parser,
             batch_size,
             IngestLimits.from_settings(self.ctx.settings),
+            keyring=self.ctx.keyring,
         )
+        settings = self.ctx.settings
+        dead_letters.purge(settings.dead_letter_dir, settings.dead_letter_retention_days)
         return importer.run(Path(path), kind, fmt, mapping, source, progress)
+
+    def import_rejected(
+        self,
+        job_id: int,
+        limit: int | None = None,
+        offset: int = 0,
+        reveal: bool = False,
+        actor: str = "python",
+    ) -> dict[str, Any]:
+        """An import's rejected lines, decrypted from its dead-letter file; phones and emails
+        masked unless ``reveal`` (audited)."""
+        return jobs.rejected(self.ctx, job_id, limit, offset, reveal, actor)
 
     # --- profiles ---------------------------------------------------------------------------
     def contact(self, query: str, reveal: bool = False, actor: str = "python") -> dict[str, Any]:

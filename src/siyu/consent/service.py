@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
+from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
 from siyu.store.changes import note_changed
 from siyu.store.models import ConsentRecord, utcnow
 
@@ -47,7 +48,7 @@ class ConsentService:
             channel=channel or ANY_CHANNEL,
             granted=granted,
             source=source,
-            evidence=evidence,
+            evidence=DEFAULT_DETECTOR.scrub(evidence),  # proof of consent, never a clear phone
             occurred_at=at or utcnow(),
         )
         self.session.add(rec)

@@ -19,6 +19,7 @@ from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
 from siyu.console.web import PageError, principal_of, render
 from siyu.console.web import user_language as _lang
+from siyu.profiles.detect import redact_reference
 from siyu.profiles.search import contact_rows, search_contacts
 from siyu.profiles.timeline import profile_360
 from siyu.tags.schemas import TagError
@@ -58,7 +59,15 @@ def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> 
         return RedirectResponse(f"/console/contacts/{rows[0]['id']}", status_code=303)
     pages = max(1, -(-found.total // PAGE_SIZE))
     return render(
-        request, "contacts.html", q=q, rows=rows, found=found, page=page, pages=pages, page_size=PAGE_SIZE
+        request,
+        "contacts.html",
+        q=q,
+        q_shown=redact_reference(q),  # headings repeat a searched phone masked, like the results
+        rows=rows,
+        found=found,
+        page=page,
+        pages=pages,
+        page_size=PAGE_SIZE,
     )
 
 

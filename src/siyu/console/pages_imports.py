@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from siyu.api.deps import get_client
+from siyu.api.security import actor_of
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
@@ -109,17 +110,41 @@ async def imports_upload(request: Request) -> Response:
 
 
 def _status(request: Request, job_id: int) -> dict[str, Any]:
-    status = jobs.job_status(get_client(request).ctx.db, job_id, SHOWN_ERRORS)
+    ctx = get_client(request).ctx
+    status = jobs.job_status(ctx.db, job_id, SHOWN_ERRORS, ctx.keyring)
     if status is None:
         raise PageError(404, "not_found", {"what": tr("imports_job", _lang(request), id=job_id)})
     return status
 
 
 @router.get("/imports/{job_id}")
-def import_job(request: Request, job_id: int, converted: bool = False) -> Response:
+def import_job(request: Request, job_id: int, converted: bool = False, offset: int = 0) -> Response:
     job = _status(request, job_id)
     flash = tr("imports_converted", _lang(request)) if converted else None
-    return render(request, "imports_job.html", job=job, flash=flash, shown_errors=SHOWN_ERRORS)
+    offset = max(0, offset)
+    # every rejected line, a page at a time, decrypted from the dead-letter file; phones and
+    # emails masked (the clear record is for `siyu import rejected --reveal` / REST reveal)
+    client = get_client(request)
+    rejected = client.import_rejected(job_id, SHOWN_ERRORS, offset, actor=actor_of(request))
+    for row in rejected["rows"]:
+        row["shown"] = record_text(row)
+    return render(
+        request,
+        "imports_job.html",
+        job=job,
+        flash=flash,
+        shown_errors=SHOWN_ERRORS,
+        rejected=rejected,
+        retention_days=f"{client.ctx.settings.dead_letter_retention_days:g}",
+    )
+
+
+def record_text(row: dict[str, Any]) -> str:
+    """A rejected record as the operator reads it: ``column：value`` pairs, not JSON."""
+    record = row.get("record")
+    if isinstance(record, dict):
+        return "；".join(f"{k}：{'' if v is None else v}" for k, v in record.items())
+    return str(record if record is not None else row.get("raw") or "")
 
 
 @router.get("/imports/{job_id}/status")

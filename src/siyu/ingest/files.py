@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import IntegrityError
 
+from siyu.ingest import dead_letters
+from siyu.ingest.dead_letters import recorded_name
 from siyu.ingest.messages import IngestLimits, Message, MessageValidator
 from siyu.ingest.readers import (
     BadRecord,
@@ -33,6 +34,7 @@ from siyu.ingest.readers import (
 )
 from siyu.ingest.service import RETRIES, BatchResult, IngestService, Rejection, validate_all
 from siyu.profiles.identifiers import IdentifierParser
+from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
 from siyu.store.models import ImportJob, Source
 
@@ -99,8 +101,12 @@ class FileImporter:
         parser: IdentifierParser,
         batch_size: int = 5000,
         limits: IngestLimits | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
+        if keyring is None:
+            raise ValueError("a file import needs the PII keyring: its dead letters are encrypted")
         self.limits = limits
+        self.keyring = keyring
         self.db = db
         self.make_service = make_service
         self.dead_letter_dir = dead_letter_dir
@@ -123,14 +129,15 @@ class FileImporter:
         fmt = detect_format(path, fmt)
         mapping = mapping or {}
         with self.db.session() as s:
-            job = ImportJob(kind=kind, filename=str(path.resolve()), format=fmt, status="running")
+            job = ImportJob(kind=kind, filename=recorded_name(path), format=fmt, status="running")
             s.add(job)
             s.flush()
             job_id = job.id
         report = ImportReport(job_id=job_id)
-        self.dead_letter_dir.mkdir(parents=True, exist_ok=True)
-        dead_path = self.dead_letter_dir / f"import-{job_id}-{path.stem}.rejected.jsonl"
-        writer = _BatchWriter(report, job_id, dead_path, source, self.make_service)
+        dead_path = dead_letters.path_for(self.dead_letter_dir, job_id)
+        writer = _BatchWriter(
+            report, job_id, dead_letters.DeadLetterWriter(dead_path, self.keyring), source, self.make_service
+        )
         bytes_done = 0
         with self.db.sessionmaker() as session:
             service = self.make_service(session)
@@ -177,16 +184,16 @@ class _BatchWriter:
         self,
         report: ImportReport,
         job_id: int,
-        dead_path: Path,
+        dead: dead_letters.DeadLetterWriter,
         source: Source | None,
         make_service: Callable[[Any], IngestService],
     ) -> None:
         self.make_service = make_service
         self.report = report
         self.job_id = job_id
-        self.dead_path = dead_path
+        self.dead_path = dead.path
         self.source = source
-        self.dead: Any = None
+        self.dead = dead  # encrypted, 0600 (see ingest/dead_letters.py)
 
     def write(self, session: Any, service: IngestService, prepared: Prepared) -> IngestService:
         """Write one batch; returns the service to use next (a fresh one after a retry)."""
@@ -218,20 +225,13 @@ class _BatchWriter:
         for r in result.rejected:
             error = {"line": prepared.linenos[r.index], "field": r.field, "reason": r.reason}
             report.errors.append(error)
-            if self.dead is None:
-                self.dead = self.dead_path.open("ab")
             record = prepared.originals.get(r.index)
             kept = {"raw": record.raw} if isinstance(record, BadRecord) else {"record": record}
-            try:
-                line = orjson.dumps({**error, **kept}, default=str)
-            except orjson.JSONEncodeError:  # nested past orjson's 255 levels: keep the verdict
-                line = orjson.dumps({**error, "raw": "(not kept: nested too deep to write back)"})
-            self.dead.write(line + b"\n")
+            self.dead.write({**error, **kept})
         return service
 
     def close(self) -> None:
-        if self.dead is not None:
-            self.dead.close()
+        self.dead.close()
 
 
 def _finish(session: Any, job_id: int, status: str, error: str | None) -> None:

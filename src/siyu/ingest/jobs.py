@@ -24,20 +24,31 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import select
 
+from siyu.audit import service as audit
+from siyu.ingest import dead_letters
 from siyu.ingest.files import ImportReport, Progress
 from siyu.ingest.readers import ImportFileError
+from siyu.profiles.detect import PiiDetector, mask_text
+from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
 from siyu.store.models import ImportJob
+from siyu.store.private import DIR_MODE, private_dir
+
+if TYPE_CHECKING:
+    from siyu.context import AppContext
 
 #: How many in-memory progress entries to keep (finished ones are dropped oldest first).
 KEEP = 200
 _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 _CHUNK = 1 << 20
+
+
+class ImportJobNotFound(LookupError):
+    """No import job with that id."""
 
 
 @dataclass
@@ -55,9 +66,11 @@ _LOCK = threading.Lock()
 def stage_upload(base: Path, filename: str | None) -> Path:
     """A fresh path for an uploaded file under ``base`` (keeps the file's own name, made safe,
     so the job list shows what the user picked)."""
-    name = _SAFE_NAME.sub("_", Path(filename or "").name).strip("._") or "upload"
+    # masked first: a file name can hold a phone (张三-13912345678.csv) and is recorded on the job
+    name = _SAFE_NAME.sub("_", mask_text(Path(filename or "").name)).strip("._") or "upload"
     folder = base / uuid.uuid4().hex
-    folder.mkdir(parents=True)
+    private_dir(base)
+    folder.mkdir(mode=DIR_MODE)  # the upload holds personal data until it is imported
     return folder / name
 
 
@@ -119,7 +132,7 @@ def start_import(
 
     thread = threading.Thread(target=work, name=f"siyu-import-{path.parent.name[:8]}", daemon=True)
     thread.start()
-    target = str(path.resolve())
+    target = dead_letters.recorded_name(path)
     deadline = time.monotonic() + wait_s
     while True:
         ended = finished.is_set()  # read before the query: a job made before the end is seen
@@ -158,22 +171,47 @@ def _percent(job: ImportJob, live: _Live | None) -> float | None:
     return round(min(99.0, 100.0 * live.bytes_done / live.total_bytes), 1)
 
 
-def rejected_rows(dead_letter_path: str | None, limit: int = 20) -> list[dict[str, Any]]:
-    """The first rejected lines of an import: line, field and reason (not the record itself,
-    which may hold personal data)."""
-    if not dead_letter_path or not Path(dead_letter_path).is_file():
-        return []
-    out: list[dict[str, Any]] = []
-    with Path(dead_letter_path).open("rb") as fh:
-        for raw in fh:
-            try:
-                item = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue  # a line still being written
-            out.append({"line": item.get("line"), "field": item.get("field"), "reason": item.get("reason")})
-            if len(out) >= limit:
-                break
-    return out
+def rejected_rows(
+    dead_letter_path: str | None, keyring: Keyring, limit: int = 20, pii: PiiDetector | None = None
+) -> list[dict[str, Any]]:
+    """The first rejected lines of an import: line, field and reason (phones and emails in the
+    reason masked; not the record itself, which the page need not show)."""
+    rows = dead_letters.read(dead_letter_path, keyring, limit=limit, pii=pii)
+    return [{"line": r["line"], "field": r["field"], "reason": r["reason"]} for r in rows]
+
+
+def rejected(
+    ctx: AppContext,
+    job_id: int,
+    limit: int | None = None,
+    offset: int = 0,
+    reveal: bool = False,
+    actor: str = "system",
+) -> dict[str, Any]:
+    """Job ``job_id``'s rejected lines decrypted from its dead-letter file (line, field, reason,
+    record), from ``offset``, at most ``limit``. Phones and emails are masked unless
+    ``reveal``, which is audited. ``purged`` is true when the job had rejected lines but the
+    file is gone (past ``SIYU_DEAD_LETTER_RETENTION_DAYS``)."""
+    if (limit is not None and limit < 0) or offset < 0:
+        raise ImportFileError("limit and offset must not be negative")
+    with ctx.db.session() as s:
+        job = s.get(ImportJob, job_id)
+        if job is None:
+            raise ImportJobNotFound(f"no import job {job_id}")
+        path = job.dead_letter_path
+        rows = dead_letters.read(path, ctx.keyring, limit, offset, reveal, ctx.parser.pii)
+        if reveal and rows:
+            audit.record(s, actor, "pii.revealed", "import_job", job_id, {"fields": ["rejected_lines"]})
+            s.commit()
+        return {
+            "job_id": job.id,
+            "kind": job.kind,
+            "file": Path(job.filename).name,
+            "rejected": job.rejected,
+            "purged": bool(job.rejected) and not (path and Path(path).is_file()),
+            "offset": offset,
+            "rows": rows,
+        }
 
 
 def _job_dict(job: ImportJob, live: _Live | None) -> dict[str, Any]:
@@ -195,7 +233,9 @@ def _job_dict(job: ImportJob, live: _Live | None) -> dict[str, Any]:
     }
 
 
-def job_status(db: Database, job_id: int, max_errors: int = 20) -> dict[str, Any] | None:
+def job_status(
+    db: Database, job_id: int, max_errors: int = 20, keyring: Keyring | None = None
+) -> dict[str, Any] | None:
     """The job's counts and status, its progress in percent (None when unknown), and the first
     rejected rows. None when there is no such job."""
     with db.session() as s:
@@ -205,7 +245,8 @@ def job_status(db: Database, job_id: int, max_errors: int = 20) -> dict[str, Any
         with _LOCK:
             live = _LIVE.get((db.url, job_id))
         out = _job_dict(job, live)
-        out["errors"] = rejected_rows(job.dead_letter_path, max_errors) if job.rejected else []
+        readable = job.rejected and keyring is not None
+        out["errors"] = rejected_rows(job.dead_letter_path, keyring, max_errors) if readable else []
         return out
 
 
@@ -216,4 +257,13 @@ def recent_jobs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
             return [_job_dict(j, _LIVE.get((db.url, j.id))) for j in jobs]
 
 
-__all__ = ["ImportFileError", "job_status", "recent_jobs", "rejected_rows", "stage_upload", "start_import"]
+__all__ = [
+    "ImportFileError",
+    "ImportJobNotFound",
+    "job_status",
+    "recent_jobs",
+    "rejected",
+    "rejected_rows",
+    "stage_upload",
+    "start_import",
+]

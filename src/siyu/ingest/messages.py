@@ -11,6 +11,7 @@ over dicts rather than a pydantic model: every check still names the field it fa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from siyu.config import Settings
+from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
 from siyu.profiles.identifiers import (
     IDENTIFIER_PRIORITY,
     BlockedIdentifier,
@@ -26,14 +28,10 @@ from siyu.profiles.identifiers import (
     IdentifierError,
     IdentifierParser,
 )
-from siyu.profiles.pii import mask_value
 
 TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 MAX_EVENT_NAME = 200
 MAX_MESSAGE_ID = 128
-#: Keys whose values are personal information: masked wherever a payload is stored as JSON.
-PII_KEYS = {"phone": "phone", "mobile": "phone", "phone_number": "phone", "email": "email"}
-_PII_KEYSET = frozenset(PII_KEYS)
 _TOP_LEVEL_IDS = frozenset({"userId", "anonymousId", "previousId"})
 
 
@@ -241,21 +239,9 @@ def _dict(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def scrub(payload: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Mask PII-named keys (phone, email, …) so plaintext never reaches stored JSON."""
-    if not payload:
-        return payload
-    nested = payload.get("traits")
-    if _PII_KEYSET.isdisjoint(payload) and not (
-        isinstance(nested, dict) and not _PII_KEYSET.isdisjoint(nested)
-    ):
-        return payload  # the common case, decided in C
-    hits = [k for k in payload if k in PII_KEYS and isinstance(payload[k], str)]
-    out = dict(payload)
-    for k in hits:
-        out[k] = mask_value(PII_KEYS[k], out[k])
-    if isinstance(nested, dict):
-        out["traits"] = scrub(nested)
-    return out
+    """Mask phones and emails (any key case or alias, nested, in lists, as numbers) so plaintext
+    never reaches stored JSON; the validator uses its parser's configured detector."""
+    return DEFAULT_DETECTOR.scrub(payload)
 
 
 def content_message_id(raw: dict[str, Any]) -> str:
@@ -333,16 +319,17 @@ class MessageValidator:
                 "identifiers",
                 "no usable identifier: give userId, anonymousId or an identifiers object" + why,
             )
-        plain_traits = scrub({k: v for k, v in (traits or {}).items() if k not in IDENTIFIER_PRIORITY}) or {}
+        pii = self.parser.pii
+        plain_traits = pii.scrub({k: v for k, v in (traits or {}).items() if k not in IDENTIFIER_PRIORITY})
         return Message(
             type=kind,
             message_id=message_id,
             timestamp=timestamp,
             identifiers=identifiers,
             event=event,
-            properties=scrub(properties),
-            traits=plain_traits,
-            context=scrub(context),
+            properties=pii.scrub(properties),
+            traits=plain_traits or {},
+            context=pii.scrub(context),
             blocked=tuple(blocked),
         )
 
@@ -395,6 +382,12 @@ class MessageValidator:
             for name, value in traits.items():
                 if value and name in IDENTIFIER_PRIORITY:
                     self._add(out, blocked, name, value, "traits")
+                elif value and (alias := self.parser.pii.kind_of_key(name)):
+                    # ``Phone``, ``mobile``, ``手机号``…: an identifier (stored encrypted) when
+                    # valid; otherwise it stays a trait, masked, and the call is not refused.
+                    for v in value if type(value) is list else (value,):
+                        with contextlib.suppress(IdentifierError):
+                            out.append(self.parser.parse(alias, v))
         return (out if len(out) < 2 else list(dict.fromkeys(out))), blocked
 
     def _add(self, out: list[Identifier], blocked: list[str], kind: str, value: Any, where: str) -> None:

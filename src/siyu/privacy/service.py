@@ -25,9 +25,11 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.consent.service import ANY_CHANNEL
+from siyu.ingest import dead_letters
 from siyu.privacy import repository as repo
 from siyu.privacy.schemas import Correction, DoNotContactEntry, PrivacyError, Receipt
 from siyu.profiles.identifiers import IdentifierError, IdentifierParser
+from siyu.profiles.pii import Keyring
 from siyu.profiles.service import ProfileService
 from siyu.profiles.views import LookupError_
 from siyu.store.changes import note_changed
@@ -268,7 +270,7 @@ class PrivacyService:
         if self.session.get_bind().dialect.name == "sqlite":  # the pooled connection goes back as it was
             self.session.execute(text("PRAGMA secure_delete = OFF"))
         if dead_letter_dir is not None:
-            lines = scrub_dead_letters(dead_letter_dir, needles)
+            lines = scrub_dead_letters(dead_letter_dir, self.profiles.keyring, needles)
             if lines:
                 counts[KINDS["dead_letters"]] = lines
         repo.put_do_not_contact(self.session, entries, ANY_CHANNEL, "deleted", deletion_id)
@@ -367,26 +369,17 @@ def dnc_entry(e: DoNotContact) -> DoNotContactEntry:
     )
 
 
-def scrub_dead_letters(directory: Path, needles: list[str]) -> int:
+def scrub_dead_letters(directory: Path, keyring: Keyring, needles: list[str]) -> int:
     """Drop every dead-letter line that names the person; returns lines removed. A line is
     matched on its text and on its text without separators (``138 0013 8000``)."""
-    if not needles or not directory.is_dir():
+    if not needles:
         return 0
     squeeze = re.compile(rb"[\s\-()]")
     encoded = [n.encode() for n in needles]
     encoded += [json.dumps(n).encode()[1:-1] for n in needles]  # as escaped inside JSON text
-    removed = 0
-    for path in sorted(directory.iterdir()):
-        if not path.is_file():
-            continue
-        lines = path.read_bytes().splitlines(keepends=True)
-        keep = [ln for ln in lines if not any(n in ln or n in squeeze.sub(b"", ln) for n in encoded)]
-        if len(keep) != len(lines):
-            removed += len(lines) - len(keep)
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_bytes(b"".join(keep))
-            tmp.replace(path)
-    return removed
+    return dead_letters.drop_lines(
+        directory, keyring, lambda line: any(n in line or n in squeeze.sub(b"", line) for n in encoded)
+    )
 
 
 def settle_storage(db: Database) -> None:

@@ -4,8 +4,6 @@ interface and here). One CSV row per surviving contact; identifiers as ``type:va
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.profiles.service import ProfileService
+from siyu.store.csv_safe import write_rows
 from siyu.store.models import Channel, Contact, ContactAttribute
 
 COLUMNS = ["id", "created_at", "first_channel", "identifiers", "name"]
@@ -61,8 +60,5 @@ def export_rows(session: Session, profiles: ProfileService, actor: str) -> Itera
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    """The export as CSV; a name like ``=HYPERLINK(…)`` is kept as text, never a formula."""
+    return write_rows(rows, COLUMNS)

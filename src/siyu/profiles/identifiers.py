@@ -7,6 +7,9 @@ from typing import Any, NamedTuple
 
 import phonenumbers
 
+from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
+from siyu.profiles.detect import PiiDetector
+
 #: Highest first: when a merge or attach would break a rule, the lowest-priority incoming
 #: identifier is dropped. customer_no is the brand's own key, phone is the strongest personal key
 #: in China, device ids are the weakest.
@@ -74,8 +77,12 @@ class Identifier(NamedTuple):
 class IdentifierParser:
     """Normalises raw identifier values: phone → E.164, email lower-cased, openid scoped."""
 
-    def __init__(self, region: str = "CN", extra_blocked: list[str] | None = None) -> None:
+    def __init__(
+        self, region: str = "CN", extra_blocked: list[str] | None = None, pii: PiiDetector | None = None
+    ) -> None:
         self.region = region
+        #: Finds phones and emails under any key alias, nested or as numbers (masking them).
+        self.pii = pii or DEFAULT_DETECTOR
         self.extra_blocked = list(extra_blocked or [])
         # One alternation: a single regex call per value on the ingest hot path.
         self._blocked = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_BLOCKED, *(extra_blocked or []))))

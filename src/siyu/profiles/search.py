@@ -182,7 +182,9 @@ def contact_rows(session: Session, profiles: ProfileService, ids: Sequence[int])
                     {"type": i.type, "value": mask_value(i.type, profiles.reveal(i))} for i in mine[:4]
                 ],
                 "more_identifiers": max(0, len(mine) - 4),
-                "name": next((str(named[n]) for n in NAME_TRAITS if named.get(n) not in (None, "")), None),
+                "name": profiles.pii.scrub_value(
+                    next((str(named[n]) for n in NAME_TRAITS if named.get(n) not in (None, "")), None)
+                ),
                 "first_channel": channels.get(contact.first_channel_id) if contact.first_channel_id else None,
                 "stage": stages.get(cid),
                 "tags": tags.get(cid, []),

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
+from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
+from siyu.profiles.detect import PiiDetector
 from siyu.profiles.identifiers import PII_TYPES, Identifier
 from siyu.profiles.pii import Keyring
 from siyu.profiles.repository import IdentityKey, ProfileRepository
@@ -50,10 +52,13 @@ def is_empty(value: Any) -> bool:
 
 
 class ProfileService:
-    def __init__(self, session: Session, keyring: Keyring, rules: ResolutionRules) -> None:
+    def __init__(
+        self, session: Session, keyring: Keyring, rules: ResolutionRules, pii: PiiDetector | None = None
+    ) -> None:
         self.session = session
         self.keyring = keyring
         self.rules = rules
+        self.pii = pii or DEFAULT_DETECTOR
         self.repo = ProfileRepository(session)
         self._pii_keys: dict[Identifier, IdentityKey] = {}
 
@@ -259,6 +264,9 @@ class ProfileService:
 
     # --- traits -----------------------------------------------------------------------------
     def set_traits(self, contact_id: int, traits: dict[str, Any], at: datetime) -> None:
+        # Whoever calls (ingest masks already; the Python API, other capabilities may not), no
+        # phone or email is stored as a trait in clear: it lives encrypted in identities.
+        traits = self.pii.scrub(traits) or {}
         current = self.repo.attributes(contact_id)
         changed = False
         for name, value in traits.items():

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.profiles import views
+from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
+from siyu.profiles.detect import PiiDetector
 from siyu.profiles.service import ProfileService
 from siyu.rfm.repository import RfmRepository
 from siyu.stages.service import StageService
@@ -26,8 +28,11 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def timeline(session: Session, contact_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """Events and messages of the contact, newest first, at most ``limit``."""
+def timeline(
+    session: Session, contact_id: int, limit: int = 50, pii: PiiDetector = DEFAULT_DETECTOR
+) -> list[dict[str, Any]]:
+    """Events and messages of the contact, newest first, at most ``limit``. Event properties
+    are masked again (``pii``) in case they were stored before every alias was detected."""
     items: list[dict[str, Any]] = []
     for e in session.scalars(
         select(Event)
@@ -41,7 +46,7 @@ def timeline(session: Session, contact_id: int, limit: int = 50) -> list[dict[st
                 "at": _aware(e.timestamp),
                 "type": e.type,
                 "name": e.event or e.type,
-                "properties": e.properties or {},
+                "properties": pii.scrub(e.properties) or {},
             }
         )
     journeys = {j.id: j.key for j in session.scalars(select(Journey))}
@@ -62,7 +67,7 @@ def timeline(session: Session, contact_id: int, limit: int = 50) -> list[dict[st
                 "template": m.template,
                 "transactional": m.transactional,
                 "sent_at": _aware(m.sent_at) if m.sent_at else None,
-                "error": m.error,
+                "error": pii.scrub_value(m.error),  # a provider's reason may quote the number
             }
         )
     items.sort(key=lambda i: i["at"], reverse=True)
@@ -130,6 +135,6 @@ def profile_360(
             "computed_at": _aware(rfm.computed_at),
         },
         enrolments=enrolments(session, contact_id),
-        timeline=timeline(session, contact_id, limit),
+        timeline=timeline(session, contact_id, limit, profiles.pii),
     )
     return data

@@ -107,7 +107,12 @@ def profile(
         "created_at": contact.created_at.isoformat(),
         "first_channel": channels.get(contact.first_channel_id) if contact.first_channel_id else None,
         "identifiers": identities,
-        "traits": {name: a.value for name, a in sorted(profiles.repo.attributes(contact_id).items())},
+        # Masked again on the way out: rows written before PII was detected under every alias
+        # (or by a path that skipped ingest) must not show a phone either.
+        "traits": {
+            name: profiles.pii.scrub_value(a.value)
+            for name, a in sorted(profiles.repo.attributes(contact_id).items())
+        },
         "touches": touches,
         "consent": [{"purpose": p, "channel": ch, "granted": g} for (p, ch), g in sorted(consent.items())],
         "merges": [
@@ -125,7 +130,7 @@ def profile(
                 "type": e.type,
                 "event": e.event,
                 "timestamp": e.timestamp.isoformat(),
-                "properties": e.properties,
+                "properties": profiles.pii.scrub(e.properties),
             }
             for e in events
         ],

@@ -15,6 +15,8 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from siyu.store.private import private_file
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -30,9 +32,9 @@ def _json_loads(value: Any) -> Any:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the pragmas and JSON codec siyu relies on."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_file(Path(path))  # SQLite gives its WAL and SHM the database file's mode
         engine = create_engine(
             url,
             json_serializer=_json_dumps,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from siyu.store.engine import Database
 from siyu.store.models import EVENT_COLUMNS, Contact, ContactMerge, WarehouseRemoval
+from siyu.store.private import DIR_MODE, tighten_file
 from siyu.warehouse.erasures import apply_erasures
 from siyu.warehouse.state import MIRRORS, STATE_SCHEMA, feed_state
 
@@ -100,12 +101,13 @@ class Warehouse:
         """Open the warehouse file; when another process holds it, retry for ``wait_s`` seconds
         (``siyu serve``'s background process holds it only while it feeds or recomputes)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)  # the data dir is made 0700
         deadline = time.monotonic() + wait_s
         pause = 0.01
         while True:
             try:
                 self.conn = duckdb.connect(str(path), read_only=read_only)
+                tighten_file(path)  # created 0600 under siyu's umask; narrowed if older
                 break
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if time.monotonic() + pause > deadline:

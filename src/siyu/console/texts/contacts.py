@@ -179,11 +179,20 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The import stopped: {error}. Finished batches are kept; fix the file and import it again "
         "(rows already imported are not duplicated).",
     },
-    "imports_bad_rows": {"zh": "有问题的行（前 {n} 条）", "en": "Rejected rows (first {n})"},
-    "imports_bad_rows_more": {
-        "zh": "共 {total} 行未导入，完整清单已保存在服务器的死信文件中。",
-        "en": "{total} rows were not imported; the full list is kept in the server's dead-letter file.",
+    "imports_bad_rows_range": {
+        "zh": "有问题的行：第 {first}–{last} 条，共 {total} 条",
+        "en": "Rejected rows {first}–{last} of {total}",
     },
+    "imports_bad_rows_purged": {
+        "zh": "这些行已超过保留期限，已从服务器清除。",
+        "en": "These rows were kept past the retention period and have been purged from the server.",
+    },
+    "imports_bad_rows_kept": {
+        "zh": "被拒绝的行在服务器上加密保存 {days} 天，之后自动清除；手机号和邮箱已打码。",
+        "en": "Rejected rows are kept encrypted on the server for {days} days, then purged; "
+        "phones and emails are masked.",
+    },
+    "imports_record": {"zh": "原始内容", "en": "Record"},
     "imports_line": {"zh": "行号", "en": "Line"},
     "imports_field": {"zh": "字段", "en": "Field"},
     "imports_reason": {"zh": "原因", "en": "Reason"},

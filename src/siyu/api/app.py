@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
+from siyu.analytics.spend import SpendImportError
 from siyu.api import analytics, auth, content, ingest, journeys, layers, management
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthNotFound
@@ -43,6 +44,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (LookupError_, 404),
     (ConsentError, 422),
     (ImportFileError, 422),
+    (SpendImportError, 422),
     (SegmentNotFound, 404),
     (SegmentError, 409),
     (TagNotFound, 404),

@@ -145,6 +145,29 @@ def test_nobody_grants_more_than_they_hold(server: Any, api_key: Callable[[str],
     assert [u["username"] for u in server.client.users.list()] == ["boss"]
 
 
+def test_an_admin_cannot_revoke_or_change_what_it_could_not_grant(
+    server: Any, api_key: Callable[[str], str]
+) -> None:
+    """As the testers sent it: an admin revoked the owner's API keys."""
+    owner_key = api_key("owner", "owner-etl")
+    owner_id = next(k["id"] for k in server.client.api_keys.list() if k["name"] == "owner-etl")
+    server.client.users.create("the-owner", PW, "owner", actor="test")
+    admin = {"Authorization": f"Bearer {api_key('admin')}"}
+    with httpx.Client(base_url=server.url, headers=admin) as http:
+        refused = http.delete(f"/api/v1/api-keys/{owner_id}")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"] == "role: a admin cannot revoke a owner key"
+        assert http.patch("/api/v1/users/the-owner", json={"disabled": True}).status_code == 403
+        # What an admin may grant, it may revoke: an operator's key.
+        made = http.post("/api/v1/api-keys", json={"name": "ops", "role": "operator"}).json()
+        assert http.delete(f"/api/v1/api-keys/{made['id']}").status_code == 200
+    owner = httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {owner_key}"})
+    assert owner.status_code == 200 and owner.json()["role"] == "owner"
+    assert not next(u for u in server.client.users.list() if u["username"] == "the-owner")["disabled"]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {owner_key}"}) as http:
+        assert http.delete(f"/api/v1/api-keys/{owner_id}").status_code == 200  # an owner may
+
+
 # --- static files and redirects -----------------------------------------------------------------
 def _raw_get(server: Any, path: str) -> tuple[int, bytes]:
     """A request line sent as is: HTTP clients normalise ``..`` away before sending."""

@@ -15,7 +15,7 @@ from siyu.analytics.base import AnalyticsError
 from siyu.analytics.spend import SpendImportError
 from siyu.api import analytics, auth, content, ingest, journeys, layers, management
 from siyu.api.security import AuditWrites, authorise
-from siyu.auth.service import AuthError, AuthNotFound
+from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
@@ -63,6 +63,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ProviderError, 422),
     (WarehouseBusy, 503),
     (AuthNotFound, 404),
+    (AuthForbidden, 403),
     (AuthError, 422),
 )
 

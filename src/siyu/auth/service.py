@@ -42,6 +42,15 @@ class AuthNotFound(AuthError):
     pass
 
 
+class AuthForbidden(AuthError):
+    """The caller's role may not act on this user or key: the granting rule (you may act only
+    on a role whose permissions you hold) applies to changing and revoking as to creating."""
+
+    def __init__(self, field: str, message: str, target_role: str) -> None:
+        super().__init__(field, message)
+        self.target_role = target_role
+
+
 class LoginThrottled(Exception):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"too many failed sign-ins; try again in {retry_after_s} s")
@@ -138,7 +147,7 @@ class AuthService:
         user = self.user(username)
         changes: dict[str, object] = {}
         if granter_role is not None and not can_grant(granter_role, user.role):
-            raise AuthError("role", f"a {granter_role} cannot change a {user.role}")
+            raise AuthForbidden("role", f"a {granter_role} cannot change a {user.role}", user.role)
         if role is not None and role != user.role:
             _check_role(role)
             if granter_role is not None and not can_grant(granter_role, role):
@@ -303,10 +312,15 @@ class AuthService:
         )
         return key, secret
 
-    def revoke_api_key(self, key_id: int, actor: str) -> ApiKey:
+    def revoke_api_key(self, key_id: int, actor: str, granter_role: str | None = None) -> ApiKey:
+        """``granter_role``: the caller's role when a person acts (REST, console); an admin
+        cannot revoke an owner's key any more than create one. None: the database's own
+        authority (Python API, CLI)."""
         key = self.session.get(ApiKey, key_id)
         if key is None:
             raise AuthNotFound("id", f"no API key {key_id}")
+        if granter_role is not None and not can_grant(granter_role, key.role):
+            raise AuthForbidden("role", f"a {granter_role} cannot revoke a {key.role} key", key.role)
         if key.revoked_at is None:
             key.revoked_at = utcnow()
             audit.record(self.session, actor, "api_key.revoked", "api_key", key.id, {"prefix": key.prefix})

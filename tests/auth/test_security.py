@@ -119,6 +119,18 @@ def test_password_guessing_is_throttled(server: Any, user: str) -> None:
         assert _post_login(http, user, PW).status_code == 303
 
 
+def test_a_colleagues_typos_do_not_lock_the_owner_out_of_the_console(server: Any, user: str) -> None:
+    """Everyone signs in from one office address (127.0.0.1 here)."""
+    server.client.users.create("boss", PW, "owner", language="en", actor="test")
+    limit = server.client.ctx.settings.login_max_failures
+    with httpx.Client(base_url=server.url) as http:
+        for _ in range(limit):
+            assert _post_login(http, user, "not the password").status_code == 401
+        assert _post_login(http, user, PW).status_code == 429  # mei is locked…
+    with httpx.Client(base_url=server.url) as http:
+        assert _post_login(http, "boss", PW).status_code == 303  # …the owner is not
+
+
 # --- API keys -----------------------------------------------------------------------------------
 def test_a_revoked_key_stops_working_at_once(server: Any, api_key: Callable[[str], str]) -> None:
     admin = {"Authorization": f"Bearer {api_key('admin')}"}

@@ -1,4 +1,4 @@
-SELECT events.contact_id AS contact_id, CAST(events.timestamp AS DATE) AS day, count(*) AS orders, coalesce(sum((CASE WHEN regexp_full_match((events.properties ->> ?), '\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*') THEN TRY_CAST((events.properties ->> ?) AS DOUBLE) END)), ?) AS amount 
+SELECT events.contact_id AS contact_id, CAST(events.timestamp AS DATE) AS day, count(*) AS orders, coalesce(sum((CASE WHEN regexp_full_match((events.properties ->> ?), '-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?0*[0-9]{1,4})?') AND length((events.properties ->> ?)) <= 400 THEN (CASE WHEN abs(TRY_CAST((events.properties ->> ?) AS DOUBLE)) >= 1e308 THEN NULL WHEN abs(TRY_CAST((events.properties ->> ?) AS DOUBLE)) < 1e-300 THEN 0.0 ELSE TRY_CAST((events.properties ->> ?) AS DOUBLE) END) END)), ?) AS amount 
 FROM events JOIN contacts ON contacts.id = events.contact_id 
 WHERE events.type = ? AND events.event = ? AND contacts.merged_into_id IS NULL AND events.timestamp < ? GROUP BY events.contact_id, CAST(events.timestamp AS DATE)
 ;

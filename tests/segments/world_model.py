@@ -281,12 +281,23 @@ class World:
 
     def leaf_consent(self, n: dict[str, Any], p: Person, now: datetime) -> bool:
         channel = n.get("channel", "*")
-        recs = [
-            (at, i, g)
-            for i, (pu, ch, g, at) in enumerate(p.consent)
-            if pu == n["purpose"] and ch in (channel, "*")
-        ]
-        newest = max(recs)[2] if recs else None
+
+        def on(ch: str) -> bool | None:  # a send on channel ``ch``: its newest record or ``*``'s
+            recs = [
+                (at, i, g)
+                for i, (pu, c, g, at) in enumerate(p.consent)
+                if pu == n["purpose"] and c in (ch, "*")
+            ]
+            return max(recs)[2] if recs else None
+
+        if channel != "*":
+            newest = on(channel)
+        else:
+            # Every channel the contact answered, plus one it never named (only ``*`` speaks
+            # for it): granted if all that have an answer grant, withdrawn if any withdraws.
+            named = {c for pu, c, _, _ in p.consent if pu == n["purpose"] and c != "*"}
+            answers = [a for a in (on(c) for c in [*named, "\x00never-named"]) if a is not None]
+            newest = None if not answers else all(answers)
         return {
             "granted": newest is True,
             "withdrawn": newest is False,

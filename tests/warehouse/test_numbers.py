@@ -29,6 +29,7 @@ NUMBERS = {
     "1e0005": 1e5,
     "12345678901234567890": 12345678901234567890.0,
     "1.5e307": 1.5e307,
+    "9" * 255: float("9" * 255),
     "1e-400": 0.0,  # too small for a double: 0 on both engines
 }
 NOT_NUMBERS = [
@@ -57,7 +58,8 @@ NOT_NUMBERS = [
     "５",  # a full-width digit
     "1e400",  # too large for a double: no number rather than infinity (or a failed query)
     "1e308",
-    "9" * 400,
+    "9" * 256,  # more digits than a number may have
+    "0." + "0" * 255 + "1",
     "1e99999",
 ]
 

@@ -68,10 +68,10 @@ class TryDouble(FunctionElement[float]):
 
 #: What counts as a number in text: exactly JSON's number syntax, as docs/segments.md promises
 #: ("05", "+5", ".5", "5.", " 5", "NaN", "Infinity" and "1_000" do not; either engine's cast
-#: alone would take most of them). The exponent has at most four digits (leading zeros aside) and
-#: the text at most MAX_NUMBER_TEXT characters, so PostgreSQL's NUMERIC always parses a match.
-NUMBER_PATTERN = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?0*[0-9]{1,4})?"
-MAX_NUMBER_TEXT = 400
+#: alone would take most of them). At most 255 digits before and after the point (PostgreSQL's
+#: regular expressions repeat at most 255 times) and four in the exponent (leading zeros aside),
+#: so PostgreSQL's NUMERIC always parses a match.
+NUMBER_PATTERN = r"-?(0|[1-9][0-9]{0,254})(\.[0-9]{1,255})?([eE][-+]?0*[0-9]{1,4})?"
 #: Magnitudes a double holds with room to spare: larger ones count as no number (NULL) and
 #: smaller ones as 0, the same on both engines (DuckDB's cast would give infinity, PostgreSQL's
 #: would fail the whole query).
@@ -81,9 +81,9 @@ DOUBLE_MAX, DOUBLE_TINY = "1e308", "1e-300"
 @compiles(TryDouble, "duckdb")
 def _try_double_duckdb(element: TryDouble, compiler: Any, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
-    value = f"TRY_CAST({arg} AS DOUBLE)"
+    value = f"TRY_CAST({arg} AS DOUBLE)"  # DuckDB computes the repeated expression once
     return (
-        f"(CASE WHEN regexp_full_match({arg}, '{NUMBER_PATTERN}') AND length({arg}) <= {MAX_NUMBER_TEXT} "
+        f"(CASE WHEN regexp_full_match({arg}, '{NUMBER_PATTERN}') "
         f"THEN (CASE WHEN abs({value}) >= {DOUBLE_MAX} THEN NULL "
         f"WHEN abs({value}) < {DOUBLE_TINY} THEN 0.0 ELSE {value} END) END)"
     )
@@ -94,7 +94,7 @@ def _try_double_pg(element: TryDouble, compiler: Any, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
     exact = f"CAST({arg} AS NUMERIC)"  # never fails on a match; the double cast could overflow
     return (
-        f"(CASE WHEN {arg} ~ '^{NUMBER_PATTERN}$' AND length({arg}) <= {MAX_NUMBER_TEXT} "
+        f"(CASE WHEN {arg} ~ '^{NUMBER_PATTERN}$' "
         f"THEN (CASE WHEN abs({exact}) >= {DOUBLE_MAX} THEN NULL "
         f"WHEN abs({exact}) < {DOUBLE_TINY} THEN CAST(0 AS DOUBLE PRECISION) "
         f"ELSE CAST({exact} AS DOUBLE PRECISION) END) END)"

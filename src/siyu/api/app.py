@@ -14,6 +14,7 @@ from siyu import __version__
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.spend import SpendImportError
 from siyu.api import analytics, auth, content, ingest, journeys, layers, management
+from siyu.api.errors import error_response, install_error_answers, install_openapi
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
@@ -72,19 +73,21 @@ def _error_answers(app: FastAPI) -> None:
     for error, status in ERROR_STATUS:
 
         def answer(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse({"detail": str(exc)}, status_code=status)
+            field = getattr(exc, "field", None)  # AuthError names its field
+            error = getattr(exc, "message", None) if isinstance(field, str) else None
+            return error_response(status, str(exc), path=field if error else None, error=error)
 
         app.add_exception_handler(error, answer)
 
     def invalid_analysis(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AnalyticsError)
-        return JSONResponse({"detail": str(exc), "path": exc.field, "error": exc.message}, status_code=422)
+        return error_response(422, str(exc), path=exc.field, error=exc.message)
 
     app.add_exception_handler(AnalyticsError, invalid_analysis)
 
     def invalid_definition(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SegmentDefinitionError | JourneyDefinitionError)
-        return JSONResponse({"detail": str(exc), "path": exc.path, "error": exc.message}, status_code=422)
+        return error_response(422, str(exc), path=exc.path, error=exc.message)
 
     app.add_exception_handler(SegmentDefinitionError, invalid_definition)
     app.add_exception_handler(JourneyDefinitionError, invalid_definition)
@@ -125,7 +128,9 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     )
     app.state.client = client
     app.state.write_keys = ingest.WriteKeyCache()
+    install_error_answers(app)
     _error_answers(app)
+    install_openapi(app)
     app.add_middleware(AuditWrites)
     # Ingest authenticates by source write key, the public routers by signed tokens; every
     # /api/v1 route goes through authorise() and its permission table (api/permissions.py).

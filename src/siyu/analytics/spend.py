@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from siyu.analytics.base import FIRST_DAY, LAST_DAY
 from siyu.audit import service as audit
 from siyu.store.models import Channel, ChannelSpend, utcnow
 
@@ -152,9 +153,12 @@ def _date(name: str, raw: str) -> date:
     if not _DATE.match(raw):
         raise _Bad(name, "expected a date as YYYY-MM-DD", raw)
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise _Bad(name, "not a calendar date", raw) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # a typo such as 9999: ROI could not count its days
+        raise _Bad(name, f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}", raw)
+    return day
 
 
 def _amount(raw: str) -> Decimal:

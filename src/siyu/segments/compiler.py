@@ -18,8 +18,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    Boolean,
     Double,
     and_,
     case,
@@ -32,14 +30,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from siyu.consent.service import ANY_CHANNEL
 from siyu.segments import schemas as s
+from siyu.segments.consent import CONSENT_IN_EFFECT, consent_condition
 from siyu.store.models import SYSTEM_EVENTS
 from siyu.warehouse.query import (
     ATTRIBUTES,
@@ -80,52 +76,6 @@ class Window:
     conditions: list[ColumnElement[bool]]
     days: float
 
-
-def _consent_in_effect() -> Any:
-    """Consent records still in effect, for the ``*`` (all channels) condition: per contact and
-    purpose the newest ``*`` record, and each channel's newest record when it is newer than that
-    ``*`` record (an older one was overridden by it). Ties in time go by id, as in the ledger."""
-    r = CONSENTS
-    ranked = select(
-        r.c.contact_id,
-        r.c.purpose,
-        r.c.channel,
-        r.c.granted,
-        func.row_number()
-        .over(
-            partition_by=[r.c.contact_id, r.c.purpose, r.c.channel],
-            order_by=[r.c.occurred_at.desc(), r.c.id.desc()],
-        )
-        .label("newest"),
-        func.row_number()
-        .over(partition_by=[r.c.contact_id, r.c.purpose], order_by=[r.c.occurred_at, r.c.id])
-        .label("seq"),
-    ).subquery("consent_ranked")
-    newest = (
-        select(
-            ranked.c.contact_id,
-            ranked.c.purpose,
-            ranked.c.channel,
-            ranked.c.granted,
-            ranked.c.seq,
-            func.max(case((ranked.c.channel == ANY_CHANNEL, ranked.c.seq)))
-            .over(partition_by=[ranked.c.contact_id, ranked.c.purpose])
-            .label("any_seq"),
-        )
-        .where(ranked.c.newest == 1)
-        .subquery("consent_newest")
-    )
-    in_effect = or_(
-        newest.c.channel == ANY_CHANNEL, newest.c.any_seq.is_(None), newest.c.seq > newest.c.any_seq
-    )
-    return (
-        select(newest.c.contact_id, newest.c.purpose, newest.c.granted)
-        .where(in_effect)
-        .subquery("consent_in_effect")
-    )
-
-
-CONSENT_IN_EFFECT = _consent_in_effect()
 
 #: Profile-state tables a segment reads, by the prefix of their aggregate columns.
 SIDE_TABLES: dict[str, Any] = {
@@ -428,42 +378,7 @@ class _Compiler:
         return and_(*conds)
 
     def leaf_consent(self, node: s.ConsentCondition, path: str) -> ColumnElement[bool]:
-        if node.channel == ANY_CHANNEL:
-            return self._consent_all_channels(node)
-        r = CONSENTS
-        # One channel: its newest record or the newest ``*`` record, whichever is newer (what a
-        # send on that channel checks, journeys/facts.py).
-        applies = and_(r.c.purpose == node.purpose, r.c.channel.in_(sorted({node.channel, ANY_CHANNEL})))
-        ordered = func.array_agg(aggregate_order_by(r.c.granted, r.c.occurred_at.desc(), r.c.id.desc()))
-        col = self._side("consent", repr((node.purpose, node.channel)), ordered.filter(applies))
-        newest = type_coerce(col, ARRAY(Boolean()))[1]
-        return {
-            "granted": newest.is_(True),
-            "withdrawn": newest.is_(False),
-            "unknown": newest.is_(None),
-            "not_granted": newest.is_not(True),
-        }[node.state]
-
-    def _consent_all_channels(self, node: s.ConsentCondition) -> ColumnElement[bool]:
-        """Channel ``*``: over every record still in effect (docs/segments.md) — granted when
-        each of them grants (a grant on every channel the contact answered counts, ``*`` or
-        not), withdrawn when any of them withdraws, unknown without records."""
-        r = CONSENT_IN_EFFECT
-        mine = r.c.purpose == node.purpose
-        records = func.coalesce(
-            self._side("consent_all", repr((node.purpose, "n")), func.count().filter(mine)), 0
-        )
-        refusals = self._side(
-            "consent_all", repr((node.purpose, "w")), func.count().filter(and_(mine, not_(r.c.granted)))
-        )
-        withdrawn = func.coalesce(refusals, 0) > 0
-        granted = and_(records > 0, not_(withdrawn))
-        return {
-            "granted": granted,
-            "withdrawn": withdrawn,
-            "unknown": records == 0,
-            "not_granted": not_(granted),
-        }[node.state]
+        return consent_condition(node.purpose, node.channel, node.state, self._side)
 
     def leaf_stage(self, node: s.StageCondition, path: str) -> ColumnElement[bool]:
         return self._held("stage", repr(sorted(node.stages)), STAGES.c.stage.in_(node.stages))

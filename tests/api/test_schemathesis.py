@@ -31,7 +31,7 @@ from siyu.context import AppContext
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 CHECKS = [not_a_server_error, response_schema_conformance]
 #: Examples per operation and per credential: ~80 operations × 2 stays within a few minutes.
-EXAMPLES = 6
+EXAMPLES = 12
 
 
 @pytest.fixture(scope="module")

@@ -196,8 +196,16 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5,
         ge=1,
-        description="Failed sign-ins allowed per username and per client address within "
-        "LOGIN_WINDOW_S before further attempts are refused (HTTP 429).",
+        description="Failed sign-ins allowed for one username from one client address within "
+        "LOGIN_WINDOW_S before its further attempts are refused (HTTP 429); colleagues behind "
+        "the same address are not affected.",
+    )
+    login_max_failures_shared: int = Field(
+        default=100,
+        ge=1,
+        description="Failed sign-ins allowed from one client address over all usernames, and for "
+        "one username over all addresses, within LOGIN_WINDOW_S (the ceiling against guessing "
+        "many usernames, or one from many addresses).",
     )
     login_window_s: float = Field(
         default=900, gt=0, description="Seconds over which failed sign-ins are counted (and the lock lasts)."

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from siyu.sources.schemas import ChannelCreate
 from siyu.sources.service import SourcesService
@@ -89,3 +90,41 @@ def test_spend_import_keeps_good_rows_and_names_bad_ones(server, http: httpx.Cli
     assert report["rejected"][0]["line"] == 3 and report["rejected"][0]["field"] == "channel"
     rows = http.get("/api/v1/spend").json()
     assert [float(r["amount"]) for r in rows] == [310.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"", "missing column(s) channel"),
+        (b"foo,bar\n1,2\n", "unknown column(s) foo, bar"),
+        (b"channel,campaign,period_start,period_end,amount,\n", "column(s) 6 without a name"),
+        (b"channel,channel,campaign,period_start,period_end,amount\n", "channel given more than once"),
+        (b"\xff\xfechannel\n", "not UTF-8"),
+        (b"channel,campaign,period_start,period_end,amount\nads," + b"x" * 200_000 + b",1,1,1\n", "line 2"),
+    ],
+    ids=["empty", "unknown", "unnamed", "repeated", "not-utf8", "huge-field"],
+)
+def test_spend_file_that_cannot_be_read_is_a_422_naming_the_line(
+    server, http: httpx.Client, body: bytes, named: str
+) -> None:
+    """As the testers sent it: a bad header answered 500."""
+    resp = http.post("/api/v1/spend", files={"file": ("ad-costs.csv", body, "text/csv")})
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert detail.startswith("ad-costs.csv: ") and named in detail, detail  # the upload's own name
+    assert http.get("/api/v1/spend").json() == []
+
+
+def test_spend_row_with_a_nul_byte_is_rejected_by_line_and_field(server, http: httpx.Client) -> None:
+    """PostgreSQL refuses NUL in text: the row is named instead of the whole request failing."""
+    with server.client.ctx.db.session() as s:
+        SourcesService(s).create_channel(ChannelCreate(key="ads", name="信息流广告", kind="ads"))
+    body = (
+        b"channel,campaign,period_start,period_end,amount\n"
+        b"ads,a\x00b,2026-01-01,2026-01-02,1\n"
+        b"ads,,2026-01-01,2026-01-02,2\n"
+    )
+    resp = http.post("/api/v1/spend", files={"file": ("spend.csv", body, "text/csv")})
+    assert resp.status_code == 200, resp.text
+    assert [(r["line"], r["field"]) for r in resp.json()["rejected"]] == [(2, "campaign")]
+    assert [r["amount"] for r in http.get("/api/v1/spend").json()] == [2.0]

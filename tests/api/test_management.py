@@ -594,6 +594,16 @@ EXPECTED_ROUTES = {
     ("post", "/api/v1/providers"),
     ("delete", "/api/v1/providers/{key}"),
     ("post", "/api/v1/providers/{key}/callbacks/{kind}"),
+    ("post", "/api/v1/privacy/export"),
+    ("post", "/api/v1/privacy/correct"),
+    ("post", "/api/v1/privacy/delete"),
+    ("get", "/api/v1/privacy/deletions"),
+    ("get", "/api/v1/privacy/do-not-contact"),
+    ("delete", "/api/v1/privacy/do-not-contact/{entry_id}"),
+    ("get", "/api/v1/retention"),
+    ("put", "/api/v1/retention"),
+    ("post", "/api/v1/retention/run"),
+    ("get", "/api/v1/audit/verify"),
 }
 
 

@@ -68,7 +68,7 @@ def test_bad_policies_are_refused_naming_where(
     with http(server, api_key("admin")) as c:
         resp = c.put("/api/v1/retention", json=body)
         assert resp.status_code == 422, resp.text
-        assert any(d["loc"][: len(where)] == where for d in resp.json()["detail"]), resp.json()
+        assert any(d["loc"][: len(where)] == where for d in resp.json()["errors"]), resp.json()
         assert c.get("/api/v1/retention").json()["policies"]["events"] == []
 
 

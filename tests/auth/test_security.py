@@ -119,6 +119,18 @@ def test_password_guessing_is_throttled(server: Any, user: str) -> None:
         assert _post_login(http, user, PW).status_code == 303
 
 
+def test_a_colleagues_typos_do_not_lock_the_owner_out_of_the_console(server: Any, user: str) -> None:
+    """Everyone signs in from one office address (127.0.0.1 here)."""
+    server.client.users.create("boss", PW, "owner", language="en", actor="test")
+    limit = server.client.ctx.settings.login_max_failures
+    with httpx.Client(base_url=server.url) as http:
+        for _ in range(limit):
+            assert _post_login(http, user, "not the password").status_code == 401
+        assert _post_login(http, user, PW).status_code == 429  # mei is locked…
+    with httpx.Client(base_url=server.url) as http:
+        assert _post_login(http, "boss", PW).status_code == 303  # …the owner is not
+
+
 # --- API keys -----------------------------------------------------------------------------------
 def test_a_revoked_key_stops_working_at_once(server: Any, api_key: Callable[[str], str]) -> None:
     admin = {"Authorization": f"Bearer {api_key('admin')}"}
@@ -143,6 +155,29 @@ def test_nobody_grants_more_than_they_hold(server: Any, api_key: Callable[[str],
         assert http.post("/api/v1/users", json=user).status_code == 422
         assert http.post("/api/v1/users", json={**user, "role": "operator"}).status_code == 201
     assert [u["username"] for u in server.client.users.list()] == ["boss"]
+
+
+def test_an_admin_cannot_revoke_or_change_what_it_could_not_grant(
+    server: Any, api_key: Callable[[str], str]
+) -> None:
+    """As the testers sent it: an admin revoked the owner's API keys."""
+    owner_key = api_key("owner", "owner-etl")
+    owner_id = next(k["id"] for k in server.client.api_keys.list() if k["name"] == "owner-etl")
+    server.client.users.create("the-owner", PW, "owner", actor="test")
+    admin = {"Authorization": f"Bearer {api_key('admin')}"}
+    with httpx.Client(base_url=server.url, headers=admin) as http:
+        refused = http.delete(f"/api/v1/api-keys/{owner_id}")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"] == "role: a admin cannot revoke a owner key"
+        assert http.patch("/api/v1/users/the-owner", json={"disabled": True}).status_code == 403
+        # What an admin may grant, it may revoke: an operator's key.
+        made = http.post("/api/v1/api-keys", json={"name": "ops", "role": "operator"}).json()
+        assert http.delete(f"/api/v1/api-keys/{made['id']}").status_code == 200
+    owner = httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {owner_key}"})
+    assert owner.status_code == 200 and owner.json()["role"] == "owner"
+    assert not next(u for u in server.client.users.list() if u["username"] == "the-owner")["disabled"]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {owner_key}"}) as http:
+        assert http.delete(f"/api/v1/api-keys/{owner_id}").status_code == 200  # an owner may
 
 
 # --- static files and redirects -----------------------------------------------------------------

@@ -66,3 +66,12 @@ def test_api_keys_create_shows_the_key_once_and_revoke_stops_it(cli: Cli, ctx: A
     with ctx.db.session() as s:
         assert AuthService(s).key_principal(secret) is None
     assert "no API key" in cli.fails("api-keys", "revoke", "999")
+
+
+def test_the_cli_revokes_any_key_with_the_databases_authority(cli: Cli, ctx: AppContext) -> None:
+    """The granting rule binds people acting through REST and the console (they have a role);
+    whoever runs the CLI can open the database and acts as its owner, as with `api-keys create`."""
+    made = cli.json("api-keys", "create", "owner-etl", "--role", "owner")
+    assert cli.json("api-keys", "revoke", str(made["id"]))["revoked_at"]
+    with ctx.db.session() as s:
+        assert AuthService(s).key_principal(made["key"]) is None

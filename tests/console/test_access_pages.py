@@ -166,6 +166,23 @@ def test_new_api_key_is_shown_once_and_works_until_revoked(server: Any, console_
     assert after.status_code == 401
 
 
+def test_an_admin_is_not_offered_and_cannot_revoke_an_owner_key(server: Any, console_as: Any) -> None:
+    owner_key = server.client.api_keys.create("owner-etl", "owner", actor="test")
+    viewer_key = server.client.api_keys.create("dashboards", "viewer", actor="test")
+    admin = console_as("admin")
+    page = admin.get("/console/settings/api-keys").text
+    assert f'action="/console/settings/api-keys/{owner_key["id"]}/revoke"' not in page
+    assert f'action="/console/settings/api-keys/{viewer_key["id"]}/revoke"' in page
+    refused = admin.post_form(f"/console/settings/api-keys/{owner_key['id']}/revoke")
+    assert refused.status_code == 403
+    assert "Your role (Admin) cannot revoke a key of the role Owner." in refused.text
+    admin.get("/console/lang/zh")
+    refused = admin.post_form(f"/console/settings/api-keys/{owner_key['id']}/revoke")
+    assert refused.status_code == 403 and "不能吊销" in refused.text
+    still = httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {owner_key['key']}"})
+    assert still.status_code == 200
+
+
 def test_api_key_roles_are_limited_to_the_granters(server: Any, console_as: Any) -> None:
     admin = console_as("admin")
     refused = admin.post_form("/console/settings/api-keys", {"name": "too-strong", "role": "owner"})

@@ -25,6 +25,7 @@ from siyu.store.models import Contact, Event, Segment
 AS_OF = datetime(2025, 2, 20, 12, tzinfo=UTC)
 INJ = "'; DROP TABLE events; --"
 INJ2 = "'; DROP TABLE contacts; --"
+NOT_JSON_NUMBERS = ["05", "+5", ".5", "5.", " 5", "1e400"]
 PEOPLE: dict[str, tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]] = {
     "h0": (
         {"nickname": INJ, INJ: "yes", "plan": "p0", "city": "上海"},
@@ -47,6 +48,8 @@ PEOPLE: dict[str, tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]] = {
         [("Buy", {"a": {"b": 3}, "amount": 7})],
     ),
     "h5": ({}, [("Buy", {"amount": "-inf"})]),
+    # Texts that engines' casts take for numbers but JSON does not (docs/segments.md).
+    **{f"j{i}": ({}, [("Buy", {"amount": junk})]) for i, junk in enumerate(NOT_JSON_NUMBERS)},
 }
 
 
@@ -146,7 +149,14 @@ def test_hostile_values_are_just_values(hostile: Any, definition: dict[str, Any]
 
 
 @pytest.mark.parametrize(
-    ("junk", "uid"), [("NaN", "h0"), ("Infinity", "h2"), ("1_000", "h3"), ("-inf", "h5")]
+    ("junk", "uid"),
+    [
+        ("NaN", "h0"),
+        ("Infinity", "h2"),
+        ("1_000", "h3"),
+        ("-inf", "h5"),
+        *((junk, f"j{i}") for i, junk in enumerate(NOT_JSON_NUMBERS)),
+    ],
 )
 def test_amounts_that_are_not_json_numbers_are_skipped(hostile: Any, junk: str, uid: str) -> None:
     """Only these texts are in the contact's amounts: its sum is 0 and it has no average."""

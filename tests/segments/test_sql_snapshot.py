@@ -77,29 +77,32 @@ def test_sql_of_a_representative_definition(env: Any) -> None:
 SQL = r"""
 SELECT contacts.id AS contact_id FROM contacts LEFT OUTER JOIN (SELECT events.contact_id AS
 contact_id, sum((CASE WHEN regexp_full_match((events.properties ->> ?),
-'\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*') THEN TRY_CAST((events.properties ->> ?) AS DOUBLE)
-END)) FILTER (WHERE events.event = ? AND (events.properties ->> ?) IN (?, ?) AND events.timestamp >=
-? AND events.timestamp <= ?) AS b0, max(events.timestamp) FILTER (WHERE events.type IN (?, ?, ?) AND
-(events.event IS NULL OR (events.event NOT IN (?, ?, ?, ?, ?)))) AS b1 FROM events GROUP BY
-events.contact_id) AS beh ON beh.contact_id = contacts.id LEFT OUTER JOIN (SELECT
-contact_attributes.contact_id AS contact_id, count(*) FILTER (WHERE contact_attributes.name = ? AND
-json_extract_string(contact_attributes.value, '$') = ?) AS attr0, count(*) FILTER (WHERE
-contact_attributes.name = ? AND strftime(TRY_CAST(json_extract_string(contact_attributes.value, '$')
-AS DATE), '%m-%d') IN (?, ?, ?)) AS attr1 FROM contact_attributes WHERE contact_attributes.name = ?
-OR contact_attributes.name = ? GROUP BY contact_attributes.contact_id) AS attr_s ON
-attr_s.contact_id = contacts.id LEFT OUTER JOIN (SELECT consent_records.contact_id AS contact_id,
-array_agg(consent_records.granted ORDER BY consent_records.occurred_at DESC, consent_records.id
-DESC) FILTER (WHERE consent_records.purpose = ? AND consent_records.channel IN (?, ?)) AS consent0
-FROM consent_records GROUP BY consent_records.contact_id) AS consent_s ON consent_s.contact_id =
-contacts.id LEFT OUTER JOIN (SELECT segment_members.contact_id AS contact_id, count(*) FILTER (WHERE
-segment_members.segment_id = ?) AS member0 FROM segment_members WHERE segment_members.segment_id = ?
-GROUP BY segment_members.contact_id) AS member_s ON member_s.contact_id = contacts.id LEFT OUTER
-JOIN (SELECT contact_rfm.contact_id AS contact_id, count(*) FILTER (WHERE contact_rfm.segment IN (?)
-AND contact_rfm.r BETWEEN ? AND ?) AS rfm0 FROM contact_rfm GROUP BY contact_rfm.contact_id) AS
-rfm_s ON rfm_s.contact_id = contacts.id LEFT OUTER JOIN (SELECT contact_stages.contact_id AS
-contact_id, count(*) FILTER (WHERE contact_stages.stage IN (?, ?)) AS stage0 FROM contact_stages
-GROUP BY contact_stages.contact_id) AS stage_s ON stage_s.contact_id = contacts.id LEFT OUTER JOIN
-(SELECT contact_tags.contact_id AS contact_id, count(DISTINCT contact_tags.tag_id) FILTER (WHERE
+'-?(0|[1-9][0-9]{0,254})(\.[0-9]{1,255})?([eE][-+]?0*[0-9]{1,4})?') THEN (CASE WHEN
+abs(TRY_CAST((events.properties ->> ?) AS DOUBLE)) >= 1e308 THEN NULL WHEN
+abs(TRY_CAST((events.properties ->> ?) AS DOUBLE)) < 1e-300 THEN 0.0 ELSE
+TRY_CAST((events.properties ->> ?) AS DOUBLE) END) END)) FILTER (WHERE events.event = ? AND
+(events.properties ->> ?) IN (?, ?) AND events.timestamp >= ? AND events.timestamp <= ?) AS b0,
+max(events.timestamp) FILTER (WHERE events.type IN (?, ?, ?) AND (events.event IS NULL OR
+(events.event NOT IN (?, ?, ?, ?, ?)))) AS b1 FROM events GROUP BY events.contact_id) AS beh ON
+beh.contact_id = contacts.id LEFT OUTER JOIN (SELECT contact_attributes.contact_id AS contact_id,
+count(*) FILTER (WHERE contact_attributes.name = ? AND json_extract_string(contact_attributes.value,
+'$') = ?) AS attr0, count(*) FILTER (WHERE contact_attributes.name = ? AND
+strftime(TRY_CAST(json_extract_string(contact_attributes.value, '$') AS DATE), '%m-%d') IN (?, ?,
+?)) AS attr1 FROM contact_attributes WHERE contact_attributes.name = ? OR contact_attributes.name =
+? GROUP BY contact_attributes.contact_id) AS attr_s ON attr_s.contact_id = contacts.id LEFT OUTER
+JOIN (SELECT consent_records.contact_id AS contact_id, array_agg(consent_records.granted ORDER BY
+consent_records.occurred_at DESC, consent_records.id DESC) FILTER (WHERE consent_records.purpose = ?
+AND consent_records.channel IN (?, ?)) AS consent0 FROM consent_records GROUP BY
+consent_records.contact_id) AS consent_s ON consent_s.contact_id = contacts.id LEFT OUTER JOIN
+(SELECT segment_members.contact_id AS contact_id, count(*) FILTER (WHERE segment_members.segment_id
+= ?) AS member0 FROM segment_members WHERE segment_members.segment_id = ? GROUP BY
+segment_members.contact_id) AS member_s ON member_s.contact_id = contacts.id LEFT OUTER JOIN (SELECT
+contact_rfm.contact_id AS contact_id, count(*) FILTER (WHERE contact_rfm.segment IN (?) AND
+contact_rfm.r BETWEEN ? AND ?) AS rfm0 FROM contact_rfm GROUP BY contact_rfm.contact_id) AS rfm_s ON
+rfm_s.contact_id = contacts.id LEFT OUTER JOIN (SELECT contact_stages.contact_id AS contact_id,
+count(*) FILTER (WHERE contact_stages.stage IN (?, ?)) AS stage0 FROM contact_stages GROUP BY
+contact_stages.contact_id) AS stage_s ON stage_s.contact_id = contacts.id LEFT OUTER JOIN (SELECT
+contact_tags.contact_id AS contact_id, count(DISTINCT contact_tags.tag_id) FILTER (WHERE
 contact_tags.tag_id IN (?, ?) AND CASE WHEN (contact_tags.tag_id = ?) THEN contact_tags.weight *
 power(?, ((epoch(?) - epoch(contact_tags.weighted_at)) / CAST(? AS DOUBLE PRECISION)) / CAST(? AS
 DOUBLE PRECISION)) ELSE contact_tags.weight END >= ?) AS tag0 FROM contact_tags WHERE
@@ -116,6 +119,8 @@ false) AND coalesce(coalesce(rfm_s.rfm0, ?) > ?, false) AND coalesce(coalesce(me
 <= ?, false)
 """
 PARAMS: list[Any] = [
+    "amount",
+    "amount",
     "amount",
     "amount",
     "Order Completed",

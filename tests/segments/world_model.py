@@ -41,7 +41,8 @@ CMP = {
     "gt": operator.gt,
     "gte": operator.ge,
 }
-_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+#: JSON's number syntax, nothing else (docs/segments.md), with the documented magnitude limits.
+_NUMBER = re.compile(r"^-?(0|[1-9][0-9]{0,254})(\.[0-9]{1,255})?([eE][-+]?0*[0-9]{1,4})?$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:?\d{2}|Z)?$")
 MISSING: Any = object()
 
@@ -87,7 +88,10 @@ def as_text(v: Any) -> str | None:
 
 
 def to_number(t: str | None) -> float | None:
-    return float(t) if t is not None and _NUMBER.match(t) else None
+    if t is None or not _NUMBER.match(t):
+        return None
+    x = float(t)
+    return None if abs(x) >= 1e308 else 0.0 if abs(x) < 1e-300 else x
 
 
 def to_time(t: str | None) -> datetime | None:
@@ -277,12 +281,23 @@ class World:
 
     def leaf_consent(self, n: dict[str, Any], p: Person, now: datetime) -> bool:
         channel = n.get("channel", "*")
-        recs = [
-            (at, i, g)
-            for i, (pu, ch, g, at) in enumerate(p.consent)
-            if pu == n["purpose"] and ch in (channel, "*")
-        ]
-        newest = max(recs)[2] if recs else None
+
+        def on(ch: str) -> bool | None:  # a send on channel ``ch``: its newest record or ``*``'s
+            recs = [
+                (at, i, g)
+                for i, (pu, c, g, at) in enumerate(p.consent)
+                if pu == n["purpose"] and c in (ch, "*")
+            ]
+            return max(recs)[2] if recs else None
+
+        if channel != "*":
+            newest = on(channel)
+        else:
+            # Every channel the contact answered, plus one it never named (only ``*`` speaks
+            # for it): granted if all that have an answer grant, withdrawn if any withdraws.
+            named = {c for pu, c, _, _ in p.consent if pu == n["purpose"] and c != "*"}
+            answers = [a for a in (on(c) for c in [*named, "\x00never-named"]) if a is not None]
+            newest = None if not answers else all(answers)
         return {
             "granted": newest is True,
             "withdrawn": newest is False,

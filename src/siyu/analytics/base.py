@@ -16,16 +16,17 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, ClassVar, Generic, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import Engine, text
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from sqlalchemy import Engine, and_, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, ColumnElement
 
 from siyu.analytics.result import AnalysisResult
 from siyu.warehouse.query import DUCKDB, compile_sql
@@ -48,6 +49,33 @@ def params_error(exc: ValidationError) -> AnalyticsError:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     message = first["msg"].removeprefix("Value error, ")  # our own validators' text, unprefixed
     return AnalyticsError(path, message)
+
+
+# --- the days analyses work with -------------------------------------------------------------------
+#: Days a parameter may name and events analyses read. Outside them date arithmetic overflows
+#: (Python's dates end at 9999-12-31, pandas' timestamps in 2262), and no brand has customers
+#: there: a day parameter outside answers 422 naming the field, an event outside (a device
+#: clock at year 9999, a typo at year 0001) is ignored by every runner.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+
+def _sane_day(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+    return day
+
+
+#: A day parameter of an analysis (YYYY-MM-DD), between FIRST_DAY and LAST_DAY.
+Day = Annotated[date, AfterValidator(_sane_day)]
+
+
+def in_sane_range(timestamp: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether an event's time lies within FIRST_DAY … LAST_DAY (events outside are ignored)."""
+    return and_(
+        timestamp >= datetime.combine(FIRST_DAY, time()),
+        timestamp < datetime.combine(LAST_DAY + timedelta(days=1), time()),
+    )
 
 
 class Params(BaseModel):

@@ -34,7 +34,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
 from siyu.analytics.activity.base import OrderParams, is_activity
-from siyu.analytics.base import AnalyticsError, QueryRunner, Source, params_error, register
+from siyu.analytics.base import (
+    AnalyticsError,
+    Day,
+    QueryRunner,
+    Source,
+    in_sane_range,
+    params_error,
+    register,
+)
 from siyu.analytics.result import AnalysisResult
 from siyu.store.changes import note_changed
 from siyu.store.dialect import chunked
@@ -76,7 +84,7 @@ def model_label(horizon_days: int) -> str:
 
 
 class ChurnParams(OrderParams):
-    as_of: date | None = Field(default=None, description="Scoring day (default: the last event day).")
+    as_of: Day | None = Field(default=None, description="Scoring day (default: the last event day).")
     horizon_days: int = Field(default=30, ge=1, le=365)
     threshold: float = Field(default=0.85, ge=0.0, le=1.0, description="At-risk when churn_risk ≥ this.")
     inactive_days: int | None = Field(
@@ -204,7 +212,9 @@ class ChurnRunner(QueryRunner[ChurnParams, ChurnResult]):
 
     # --- the warehouse -----------------------------------------------------------------------
     def _last_event_day(self) -> date:
-        stmt = select(cast(func.max(EVENTS.c.timestamp), Date()).label("day")).where(is_activity())
+        stmt = select(cast(func.max(EVENTS.c.timestamp), Date()).label("day")).where(
+            is_activity(), in_sane_range(EVENTS.c.timestamp)
+        )
         last = self.fetch(stmt).column(0)[0].as_py()
         if last is None:
             raise AnalyticsError("as_of", "the warehouse has no activity to learn from")

@@ -59,7 +59,8 @@ async def spend_import(request: Request, file: Annotated[UploadFile, File()]) ->
         while chunk := await file.read(1 << 20):
             tmp.write(chunk)
     try:
-        return await run_in_threadpool(client.spend.import_csv, tmp.name, actor_of(request))
+        name = Path(file.filename or "").name or "upload.csv"
+        return await run_in_threadpool(client.spend.import_csv, tmp.name, actor_of(request), name)
     finally:
         Path(tmp.name).unlink(missing_ok=True)
 

@@ -12,9 +12,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
+from siyu.analytics.economics.spend import SpendImportError
 from siyu.api import analytics, auth, content, ingest, journeys, layers, management, privacy, retention
+from siyu.api.errors import error_response, install_error_answers, install_openapi
 from siyu.api.security import AuditWrites, authorise
-from siyu.auth.service import AuthError, AuthNotFound
+from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
@@ -49,6 +51,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (PrivacyError, 422),
     (ImportFileError, 422),
     (ImportJobNotFound, 404),
+    (SpendImportError, 422),
     (SegmentNotFound, 404),
     (SegmentError, 409),
     (TagNotFound, 404),
@@ -67,6 +70,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ProviderError, 422),
     (WarehouseBusy, 503),
     (AuthNotFound, 404),
+    (AuthForbidden, 403),
     (AuthError, 422),
     (RetentionError, 422),
 )
@@ -76,19 +80,21 @@ def _error_answers(app: FastAPI) -> None:
     for error, status in ERROR_STATUS:
 
         def answer(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse({"detail": str(exc)}, status_code=status)
+            field = getattr(exc, "field", None)  # AuthError names its field
+            error = getattr(exc, "message", None) if isinstance(field, str) else None
+            return error_response(status, str(exc), path=field if error else None, error=error)
 
         app.add_exception_handler(error, answer)
 
     def invalid_analysis(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AnalyticsError)
-        return JSONResponse({"detail": str(exc), "path": exc.field, "error": exc.message}, status_code=422)
+        return error_response(422, str(exc), path=exc.field, error=exc.message)
 
     app.add_exception_handler(AnalyticsError, invalid_analysis)
 
     def invalid_definition(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SegmentDefinitionError | JourneyDefinitionError)
-        return JSONResponse({"detail": str(exc), "path": exc.path, "error": exc.message}, status_code=422)
+        return error_response(422, str(exc), path=exc.path, error=exc.message)
 
     app.add_exception_handler(SegmentDefinitionError, invalid_definition)
     app.add_exception_handler(JourneyDefinitionError, invalid_definition)
@@ -137,7 +143,9 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     )
     app.state.client = client
     app.state.write_keys = ingest.WriteKeyCache()
+    install_error_answers(app)
     _error_answers(app)
+    install_openapi(app)
     app.add_middleware(AuditWrites)
     # Ingest authenticates by source write key, the public routers by signed tokens; every
     # /api/v1 route goes through authorise() and its permission table (api/permissions.py).

@@ -90,11 +90,15 @@ def create_key(body: KeyIn, request: Request) -> dict[str, Any]:
         return {**key_out(key), "key": secret}
 
 
-@router.delete("/api-keys/{key_id}", summary="Revoke an API key (takes effect on the next request)")
+@router.delete(
+    "/api-keys/{key_id}",
+    summary="Revoke an API key (takes effect on the next request)",
+    description="Only a key whose role's permissions the caller holds (403 otherwise).",
+)
 def revoke_key(key_id: int, request: Request) -> dict[str, Any]:
     p = signed_in(request)
     with unit_of_work(request) as session:
-        return key_out(AuthService(session).revoke_api_key(key_id, p.actor))
+        return key_out(AuthService(session).revoke_api_key(key_id, p.actor, granter_role=p.role))
 
 
 @router.get("/audit", summary="The audit log, newest first")

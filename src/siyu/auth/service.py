@@ -42,6 +42,15 @@ class AuthNotFound(AuthError):
     pass
 
 
+class AuthForbidden(AuthError):
+    """The caller's role may not act on this user or key: the granting rule (you may act only
+    on a role whose permissions you hold) applies to changing and revoking as to creating."""
+
+    def __init__(self, field: str, message: str, target_role: str) -> None:
+        super().__init__(field, message)
+        self.target_role = target_role
+
+
 class LoginThrottled(Exception):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"too many failed sign-ins; try again in {retry_after_s} s")
@@ -138,7 +147,7 @@ class AuthService:
         user = self.user(username)
         changes: dict[str, object] = {}
         if granter_role is not None and not can_grant(granter_role, user.role):
-            raise AuthError("role", f"a {granter_role} cannot change a {user.role}")
+            raise AuthForbidden("role", f"a {granter_role} cannot change a {user.role}", user.role)
         if role is not None and role != user.role:
             _check_role(role)
             if granter_role is not None and not can_grant(granter_role, role):
@@ -168,9 +177,10 @@ class AuthService:
         return int(self.session.scalar(stmt) or 0)
 
     # --- sign-in ------------------------------------------------------------------------------
-    def throttle_check(self, keys: list[str], max_failures: int, window_s: float) -> None:
+    def throttle_check(self, limits: list[tuple[str, int]], window_s: float) -> None:
+        """Raises LoginThrottled when any key has reached its limit of failures in the window."""
         since = utcnow() - timedelta(seconds=window_s)
-        for key in keys:
+        for key, max_failures in limits:
             stmt = select(func.count(), func.min(LoginFailure.at)).where(
                 LoginFailure.key == key, LoginFailure.at > since
             )
@@ -180,13 +190,27 @@ class AuthService:
                 raise LoginThrottled(max(retry, 1))
 
     def authenticate(
-        self, username: str, password: str, client: str, max_failures: int, window_s: float
+        self,
+        username: str,
+        password: str,
+        client: str,
+        max_failures: int,
+        window_s: float,
+        shared_max_failures: int | None = None,
     ) -> User | None:
-        """The user when the password is right; ``None`` otherwise (the failure is recorded
-        against the username and the client address). Raises LoginThrottled before checking
-        anything once either has failed too often, so guessing cannot go on at full speed."""
-        keys = [f"user:{username.lower()}", f"ip:{client}"]
-        self.throttle_check(keys, max_failures, window_s)
+        """The user when the password is right; ``None`` otherwise. Raises LoginThrottled before
+        checking anything once guessing went on too long, counted three ways:
+
+        * this username from this address: ``max_failures`` (one person's typos lock only them);
+        * this address over all usernames and this username over all addresses:
+          ``shared_max_failures`` (default 20 × ``max_failures``), so colleagues behind one office
+          address keep signing in while one of them is locked, yet guessing many usernames from one
+          address, or one username from many addresses, is still stopped.
+        """
+        name, client = username.lower()[:100], client[:64]  # keys and audit columns are bounded
+        shared = shared_max_failures if shared_max_failures is not None else 20 * max_failures
+        keys = [f"pair:{name}|{client}", f"user:{name}", f"ip:{client}"]
+        self.throttle_check([(keys[0], max_failures), (keys[1], shared), (keys[2], shared)], window_s)
         user = self.session.scalar(select(User).where(User.username == username))
         try:
             ok = _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -201,7 +225,8 @@ class AuthService:
             return None
         if _HASHER.check_needs_rehash(user.password_hash):
             user.password_hash = _HASHER.hash(password)
-        self.session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+        # The user's own failures are forgiven; the address's count stays (others' guesses).
+        self.session.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys[:2])))
         user.last_login_at = utcnow()
         audit.record(self.session, f"user:{user.username}", "login", "user", user.id, {"client": client})
         return user
@@ -231,7 +256,12 @@ class AuthService:
         LoginThrottled). A session the browser brought along is ended either way and never
         promoted to signed-in: the token is always new (no session fixation)."""
         user = self.authenticate(
-            username.strip(), password, client, settings.login_max_failures, settings.login_window_s
+            username.strip(),
+            password,
+            client,
+            settings.login_max_failures,
+            settings.login_window_s,
+            settings.login_max_failures_shared,
         )
         if brought is not None:
             self.end_session(brought)
@@ -303,10 +333,15 @@ class AuthService:
         )
         return key, secret
 
-    def revoke_api_key(self, key_id: int, actor: str) -> ApiKey:
+    def revoke_api_key(self, key_id: int, actor: str, granter_role: str | None = None) -> ApiKey:
+        """``granter_role``: the caller's role when a person acts (REST, console); an admin
+        cannot revoke an owner's key any more than create one. None: the database's own
+        authority (Python API, CLI)."""
         key = self.session.get(ApiKey, key_id)
         if key is None:
             raise AuthNotFound("id", f"no API key {key_id}")
+        if granter_role is not None and not can_grant(granter_role, key.role):
+            raise AuthForbidden("role", f"a {granter_role} cannot revoke a {key.role} key", key.role)
         if key.revoked_at is None:
             key.revoked_at = utcnow()
             audit.record(self.session, actor, "api_key.revoked", "api_key", key.id, {"prefix": key.prefix})

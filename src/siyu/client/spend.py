@@ -23,11 +23,13 @@ class SpendClient:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def import_csv(self, path: str | Path, actor: str = "python") -> dict[str, Any]:
+    def import_csv(self, path: str | Path, actor: str = "python", name: str | None = None) -> dict[str, Any]:
         """Import a spend CSV; committed when this returns. Bad rows are reported in
-        ``rejected`` (line, field, reason) and the valid ones stored."""
+        ``rejected`` (line, field, reason) and the valid ones stored; a file that cannot be read
+        as a whole (its header, its encoding) raises SpendImportError naming the line.
+        ``name`` is what the report calls the file (default: its file name)."""
         with self.ctx.db.session() as s:
-            return SpendService(s).import_csv(Path(path), actor=actor).to_dict()
+            return SpendService(s).import_csv(Path(path), actor=actor, name=name).to_dict()
 
     def list(self, channel: str | None = None) -> list[dict[str, Any]]:
         with self.ctx.db.session() as s:

@@ -1,7 +1,15 @@
 """Consent: an append-only ledger; the current state is the newest record that applies.
 
 A record for channel ``*`` applies to every channel; a channel-specific record newer than it
-overrides it for that channel (and vice versa: the newest applicable record wins).
+overrides it for that channel (and vice versa: the newest applicable record wins). So a send on
+a channel is allowed by the newest record for that channel or ``*``, and a grant on ``sms``
+alone allows SMS.
+
+Asked about ``*`` itself ("may we contact them for this purpose at all, on every channel?") the
+answer looks at every record still in effect: the newest ``*`` record and each channel's newest
+record that is newer than it. Granted when all of them grant (a contact who granted every
+channel one by one, never ``*``, is granted), withdrawn when any of them withdraws, unknown
+without records. The segment condition ``consent`` with ``channel: "*"`` means the same.
 """
 
 from __future__ import annotations
@@ -80,9 +88,23 @@ class ConsentService:
         return current
 
     def allows(self, contact_id: int, purpose: str, channel: str, default: bool = False) -> bool:
-        """Whether the newest record for this purpose on this channel (or on ``*``) grants it."""
-        newest: ConsentRecord | None = None
-        for rec in self.ledger(contact_id):
-            if rec.purpose == purpose and rec.channel in (channel, ANY_CHANNEL):
-                newest = rec
-        return default if newest is None else newest.granted
+        """Whether consent for this purpose on this channel (``*``: on every channel, see the
+        module's docstring) is granted; ``default`` without any record that applies."""
+        answer = current(self.ledger(contact_id), purpose, channel)
+        return default if answer is None else answer
+
+
+def current(ledger: list[ConsentRecord], purpose: str, channel: str) -> bool | None:
+    """The consent in effect for ``purpose`` on ``channel`` from a contact's ledger in recording
+    order (oldest first); None when no record applies."""
+    in_effect: dict[str, bool] = {}  # channel → its newest answer, while newer than ``*``'s
+    for rec in ledger:
+        if rec.purpose != purpose:
+            continue
+        if rec.channel == ANY_CHANNEL:
+            in_effect = {ANY_CHANNEL: rec.granted}  # overrides every older per-channel answer
+        else:
+            in_effect[rec.channel] = rec.granted
+    if channel != ANY_CHANNEL:
+        return in_effect.get(channel, in_effect.get(ANY_CHANNEL))
+    return all(in_effect.values()) if in_effect else None

@@ -57,10 +57,11 @@ def _detail(resp: Response) -> str:
         body = json.loads(bytes(resp.body))
     except ValueError:
         return ""
-    detail = body.get("detail", "")
-    if isinstance(detail, list):  # request validation: name the fields
-        return "; ".join(f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail)
-    return str(detail)
+    problems = body.get("errors")
+    if isinstance(problems, list):  # request validation: name the fields (not "body" or "query")
+        where = [".".join(str(x) for x in d.get("loc", [])[1:]) for d in problems]
+        return "; ".join(f"{w}: {d.get('msg')}" for w, d in zip(where, problems, strict=True))
+    return str(body.get("detail", ""))
 
 
 def install(app: FastAPI) -> None:

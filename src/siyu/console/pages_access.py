@@ -21,7 +21,7 @@ from siyu.audit import chain
 from siyu.audit import service as audit
 from siyu.auth.roles import ROLE_NAMES, ROLES, Permission, can_grant
 from siyu.auth.schemas import key_dict, user_dict
-from siyu.auth.service import MIN_PASSWORD, AuthError, AuthNotFound, AuthService
+from siyu.auth.service import MIN_PASSWORD, AuthError, AuthForbidden, AuthNotFound, AuthService
 from siyu.console.permissions import RouteTable
 from siyu.console.web import PageError, language, principal_of, render, text
 
@@ -225,11 +225,16 @@ async def create_key(request: Request) -> Response:
 
 @router.post("/settings/api-keys/{key_id}/revoke")
 def revoke_key(request: Request, key_id: int) -> Response:
+    principal = principal_of(request)
     try:
         with unit_of_work(request) as session:
-            name = AuthService(session).revoke_api_key(key_id, principal_of(request).actor).name
+            name = AuthService(session).revoke_api_key(key_id, principal.actor, principal.role).name
     except AuthNotFound:
         raise PageError(404, "not_found", {"what": f"API key {key_id}"}) from None
+    except AuthForbidden as exc:
+        mine, theirs = _role(request, principal.role), _role(request, exc.target_role)
+        message = _t(request)("settings_err_revoke", mine=mine, role=theirs)
+        return _keys_page(request, 403, error=message)
     return RedirectResponse(f"/console/settings/api-keys?revoked={quote(name)}", status_code=303)
 
 

@@ -18,8 +18,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    Boolean,
     Double,
     and_,
     case,
@@ -32,13 +30,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from siyu.segments import schemas as s
+from siyu.segments.consent import CONSENT_IN_EFFECT, consent_condition
 from siyu.store.models import SYSTEM_EVENTS
 from siyu.warehouse.query import (
     ATTRIBUTES,
@@ -86,6 +83,7 @@ SIDE_TABLES: dict[str, Any] = {
     "tag": CONTACT_TAGS,
     "touch": TOUCHES,
     "consent": CONSENTS,
+    "consent_all": CONSENT_IN_EFFECT,
     "stage": STAGES,
     "rfm": RFM,
     "score": SCORES,
@@ -380,17 +378,7 @@ class _Compiler:
         return and_(*conds)
 
     def leaf_consent(self, node: s.ConsentCondition, path: str) -> ColumnElement[bool]:
-        r = CONSENTS
-        applies = and_(r.c.purpose == node.purpose, r.c.channel.in_(sorted({node.channel, "*"})))
-        ordered = func.array_agg(aggregate_order_by(r.c.granted, r.c.occurred_at.desc(), r.c.id.desc()))
-        col = self._side("consent", repr((node.purpose, node.channel)), ordered.filter(applies))
-        newest = type_coerce(col, ARRAY(Boolean()))[1]
-        return {
-            "granted": newest.is_(True),
-            "withdrawn": newest.is_(False),
-            "unknown": newest.is_(None),
-            "not_granted": newest.is_not(True),
-        }[node.state]
+        return consent_condition(node.purpose, node.channel, node.state, self._side)
 
     def leaf_stage(self, node: s.StageCondition, path: str) -> ColumnElement[bool]:
         return self._held("stage", repr(sorted(node.stages)), STAGES.c.stage.in_(node.stages))

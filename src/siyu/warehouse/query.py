@@ -66,21 +66,39 @@ class TryDouble(FunctionElement[float]):
     name = "try_double"
 
 
-#: What counts as a number in text: JSON's number syntax (DuckDB's cast alone would also take
-#: "NaN", "Infinity" and "1_000").
-NUMBER_PATTERN = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
+#: What counts as a number in text: exactly JSON's number syntax, as docs/segments.md promises
+#: ("05", "+5", ".5", "5.", " 5", "NaN", "Infinity" and "1_000" do not; either engine's cast
+#: alone would take most of them). At most 255 digits before and after the point (PostgreSQL's
+#: regular expressions repeat at most 255 times) and four in the exponent (leading zeros aside),
+#: so PostgreSQL's NUMERIC always parses a match.
+NUMBER_PATTERN = r"-?(0|[1-9][0-9]{0,254})(\.[0-9]{1,255})?([eE][-+]?0*[0-9]{1,4})?"
+#: Magnitudes a double holds with room to spare: larger ones count as no number (NULL) and
+#: smaller ones as 0, the same on both engines (DuckDB's cast would give infinity, PostgreSQL's
+#: would fail the whole query).
+DOUBLE_MAX, DOUBLE_TINY = "1e308", "1e-300"
 
 
 @compiles(TryDouble, "duckdb")
 def _try_double_duckdb(element: TryDouble, compiler: Any, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
-    return f"(CASE WHEN regexp_full_match({arg}, '{NUMBER_PATTERN}') THEN TRY_CAST({arg} AS DOUBLE) END)"
+    value = f"TRY_CAST({arg} AS DOUBLE)"  # DuckDB computes the repeated expression once
+    return (
+        f"(CASE WHEN regexp_full_match({arg}, '{NUMBER_PATTERN}') "
+        f"THEN (CASE WHEN abs({value}) >= {DOUBLE_MAX} THEN NULL "
+        f"WHEN abs({value}) < {DOUBLE_TINY} THEN 0.0 ELSE {value} END) END)"
+    )
 
 
 @compiles(TryDouble, "postgresql")
 def _try_double_pg(element: TryDouble, compiler: Any, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
-    return f"(CASE WHEN {arg} ~ '^{NUMBER_PATTERN}$' THEN CAST({arg} AS DOUBLE PRECISION) END)"
+    exact = f"CAST({arg} AS NUMERIC)"  # never fails on a match; the double cast could overflow
+    return (
+        f"(CASE WHEN {arg} ~ '^{NUMBER_PATTERN}$' "
+        f"THEN (CASE WHEN abs({exact}) >= {DOUBLE_MAX} THEN NULL "
+        f"WHEN abs({exact}) < {DOUBLE_TINY} THEN CAST(0 AS DOUBLE PRECISION) "
+        f"ELSE CAST({exact} AS DOUBLE PRECISION) END) END)"
+    )
 
 
 class TryTimestamp(FunctionElement[Any]):

@@ -251,3 +251,16 @@ def test_clv_without_orders_and_rfm_bad_date(warehouse: Warehouse) -> None:
     with pytest.raises(AnalyticsError) as err:
         run_analysis("rfm", {"as_of": "20260101"}, src)
     assert err.value.field == "as_of"
+
+
+def test_order_amounts_count_only_in_json_number_syntax(warehouse: Warehouse) -> None:
+    """Testers found "05", "+5", ".5", "5." and " 5" summed as numbers (docs/segments.md: a text
+    is a number only in JSON's syntax); "1e400" must neither be infinite nor fail PostgreSQL."""
+    junk = ["05", "+5", ".5", "5.", " 5", "1e400", "1e-400"]
+    events = [(1, "Order Completed", day(0), {"amount": 10})]
+    events += [(1, "Order Completed", day(i + 1), {"amount": text}) for i, text in enumerate(junk)]
+    events += [(2, "Order Completed", day(1), {"amount": "2.5e1"})]
+    result = run_analysis("rfm", {"as_of": "2026-01-20"}, warehouse.load(events), use_cache=False)
+    rows = rows_by_id(result, "contact_id")
+    assert (rows[1]["orders"], rows[1]["revenue"]) == (8, 10.0)
+    assert rows[2]["revenue"] == 25.0

@@ -29,7 +29,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement, Label
 from sqlalchemy.sql.expression import FunctionElement
 
-from siyu.analytics.base import AnalyticsError, Params
+from siyu.analytics.base import FIRST_DAY, LAST_DAY, AnalyticsError, Day, Params
 from siyu.ingest.messages import TYPES
 from siyu.segments.compiler import ACTIVITY_TYPES, NEGATED, value_condition
 from siyu.segments.schemas import PropertyFilter, check_property
@@ -229,13 +229,13 @@ class RangeParams(Params):
 
     # Both default to None only so that schemas show them as optional: ``_fill_range`` puts real
     # dates in before validation, so after it they are always dates.
-    from_: date = Field(
+    from_: Day = Field(
         default=None,  # type: ignore[assignment]
         alias="from",
         description="First day (YYYY-MM-DD, UTC), inclusive. Default: the analysis's default span "
         "ending with `to`.",
     )
-    to: date = Field(
+    to: Day = Field(
         default=None,  # type: ignore[assignment]
         description="Last day (YYYY-MM-DD, UTC), inclusive. Default: today (UTC).",
     )
@@ -257,6 +257,8 @@ class RangeParams(Params):
                 to_day = to if isinstance(to, date) else date.fromisoformat(str(to))
             except ValueError:
                 return data  # `to` is reported by its own validation
+            if not FIRST_DAY <= to_day <= LAST_DAY:
+                return data  # likewise (and the default span before it could overflow)
             data["from"] = default_from(period, to_day)
         return data
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 
 from siyu.analytics.attribution.models import MODELS, Attribution, Paths, attribute
-from siyu.analytics.base import AnalyticsError, Params, QueryRunner, register
+from siyu.analytics.base import AnalyticsError, Day, Params, QueryRunner, register
 from siyu.analytics.result import AnalysisResult
 from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES, AgeSeconds, JsonText, TryDouble
 
@@ -92,8 +92,8 @@ class AttributionParams(Params):
     conversion_event: str = Field(default="Order Completed", min_length=1, description="Conversion event.")
     value_property: str = Field(default="amount", min_length=1, description="Event property with the value.")
     lookback_days: float = Field(default=30, gt=0, le=3650, description="Touches this long before count.")
-    from_: date | None = Field(default=None, alias="from", description="First day of conversions.")
-    to: date | None = Field(default=None, description="Last day of conversions, inclusive.")
+    from_: Day | None = Field(default=None, alias="from", description="First day of conversions.")
+    to: Day | None = Field(default=None, description="Last day of conversions, inclusive.")
     half_life_days: float = Field(
         default=7,
         gt=0,

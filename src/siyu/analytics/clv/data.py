@@ -29,6 +29,7 @@ from sqlalchemy import Date, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Select
 
+from siyu.analytics.base import in_sane_range
 from siyu.rfm.schemas import CONFIG_SETTING, DEFAULT_CONFIG, RfmConfig, parse_config
 from siyu.store.settings import get_setting
 from siyu.warehouse.query import CONTACTS, EVENTS, JsonText, TryDouble
@@ -141,6 +142,7 @@ def order_days_query(config: RfmConfig, until: date | None = None) -> Select[Any
         EVENTS.c.type == "track",
         EVENTS.c.event == config.event,
         CONTACTS.c.merged_into_id.is_(None),
+        in_sane_range(EVENTS.c.timestamp),
     ]
     if until is not None:
         conds.append(EVENTS.c.timestamp < datetime.combine(until + timedelta(days=1), time()))

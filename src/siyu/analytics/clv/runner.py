@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.analytics.base import AnalyticsError, Params, QueryRunner, register
+from siyu.analytics.base import AnalyticsError, Day, Params, QueryRunner, register
 from siyu.analytics.clv.data import (
     Summary,
     day_date,
@@ -60,7 +60,7 @@ def _iso_day(value: Any) -> Any:
 
 class Transaction(Params):
     customer_id: str = Field(min_length=1, max_length=200, description="Customer identifier.")
-    date: dt.date = Field(description="Purchase day (YYYY-MM-DD); several purchases on one day count once.")
+    date: Day = Field(description="Purchase day (YYYY-MM-DD); several purchases on one day count once.")
     amount: float = Field(
         ge=0, allow_inf_nan=False, description="Purchase value (same-day values are summed)."
     )
@@ -74,11 +74,11 @@ class ClvParams(Params):
         description="Purchases to analyse; null reads the warehouse's orders "
         "(contact ids become customer ids).",
     )
-    calibration_end: dt.date | None = Field(
+    calibration_end: Day | None = Field(
         default=None,
         description="Last day of the calibration period (inclusive); default: the last purchase day.",
     )
-    holdout_end: dt.date | None = Field(
+    holdout_end: Day | None = Field(
         default=None,
         description="Last day of the holdout period (inclusive); default: the last purchase day.",
     )
@@ -96,7 +96,7 @@ class ClvParams(Params):
 
 
 class RfmParams(Params):
-    as_of: dt.date | None = Field(
+    as_of: Day | None = Field(
         default=None, description="Orders up to this day (inclusive); default: the last order day."
     )
     time_unit: TimeUnit = Field(default="day", description="Unit of recency and T.")

@@ -31,7 +31,7 @@ from sqlalchemy import cast, func, literal, select
 from sqlalchemy.types import Date, DateTime
 
 from siyu.analytics.activity.base import OrderParams
-from siyu.analytics.base import AnalyticsError, QueryRunner, register
+from siyu.analytics.base import AnalyticsError, Day, QueryRunner, in_sane_range, register
 from siyu.analytics.economics.spend import SpendRepository
 from siyu.analytics.result import AnalysisResult, table_from_rows
 from siyu.analytics.sql import PlusSeconds
@@ -50,8 +50,8 @@ FUNNEL = ("impressions", "clicks", "acquired", "customers", "repurchasers")
 class RoiParams(OrderParams):
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: date | None = Field(default=None, alias="from", description="First day (default: to − 29 days).")
-    to: date | None = Field(default=None, description="Last day, inclusive (default: the last event day).")
+    from_: Day | None = Field(default=None, alias="from", description="First day (default: to − 29 days).")
+    to: Day | None = Field(default=None, description="Last day, inclusive (default: the last event day).")
     by: Literal["channel", "campaign"] = "channel"
     horizon_days: int | None = Field(
         default=None, ge=1, le=3660, description="Revenue within N days of acquisition (None: up to `to`)."
@@ -277,7 +277,13 @@ class RoiRunner(QueryRunner[RoiParams, RoiResult]):
     # --- inputs -------------------------------------------------------------------------------
     def _last_event_day(self) -> date:
         last = (
-            self.fetch(select(cast(func.max(EVENTS.c.timestamp), Date()).label("day"))).column(0)[0].as_py()
+            self.fetch(
+                select(cast(func.max(EVENTS.c.timestamp), Date()).label("day")).where(
+                    in_sane_range(EVENTS.c.timestamp)
+                )
+            )
+            .column(0)[0]
+            .as_py()
         )
         if last is None:
             raise AnalyticsError("to", "the warehouse has no events; give from and to")

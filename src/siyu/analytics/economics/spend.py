@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from siyu.analytics.base import FIRST_DAY, LAST_DAY
 from siyu.audit import service as audit
 from siyu.store.models import Channel, ChannelSpend, utcnow
 
@@ -37,6 +38,7 @@ MAX_AMOUNT = Decimal("1e14")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _INT = re.compile(r"^\d+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class SpendImportError(ValueError):
@@ -151,9 +153,12 @@ def _date(name: str, raw: str) -> date:
     if not _DATE.match(raw):
         raise _Bad(name, "expected a date as YYYY-MM-DD", raw)
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise _Bad(name, "not a calendar date", raw) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # a typo such as 9999: ROI could not count its days
+        raise _Bad(name, f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}", raw)
+    return day
 
 
 def _amount(raw: str) -> Decimal:
@@ -190,6 +195,9 @@ def parse_row(raw: Mapping[str, str | None], channels: _Channels) -> SpendRow:
     campaign = get["campaign"] or None
     if campaign is not None and len(campaign) > 200:
         raise _Bad("campaign", "at most 200 characters", campaign[:40] + "…")
+    if campaign is not None and _CONTROL.search(campaign):  # PostgreSQL refuses NUL in text
+        shown = campaign[:40].encode("unicode_escape").decode()
+        raise _Bad("campaign", "control characters are not allowed", shown)
     start = _date("period_start", get["period_start"])
     end = _date("period_end", get["period_end"])
     if end < start:
@@ -205,26 +213,44 @@ def parse_row(raw: Mapping[str, str | None], channels: _Channels) -> SpendRow:
     return SpendRow(channel.id, channel.key, campaign, start, end, amount, currency, impressions, clicks)
 
 
-def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """(line, row) of a spend CSV, after checking its header; UTF-8, with or without a BOM."""
+def _check_header(name: str, header: list[str]) -> None:
+    """Line 1 of the file: every required column once, no unknown, unnamed or repeated one."""
+    problems = []
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    unnamed = [str(i) for i, h in enumerate(header, start=1) if not h]
+    if unnamed:
+        problems.append(f"column(s) {', '.join(unnamed)} without a name")
+    unknown = [c for c in header if c and c not in (*REQUIRED, *OPTIONAL)]
+    if unknown:
+        problems.append(f"unknown column(s) {', '.join(unknown)}")
+    repeated = sorted({c for c in header if c and header.count(c) > 1})
+    if repeated:
+        problems.append(f"column(s) {', '.join(repeated)} given more than once")
+    if problems:
+        expected = ",".join(REQUIRED) + "[," + ",".join(OPTIONAL) + "]"
+        raise SpendImportError(f"{name}: line 1 (header): {'; '.join(problems)} (expected {expected})")
+
+
+def read_csv(path: Path, name: str | None = None) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(line, row) of a spend CSV, after checking its header; UTF-8, with or without a BOM.
+    ``name`` is what errors call the file (an upload's own name rather than a temporary one)."""
+    name = name or path.name
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
-        raise SpendImportError(f"{path}: {exc.strerror or exc}") from None
+        raise SpendImportError(f"{name}: {exc.strerror or exc}") from None
     with handle:
+        reader = csv.DictReader(handle)
         try:
-            reader = csv.DictReader(handle)
             header = [h.strip() for h in reader.fieldnames or []]
         except UnicodeDecodeError:
-            raise SpendImportError(f"{path.name}: not UTF-8 text") from None
+            raise SpendImportError(f"{name}: not UTF-8 text") from None
+        except csv.Error as exc:  # a NUL byte, a field over the csv module's size limit
+            raise SpendImportError(f"{name}: line 1 (header): {exc}") from None
+        _check_header(name, header)
         reader.fieldnames = header
-        missing = [c for c in REQUIRED if c not in header]
-        unknown = [c for c in header if c not in (*REQUIRED, *OPTIONAL)]
-        if missing or unknown:
-            parts = [f"missing column(s) {', '.join(missing)}"] if missing else []
-            parts += [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
-            expected = ",".join(REQUIRED) + "[," + ",".join(OPTIONAL) + "]"
-            raise SpendImportError(f"{path.name}: {'; '.join(parts)} (expected {expected})")
         try:
             for row in reader:
                 if None in row:  # more cells than header columns
@@ -234,7 +260,9 @@ def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
                     continue  # blank line
                 yield reader.line_num, row
         except UnicodeDecodeError:
-            raise SpendImportError(f"{path.name}: not UTF-8 text (after line {reader.line_num})") from None
+            raise SpendImportError(f"{name}: not UTF-8 text (after line {reader.line_num})") from None
+        except csv.Error as exc:
+            raise SpendImportError(f"{name}: line {reader.line_num + 1}: {exc}") from None
 
 
 # --- service ---------------------------------------------------------------------------------------
@@ -243,8 +271,10 @@ class SpendService:
         self.session = session
         self.repo = SpendRepository(session)
 
-    def import_csv(self, path: Path, actor: str = "system") -> SpendImportReport:
-        return self.import_rows(read_csv(Path(path)), Path(path).name, actor)
+    def import_csv(self, path: Path, actor: str = "system", name: str | None = None) -> SpendImportReport:
+        """``name``: what the report and errors call the file (default: its file name)."""
+        name = name or Path(path).name
+        return self.import_rows(read_csv(Path(path), name), name, actor)
 
     def import_rows(
         self, rows: Iterable[tuple[int, Mapping[str, str | None]]], source: str, actor: str = "system"

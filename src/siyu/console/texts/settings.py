@@ -189,6 +189,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "你的角色（{mine}）不能授予或修改“{role}”角色。",
         "en": "Your role ({mine}) cannot grant or change the role {role}.",
     },
+    "settings_err_revoke": {
+        "zh": "你的角色（{mine}）不能吊销“{role}”角色的密钥。",
+        "en": "Your role ({mine}) cannot revoke a key of the role {role}.",
+    },
     "settings_err_last_owner": {
         "zh": "这是最后一个所有者，不能降级或停用；请先让另一位成员成为所有者。",
         "en": "This is the last owner and cannot be demoted or disabled; make someone else an owner first.",

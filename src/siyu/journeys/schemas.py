@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from siyu.channels.base import MESSAGE_CHANNELS
 from siyu.consent.service import PURPOSES
+from siyu.content.schemas import check_templates
 from siyu.segments.schemas import STAGES, PropertyFilter
 from siyu.store.slugs import check_slug
 
@@ -248,6 +249,8 @@ class Send(_M):
             raise ValueError(f"unknown channel {self.channel!r}; one of {', '.join(MESSAGE_CHANNELS)}")
         if (self.template is None) == (self.content is None):
             raise ValueError("give either template or content")
+        if self.content is not None:  # a runaway template is refused here, not at send time
+            check_templates(self.content)
         return self
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import update
+from tests.journeys.conftest import T0
 
 from siyu.config import Settings
 from siyu.journeys.engine import Engine, EngineConfig
 from siyu.journeys.worker import engine_config
 from siyu.store.models import ContentTemplate
-from tests.journeys.conftest import T0
 
 NO_QUIET = {"enabled": False}
 LOOP = [

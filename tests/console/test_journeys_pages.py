@@ -174,7 +174,7 @@ def test_editor_refuses_a_send_loop_in_the_operators_language(server: Any, conso
     op.get("/console/lang/zh")
     resp = op.post_form("/console/journeys", {"document": looping})
     assert resp.status_code == 422
-    assert "定义有误（位置 steps[0], steps[1]）：循环 hi → again → hi 每一轮都会发送消息且没有等待" in resp.text
+    assert "定义有误（位置 steps[0], steps[1]）：循环 hi → again → hi 每一轮都会发送消息" in resp.text
     assert "sends a message" not in resp.text
     assert server.client.journeys.list() == []
 

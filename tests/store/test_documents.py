@@ -68,7 +68,7 @@ def test_a_file_holding_only_a_string_is_refused(tmp_path: Path) -> None:
 def test_files_read_through_the_bounded_reader(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.yml"
     bomb.write_text(laughs(9), encoding="utf-8")
-    with pytest.raises(SegmentDefinitionError, match="bomb.yml: not valid YAML: aliases expand"):
+    with pytest.raises(SegmentDefinitionError, match=r"bomb\.yml: not valid YAML: aliases expand"):
         read_document(bomb)
     good = tmp_path / "good.yaml"
     good.write_text("key: x\nlist: [1, 2]\n", encoding="utf-8")

@@ -10,7 +10,7 @@ outbox insert per send), which is what makes thousands of steps per second possi
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -181,29 +181,29 @@ class Engine:
         self, run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]
     ) -> list[Enrolment]:
         """Those of ``group`` still under the journey's send ceilings; the others exit
-        (``send_limit``). Counted from the outbox (every message written for the journey,
-        whatever became of it), so a crash, a re-run or a re-entry cannot reset the count."""
+        (``send_limit``). An enrolment counts its own messages (``data["sent"]``, saved with
+        its state in the same transaction as the outbox rows); the count per contact over
+        every enrolment is read from the outbox, and only when re-entry makes it differ."""
         per_enrolment = spec.limits.sends_per_enrolment or self.config.max_sends_per_enrolment
         per_contact = spec.limits.sends_per_contact or self.config.max_sends_per_contact
-        by_enrolment: dict[int, int] = defaultdict(int)
         by_contact: dict[int, int] = defaultdict(int)
-        for ch in chunked(sorted({e.contact_id for e in group})):
-            for cid, eid, n in self.session.execute(
-                select(OutboxMessage.contact_id, OutboxMessage.enrolment_id, func.count())
-                .where(
-                    OutboxMessage.journey_id == group[0].journey_id,
-                    OutboxMessage.contact_id.in_(ch),
-                    OutboxMessage.channel.notin_(NOT_MESSAGES),
-                )
-                .group_by(OutboxMessage.contact_id, OutboxMessage.enrolment_id)
-            ):
-                by_contact[cid] += n
-                if eid is not None:
-                    by_enrolment[eid] += n
+        if spec.entry.reentry or per_contact < per_enrolment:
+            for ch in chunked(sorted({e.contact_id for e in group})):
+                for cid, n in self.session.execute(
+                    select(OutboxMessage.contact_id, func.count())
+                    .where(
+                        OutboxMessage.journey_id == group[0].journey_id,
+                        OutboxMessage.contact_id.in_(ch),
+                        OutboxMessage.channel.notin_(NOT_MESSAGES),
+                    )
+                    .group_by(OutboxMessage.contact_id)
+                ):
+                    by_contact[cid] = int(n)
         under: list[Enrolment] = []
         for e in group:
-            if by_enrolment[e.id] >= per_enrolment:
-                over = f"{by_enrolment[e.id]} messages in this enrolment (limit {per_enrolment})"
+            sent = int(e.data.get("sent", 0))
+            if sent >= per_enrolment:
+                over = f"{sent} messages in this enrolment (limit {per_enrolment})"
             elif by_contact[e.contact_id] >= per_contact:
                 over = f"{by_contact[e.contact_id]} messages to this contact (limit {per_contact})"
             else:
@@ -212,6 +212,14 @@ class Engine:
             run.record(e, step.id, "send_limit", over)
             run.finish(e, "exited", "send_limit")
         return under
+
+    @staticmethod
+    def _count_sent(run: Run, group: list[Enrolment], since: int) -> None:
+        """Adds the messages a send step queued (its ``queued`` records) to each enrolment's count."""
+        queued = Counter(r["enrolment_id"] for r in run.log[since:] if r["outcome"] == "queued")
+        for e in group:
+            if queued[e.id]:
+                e.data["sent"] = int(e.data.get("sent", 0)) + queued[e.id]
 
     def run_due(self, limit: int = 1000, now: datetime | None = None) -> RunStats:
         """Claim up to ``limit`` due enrolments and run them (the caller commits)."""
@@ -256,7 +264,10 @@ class Engine:
                 group = self._under_send_limits(run, spec, step, group)
                 if not group:
                     continue
+            mark = len(run.log)
             moves = self._handle(run, HANDLERS[step.action], spec, step, group)
+            if step.send:
+                self._count_sent(run, group, mark)
             for e, nxt in moves:
                 e.step, e.due_at, e.wait_event = nxt, run.now, None
                 if e.ran >= MAX_STEPS_PER_CLAIM and nxt != EXIT:

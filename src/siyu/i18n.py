@@ -14,14 +14,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "password_prompt": {"en": "Password: ", "zh": "密码："},
     "password_again": {"en": "Password again: ", "zh": "再次输入密码："},
     "password_mismatch": {"en": "The two passwords differ.", "zh": "两次输入的密码不一致。"},
-    "user_created": {
-        "en": "User {username} created with role {role}.",
-        "zh": "已创建用户 {username}，角色 {role}。",
-    },
-    "user_updated": {
-        "en": "User {username} updated (role {role}).",
-        "zh": "已更新用户 {username}（角色 {role}）。",
-    },
+    "user_created": {"en": "User {username} created with role {role}.", "zh": "已创建用户 {username}，角色 {role}。"},
+    "user_updated": {"en": "User {username} updated (role {role}).", "zh": "已更新用户 {username}（角色 {role}）。"},
     "api_key_created": {
         "en": "API key {name} ({role}) created. It is shown only now; store it safely:\n{key}",
         "zh": "已创建接口密钥 {name}（{role}）。密钥只显示这一次，请妥善保存：\n{key}",

@@ -130,14 +130,8 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(content.public_router)
     app.include_router(journeys.public_router)
     guarded = [Depends(authorise)]
-    for router in (
-        management.router,
-        layers.router,
-        content.router,
-        journeys.router,
-        analytics.router,
-        auth.router,
-    ):
+    for router in (management.router, layers.router, content.router, journeys.router, analytics.router,
+                   auth.router):
         app.include_router(router, dependencies=guarded)
 
     install_console(app)

@@ -60,11 +60,8 @@ def export_contacts(request: Request) -> StreamingResponse:
     client = get_client(request)
     with unit_of_work(request) as session:
         rows = list(export.export_rows(session, client.ctx.profiles(session), actor=principal.actor))
-    return StreamingResponse(
-        iter([export.rows_to_csv(rows)]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
-    )
+    return StreamingResponse(iter([export.rows_to_csv(rows)]), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
 
 class ConsentIn(BaseModel):

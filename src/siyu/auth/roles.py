@@ -99,3 +99,4 @@ def matrix_markdown() -> str:
         marks = " | ".join("✔" if perm in ROLES[r] else "" for r in roles)
         lines.append(f"| `{perm.value}` | {marks} |")
     return "\n".join(lines) + "\n"
+

@@ -122,10 +122,7 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "确定删除服务商账号 {slug}？使用它的旅程将无法发送。",
         "en": "Delete the provider account {slug}? Journeys using it will not be able to send.",
     },
-    "settings_provider_deleted": {
-        "zh": "已删除服务商账号 {slug}。",
-        "en": "Deleted the provider account {slug}.",
-    },
+    "settings_provider_deleted": {"zh": "已删除服务商账号 {slug}。", "en": "Deleted the provider account {slug}."},
     "settings_new_provider": {"zh": "添加服务商账号", "en": "Add a provider account"},
     "settings_config_json": {"zh": "其他配置（JSON）", "en": "Other settings (JSON)"},
     "settings_secrets_json": {"zh": "密钥（JSON）", "en": "Secrets (JSON)"},
@@ -134,8 +131,8 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Stored encrypted and never shown again; after an error they must be entered again.",
     },
     "settings_json_invalid": {
-        "zh": '{field}需要是 JSON 对象，例如 {{"sign_name": "品牌名"}}。',
-        "en": '{field} must be a JSON object, e.g. {{"sign_name": "Brand"}}.',
+        "zh": "{field}需要是 JSON 对象，例如 {{\"sign_name\": \"品牌名\"}}。",
+        "en": "{field} must be a JSON object, e.g. {{\"sign_name\": \"Brand\"}}.",
     },
     "settings_provider_fields": {"zh": "各类型需要填写的字段", "en": "Fields each kind needs"},
     "settings_provider_error": {
@@ -299,10 +296,7 @@ TEXT: dict[str, dict[str, str]] = {
     "settings_audit_clear": {"zh": "清除筛选", "en": "Clear filters"},
     "settings_audit_older": {"zh": "更早的记录 →", "en": "Older entries →"},
     "settings_audit_newest": {"zh": "← 回到最新", "en": "← Newest"},
-    "settings_audit_actor_hint": {
-        "zh": "如 user:alice、key:sk_AbCdEfG",
-        "en": "e.g. user:alice, key:sk_AbCdEfG",
-    },
+    "settings_audit_actor_hint": {"zh": "如 user:alice、key:sk_AbCdEfG", "en": "e.g. user:alice, key:sk_AbCdEfG"},
     "settings_audit_none": {"zh": "没有符合条件的记录。", "en": "No entries match."},
 }
 

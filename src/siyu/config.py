@@ -32,6 +32,17 @@ DEFAULT_IDENTIFIER_LIMITS: dict[str, int] = {
 }
 
 
+#: The global frequency caps when SIYU_FREQUENCY_CAPS is not set (docs/journeys.md, "Default
+#: frequency caps"): WeCom lets a customer receive at most one 群发 a day from a company, and
+#: Chinese carriers and SMS platforms expect marketing SMS to a number at most about once a day;
+#: three marketing touches a week across channels is what operators consider not spamming.
+DEFAULT_FREQUENCY_CAPS: tuple[dict[str, Any], ...] = (
+    {"channel": "sms", "per": "day", "max": 1},
+    {"channel": "wecom_private", "per": "day", "max": 1},
+    {"channel": "any", "per": "week", "max": 3},
+)
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Field names map to ``SIYU_<NAME>`` environment variables."""
 
@@ -143,9 +154,23 @@ class Settings(BaseSettings):
         "journeys that do not set their own; a message due inside is held to the end.",
     )
     frequency_caps: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="JSON list of global frequency caps on top of each journey's, e.g. "
+        default_factory=lambda: [dict(c) for c in DEFAULT_FREQUENCY_CAPS],
+        description="JSON list of global frequency caps on top of each journey's (transactional "
+        "messages are exempt). The default: at most 1 SMS and 1 WeCom private message per contact "
+        "per day and 3 messages per week across channels; `[]` turns global caps off, e.g. "
         '[{"channel": "any", "per": "day", "max": 3}, {"channel": "sms", "per": "week", "max": 2}].',
+    )
+    journey_max_sends_per_enrolment: int = Field(
+        default=50,
+        ge=1,
+        description="Most messages one contact gets from one pass through a journey, for journeys "
+        "that set no `limits.sends_per_enrolment`; over it the contact exits (`send_limit`).",
+    )
+    journey_max_sends_per_contact: int = Field(
+        default=200,
+        ge=1,
+        description="Most messages one contact gets from one journey over all its enrolments "
+        "(re-entry), for journeys that set no `limits.sends_per_contact`.",
     )
     marketing_consent_default: bool = Field(
         default=False,

@@ -154,6 +154,71 @@ def test_invalid_journey_file_fails_with_the_field_path(cli: Cli, tmp_path: Path
     assert cli.json("journeys", "list") == []
 
 
+def test_a_send_loop_without_a_wait_is_refused_naming_its_steps(cli: Cli, tmp_path: Path) -> None:
+    looping = {
+        **JOURNEY,
+        "steps": [
+            {"id": "hi", "send": {"channel": "webhook", "content": {"event": "x"}}},
+            {"id": "again", "wait": 0, "next": "hi"},
+        ],
+    }
+    message = cli.fails("journeys", "create", str(write(tmp_path / "loop.yaml", looping)), "--start")
+    assert message.startswith("Error:steps[0],steps[1]:theloophi→again→hisends"), message
+    assert cli.json("journeys", "list") == []
+
+
+def test_a_yaml_file_holding_only_a_string_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """It used to be read as the path of another file (the Python API takes a str as a path)."""
+    real = write(tmp_path / "real.yaml", JOURNEY)
+    pointer = tmp_path / "pointer.yaml"
+    pointer.write_text(f'"{real}"\n', encoding="utf-8")
+    message = cli.fails("journeys", "create", str(pointer))
+    assert "pointer.yaml:expectedanobjectoralist,notstr" in message, message
+    assert cli.json("journeys", "list") == []
+
+
+def test_a_yaml_alias_bomb_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """492 bytes that expanded to a 69 MB definition."""
+    lines = [
+        "key: welcome",
+        "name: bomb",
+        "trigger: {list: true}",
+        "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+    ]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    lines += ["steps: [{id: hi, webhook: {event: x, data: {x: *a8}}}]"]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert bomb.stat().st_size < 600
+    message = cli.fails("journeys", "create", str(bomb))
+    assert "bomb.yaml:notvalidYAML:aliasesexpandthisdocumentby" in message, message
+    assert cli.json("journeys", "list") == []
+
+
+def test_an_unknown_provider_is_refused_at_start_naming_the_field(cli: Cli, tmp_path: Path) -> None:
+    named = {**JOURNEY, "steps": [{"id": "push", "webhook": {"event": "joined", "provider": "nope"}}]}
+    message = cli.fails("journeys", "create", str(write(tmp_path / "j.yaml", named)), "--start")
+    assert "steps[0].webhook.provider:noprovider'nope'" in message, message
+    assert cli.json("journeys", "list")[0]["status"] == "draft"  # created, not started
+    add_webhook(cli, tmp_path, "http://127.0.0.1:9/hook")
+    wrong = {
+        **JOURNEY,
+        "key": "sms",
+        "steps": [{"id": "hi", "send": {"channel": "sms", "content": {"text": "hi"}, "provider": "hook"}}],
+    }
+    message = cli.fails("journeys", "create", str(write(tmp_path / "sms.yaml", wrong)), "--start")
+    assert "steps[0].send.provider:'hook'isawebhookprovider,itcannotsendsms" in message, message
+    named_ok = {
+        **named,
+        "key": "ok",
+        "steps": [{"id": "push", "webhook": {"event": "joined", "provider": "hook"}}],
+    }
+    assert (
+        cli.json("journeys", "create", str(write(tmp_path / "ok.yaml", named_ok)), "--start")["status"]
+        == "active"
+    )
+
+
 @pytest.mark.parametrize("command", ["show", "start", "pause", "archive", "stats"])
 def test_unknown_journey_fails_cleanly(cli: Cli, command: str) -> None:
     assert "nojourney'nope'" in cli.fails("journeys", command, "nope")
@@ -200,6 +265,10 @@ def test_enrol_a_csv_list(cli: Cli, tmp_path: Path, people: list[int]) -> None:
     other.write_text(f"{PHONES[0]}\n{PHONES[2]}\n", encoding="utf-8")  # no header: first row is a contact
     text = flat(cli("journeys", "enrol", "welcome", str(other)).stdout)
     assert text == flat("2 enrolled from 2 rows (2 matched a contact, 0 did not).")
+    headed = tmp_path / "headed.csv"  # the header is not a row of the list
+    headed.write_text(f"手机号\n{PHONES[0]}\n{PHONES[1]}\n", encoding="utf-8")
+    result = cli.json("journeys", "enrol", "welcome", str(headed))
+    assert (result["rows"], result["matched"], result["not_found"]) == (2, 2, [])
 
 
 def test_enrol_into_a_paused_journey_fails(cli: Cli, tmp_path: Path) -> None:

@@ -159,3 +159,41 @@ def test_unknown_journey_is_404(server: Any, console_as: Any) -> None:
     op = console_as("operator")
     assert op.get("/console/journeys/nope").status_code == 404
     assert op.post_form("/console/journeys/nope/start").status_code == 404
+
+
+def test_editor_refuses_a_send_loop_in_the_operators_language(server: Any, console_as: Any) -> None:
+    op = console_as("operator")
+    looping = (
+        "key: spam\nname: 刷屏\ntrigger: {list: true}\nsteps:\n"
+        "  - {id: hi, send: {channel: webhook, content: {event: x}}}\n"
+        "  - {id: again, wait: 0, next: hi}\n"
+    )
+    resp = op.post_form("/console/journeys", {"document": looping})
+    assert resp.status_code == 422
+    assert "Invalid journey at steps[0], steps[1]: the loop hi → again → hi sends a message" in resp.text
+    op.get("/console/lang/zh")
+    resp = op.post_form("/console/journeys", {"document": looping})
+    assert resp.status_code == 422
+    assert "定义有误（位置 steps[0], steps[1]）：循环 hi → again → hi 每一轮都会发送消息" in resp.text
+    assert "sends a message" not in resp.text
+    assert server.client.journeys.list() == []
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '"/etc/passwd"',  # a bare string used to be read as a path on the server
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nkey: [*e, *e]\n",
+        "[1, 2]",
+    ],
+)
+def test_editor_refuses_documents_that_are_not_a_journey_object(
+    server: Any, console_as: Any, document: str
+) -> None:
+    resp = console_as("operator").post_form("/console/journeys", {"document": document})
+    assert resp.status_code == 422
+    assert "Invalid journey at journey:" in resp.text
+    assert "root:" not in resp.text
+    assert server.client.journeys.list() == []

@@ -177,8 +177,9 @@ class JourneyKit:
 
     # --- phases ---------------------------------------------------------------------------------
     def config(self, **overrides: Any) -> EngineConfig:
-        """The engine's settings; marketing consent defaults to granted unless a test says no."""
-        return EngineConfig(**{"marketing_consent_default": True, **overrides})
+        """The engine's settings; marketing consent defaults to granted and there are no global
+        frequency caps unless a test says otherwise (tests of caps set their own)."""
+        return EngineConfig(**{"marketing_consent_default": True, "caps": [], **overrides})
 
     def run(self, now: datetime, limit: int = 1000, **config: Any) -> RunStats:
         with self.ctx.db.session() as s:

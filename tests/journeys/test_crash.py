@@ -91,6 +91,7 @@ class Workers:
             "SIYU_DATABASE_URL": settings.resolved_database_url,
             "SIYU_SECRET_KEY": TEST_KEY,
             "SIYU_QUIET_HOURS": "",
+            "SIYU_FREQUENCY_CAPS": "[]",  # two SMS per contact a run: no global cap here
             "SIYU_MARKETING_CONSENT_DEFAULT": "true",
             "SIYU_OUTBOX_LEASE_S": "1",
             "SIYU_OUTBOX_RETRY_S": "0.5",

@@ -304,3 +304,123 @@ def test_global_quiet_hours_setting_is_checked_and_used() -> None:
     for bad in ("22-08", "25:00-08:00", "22:00"):
         with pytest.raises(ValidationError, match="quiet_hours"):
             Settings(quiet_hours=bad)
+
+
+# --- loops that would message a contact as fast as the engine runs ---------------------------------
+SEND = {"channel": "sms", "template": "hello"}
+
+
+@pytest.mark.parametrize(
+    ("steps", "path", "loop"),
+    [
+        # the harness's journey: 912 messages to one contact in 70 s
+        (
+            [{"id": "hi", "send": SEND}, {"id": "again", "wait": 0, "next": "hi"}],
+            "steps[0], steps[1]",
+            "hi → again → hi",
+        ),
+        ([{"id": "hi", "send": SEND, "next": "hi"}], "steps[0]", "hi → hi"),
+        (
+            [
+                {"id": "tag", "add_tag": "x"},
+                {"id": "hi", "send": SEND},
+                {
+                    "id": "b",
+                    "branch": {"routes": [{"if": {"has_tag": "vip"}, "next": "exit"}], "else": "tag"},
+                },
+            ],
+            "steps[1], steps[2], steps[0]",
+            "hi → b → tag → hi",
+        ),
+        (
+            [
+                {
+                    "id": "ab",
+                    "split": {
+                        "variants": [
+                            {"name": "a", "weight": 1, "next": "hi"},
+                            {"name": "b", "weight": 1, "next": "exit"},
+                        ]
+                    },
+                },
+                {"id": "hi", "send": SEND, "next": "ab"},
+            ],
+            "steps[1], steps[0]",
+            "hi → ab → hi",
+        ),
+        (  # a wait_for without a timeout waits for nothing
+            [
+                {"id": "hi", "send": SEND},
+                {"id": "w", "wait_for": {"event": "x", "timeout": 0, "on_event": "exit", "on_timeout": "hi"}},
+            ],
+            "steps[0], steps[1]",
+            "hi → w → hi",
+        ),
+        (  # day N after entry is already past on the second pass
+            [{"id": "hi", "send": SEND}, {"id": "d1", "wait_until": {"day": 1, "at": "10:00"}, "next": "hi"}],
+            "steps[0], steps[1]",
+            "hi → d1 → hi",
+        ),
+        (  # a loop that waits elsewhere but also has an instant way back
+            [
+                {"id": "hi", "send": SEND},
+                {"id": "b", "branch": {"routes": [{"if": {"has_tag": "x"}, "next": "slow"}], "else": "hi"}},
+                {"id": "slow", "wait": "1d", "next": "hi"},
+            ],
+            "steps[0], steps[1]",
+            "hi → b → hi",
+        ),
+    ],
+)
+def test_a_send_loop_without_a_wait_is_refused_naming_its_steps(
+    steps: list[dict[str, Any]], path: str, loop: str
+) -> None:
+    err = refused(doc(steps))
+    assert err.path == path
+    assert loop in err.message and "wait" in err.message
+    assert (err.code, err.params) == ("send_loop", {"loop": loop})
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [{"id": "hi", "send": SEND}, {"id": "pause", "wait": "1h", "next": "hi"}],
+        [
+            {"id": "hi", "send": SEND},
+            {"id": "w", "wait_for": {"event": "x", "timeout": "1d", "on_event": "hi", "on_timeout": "exit"}},
+        ],
+        # a loop without a send is the engine's business (it parks after 50 steps), not spam
+        [
+            {"id": "t", "add_tag": "x"},
+            {"id": "b", "branch": {"routes": [{"if": {"has_tag": "y"}, "next": "exit"}], "else": "t"}},
+        ],
+        [{"id": "hi", "send": SEND}, {"id": "again", "wait": 0}, {"id": "bye", "send": SEND}],  # no loop
+    ],
+)
+def test_loops_that_wait_and_sends_that_do_not_loop_are_accepted(steps: list[dict[str, Any]]) -> None:
+    parse_journey(doc(steps))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", ".nan"])
+def test_a_wait_that_is_not_a_number_is_an_error_on_wait(value: Any) -> None:
+    err = refused(doc([{"id": "w", "wait": value}, {"id": "hi", "send": SEND}]))
+    assert err.path == "steps[0].wait"
+    assert "duration" in err.message
+    err = refused(doc([{"id": "w", "wait_for": {"event": "x", "timeout": value}}]))
+    assert err.path == "steps[0].wait_for.timeout"
+
+
+def test_limits_are_checked() -> None:
+    spec = parse_journey(doc(limits={"sends_per_enrolment": 5, "sends_per_contact": 20}))
+    assert (spec.limits.sends_per_enrolment, spec.limits.sends_per_contact) == (5, 20)
+    assert refused(doc(limits={"sends_per_enrolment": 0})).path == "limits.sends_per_enrolment"
+    assert refused(doc(limits={"sends": 5})).path == "limits.sends"
+
+
+def test_inline_content_that_runs_away_is_refused_when_the_journey_is_validated() -> None:
+    loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    err = refused(
+        doc([{"id": "hi", "send": {"channel": "webhook", "content": {"event": "x", "note": loop}}}])
+    )
+    assert err.path == "steps[0].send"
+    assert "content.note" in err.message and "loops ran more than" in err.message

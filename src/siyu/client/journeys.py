@@ -79,9 +79,11 @@ class JourneysClient(_Part):
         rows = [r for r in csv.reader(data.decode("utf-8-sig").splitlines()) if r and r[0].strip()]
         queries = [r[0].strip() for r in rows]
         result = self.enrol(key, queries, label="csv:" + hashlib.sha256(data).hexdigest())
+        rows = len(queries)
         if result["not_found"] and queries and result["not_found"][0]["contact"] == queries[0]:
-            result["not_found"] = result["not_found"][1:]  # the header
-        result["rows"] = len(queries)
+            result["not_found"] = result["not_found"][1:]  # the header: not a row of the list
+            rows -= 1
+        result["rows"] = rows
         return result
 
     def run_worker(self, ticks: int = 1, dispatch: bool = True) -> TickStats:

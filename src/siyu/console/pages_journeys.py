@@ -22,6 +22,7 @@ from siyu.journeys.graph import BOX_H, BOX_W, layout
 from siyu.journeys.overview import journeys_overview, trigger_text
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound, JourneyService
+from siyu.store.documents import load_yaml
 
 router = APIRouter(prefix="/console")
 ROUTES: RouteTable = {
@@ -64,13 +65,17 @@ async def journeys_create(request: Request) -> Response:
     text = str(form.get("document") or "")
     try:
         try:
-            doc = yaml.safe_load(text)
+            doc = load_yaml(text)
         except yaml.YAMLError as exc:
             raise JourneyDefinitionError("journey", str(exc).replace("\n", " ")) from None
+        if not isinstance(doc, dict):  # a bare string would be read as a file path
+            raise JourneyDefinitionError("journey", "expected an object with key, name, trigger and steps")
         actor = principal_of(request).actor
         created = await run_in_threadpool(get_client(request).journeys.create, doc, actor)
     except JourneyDefinitionError as exc:
-        error = _t(request, "journeys_invalid", path=exc.path, message=exc.message)
+        # errors with a code are worded in the reader's language; the others name the field
+        message = _t(request, f"journeys_error_{exc.code}", **exc.params) if exc.code else exc.message
+        error = _t(request, "journeys_invalid", path=exc.path, message=message)
         return await run_in_threadpool(lambda: _list(request, 422, error=error, document=text))
     except JourneyError as exc:  # the key is taken
         error = _t(request, "invalid_input", what=str(exc))

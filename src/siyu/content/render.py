@@ -2,7 +2,8 @@
 
 Every string of a body is a Jinja2 template rendered in a ``SandboxedEnvironment``: operators
 write templates, so a template may read the variables it is given but not Python internals
-(``{{ ''.__class__ }}``), and may not make the process build gigabyte strings or numbers.
+(``{{ ''.__class__ }}``), and may not make the process build gigabyte strings or numbers
+nor run unbounded loops (the limits live in content/sandbox.py).
 
 What operators can rely on:
 
@@ -33,16 +34,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
+from siyu.content.sandbox import MAX_FIELD_CHARS, Sandbox, bound
 from siyu.profiles.pii import mask_email, mask_phone
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-#: Longest output of one field; longer means a runaway loop, not a message.
-MAX_FIELD_CHARS = 200_000
-#: Longest string or list a ``*`` may build, and the largest integer exponent of ``**``.
-MAX_REPEAT = 100_000
-MAX_EXPONENT = 1_000
 #: How a link looks in a preview, where no short link is created.
 PREVIEW_LINK = "[link:{url}]"
 
@@ -111,22 +107,6 @@ class LenientUndefined(ChainableUndefined):
     __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _missing  # type: ignore[assignment]
     __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __pos__ = _missing  # type: ignore[assignment]
     __lt__ = __le__ = __gt__ = __ge__ = _false  # type: ignore[assignment]
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The stock sandbox plus bounds on ``*`` and ``**``, which could otherwise exhaust memory
-    or CPU from one template line (``{{ 'x' * 10**10 }}``)."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_REPEAT:
-                    raise SecurityError(f"repetition longer than {MAX_REPEAT} is not allowed")
-        elif isinstance(left, int) and isinstance(right, int) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"exponent larger than {MAX_EXPONENT} is not allowed")
-        return super().call_binop(context, operator, left, right)
 
 
 # --- filters and globals -------------------------------------------------------------------------
@@ -218,14 +198,15 @@ def money(value: Any, symbol: str = "¥", decimals: int = 2) -> Any:
     return f"{sign}{symbol}{abs(amount):,.{places}f}"
 
 
-def _environment(autoescape: bool) -> _Sandbox:
-    env = _Sandbox(
+def _environment(autoescape: bool) -> Sandbox:
+    env = Sandbox(
         autoescape=autoescape,
         undefined=LenientUndefined,
         keep_trailing_newline=True,
         # ``None`` (a trait set to null) prints as nothing, like a missing value.
         finalize=lambda v: "" if v is None else v,
     )
+    bound(env)
     env.filters.update(mask=mask, date=date_filter, money=money, track=link)
     env.globals["link"] = link
     return env
@@ -242,11 +223,24 @@ def compile_template(source: str, html: bool = False) -> Template:
 
 
 def syntax_error(source: str, html: bool = False) -> str | None:
-    """The syntax error of a template source, or None when it compiles."""
+    """What makes a template source unusable, or None: a syntax error, or — rendered once
+    without variables — a sandbox violation or a limit exceeded (a loop over ``range`` that
+    would stall every send, ``''.__class__``), so the template is refused when it is saved."""
     try:
-        compile_template(source, html)
+        template = compile_template(source, html)
     except TemplateSyntaxError as exc:
         return exc.message or "syntax error"
+    if "{" not in source:
+        return None
+    token = _current.set(_PreviewLinks())
+    try:
+        template.render({})
+    except SecurityError as exc:  # LimitExceeded included
+        return str(exc)
+    except Exception:  # needs real variables (a filter given a missing value): fine
+        pass
+    finally:
+        _current.reset(token)
     return None
 
 

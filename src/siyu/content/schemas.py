@@ -165,6 +165,12 @@ def check_body(channel: str, body: dict[str, Any], where: str = "body") -> None:
     _compile_all(body, where, "")
 
 
+def check_templates(body: dict[str, Any], where: str = "content") -> None:
+    """Raise ``ValueError("path: problem")`` when a string of ``body`` does not compile or
+    breaks the sandbox or its limits (inline content of a journey step, whatever its shape)."""
+    _compile_all(body, where, "")
+
+
 def merge_variant(body: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """A variant's body: ``override`` laid over ``body`` (objects merge, anything else replaces)."""
     out = dict(body)

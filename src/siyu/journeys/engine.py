@@ -10,34 +10,46 @@ outbox insert per send), which is what makes thousands of steps per second possi
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from siyu.config import DEFAULT_FREQUENCY_CAPS
 from siyu.journeys.repository import JourneyRepository
 from siyu.journeys.schemas import EXIT, Cap, JourneySpec, QuietHours, Step, parse_journey
 from siyu.profiles.pii import Keyring
-from siyu.store.models import Journey, utcnow
+from siyu.store.dialect import chunked
+from siyu.store.models import Journey, OutboxMessage, utcnow
 
 log = logging.getLogger("siyu.journeys")
 
 #: Steps one enrolment may run in one claim; a longer run (a loop of branches without a wait)
 #: is parked for a minute rather than spinning.
 MAX_STEPS_PER_CLAIM = 50
+#: Default hard ceilings of messages to one contact from one journey (see ``Limits``): a
+#: legal loop (with a wait) still stops here instead of messaging a contact for ever.
+MAX_SENDS_PER_ENROLMENT = 50
+MAX_SENDS_PER_CONTACT = 200
+#: Outbox channels that are system calls, not messages to the customer.
+NOT_MESSAGES = ("webhook", "wecom_tag")
 
 
 @dataclass
 class EngineConfig:
     public_url: str = "http://127.0.0.1:8000"
     default_timezone: str = "Asia/Shanghai"
-    caps: list[Cap] = field(default_factory=list)  # global, on top of each journey's
+    #: global, on top of each journey's; on by default (the settings' default), like the worker
+    caps: list[Cap] = field(default_factory=lambda: [Cap.model_validate(c) for c in DEFAULT_FREQUENCY_CAPS])
     quiet_hours: QuietHours | None = None  # global default when a journey keeps the default
     marketing_consent_default: bool = False
+    max_sends_per_enrolment: int = MAX_SENDS_PER_ENROLMENT  # unless the journey sets its own
+    max_sends_per_contact: int = MAX_SENDS_PER_CONTACT
 
 
 @dataclass
@@ -165,6 +177,50 @@ class Engine:
                 run.record(e, step.id, "error", f"{type(exc).__name__}: {exc}")
             return []
 
+    def _under_send_limits(
+        self, run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]
+    ) -> list[Enrolment]:
+        """Those of ``group`` still under the journey's send ceilings; the others exit
+        (``send_limit``). An enrolment counts its own messages (``data["sent"]``, saved with
+        its state in the same transaction as the outbox rows); the count per contact over
+        every enrolment is read from the outbox, and only when re-entry makes it differ."""
+        per_enrolment = spec.limits.sends_per_enrolment or self.config.max_sends_per_enrolment
+        per_contact = spec.limits.sends_per_contact or self.config.max_sends_per_contact
+        by_contact: dict[int, int] = defaultdict(int)
+        if spec.entry.reentry or per_contact < per_enrolment:
+            for ch in chunked(sorted({e.contact_id for e in group})):
+                for cid, n in self.session.execute(
+                    select(OutboxMessage.contact_id, func.count())
+                    .where(
+                        OutboxMessage.journey_id == group[0].journey_id,
+                        OutboxMessage.contact_id.in_(ch),
+                        OutboxMessage.channel.notin_(NOT_MESSAGES),
+                    )
+                    .group_by(OutboxMessage.contact_id)
+                ):
+                    by_contact[cid] = int(n)
+        under: list[Enrolment] = []
+        for e in group:
+            sent = int(e.data.get("sent", 0))
+            if sent >= per_enrolment:
+                over = f"{sent} messages in this enrolment (limit {per_enrolment})"
+            elif by_contact[e.contact_id] >= per_contact:
+                over = f"{by_contact[e.contact_id]} messages to this contact (limit {per_contact})"
+            else:
+                under.append(e)
+                continue
+            run.record(e, step.id, "send_limit", over)
+            run.finish(e, "exited", "send_limit")
+        return under
+
+    @staticmethod
+    def _count_sent(run: Run, group: list[Enrolment], since: int) -> None:
+        """Adds the messages a send step queued (its ``queued`` records) to each enrolment's count."""
+        queued = Counter(r["enrolment_id"] for r in run.log[since:] if r["outcome"] == "queued")
+        for e in group:
+            if queued[e.id]:
+                e.data["sent"] = int(e.data.get("sent", 0)) + queued[e.id]
+
     def run_due(self, limit: int = 1000, now: datetime | None = None) -> RunStats:
         """Claim up to ``limit`` due enrolments and run them (the caller commits)."""
         from siyu.journeys.steps import HANDLERS
@@ -204,7 +260,14 @@ class Engine:
                     run.record(e, step_id, "entered")  # not again when resuming a wait or a hold
                     visits = e.data.setdefault("visits", {})
                     visits[step_id] = int(visits.get(step_id, 0)) + 1
+            if step.send:
+                group = self._under_send_limits(run, spec, step, group)
+                if not group:
+                    continue
+            mark = len(run.log)
             moves = self._handle(run, HANDLERS[step.action], spec, step, group)
+            if step.send:
+                self._count_sent(run, group, mark)
             for e, nxt in moves:
                 e.step, e.due_at, e.wait_event = nxt, run.now, None
                 if e.ran >= MAX_STEPS_PER_CLAIM and nxt != EXIT:

@@ -21,6 +21,7 @@ OUTCOMES = (
     "skipped_cap",
     "skipped_consent",
     "skipped_no_address",
+    "send_limit",
     "failed",
     "converted",
     "exited",

@@ -8,6 +8,7 @@ and an ordered list of ``steps``. Each step has an ``id`` and exactly one action
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, time
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from siyu.channels.base import MESSAGE_CHANNELS
 from siyu.consent.service import PURPOSES
+from siyu.content.schemas import check_templates
 from siyu.segments.schemas import STAGES, PropertyFilter
 from siyu.store.slugs import check_slug
 
@@ -26,12 +28,17 @@ MAX_STEPS = 200
 
 
 class JourneyDefinitionError(ValueError):
-    """An invalid journey; ``path`` names the bad field."""
+    """An invalid journey; ``path`` names the bad field. ``code`` and ``params`` let an
+    interface word the error in the reader's language (``None``: only the English message)."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(
+        self, path: str, message: str, code: str | None = None, params: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+        self.code = code
+        self.params = params or {}
 
 
 def parse_duration(value: Any) -> float:
@@ -45,6 +52,8 @@ def parse_duration(value: Any) -> float:
         if not m:
             raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 30m, 2h, 3d, 1w)")
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if not math.isfinite(seconds):  # YAML's .nan / .inf: compares false with everything below
+        raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 30m, 2h, 3d, 1w)")
     if seconds < 0 or seconds > 366 * 86400:
         raise ValueError("a duration lies between 0 and 366 days")
     return seconds
@@ -205,6 +214,16 @@ class Entry(_M):
         return parse_duration(v)
 
 
+class Limits(_M):
+    """The hard ceiling of messages one contact gets from this journey: per enrolment (one pass
+    through the journey) and overall (every enrolment together, when re-entry is on). ``None``
+    takes the worker's default (``SIYU_JOURNEY_MAX_SENDS_PER_ENROLMENT`` /
+    ``SIYU_JOURNEY_MAX_SENDS_PER_CONTACT``). Over it the contact exits (``send_limit``)."""
+
+    sends_per_enrolment: int | None = Field(default=None, ge=1, le=10_000)
+    sends_per_contact: int | None = Field(default=None, ge=1, le=100_000)
+
+
 class Exit(_M):
     on_segment_exit: bool = True
     on_goal: bool = True
@@ -230,6 +249,8 @@ class Send(_M):
             raise ValueError(f"unknown channel {self.channel!r}; one of {', '.join(MESSAGE_CHANNELS)}")
         if (self.template is None) == (self.content is None):
             raise ValueError("give either template or content")
+        if self.content is not None:  # a runaway template is refused here, not at send time
+            check_templates(self.content)
         return self
 
 
@@ -359,6 +380,7 @@ class JourneySpec(_M):
     goal: Goal | None = None
     caps: list[Cap] = Field(default_factory=list, max_length=20)
     quiet_hours: QuietHours = QuietHours()
+    limits: Limits = Limits()
     purpose: Literal[PURPOSES] = "marketing"  # type: ignore[valid-type]
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
@@ -378,6 +400,7 @@ class JourneySpec(_M):
             for where, target in _targets(step):
                 if target not in known:
                     raise JourneyDefinitionError(f"steps[{i}].{where}", f"no step {target!r}")
+        _refuse_send_loops(self)
         return self
 
     def step(self, step_id: str) -> Step:
@@ -420,6 +443,48 @@ def _targets(step: Step) -> list[tuple[str, str]]:
     if step.wait_for:
         out += [(f"wait_for.{k}", t) for k in ("on_event", "on_timeout") if (t := getattr(step.wait_for, k))]
     return out
+
+
+def _delays(step: Step) -> bool:
+    """Whether passing this step always takes time. ``wait_until`` does not: on a second pass
+    its day is already past and it goes on at once; ``wait_for`` only with a positive timeout
+    (it needs a new event or the timeout each pass)."""
+    if step.wait is not None:
+        return step.wait > 0
+    return step.wait_for is not None and step.wait_for.timeout > 0
+
+
+def _refuse_send_loops(spec: JourneySpec) -> None:
+    """A cycle of the step graph that holds a send step and no step that takes time would
+    message a contact as fast as the engine runs (912 messages in 70 s). Walk the graph
+    without its delaying steps from every send step; getting back to it is such a cycle."""
+    index = {s.id: i for i, s in enumerate(spec.steps)}
+    instant = {s.id for s in spec.steps if not _delays(s)}
+    for step in spec.steps:
+        if not step.send or step.id not in instant:
+            continue
+        came_from: dict[str, str] = {}
+        todo = [step.id]
+        while todo:
+            cur = todo.pop()
+            for nxt in spec.successors(cur):
+                if nxt == step.id:
+                    cycle = [cur]
+                    while cycle[-1] != step.id:
+                        cycle.append(came_from[cycle[-1]])
+                    ids = [*reversed(cycle), step.id]
+                    where = ", ".join(f"steps[{index[i]}]" for i in ids[:-1])
+                    route = " → ".join(ids)
+                    raise JourneyDefinitionError(
+                        where,
+                        f"the loop {route} sends a message on every pass without waiting; "
+                        "put a wait (or a wait_for with a timeout) longer than 0 in the loop",
+                        code="send_loop",
+                        params={"loop": route},
+                    )
+                if nxt in instant and nxt not in came_from:
+                    came_from[nxt] = cur
+                    todo.append(nxt)
 
 
 def parse_journey(raw: Any) -> JourneySpec:

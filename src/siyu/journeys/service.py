@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
+from siyu.channels.base import MESSAGE_CHANNELS
 from siyu.journeys.engine import spec_of
 from siyu.journeys.report import journey_report
 from siyu.journeys.repository import JourneyRepository
-from siyu.journeys.schemas import JourneySpec, parse_journey
+from siyu.journeys.schemas import JourneySpec, Step, parse_journey
 from siyu.journeys.triggers import enrol, init_cursor
-from siyu.store.models import ContentTemplate, Journey, Segment, utcnow
+from siyu.store.models import ChannelProvider, ContentTemplate, Journey, Segment, utcnow
 
 
 class JourneyError(ValueError):
@@ -111,6 +112,7 @@ class JourneyService:
         the wrong channel."""
         problems = []
         for i, step in enumerate(spec.steps):
+            problems += self._provider_problems(i, step)
             if step.send and step.send.template:
                 t = self.session.scalar(
                     select(ContentTemplate).where(ContentTemplate.key == step.send.template)
@@ -126,6 +128,24 @@ class JourneyService:
             if self.session.scalar(select(Segment.id).where(Segment.key == key)) is None:
                 problems.append(f"no segment {key!r}")
         return problems
+
+    def _provider_problems(self, i: int, step: Step) -> list[str]:
+        """A provider a step names must exist and carry the step's channel (else every message
+        of the step would fail at dispatch, after the contacts moved on)."""
+        named = [
+            (f"steps[{i}].{action}.provider", channel, getattr(step, action).provider)
+            for action, channel in (("send", None), ("webhook", "webhook"), ("wecom_tags", "wecom_tag"))
+            if getattr(step, action) is not None and getattr(step, action).provider
+        ]
+        out = []
+        for where, channel, key in named:
+            channel = channel or (step.send.channel if step.send else "")
+            kind = self.session.scalar(select(ChannelProvider.kind).where(ChannelProvider.key == key))
+            if kind is None:
+                out.append(f"{where}: no provider {key!r}")
+            elif kind not in MESSAGE_CHANNELS.get(channel, ()):
+                out.append(f"{where}: {key!r} is a {kind} provider, it cannot send {channel}")
+        return out
 
     def start(self, key: str, actor: str = "system", now: datetime | None = None) -> Journey:
         j = self.get(key)

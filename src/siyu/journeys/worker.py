@@ -35,6 +35,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         caps=[Cap.model_validate(c) for c in settings.frequency_caps],
         quiet_hours=quiet,
         marketing_consent_default=settings.marketing_consent_default,
+        max_sends_per_enrolment=settings.journey_max_sends_per_enrolment,
+        max_sends_per_contact=settings.journey_max_sends_per_contact,
     )
 
 

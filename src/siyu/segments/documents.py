@@ -1,5 +1,6 @@
-"""Segment documents on disk: JSON or YAML (by suffix; YAML is read safely), and YAML output
-so definitions stay readable in reviews."""
+"""Documents on disk (segments, journeys, tags, stages, content, provider secrets): JSON or YAML
+by suffix (YAML through the one bounded reader, siyu.store.documents), and YAML output so
+definitions stay readable in reviews."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import orjson
 import yaml
 
 from siyu.segments.schemas import SegmentDefinitionError
+from siyu.store.documents import load_yaml
 
 MAX_BYTES = 20_000_000
 
@@ -21,13 +23,18 @@ def read_document(path: Path) -> Any:
         raise SegmentDefinitionError(str(path), f"larger than {MAX_BYTES // 1_000_000} MB")
     text = path.read_text(encoding="utf-8-sig")
     try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            return yaml.safe_load(text)
-        return orjson.loads(text)
+        document = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else orjson.loads(text)
     except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
         raise SegmentDefinitionError(
             path.name, f"not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}"
         ) from None
+    if not isinstance(document, dict | list):
+        # a file holding only a string would otherwise be taken for the path of another file
+        # by the Python API (which reads a str argument as a path)
+        raise SegmentDefinitionError(
+            path.name, f"expected an object or a list, not {type(document).__name__}"
+        )
+    return document
 
 
 def to_yaml(document: Any) -> str:

@@ -13,6 +13,7 @@ import yaml
 
 from siyu.cli.analytics.app import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, run_and_emit
 from siyu.cli.common import fail
+from siyu.store.documents import load_yaml
 
 StepOpt = Annotated[
     list[str] | None,
@@ -49,7 +50,7 @@ ExcludeOpt = Annotated[
 def _read(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
     try:
-        return orjson.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        return orjson.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         raise fail(f"--steps-file: cannot read {path.name} ({exc})") from exc
 

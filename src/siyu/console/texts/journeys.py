@@ -79,6 +79,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "定义有误（位置 {path}）：{message}",
         "en": "Invalid journey at {path}: {message}",
     },
+    "journeys_error_send_loop": {
+        "zh": "循环 {loop} 每一轮都会发送消息且没有等待，会不断打扰客户；请在循环中加入大于 0 的等待（或带超时的等待事件）",
+        "en": "the loop {loop} sends a message on every pass without waiting; put a wait (or a wait_for with a timeout) longer than 0 in the loop",
+    },
     "journeys_not_yaml": {"zh": "无法解析为 JSON/YAML：{message}", "en": "Not valid JSON or YAML: {message}"},
     "journeys_action_exit": {"zh": "结束", "en": "End"},
     "journeys_edge_else": {"zh": "否则", "en": "else"},

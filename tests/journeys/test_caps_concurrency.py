@@ -56,9 +56,7 @@ def test_two_workers_never_send_a_contact_over_the_cap(jk) -> None:
             assert jk.enrol(cids[i : i + CLAIM], key=key, label=f"{key}{i}") == len(cids[i : i + CLAIM])
 
     errors: list[BaseException] = []
-    threads = [
-        threading.Thread(target=_worker, args=(jk.ctx.db.url, jk, errors)) for _ in range(WORKERS)
-    ]
+    threads = [threading.Thread(target=_worker, args=(jk.ctx.db.url, jk, errors)) for _ in range(WORKERS)]
     for t in threads:
         t.start()
     for t in threads:
@@ -68,9 +66,7 @@ def test_two_workers_never_send_a_contact_over_the_cap(jk) -> None:
 
     with jk.ctx.db.session() as s:
         per_contact = Counter(s.scalars(select(OutboxMessage.contact_id)))
-        capped = s.scalar(
-            select(JourneyStepRun.id).where(JourneyStepRun.outcome == "skipped_cap").limit(1)
-        )
+        capped = s.scalar(select(JourneyStepRun.id).where(JourneyStepRun.outcome == "skipped_cap").limit(1))
         outcomes = Counter(
             s.scalars(select(JourneyStepRun.outcome).where(JourneyStepRun.outcome != "entered"))
         )

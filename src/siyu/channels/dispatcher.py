@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendResult
 from siyu.channels.inbound import record_receipts
 from siyu.channels.providers import ProviderError, ProviderService
+from siyu.channels.sending import Hold, Lane, QueuedMessage, SendCheck, Skip, Verdict, concurrency_of
 from siyu.profiles.pii import Keyring
 from siyu.store.changes import emit_events
 from siyu.store.dialect import chunked
@@ -36,8 +38,6 @@ from siyu.store.models import ChannelProvider, ContactAttribute, Identity, Outbo
 
 log = logging.getLogger("siyu.dispatcher")
 MAX_ATTEMPTS = 6
-#: Messages sent and recorded together; a claim is worked through in chunks of this size.
-CHUNK = 50
 
 
 @dataclass
@@ -48,19 +48,18 @@ class DispatchStats:
     failed: int = 0
     retried: int = 0
     fallback: int = 0
+    skipped: int = 0  # may no longer go out (consent, do-not-contact, quiet hours in drop mode)
+    held: int = 0  # back in the queue until the quiet hours end
 
 
-@dataclass
-class _Claimed:
-    id: int
-    key: str
-    contact_id: int
-    channel: str
+#: What became of one message: the provider's answer (``found``: by lookup), or a send-time
+#: verdict applied after a lookup found nothing.
+@dataclass(frozen=True)
+class _Outcome:
+    result: SendResult | None
     provider: str | None
-    content: dict[str, Any]
-    attempts: int
-    tried_before: bool
-    created_at: datetime
+    found: bool = False
+    verdict: Verdict | None = None
 
 
 def backoff(attempt: int, base_s: float = 30.0) -> float:
@@ -76,16 +75,22 @@ class Dispatcher:
         lease_s: float = 120.0,
         batch_size: int = 200,
         retry_base_s: float = 30.0,
+        check: SendCheck | None = None,
     ) -> None:
         self.db = db
         self.retry_base_s = retry_base_s
         self.keyring = keyring
         self.lease_s = lease_s
         self.batch_size = batch_size
+        self.check = check
         self._adapters: dict[str, ChannelAdapter] = {}
+        self._lanes: dict[str, Lane] = {}
         self._senders: dict[str, str | None] = {}  # provider → default WeCom sender
 
     def close(self) -> None:
+        for lane in self._lanes.values():
+            lane.close()
+        self._lanes.clear()
         for a in self._adapters.values():
             a.close()
         self._adapters.clear()
@@ -95,92 +100,138 @@ class Dispatcher:
         now = now or utcnow()
         with self.db.sessionmaker() as s:
             claimed = self._claim(s, now)
+            verdicts = self.check(s, claimed, now) if self.check and claimed else {}
+            # A message never tried is settled at once; one tried before may already be at the
+            # provider, so it is looked up first (below) and the verdict applies if not found.
+            settled = [c for c in claimed if c.id in verdicts and not c.tried_before]
+            self._settle(s, settled, verdicts, now, stats)
+            claimed = [c for c in claimed if not (c.id in verdicts and not c.tried_before)]
             recipients = self._recipients(s, claimed)
             providers, problems = self._providers(s, claimed)
             s.commit()
-        stats.claimed = len(claimed)
+        stats.claimed = len(claimed) + len(settled)
         if not claimed:
             return stats
-        problem_results = {
-            c.id: (SendResult("retry", error=problems[c.id], retry_after_s=300), None)  # look again later
-            for c in claimed
-            if c.id in problems
-        }
-        groups: dict[str, list[_Claimed]] = defaultdict(list)
-        for c in claimed:
-            if c.id not in problems:
-                groups[providers[c.id]].append(c)
-        chunks = [
-            (key, rows[i : i + CHUNK]) for key, rows in groups.items() for i in range(0, len(rows), CHUNK)
-        ]
+        with self.db.sessionmaker() as s:  # look again later
+            self._record(
+                s,
+                [c for c in claimed if c.id in problems],
+                {
+                    c.id: _Outcome(SendResult("retry", error=problems[c.id], retry_after_s=300), None)
+                    for c in claimed
+                    if c.id in problems
+                },
+                utcnow(),
+                stats,
+            )
+            s.commit()
         # No provider call starts once half the lease is spent: after the lease another worker
         # may claim the row, look it up at the provider, find nothing yet and send it, so a
         # call of ours still starting then would be a second send. What is left is released.
         deadline = time.monotonic() + self.lease_s / 2
-        released: list[_Claimed] = []
-        for key, chunk in chunks:
-            if time.monotonic() >= deadline:
-                released.extend(chunk)
-                continue
-            results = self._send_chunk(key, chunk, recipients, stats, deadline)
-            tried = [c for c in chunk if c.id in results]
-            released.extend(c for c in chunk if c.id not in results)
-            with self.db.sessionmaker() as s:
-                self._record(s, tried, results, utcnow(), stats)
-                s.commit()
-        with self.db.sessionmaker() as s:
-            self._record(s, [c for c in claimed if c.id in problems], problem_results, utcnow(), stats)
-            self._release(s, released)
-            s.commit()
+        calls: dict[Future[dict[int, _Outcome]], tuple[Lane, list[QueuedMessage]]] = {}
+        groups: dict[str, list[QueuedMessage]] = defaultdict(list)
+        for c in claimed:
+            if c.id not in problems:
+                groups[providers[c.id]].append(c)
+        for key, rows in groups.items():
+            adapter, lane = self._adapters[key], self._lanes[key]
+            # as many messages as go into one provider call (a per-message API: one each)
+            per_call = getattr(adapter, "messages_per_call", None) or len(rows)
+            for i in range(0, len(rows), per_call):
+                part = rows[i : i + per_call]
+                job = self._call_job(key, part, recipients, verdicts, deadline)
+                calls[lane.submit(job)] = (lane, part)
+        self._collect(calls, stats)
         return stats
 
-    def _send_chunk(
+    def _collect(
+        self, calls: dict[Future[dict[int, _Outcome]], tuple[Lane, list[QueuedMessage]]], stats: DispatchStats
+    ) -> None:
+        """Record results as calls finish — every finished call in one small transaction — and
+        only then give their slots back, so no more than a lane's ``concurrency`` results are
+        ever unrecorded. Rows whose call never started (the deadline) are released."""
+        pending = set(calls)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            tried: list[QueuedMessage] = []
+            results: dict[int, _Outcome] = {}
+            released: list[QueuedMessage] = []
+            for f in done:
+                rows = calls[f][1]
+                try:
+                    got = f.result()
+                except Exception as exc:  # a bug in the call wrapper must not lose the rows
+                    log.exception("provider call failed")
+                    got = {
+                        c.id: _Outcome(SendResult("retry", error=f"{type(exc).__name__}: {exc}"), None)
+                        for c in rows
+                    }
+                for c in rows:
+                    if c.id in got:
+                        tried.append(c)
+                        results[c.id] = got[c.id]
+                    else:
+                        released.append(c)
+            try:
+                with self.db.sessionmaker() as s:
+                    self._record(s, tried, results, utcnow(), stats)
+                    self._release(s, released)
+                    s.commit()
+            finally:
+                for f in done:
+                    calls[f][0].recorded()
+
+    def _call_job(
         self,
         key: str,
-        rows: list[_Claimed],
+        rows: list[QueuedMessage],
         recipients: dict[int, Recipient],
-        stats: DispatchStats,
+        verdicts: dict[int, Verdict],
         deadline: float,
-    ) -> dict[int, tuple[SendResult, str | None]]:
-        """Results for the rows tried; rows left out were not sent (the deadline passed before
-        their provider call could start) and are to be released."""
-        adapter = self._adapter(key)
-        results: dict[int, tuple[SendResult, str | None]] = {}
-        to_send: list[tuple[_Claimed, OutboundMessage]] = []
-        for c in rows:
-            rec = recipients[c.id]
-            if rec.wecom_staff_userid is None and self._senders.get(key):
-                # no `wecom_owner` trait: the provider's default staff member sends
-                rec = replace(rec, wecom_staff_userid=self._senders[key])
-            msg = OutboundMessage(c.key, c.channel, rec, c.content)
-            if c.tried_before:
-                try:
-                    found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
-                except Exception as exc:  # the provider could not answer: try again later
-                    results[c.id] = (SendResult("retry", error=f"lookup: {exc}"), key)
-                    continue
-                if found is not None and found.status == "sent":
-                    stats.found += 1
-                    results[c.id] = (found, key)
-                    continue
-            to_send.append((c, msg))
-        # Hand the adapter as many messages as go into one provider call, and check the
-        # deadline before each call (a per-message provider would otherwise run one long loop).
-        per_call = getattr(adapter, "messages_per_call", None) or len(to_send) or 1
-        for i in range(0, len(to_send), per_call):
+    ) -> Any:
+        """One provider call, run on the provider's lane: outcomes for the rows it tried; none
+        when the deadline passed before it could start (the rows are released untried)."""
+        adapter = self._adapters[key]
+
+        def job() -> dict[int, _Outcome]:
             if time.monotonic() >= deadline:
-                break
-            part = to_send[i : i + per_call]
+                return {}
+            out: dict[int, _Outcome] = {}
+            to_send: list[tuple[QueuedMessage, OutboundMessage]] = []
+            for c in rows:
+                rec = recipients[c.id]
+                if rec.wecom_staff_userid is None and self._senders.get(key):
+                    # no `wecom_owner` trait: the provider's default staff member sends
+                    rec = replace(rec, wecom_staff_userid=self._senders[key])
+                msg = OutboundMessage(c.key, c.channel, rec, c.content)
+                if c.tried_before:
+                    try:
+                        found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
+                    except Exception as exc:  # the provider could not answer: try again later
+                        out[c.id] = _Outcome(SendResult("retry", error=f"lookup: {exc}"), key)
+                        continue
+                    if found is not None and found.status == "sent":
+                        out[c.id] = _Outcome(found, key, found=True)
+                        continue
+                    if c.id in verdicts:  # not at the provider, and may no longer go out
+                        out[c.id] = _Outcome(None, key, verdict=verdicts[c.id])
+                        continue
+                to_send.append((c, msg))
+            if not to_send:
+                return out
             try:
-                answers = adapter.send([m for _, m in part])
+                answers = adapter.send([m for _, m in to_send])
             except Exception as exc:  # an adapter bug must not lose the batch
                 log.exception("provider %s failed", key)
-                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(part)
-            for (c, _), res in zip(part, answers, strict=True):
-                results[c.id] = (res, key)
-        return results
+                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
+            for (c, _), res in zip(to_send, answers, strict=True):
+                out[c.id] = _Outcome(res, key)
+            return out
 
-    def _release(self, s: Session, rows: list[_Claimed]) -> None:
+        return job
+
+    def _release(self, s: Session, rows: list[QueuedMessage]) -> None:
         """Give back claimed rows that were not tried: due now, the attempt not counted."""
         t = OutboxMessage.__table__.c
         for c in rows:
@@ -189,6 +240,45 @@ class Dispatcher:
                 .where(t.id == c.id, t.attempts == c.attempts)
                 .values(status="pending", attempts=c.attempts - 1, next_attempt_at=utcnow())
             )
+
+    def _settle(
+        self,
+        s: Session,
+        rows: list[QueuedMessage],
+        verdicts: dict[int, Verdict],
+        now: datetime,
+        stats: DispatchStats,
+    ) -> None:
+        """Apply send-time verdicts: ``skipped`` with the reason (and a ``message.skipped``
+        event), or back to the queue until the hold ends, the attempt not counted."""
+        t = OutboxMessage.__table__.c
+        skipped: list[tuple[str, int, dict[str, Any]]] = []
+        for c in rows:
+            v = verdicts[c.id]
+            if isinstance(v, Skip):
+                values: dict[str, Any] = {"status": "skipped", "error": v.reason[:1000]}
+                stats.skipped += 1
+                skipped.append(
+                    (
+                        f"message.skipped:{c.key}",
+                        c.contact_id,
+                        {"channel": c.channel, "message": c.key, "reason": v.reason},
+                    )
+                )
+            else:
+                assert isinstance(v, Hold)
+                values = {
+                    "status": "pending",
+                    "attempts": c.attempts - 1,
+                    "next_attempt_at": v.until,
+                    "error": v.reason[:1000],
+                }
+                stats.held += 1
+            s.execute(
+                update(OutboxMessage.__table__).where(t.id == c.id, t.attempts == c.attempts).values(**values)
+            )
+        if skipped:
+            emit_events(s, "message.skipped", skipped, now)
 
     # --- receipts ---------------------------------------------------------------------------
     def poll_receipts(self, since: datetime) -> int:
@@ -217,7 +307,7 @@ class Dispatcher:
         return matched
 
     # --- claim ------------------------------------------------------------------------------
-    def _claim(self, s: Session, now: datetime) -> list[_Claimed]:
+    def _claim(self, s: Session, now: datetime) -> list[QueuedMessage]:
         t = OutboxMessage
         q = (
             select(
@@ -230,6 +320,9 @@ class Dispatcher:
                 t.attempts,
                 t.status,
                 t.created_at,
+                t.journey_id,
+                t.step,
+                t.transactional,
             )
             .where(
                 t.status.in_([literal_column("'pending'"), literal_column("'sending'")]),
@@ -250,7 +343,7 @@ class Dispatcher:
             .values(status="sending", attempts=OutboxMessage.__table__.c.attempts + 1, next_attempt_at=lease)
         )
         return [
-            _Claimed(
+            QueuedMessage(
                 r.id,
                 r.key,
                 r.contact_id,
@@ -260,11 +353,14 @@ class Dispatcher:
                 r.attempts + 1,
                 r.attempts > 0,  # tried before: the provider may have it already
                 r.created_at,
+                r.journey_id,
+                r.step,
+                bool(r.transactional),
             )
             for r in rows
         ]
 
-    def _recipients(self, s: Session, claimed: list[_Claimed]) -> dict[int, Recipient]:
+    def _recipients(self, s: Session, claimed: list[QueuedMessage]) -> dict[int, Recipient]:
         """Addresses decrypted in memory for this batch only."""
         ids = sorted({c.contact_id for c in claimed})
         found: dict[int, dict[str, str]] = defaultdict(dict)
@@ -296,7 +392,7 @@ class Dispatcher:
             )
         return out
 
-    def _providers(self, s: Session, claimed: list[_Claimed]) -> tuple[dict[int, str], dict[int, str]]:
+    def _providers(self, s: Session, claimed: list[QueuedMessage]) -> tuple[dict[int, str], dict[int, str]]:
         """Provider key per row, and the error for rows no configured provider can carry."""
         service = ProviderService(s, self.keyring)
         keys: dict[int, str] = {}
@@ -311,24 +407,30 @@ class Dispatcher:
             if row.key not in self._adapters:
                 self._adapters[row.key] = service.adapter(row)
                 self._senders[row.key] = row.config.get("default_sender")
+            if row.key not in self._lanes:
+                concurrency = concurrency_of(self._adapters[row.key], row.config)
+                self._lanes[row.key] = Lane(row.key, concurrency)
         return keys, problems
-
-    def _adapter(self, key: str) -> ChannelAdapter:
-        return self._adapters[key]
 
     # --- record -----------------------------------------------------------------------------
     def _record(
         self,
         s: Session,
-        claimed: list[_Claimed],
-        results: dict[int, tuple[SendResult, str | None]],
+        claimed: list[QueuedMessage],
+        results: dict[int, _Outcome],
         now: datetime,
         stats: DispatchStats,
     ) -> None:
         t = OutboxMessage.__table__.c
         events: dict[str, list[tuple[str, int, dict[str, Any]]]] = defaultdict(list)
+        verdicts = {c.id: v for c in claimed if (v := results[c.id].verdict) is not None}
+        self._settle(s, [c for c in claimed if c.id in verdicts], verdicts, now, stats)
         for c in claimed:
-            res, provider = results[c.id]
+            outcome = results[c.id]
+            res, provider = outcome.result, outcome.provider
+            if res is None:
+                continue
+            stats.found += outcome.found
             values: dict[str, Any]
             if res.status == "sent":
                 values = {

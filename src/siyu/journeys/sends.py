@@ -16,7 +16,7 @@ from siyu.content.links import LinkMaker, flush_links, link_secret
 from siyu.content.render import render
 from siyu.content.service import ContentNotFound, ContentService
 from siyu.content.variables import contact_variables
-from siyu.journeys.engine import Enrolment, Run
+from siyu.journeys.engine import EngineConfig, Enrolment, Run
 from siyu.journeys.facts import ADDRESS, CONSENT_CHANNEL, cap_counts, consents, reachable, time_zones
 from siyu.journeys.policy import cap_windows, local_keys, quiet_until, wecom_monthly_cap
 from siyu.journeys.schemas import Cap, JourneySpec, QuietHours, Send, Step
@@ -35,39 +35,49 @@ def message_key(e: Enrolment, step_id: str) -> str:
     return base if visit <= 1 else f"{base}#{visit}"
 
 
+def send_of(step: Step) -> Send | None:
+    """The message a step sends, if it sends one: a ``send`` step's own, or the system call a
+    ``webhook`` or ``wecom_tags`` step makes through the outbox."""
+    if step.send is not None:
+        return step.send
+    if step.webhook is not None:
+        # A system call (CRM sync, coupon issue), not a message to the customer: exempt from
+        # quiet hours and frequency caps, and needs no marketing consent.
+        wh = step.webhook
+        content = {"event": wh.event, "data": wh.data}
+        return Send(
+            channel="webhook", content=content, provider=wh.provider, purpose="service", transactional=True
+        )
+    if step.wecom_tags is not None:
+        # Tag sync to WeCom goes through the outbox like a message (exactly once, retried), but
+        # is not one: exempt from quiet hours and caps, no marketing consent needed.
+        wt = step.wecom_tags
+        content = {"add": wt.add, "remove": wt.remove}
+        return Send(
+            channel="wecom_tag", content=content, provider=wt.provider, purpose="service", transactional=True
+        )
+    return None
+
+
 def send(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
-    assert step.send is not None
-    return _send(run, spec, step, step.send, group)
+    s = send_of(step)
+    assert s is not None
+    return _send(run, spec, step, s, group)
 
 
-def webhook(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
-    """A webhook step is a send on the webhook channel with inline content."""
-    wh = step.webhook
-    assert wh is not None
-    # A system call (CRM sync, coupon issue), not a message to the customer: exempt from quiet
-    # hours and frequency caps, and needs no marketing consent.
-    content = {"event": wh.event, "data": wh.data}
-    send_ = Send(
-        channel="webhook", content=content, provider=wh.provider, purpose="service", transactional=True
-    )
-    return _send(run, spec, step, send_, group)
+webhook = wecom_tags = send
 
 
-def wecom_tags(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
-    """Tag sync to WeCom goes through the outbox like a message (exactly once, retried), but is
-    not one: exempt from quiet hours and caps, no marketing consent needed."""
-    wt = step.wecom_tags
-    assert wt is not None
-    content = {"add": wt.add, "remove": wt.remove}
-    send_ = Send(
-        channel="wecom_tag", content=content, provider=wt.provider, purpose="service", transactional=True
-    )
-    return _send(run, spec, step, send_, group)
+def purpose_of(spec: JourneySpec, s: Send) -> str:
+    """The consent purpose a send needs: its own, else service for transactional sends, else
+    the journey's."""
+    return s.purpose or ("service" if s.transactional else spec.purpose)
 
 
-def _quiet(run: Run, spec: JourneySpec) -> QuietHours:
-    if run.config.quiet_hours is not None and "quiet_hours" not in spec.model_fields_set:
-        return run.config.quiet_hours
+def quiet_hours_of(config: EngineConfig, spec: JourneySpec) -> QuietHours:
+    """The journey's quiet hours, or the global ones when the journey keeps the default."""
+    if config.quiet_hours is not None and "quiet_hours" not in spec.model_fields_set:
+        return config.quiet_hours
     return spec.quiet_hours
 
 
@@ -75,12 +85,12 @@ def _send(run: Run, spec: JourneySpec, step: Step, s: Send, group: list[Enrolmen
     nxt = spec.following(step.id)
     out: Go = []
     ids = [e.contact_id for e in group]
-    purpose = s.purpose or ("service" if s.transactional else spec.purpose)
+    purpose = purpose_of(spec, s)
     default = run.config.marketing_consent_default if purpose == "marketing" else True
     allowed = consents(run.session, ids, purpose, CONSENT_CHANNEL[s.channel], default)
     addressable = reachable(run.session, ids, ADDRESS[s.channel])
     zones = time_zones(run.session, ids, run.config.default_timezone)
-    quiet = _quiet(run, spec)
+    quiet = quiet_hours_of(run.config, spec)
     ready: list[Enrolment] = []
     for e in group:
         if not allowed[e.contact_id]:

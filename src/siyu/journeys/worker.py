@@ -15,6 +15,7 @@ from siyu.channels.dispatcher import Dispatcher
 from siyu.config import Settings
 from siyu.journeys.engine import Engine, EngineConfig
 from siyu.journeys.schemas import Cap, QuietHours
+from siyu.journeys.send_checks import SendTimeCheck
 from siyu.journeys.triggers import TriggerFollower, run_schedules
 from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
@@ -66,7 +67,13 @@ class Worker:
         self.config = engine_config(settings)
         self.batch_size = settings.worker_batch_size
         self.dispatcher = (
-            Dispatcher(db, keyring, lease_s=settings.outbox_lease_s, retry_base_s=settings.outbox_retry_s)
+            Dispatcher(
+                db,
+                keyring,
+                lease_s=settings.outbox_lease_s,
+                retry_base_s=settings.outbox_retry_s,
+                check=SendTimeCheck(self.config),  # consent and quiet hours again at send time
+            )
             if dispatch
             else None
         )

@@ -1,0 +1,101 @@
+"""What the dispatcher hands around: the claimed outbox row, the send-time verdicts a check may
+give it, and the per-provider lane that sends concurrently.
+
+A lane is one provider's thread pool with ``concurrency`` slots. A slot is taken before a
+provider call starts and given back only once the dispatcher has *recorded* that call's
+result, so at any moment at most ``concurrency`` calls of a provider are unrecorded: that is
+the most a crash can leave in doubt (a provider with ``lookup`` resolves it; a webhook or an
+SMTP server may see those messages once more). The provider's rate limit lives in its HTTP
+client (:class:`siyu.channels.http.RateLimiter`), shared by the lane's threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+#: ``concurrency`` when neither the provider's config nor its adapter says otherwise.
+DEFAULT_CONCURRENCY = 1
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A claimed outbox row: what the dispatcher sends, and what a send-time check reads."""
+
+    id: int
+    key: str
+    contact_id: int
+    channel: str
+    provider: str | None
+    content: dict[str, Any]
+    attempts: int
+    tried_before: bool  # an earlier attempt may have reached the provider
+    created_at: datetime
+    journey_id: int | None = None
+    step: str | None = None
+    transactional: bool = False
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The message may no longer go out (consent withdrawn, do-not-contact, quiet hours in
+    ``drop`` mode): it is recorded ``skipped`` with ``reason`` and never sent."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Not now (quiet hours): the message goes back to the queue, due at ``until``; the
+    attempt is not counted."""
+
+    until: datetime
+    reason: str
+
+
+Verdict = Skip | Hold
+#: A send-time check: the verdict for each queued message that may not go out now (messages
+#: not in the answer go out). Runs inside the claim's transaction. The journeys package
+#: provides it (:class:`siyu.journeys.send_checks.SendTimeCheck`) — channels cannot import
+#: journeys — so the dispatcher applies the very rules the send step applied.
+SendCheck = Callable[[Session, Sequence[QueuedMessage], datetime], dict[int, Verdict]]
+
+
+def concurrency_of(adapter: Any, config: dict[str, Any]) -> int:
+    """The provider's ``concurrency`` setting, at most what its adapter declares it can take
+    (``max_concurrency``; adapters that do not declare it are called one at a time)."""
+    most = int(getattr(adapter, "max_concurrency", 1) or 1)
+    default = int(getattr(adapter, "default_concurrency", DEFAULT_CONCURRENCY) or 1)
+    try:
+        wanted = int(config.get("concurrency", default))
+    except (TypeError, ValueError):
+        wanted = default
+    return max(1, min(wanted, most))
+
+
+class Lane:
+    """One provider's concurrent calls (see the module docstring for the slot rule)."""
+
+    def __init__(self, key: str, concurrency: int) -> None:
+        self.key = key
+        self.concurrency = concurrency
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"send-{key}")
+        self.slots = threading.BoundedSemaphore(concurrency)
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        def slotted() -> Any:
+            self.slots.acquire()  # given back by the dispatcher once the result is recorded
+            return fn()
+
+        return self.pool.submit(slotted)
+
+    def recorded(self) -> None:
+        self.slots.release()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

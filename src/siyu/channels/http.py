@@ -14,17 +14,26 @@ from typing import Any
 import httpx
 
 
+#: Share of each rate window kept free: requests reach the provider a little later than they
+#: start, and not all equally late (threads, the network), so starts are spread over 10 % less
+#: than the window and jitter cannot carry one request too many into a provider's second.
+JITTER_MARGIN = 0.1
+
+
 class RateLimiter:
     """At most ``rate`` request starts in any one-second window, whatever the number of threads
-    sharing the limiter: a sliding log of the last starts. (A token bucket lets a full bucket
-    go out at once and then refill within the same second — up to twice the rate in one
-    second — which a provider counting per second refuses.) A fractional rate spreads the
-    window: 0.5/s is one request in any two seconds."""
+    sharing the limiter, as the provider counts them: starts are paced ``1/rate`` apart (no
+    burst whose stragglers could arrive together with the next second's first requests) and a
+    sliding log holds them to ``rate`` per window plus :data:`JITTER_MARGIN`. A token bucket
+    lets a full bucket out at once and refills it within the same second — up to twice the
+    rate in one second. A fractional rate widens the window: 0.5/s is one request in two
+    seconds."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
         self.limit = max(1, int(rate)) if rate > 0 else 0
-        self.window = self.limit / rate if rate > 0 else 0.0
+        self.window = self.limit / rate * (1 + JITTER_MARGIN) if rate > 0 else 0.0
+        self.spacing = 1 / rate if rate > 0 else 0.0
         self.starts: deque[float] = deque()
         self.lock = threading.Lock()
 
@@ -36,10 +45,12 @@ class RateLimiter:
                 now = time.monotonic()
                 while self.starts and now - self.starts[0] >= self.window:
                     self.starts.popleft()
-                if len(self.starts) < self.limit:
+                wait = self.starts[-1] + self.spacing - now if self.starts else 0.0
+                if len(self.starts) >= self.limit:
+                    wait = max(wait, self.starts[0] + self.window - now)
+                if wait <= 0:
                     self.starts.append(now)
                     return
-                wait = self.starts[0] + self.window - now
             time.sleep(wait)
 
 

@@ -29,7 +29,16 @@ from sqlalchemy.orm import Session
 from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendResult
 from siyu.channels.inbound import record_receipts
 from siyu.channels.providers import ProviderError, ProviderService
-from siyu.channels.sending import Hold, Lane, QueuedMessage, SendCheck, Skip, Verdict, concurrency_of
+from siyu.channels.sending import (
+    Hold,
+    Lane,
+    QueuedMessage,
+    SendCheck,
+    Skip,
+    Verdict,
+    concurrency_of,
+    fenced_update,
+)
 from siyu.profiles.pii import Keyring
 from siyu.store.changes import emit_events
 from siyu.store.dialect import chunked
@@ -233,13 +242,10 @@ class Dispatcher:
 
     def _release(self, s: Session, rows: list[QueuedMessage]) -> None:
         """Give back claimed rows that were not tried: due now, the attempt not counted."""
-        t = OutboxMessage.__table__.c
-        for c in rows:
-            s.execute(
-                update(OutboxMessage.__table__)
-                .where(t.id == c.id, t.attempts == c.attempts)
-                .values(status="pending", attempts=c.attempts - 1, next_attempt_at=utcnow())
-            )
+        now = utcnow()
+        fenced_update(
+            s, [(c, {"status": "pending", "attempts": c.attempts - 1, "next_attempt_at": now}) for c in rows]
+        )
 
     def _settle(
         self,
@@ -251,7 +257,7 @@ class Dispatcher:
     ) -> None:
         """Apply send-time verdicts: ``skipped`` with the reason (and a ``message.skipped``
         event), or back to the queue until the hold ends, the attempt not counted."""
-        t = OutboxMessage.__table__.c
+        updates: list[tuple[QueuedMessage, dict[str, Any]]] = []
         skipped: list[tuple[str, int, dict[str, Any]]] = []
         for c in rows:
             v = verdicts[c.id]
@@ -274,9 +280,8 @@ class Dispatcher:
                     "error": v.reason[:1000],
                 }
                 stats.held += 1
-            s.execute(
-                update(OutboxMessage.__table__).where(t.id == c.id, t.attempts == c.attempts).values(**values)
-            )
+            updates.append((c, values))
+        fenced_update(s, updates)
         if skipped:
             emit_events(s, "message.skipped", skipped, now)
 
@@ -397,11 +402,16 @@ class Dispatcher:
         service = ProviderService(s, self.keyring)
         keys: dict[int, str] = {}
         problems: dict[int, str] = {}
+        chosen: dict[tuple[str, str | None], ChannelProvider | str] = {}  # one lookup per claim
         for c in claimed:
-            try:
-                row = service.for_channel(c.channel, c.provider)
-            except ProviderError as exc:
-                problems[c.id] = str(exc)
+            if (c.channel, c.provider) not in chosen:
+                try:
+                    chosen[(c.channel, c.provider)] = service.for_channel(c.channel, c.provider)
+                except ProviderError as exc:
+                    chosen[(c.channel, c.provider)] = str(exc)
+            row = chosen[(c.channel, c.provider)]
+            if isinstance(row, str):
+                problems[c.id] = row
                 continue
             keys[c.id] = row.key
             if row.key not in self._adapters:
@@ -421,10 +431,10 @@ class Dispatcher:
         now: datetime,
         stats: DispatchStats,
     ) -> None:
-        t = OutboxMessage.__table__.c
         events: dict[str, list[tuple[str, int, dict[str, Any]]]] = defaultdict(list)
         verdicts = {c.id: v for c in claimed if (v := results[c.id].verdict) is not None}
         self._settle(s, [c for c in claimed if c.id in verdicts], verdicts, now, stats)
+        updates: list[tuple[QueuedMessage, dict[str, Any]]] = []
         for c in claimed:
             outcome = results[c.id]
             res, provider = outcome.result, outcome.provider
@@ -476,9 +486,8 @@ class Dispatcher:
                     "error": (res.error or "retry")[:1000],
                 }
                 stats.retried += 1
-            s.execute(
-                update(OutboxMessage.__table__).where(t.id == c.id, t.attempts == c.attempts).values(**values)
-            )
+            updates.append((c, values))
+        fenced_update(s, updates)
         for name, rows in events.items():
             emit_events(s, name, rows, now)
 

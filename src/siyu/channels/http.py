@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-
 #: Share of each rate window kept free: requests reach the provider a little later than they
 #: start, and not all equally late (threads, the network), so starts are spread over 10 % less
 #: than the window and jitter cannot carry one request too many into a provider's second.

@@ -290,7 +290,11 @@ def _sms_provider(port_q: Any, done: Any, latency: float, seconds: float, out: A
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from http.server import ThreadingHTTPServer
+
     from tests.emulators.tencent_sms import TencentSmsEmulator
+
+    ThreadingHTTPServer.request_queue_size = 1024  # this process only: ~100 connections at once
 
     arrivals: list[float] = []
 

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from tests.conftest import TEST_KEY
 from tests.emulators.aliyun_sms import AliyunSmsEmulator
 from tests.emulators.smart_sms import SmartSmsPlatform
+from tests.emulators.webhook import WebhookReceiver
 
 from siyu.channels.smart_sms import message_id_for
 from siyu.client import Siyu
@@ -229,3 +230,45 @@ def test_killed_workers_send_every_message_exactly_once(
     at_card = card.sends
     assert sorted(at_card) == sorted(message_id_for(k, CHATBOT) for k in card_keys)
     assert set(at_card.values()) == {1}
+
+
+HOOKS = 300
+
+
+@pytest.mark.long
+@pytest.mark.timeout(600)
+def test_a_killed_worker_repeats_at_most_one_webhook(ctx: AppContext) -> None:
+    """A webhook has no lookup: what a kill can repeat is what was sent and not yet recorded.
+    Results are recorded per call and the next call starts only after that (concurrency 1, the
+    default), so each kill repeats at most one webhook, once."""
+    receiver = WebhookReceiver("hook-secret", latency_s=0.005)
+    with receiver.running() as url:
+        s = Siyu(ctx)
+        s.providers.add("hook", "webhook", {"url": f"{url}/in"}, {"secret": "hook-secret"})
+        calls = [{"type": "identify", "identifiers": {"phone": f"+86136{i:08d}"}} for i in range(HOOKS)]
+        assert s.batch(calls).accepted == HOOKS
+        spec = {
+            "key": "hooks",
+            "name": "hooks",
+            "trigger": {"list": True},
+            "steps": [{"id": "hook", "webhook": {"event": "crm.sync", "data": {"n": 1}}}],
+        }
+        s.journeys.create(spec)
+        s.journeys.start("hooks")
+        rng = random.Random(20261207)
+        workers = Workers(ctx.settings)
+        workers.start()
+        try:
+            assert s.journeys.enrol("hooks", [f"+86136{i:08d}" for i in range(HOOKS)])["enrolled"] == HOOKS
+            while len(receiver.deliveries) < HOOKS and workers.kills < 12:
+                time.sleep(rng.uniform(0.1, 0.4))
+                workers.kill_one(rng)
+            wait_done(ctx, "hooks")
+        finally:
+            workers.stop()
+    with ctx.db.sessionmaker() as session:
+        keys = set(session.scalars(select(OutboxMessage.key).where(OutboxMessage.status == "sent")))
+    assert len(keys) == HOOKS and set(receiver.deliveries) == keys
+    assert set(receiver.deliveries.values()) == {1}
+    assert all(n == 1 for n in receiver.duplicates.values()), receiver.duplicates
+    assert sum(receiver.duplicates.values()) <= workers.kills, (receiver.duplicates, workers.kills)

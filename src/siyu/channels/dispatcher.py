@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from sqlalchemy import literal_column, select, update
@@ -30,13 +30,16 @@ from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendR
 from siyu.channels.inbound import record_receipts
 from siyu.channels.providers import ProviderError, ProviderService
 from siyu.channels.sending import (
+    Finished,
     Hold,
     Lane,
     QueuedMessage,
     SendCheck,
     Skip,
     Verdict,
+    backoff,
     concurrency_of,
+    fallback_content,
     fenced_update,
 )
 from siyu.profiles.pii import Keyring
@@ -69,11 +72,6 @@ class _Outcome:
     provider: str | None
     found: bool = False
     verdict: Verdict | None = None
-
-
-def backoff(attempt: int, base_s: float = 30.0) -> float:
-    """Seconds before retry ``attempt`` + 1: base, 2×base, 4×base … at most an hour."""
-    return min(base_s * 2 ** (attempt - 1), 3600.0)
 
 
 class Dispatcher:
@@ -138,7 +136,8 @@ class Dispatcher:
         # may claim the row, look it up at the provider, find nothing yet and send it, so a
         # call of ours still starting then would be a second send. What is left is released.
         deadline = time.monotonic() + self.lease_s / 2
-        calls: dict[Future[dict[int, _Outcome]], tuple[Lane, list[QueuedMessage]]] = {}
+        finished: SimpleQueue[Finished] = SimpleQueue()
+        calls = 0
         groups: dict[str, list[QueuedMessage]] = defaultdict(list)
         for c in claimed:
             if c.id not in problems:
@@ -150,32 +149,32 @@ class Dispatcher:
             for i in range(0, len(rows), per_call):
                 part = rows[i : i + per_call]
                 job = self._call_job(key, part, recipients, verdicts, deadline)
-                calls[lane.submit(job)] = (lane, part)
-        self._collect(calls, stats)
+                lane.submit(job, part, finished)
+                calls += 1
+        self._collect(calls, finished, stats)
         return stats
 
-    def _collect(
-        self, calls: dict[Future[dict[int, _Outcome]], tuple[Lane, list[QueuedMessage]]], stats: DispatchStats
-    ) -> None:
-        """Record results as calls finish — every finished call in one small transaction — and
-        only then give their slots back, so no more than a lane's ``concurrency`` results are
-        ever unrecorded. Rows whose call never started (the deadline) are released."""
-        pending = set(calls)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+    def _collect(self, calls: int, finished: SimpleQueue[Finished], stats: DispatchStats) -> None:
+        """Record results as calls finish — every call finished by then in one small
+        transaction — and only then give their slots back, so no more than a lane's
+        ``concurrency`` results are ever unrecorded. Rows whose call never started (the
+        deadline) are released."""
+        while calls:
+            done = [finished.get()]
+            while True:
+                try:
+                    done.append(finished.get_nowait())
+                except Empty:
+                    break
+            calls -= len(done)
             tried: list[QueuedMessage] = []
             results: dict[int, _Outcome] = {}
             released: list[QueuedMessage] = []
-            for f in done:
-                rows = calls[f][1]
-                try:
-                    got = f.result()
-                except Exception as exc:  # a bug in the call wrapper must not lose the rows
-                    log.exception("provider call failed")
-                    got = {
-                        c.id: _Outcome(SendResult("retry", error=f"{type(exc).__name__}: {exc}"), None)
-                        for c in rows
-                    }
+            for _, rows, got in done:
+                if isinstance(got, BaseException):  # a bug in the call wrapper must not lose the rows
+                    log.error("provider call failed", exc_info=got)
+                    error = SendResult("retry", error=f"{type(got).__name__}: {got}")
+                    got = {c.id: _Outcome(error, None) for c in rows}
                 for c in rows:
                     if c.id in got:
                         tried.append(c)
@@ -188,8 +187,8 @@ class Dispatcher:
                     self._release(s, released)
                     s.commit()
             finally:
-                for f in done:
-                    calls[f][0].recorded()
+                for lane, _, _ in done:
+                    lane.recorded()
 
     def _call_job(
         self,
@@ -460,7 +459,7 @@ class Dispatcher:
                     "channel": "sms",
                     "provider": None,
                     "next_attempt_at": now,
-                    "content": _fallback(c.content),
+                    "content": fallback_content(c.content),
                     "error": "smart_sms not_capable: sent as SMS",
                 }
                 stats.fallback += 1
@@ -490,10 +489,3 @@ class Dispatcher:
         fenced_update(s, updates)
         for name, rows in events.items():
             emit_events(s, name, rows, now)
-
-
-def _fallback(content: dict[str, Any]) -> dict[str, Any]:
-    fb = dict(content.get("fallback") or {})
-    fb.setdefault("text", "")
-    fb.setdefault("params", {})
-    return fb

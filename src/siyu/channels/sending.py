@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from queue import SimpleQueue
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -82,6 +83,10 @@ def concurrency_of(adapter: Any, config: dict[str, Any]) -> int:
     return max(1, min(wanted, most))
 
 
+#: A finished provider call: its lane, its rows, and its outcomes by row id (or what it raised).
+Finished = tuple["Lane", list[QueuedMessage], Any]
+
+
 class Lane:
     """One provider's concurrent calls (see the module docstring for the slot rule)."""
 
@@ -91,12 +96,21 @@ class Lane:
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"send-{key}")
         self.slots = threading.BoundedSemaphore(concurrency)
 
-    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
-        def slotted() -> Any:
-            self.slots.acquire()  # given back by the dispatcher once the result is recorded
-            return fn()
+    def submit(
+        self, fn: Callable[[], Any], rows: list[QueuedMessage], finished: SimpleQueue[Finished]
+    ) -> None:
+        """Run ``fn`` (one provider call for ``rows``) once a slot is free; its answer, or the
+        exception it raised, goes to ``finished``."""
 
-        return self.pool.submit(slotted)
+        def slotted() -> None:
+            self.slots.acquire()  # given back by the dispatcher once the result is recorded
+            try:
+                out = fn()
+            except BaseException as exc:
+                out = exc
+            finished.put((self, rows, out))
+
+        self.pool.submit(slotted)
 
     def recorded(self) -> None:
         self.slots.release()
@@ -122,3 +136,16 @@ def fenced_update(s: Session, updates: list[tuple[QueuedMessage, dict[str, Any]]
             .values({k: bindparam(f"v_{k}", type_=t[k].type) for k in cols})
         )
         s.execute(stmt, params)
+
+
+def backoff(attempt: int, base_s: float = 30.0) -> float:
+    """Seconds before retry ``attempt`` + 1: base, 2×base, 4×base … at most an hour."""
+    return min(base_s * 2 ** (attempt - 1), 3600.0)
+
+
+def fallback_content(content: dict[str, Any]) -> dict[str, Any]:
+    """A smart SMS the handset cannot show goes out as its plain-SMS fallback."""
+    fb = dict(content.get("fallback") or {})
+    fb.setdefault("text", "")
+    fb.setdefault("params", {})
+    return fb

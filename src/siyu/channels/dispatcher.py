@@ -214,6 +214,8 @@ class Dispatcher:
                     rec = replace(rec, wecom_staff_userid=self._senders[key])
                 msg = OutboundMessage(c.key, c.channel, rec, c.content)
                 if c.tried_before:
+                    if time.monotonic() >= deadline:  # a lookup is a provider call too: released
+                        continue
                     try:
                         found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
                     except Exception as exc:  # the provider could not answer: try again later

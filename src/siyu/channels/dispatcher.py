@@ -228,7 +228,7 @@ class Dispatcher:
                         out[c.id] = _Outcome(None, key, verdict=verdicts[c.id])
                         continue
                 to_send.append((c, msg))
-            if not to_send:
+            if not to_send or time.monotonic() >= deadline:  # lookups took the time: released
                 return out
             try:
                 answers = adapter.send([m for _, m in to_send])

@@ -16,6 +16,7 @@ outbox, exactly once per idempotency key.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendR
 from siyu.channels.inbound import record_receipts
 from siyu.channels.providers import ProviderError, ProviderService
 from siyu.channels.sending import (
+    DispatchStats,
     Finished,
     Hold,
     Lane,
@@ -50,18 +52,6 @@ from siyu.store.models import ChannelProvider, ContactAttribute, Identity, Outbo
 
 log = logging.getLogger("siyu.dispatcher")
 MAX_ATTEMPTS = 6
-
-
-@dataclass
-class DispatchStats:
-    claimed: int = 0
-    sent: int = 0
-    found: int = 0  # confirmed by lookup after a lost worker
-    failed: int = 0
-    retried: int = 0
-    fallback: int = 0
-    skipped: int = 0  # may no longer go out (consent, do-not-contact, quiet hours in drop mode)
-    held: int = 0  # back in the queue until the quiet hours end
 
 
 #: What became of one message: the provider's answer (``found``: by lookup), or a send-time
@@ -119,40 +109,49 @@ class Dispatcher:
         stats.claimed = len(claimed) + len(settled)
         if not claimed:
             return stats
-        with self.db.sessionmaker() as s:  # look again later
-            self._record(
-                s,
-                [c for c in claimed if c.id in problems],
-                {
-                    c.id: _Outcome(SendResult("retry", error=problems[c.id], retry_after_s=300), None)
-                    for c in claimed
-                    if c.id in problems
-                },
-                utcnow(),
-                stats,
-            )
-            s.commit()
         # No provider call starts once half the lease is spent: after the lease another worker
         # may claim the row, look it up at the provider, find nothing yet and send it, so a
         # call of ours still starting then would be a second send. What is left is released.
         deadline = time.monotonic() + self.lease_s / 2
+        if problems:
+            self._problems(claimed, problems, stats)
         finished: SimpleQueue[Finished] = SimpleQueue()
         calls = 0
         groups: dict[str, list[QueuedMessage]] = defaultdict(list)
         for c in claimed:
             if c.id not in problems:
                 groups[providers[c.id]].append(c)
+        abandon = threading.Event()
         for key, rows in groups.items():
             adapter, lane = self._adapters[key], self._lanes[key]
             # as many messages as go into one provider call (a per-message API: one each)
             per_call = getattr(adapter, "messages_per_call", None) or len(rows)
             for i in range(0, len(rows), per_call):
                 part = rows[i : i + per_call]
-                job = self._call_job(key, part, recipients, verdicts, deadline)
+                job = self._call_job(key, part, recipients, verdicts, deadline, abandon)
                 lane.submit(job, part, finished)
                 calls += 1
-        self._collect(calls, finished, stats)
+        try:
+            self._collect(calls, finished, stats)
+        except BaseException:
+            # Recording failed (the database went away): start no more calls, and hand every
+            # slot back as the calls in flight finish. Their rows stay `sending`; after the
+            # lease the next claim looks them up before sending.
+            abandon.set()
+            for _ in range(calls - stats.collected):
+                finished.get()[0].recorded()
+            raise
         return stats
+
+    def _problems(self, claimed: list[QueuedMessage], problems: dict[int, str], stats: DispatchStats) -> None:
+        """Rows no configured provider can carry: looked at again in five minutes."""
+        rows = [c for c in claimed if c.id in problems]
+        retry = {
+            c.id: _Outcome(SendResult("retry", error=problems[c.id], retry_after_s=300), None) for c in rows
+        }
+        with self.db.sessionmaker() as s:
+            self._record(s, rows, retry, utcnow(), stats)
+            s.commit()
 
     def _collect(self, calls: int, finished: SimpleQueue[Finished], stats: DispatchStats) -> None:
         """Record results as calls finish — every call finished by then in one small
@@ -167,6 +166,7 @@ class Dispatcher:
                 except Empty:
                     break
             calls -= len(done)
+            stats.collected += len(done)
             tried: list[QueuedMessage] = []
             results: dict[int, _Outcome] = {}
             released: list[QueuedMessage] = []
@@ -197,13 +197,14 @@ class Dispatcher:
         recipients: dict[int, Recipient],
         verdicts: dict[int, Verdict],
         deadline: float,
+        abandon: threading.Event,
     ) -> Any:
         """One provider call, run on the provider's lane: outcomes for the rows it tried; none
         when the deadline passed before it could start (the rows are released untried)."""
         adapter = self._adapters[key]
 
         def job() -> dict[int, _Outcome]:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or abandon.is_set():
                 return {}
             out: dict[int, _Outcome] = {}
             to_send: list[tuple[QueuedMessage, OutboundMessage]] = []

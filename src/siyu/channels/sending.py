@@ -28,6 +28,19 @@ from siyu.store.models import OutboxMessage
 DEFAULT_CONCURRENCY = 1
 
 
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    found: int = 0  # confirmed by lookup after a lost worker
+    failed: int = 0
+    retried: int = 0
+    fallback: int = 0
+    skipped: int = 0  # may no longer go out (consent, do-not-contact, quiet hours in drop mode)
+    held: int = 0  # back in the queue until the quiet hours end
+    collected: int = 0  # provider calls whose results were handled
+
+
 @dataclass(frozen=True)
 class QueuedMessage:
     """A claimed outbox row: what the dispatcher sends, and what a send-time check reads."""

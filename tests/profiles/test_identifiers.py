@@ -274,3 +274,17 @@ def test_priorities_rank_brand_key_then_phone_then_email_and_device_last() -> No
     assert len(set(IDENTIFIER_PRIORITY.values())) == len(IDENTIFIER_PRIORITY)  # no ties
     assert Identifier("phone", CN_E164).priority > Identifier("wechat_unionid", "u").priority
     assert {"phone", "email"} == PII_TYPES
+
+
+@pytest.mark.parametrize("query", ["id:99999999999999999999", "id:²", "id:-1", "id:"])
+def test_contact_ids_outside_64_bits_or_not_ascii_name_nobody(ctx, query: str) -> None:
+    """Found by schemathesis: an id too large for the database answered 500 (OverflowError),
+    and ``str.isdigit`` let "²" through to int()."""
+    from siyu.client import Siyu
+    from siyu.profiles.views import LookupError_
+
+    s = Siyu(ctx)
+    with pytest.raises(LookupError_):
+        s.contact(query)
+    with ctx.db.session() as session:
+        assert ctx.profiles(session).repo.survivor_of(2**64) is None

@@ -66,7 +66,10 @@ class ProfileRepository:
         return self.session.get(Contact, contact_id)
 
     def survivor_of(self, contact_id: int) -> int | None:
-        """Follow ``merged_into_id`` to the live contact (chains are flattened on merge)."""
+        """Follow ``merged_into_id`` to the live contact (chains are flattened on merge). An id
+        no 64-bit column can hold names nobody (and must not reach the driver, which refuses it)."""
+        if not 0 < contact_id < 2**63:
+            return None
         contact = self.session.get(Contact, contact_id)
         if contact is None:
             return None

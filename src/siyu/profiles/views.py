@@ -16,6 +16,8 @@ from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
 from siyu.store.models import Channel, Event
 
+MAX_ID = 2**63 - 1  # ids are 64-bit integers on both databases
+
 
 class LookupError_(ValueError):
     """The query names no contact, or cannot be read as an identifier."""
@@ -27,8 +29,9 @@ def parse_query(parser: IdentifierParser, query: str) -> tuple[str, Any]:
     if ":" in query:
         kind, value = query.split(":", 1)
         if kind == "id":
-            if not value.isdigit():
-                raise LookupError_(f"contact id must be a number, got {value!r}")
+            # ASCII digits only (str.isdigit takes "²"), and within the database's 64-bit ids
+            if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+                raise LookupError_(f"contact id must be a whole number up to {MAX_ID}, got {value[:40]!r}")
             return "id", int(value)
         if kind in IDENTIFIER_PRIORITY:
             try:

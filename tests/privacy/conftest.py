@@ -87,7 +87,7 @@ def sms_journey(ctx: AppContext, key: str, contacts: list[int], purpose: str = "
     with ctx.db.session() as s:
         JourneyService(s).enrol(key, contacts, label="test", now=T0)
     with ctx.db.session() as s:
-        Engine(s, ctx.keyring, EngineConfig(marketing_consent_default=True)).run_due(1000, now=T0)
+        Engine(s, ctx.keyring, EngineConfig(marketing_consent_default=True, caps=[])).run_due(1000, now=T0)
 
 
 def build_person(ctx: AppContext) -> Person:

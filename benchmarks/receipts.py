@@ -31,65 +31,22 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.emulators.wecom import EC, WeComEmulator  # noqa: E402
+from tests.emulators.wecom_tasks import seed_open_tasks  # noqa: E402
 
 from siyu.channels.providers import ProviderService  # noqa: E402
 from siyu.channels.receipts import ReceiptPoller  # noqa: E402
-from siyu.client import Siyu  # noqa: E402
 from siyu.config import Settings  # noqa: E402
 from siyu.context import AppContext  # noqa: E402
 from siyu.journeys.worker import Worker  # noqa: E402
-from siyu.store.models import ChannelProvider, OutboxMessage, utcnow  # noqa: E402
+from siyu.store.models import ChannelProvider  # noqa: E402
 
 STAFF = "zhangsan"
-
-
-def seed(ctx: AppContext, emu: WeComEmulator, n: int, rate: float) -> None:
-    s = Siyu(ctx)
-    s.providers.add(
-        "wecom",
-        "wecom",
-        {
-            "corp_id": emu.corp_id,
-            "base_url": emu.base_url,
-            "default_sender": STAFF,
-            "receipt_rate_per_s": rate,
-        },
-        {"corp_secret": emu.corp_secret},
-    )
-    s.identify({"phone": "+8613800138001"})
-    cid = s.contact("+8613800138001")["id"]
-    at = utcnow() - timedelta(hours=1)
-    rows = []
-    for i in range(n):
-        customer = f"wm{i:06d}"
-        emu.add_customer(STAFF, customer)
-        msgid = emu.add_task(STAFF, [customer], f"task {i}")
-        rows.append(
-            {
-                "key": f"t{i}",
-                "contact_id": cid,
-                "channel": "wecom_private",
-                "provider": "wecom",
-                "content": {"text": f"task {i}"},
-                "status": "sent",
-                "attempts": 1,
-                "next_attempt_at": at,
-                "provider_message_id": f"{msgid}:{customer}",
-                "local_day": at.date().isoformat(),
-                "local_week": "2026-W49",
-                "created_at": at,
-                "sent_at": at,
-                "transactional": False,
-            }
-        )
-    with ctx.db.session() as session:
-        session.execute(insert(OutboxMessage.__table__), rows)
 
 
 def main() -> None:
@@ -114,7 +71,7 @@ def main() -> None:
         ctx.db.upgrade()
         emu = WeComEmulator()
         with emu.running():
-            seed(ctx, emu, args.tasks, args.rate)
+            seed_open_tasks(ctx, emu, args.tasks, receipt_rate_per_s=args.rate)
             for path in ("get_groupmsg_list_v2", "get_groupmsg_task", "get_groupmsg_send_result"):
                 emu.latency_s[f"{EC}/{path}"] = args.latency_ms / 1000
 

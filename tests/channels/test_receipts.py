@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from tests.channels.test_dispatcher import queue, row
 from tests.emulators.webhook import WebhookReceiver
 from tests.emulators.wecom import EC, WeComEmulator
+from tests.emulators.wecom_tasks import seed_open_tasks
 
 from siyu.channels.receipts import ReceiptPoller
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.journeys.worker import Worker
-from siyu.store.models import OutboxMessage, utcnow
+from siyu.store.models import OutboxMessage
 
 STAFF = "zhangsan"
 RESULTS = f"{EC}/get_groupmsg_send_result"
@@ -41,50 +42,8 @@ def on_record(
     ctx: AppContext, emu: WeComEmulator, n: int, sent_ago: timedelta = timedelta(hours=1)
 ) -> list[str]:
     """``n`` WeCom 1:1 tasks, each sent by siyu to one customer and still waiting for the staff
-    member's confirmation (outbox ``sent``)."""
-    s = Siyu(ctx)
-    s.providers.add(
-        "wecom",
-        "wecom",
-        {
-            "corp_id": emu.corp_id,
-            "base_url": emu.base_url,
-            "default_sender": STAFF,
-            "backoff_s": 0.001,
-            "receipt_rate_per_s": 5000,  # the poller's own budget (default 20/s), raised for speed
-        },
-        {"corp_secret": emu.corp_secret},
-    )
-    s.identify({"phone": "+8613800138001"})
-    cid = s.contact("+8613800138001")["id"]
-    at = utcnow() - sent_ago
-    rows, msgids = [], []
-    for i in range(n):
-        customer = f"wm{i:05d}"
-        emu.add_customer(STAFF, customer)
-        msgid = emu.add_task(STAFF, [customer], f"task {i}")
-        msgids.append(msgid)
-        rows.append(
-            {
-                "key": f"t{i}",
-                "contact_id": cid,
-                "channel": "wecom_private",
-                "provider": "wecom",
-                "content": {"text": f"task {i}"},
-                "status": "sent",
-                "attempts": 1,
-                "next_attempt_at": at,
-                "provider_message_id": f"{msgid}:{customer}",
-                "local_day": at.date().isoformat(),
-                "local_week": "2026-W49",
-                "created_at": at,
-                "sent_at": at,
-                "transactional": False,
-            }
-        )
-    with ctx.db.session() as session:
-        session.execute(insert(OutboxMessage.__table__), rows)
-    return msgids
+    member's confirmation; the poller's budget (default 50/s) is raised for speed."""
+    return seed_open_tasks(ctx, emu, n, receipt_rate_per_s=5000, sent_ago=sent_ago, backoff_s=0.001)
 
 
 def test_passes_are_bounded_and_visit_every_open_task_in_turn(ctx: AppContext, emu: WeComEmulator) -> None:

@@ -430,11 +430,10 @@ def test_an_edit_that_keeps_the_step_lets_the_enrolment_go_on_with_the_new_versi
     assert jk.tags_of(c) == {"v2": "journey"}
 
 
+@pytest.mark.postgresql_only("SQLite has one writer at a time: a second claim waits for the first")
 def test_concurrent_claims_on_postgresql_never_share_an_enrolment(jk) -> None:
     from siyu.journeys.engine import Engine
 
-    if jk.ctx.db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: a second claim waits for the first")
     jk.journey([{"id": "pause", "wait": "1h"}])  # touches nothing the two claims could share
     a, b = jk.contact(), jk.contact()
     jk.enrol([a, b])

@@ -352,11 +352,10 @@ def test_enrol_and_the_follower_report_how_many_entered(jk) -> None:
     assert jk.run(at(minutes=1)).queued == 3
 
 
+@pytest.mark.postgresql_only("SQLite has one writer at a time: the second enrolment waits for the first")
 def test_two_list_enrolments_at_once_leave_one_active_enrolment(jk) -> None:
     from siyu.journeys.service import JourneyService
 
-    if jk.ctx.db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: the second enrolment waits for the first")
     jk.journey(LONG)
     c = jk.contact()
     import threading

@@ -347,6 +347,7 @@ def test_merging_holders_of_an_exclusive_group_leaves_one_tag_of_it(kit) -> None
     assert len(held) == 1, f"survivor holds {held} of the exclusive group 'age'"
 
 
+@pytest.mark.postgresql_only("SQLite has one writer at a time: the second transaction waits for the first")
 def test_two_writers_creating_the_same_tag_on_demand_both_succeed(ctx) -> None:
     """Journey workers and rule runs create tags on demand; the loser of the race uses the
     winner's tag instead of failing (PostgreSQL: the second INSERT waits, then conflicts)."""
@@ -354,8 +355,6 @@ def test_two_writers_creating_the_same_tag_on_demand_both_succeed(ctx) -> None:
 
     from siyu.tags.service import TagService
 
-    if ctx.db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: the second transaction waits for the first")
     first, second = ctx.db.sessionmaker(), ctx.db.sessionmaker()
     got: list[int] = []
 

@@ -26,10 +26,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, event, func, select, text, update
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from siyu.store.locks import xact_lock
 from siyu.store.models import AuditEntry
 from siyu.store.settings import get_setting, put_setting
 
@@ -41,8 +42,8 @@ HEAD_SETTING = "audit.head"
 CHECKPOINT_SETTING = "audit.checkpoint"
 #: The action of the (chained) entry that records a checkpoint.
 CHECKPOINT_ACTION = "audit.checkpoint"
-#: Arbitrary constant naming the PostgreSQL advisory lock that serialises appends.
-APPEND_LOCK = 7_361_211_003
+#: The name of the PostgreSQL advisory lock that serialises appends.
+APPEND_LOCK = "audit.append"
 #: session.info key: this session recorded entries still to chain.
 PENDING = "siyu.audit.pending"
 _READ_CHUNK = 5_000
@@ -108,8 +109,7 @@ _COLUMNS = (
 
 def lock_appends(session: Session) -> None:
     """Serialise appends to the chain until this transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
+    xact_lock(session, APPEND_LOCK)
 
 
 def head(session: Session) -> tuple[int, str]:

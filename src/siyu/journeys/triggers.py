@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from siyu.journeys.engine import spec_of
@@ -24,6 +24,7 @@ from siyu.journeys.policy import day_at
 from siyu.journeys.repository import JourneyRepository
 from siyu.journeys.schemas import EXIT, JourneySpec
 from siyu.store.dialect import chunked, insert_ignore, settled_before
+from siyu.store.locks import try_xact_lock
 from siyu.store.models import (
     ContactAttribute,
     Event,
@@ -40,7 +41,7 @@ from siyu.tags.rules import property_matches
 CURSOR = "journeys.events_cursor"
 #: Followers on PostgreSQL take this advisory lock so only one enrols at a time ("once per
 #: contact" is checked against what is committed).
-FOLLOWER_LOCK = 7_400_001
+FOLLOWER_LOCK = "journeys.follower"
 
 
 @dataclass
@@ -148,9 +149,7 @@ class TriggerFollower:
         self.session = session
 
     def _locked(self) -> bool:
-        if self.session.get_bind().dialect.name != "postgresql":
-            return True
-        return bool(self.session.execute(text(f"SELECT pg_try_advisory_xact_lock({FOLLOWER_LOCK})")).scalar())
+        return try_xact_lock(self.session, FOLLOWER_LOCK)
 
     def run(self, batch_size: int = 20_000, now: datetime | None = None) -> FollowResult:
         now = now or utcnow()

@@ -21,6 +21,7 @@ from siyu import __version__
 from siyu.api.security import SAFE_METHODS, csrf_ok, resolve_principal
 from siyu.auth.roles import ROLE_NAMES, Permission
 from siyu.auth.service import Principal
+from siyu.console.format import FILTERS
 from siyu.console.permissions import ANONYMOUS
 from siyu.console.texts import LANGUAGES, tr
 
@@ -30,6 +31,7 @@ P = Permission
 ENV = Environment(
     loader=PackageLoader("siyu.console", "templates"), autoescape=select_autoescape(default=True)
 )
+ENV.filters.update(FILTERS)
 # `tojson` shows Chinese as Chinese, not \uXXXX (it still escapes <, >, & and ' for HTML)
 ENV.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
 
@@ -134,6 +136,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         request=request,
         t=t,
         lang=lang,
+        zone=context.pop("zone", None) or brand_zone(request),
         principal=principal,
         can=(lambda perm: principal is not None and principal.can(Permission(perm))),
         role_name=(lambda role: ROLE_NAMES.get(role, {}).get(lang, role)),
@@ -145,6 +148,12 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         **context,
     )
     return HTMLResponse(html, status_code=status)
+
+
+def brand_zone(request: Request) -> str:
+    """The brand's time zone (IANA name): every time on a page is shown in it."""
+    client = getattr(request.app.state, "client", None)
+    return client.ctx.settings.default_timezone if client is not None else "Asia/Shanghai"
 
 
 def error_page(request: Request, status: int, key: str, **params: Any) -> HTMLResponse:

@@ -281,6 +281,18 @@ def test_console_upload_without_a_session_is_refused_unread(server) -> None:
     assert " 303 " in status
 
 
+def test_spend_upload_is_authorised_before_it_is_read(server, api_key) -> None:
+    """The spend import and the console's experiment upload take files too: same rule."""
+    assert " 401 " in answer_before_body(server.url, multipart_head("/api/v1/spend", GiB), upload_start())
+    head = multipart_head("/api/v1/spend", GiB, f"Authorization: Bearer {api_key('viewer')}\n")
+    assert " 403 " in answer_before_body(server.url, head, upload_start())
+
+
+def test_console_experiment_upload_without_a_session_is_refused_unread(server) -> None:
+    head = multipart_head("/console/analytics/experiment", GiB)
+    assert " 303 " in answer_before_body(server.url, head, upload_start())
+
+
 def test_unauthenticated_upload_leaves_no_file(
     server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Body, File, Query, Request, UploadFile
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from siyu.analytics.base import runners
 from siyu.api.deps import get_client
@@ -50,16 +51,48 @@ def analytics_run(
     return Response(result.to_json(), media_type="application/json")
 
 
+#: The spend upload's form, documented by hand: declared as a File parameter, FastAPI would read
+#: (and spool to disk) the whole upload before the router's authorisation runs.
+SPEND_FORM: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV: date,channel,amount[,campaign]",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
-    "/spend", tags=["analytics"], summary="Import channel spend (CSV); bad rows reported, good rows kept"
+    "/spend",
+    tags=["analytics"],
+    summary="Import channel spend (CSV); bad rows reported, good rows kept",
+    openapi_extra=SPEND_FORM,
 )
-async def spend_import(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+async def spend_import(request: Request) -> dict[str, Any]:
+    """The caller is authorised (router dependency) before the first byte of the upload is read."""
     client = get_client(request)
-    with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as tmp:
-        while chunk := await file.read(1 << 20):
-            tmp.write(chunk)
-    try:
+    async with request.form(max_files=1, max_fields=5) as form:
+        file = form.get("file")
+        if not isinstance(file, StarletteUpload):
+            raise HTTPException(422, "form field `file` is required: the spend CSV")
         name = Path(file.filename or "").name or "upload.csv"
+        with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as tmp:
+            while chunk := await file.read(1 << 20):
+                tmp.write(chunk)
+    try:
         return await run_in_threadpool(client.spend.import_csv, tmp.name, actor_of(request), name)
     finally:
         Path(tmp.name).unlink(missing_ok=True)

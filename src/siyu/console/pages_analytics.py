@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import plotly.graph_objects as go
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.datastructures import UploadFile
 
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.experiments.inputs import read_values_csv
@@ -330,17 +331,24 @@ def experiment_page(request: Request, format: str | None = None) -> Response:
 
 
 @router.post("/analytics/experiment")
-async def experiment_upload(request: Request, file: UploadFile = File(...)) -> Response:
+async def experiment_upload(request: Request) -> Response:
     """Per-user values from a CSV (``variant,value[,pre_value]``): a mean-metric test, with
-    CUPED when pre-period values are given. Computed, shown and offered as CSV; not stored."""
+    CUPED when pre-period values are given. Computed, shown and offered as CSV; not stored.
+    The form is read here, after the console's guard signed the user in (as a File parameter,
+    FastAPI would spool the upload to disk before the guard)."""
     analysis = ANALYSES["experiment"]
-    data = await file.read(MAX_UPLOAD + 1)
     values = {f.name: "" for f in analysis.fields}
     extra = _experiment_extra(request)
+    async with request.form(max_files=1, max_fields=5) as form:
+        file = form.get("file")
+        data = await file.read(MAX_UPLOAD + 1) if isinstance(file, UploadFile) else b""
+        filename = (file.filename if isinstance(file, UploadFile) else None) or "file"
     try:
+        if not data:
+            raise AnalyticsError("file", "empty or missing")
         if len(data) > MAX_UPLOAD:
             raise AnalyticsError("file", f"larger than {MAX_UPLOAD >> 20} MB")
-        variants = read_values_csv(data.decode("utf-8-sig", errors="replace"), file.filename or "file")
+        variants = read_values_csv(data.decode("utf-8-sig", errors="replace"), filename)
         result = get_client(request).analytics.run("experiment", {"metric": "mean", "variants": variants})
     except AnalyticsError as exc:
         return _page(request, analysis, values, None, exc, **extra)

@@ -39,7 +39,10 @@ NEW_CUSTOMER_DOC: dict[str, Any] = {
         {"id": "wait-3", "wait_until": {"day": 3, "at": "20:00"}},
         {
             "id": "check-3",
-            "branch": {"routes": [{"if": {"event": {"name": "Order Completed"}}, "next": "exit"}], "else": "send-3"},
+            "branch": {
+                "routes": [{"if": {"event": {"name": "Order Completed"}}, "next": "exit"}],
+                "else": "send-3",
+            },
         },
         {"id": "send-3", "send": {"channel": "sms", "template": "coupon"}},
     ],

@@ -72,7 +72,9 @@ class JourneysClient(_Part):
         with self.ctx.db.session() as s:
             return from_journey(JourneyService(s).get(key).definition)
 
-    def save_timeline(self, sop: dict[str, Any], start: bool = False, actor: str = "python") -> dict[str, Any]:
+    def save_timeline(
+        self, sop: dict[str, Any], start: bool = False, actor: str = "python"
+    ) -> dict[str, Any]:
         """Create the journey of a timeline SOP, or a new version of it when the key exists
         (settings the timeline does not show — caps, quiet hours, limits — are kept)."""
         parsed = parse_sop(sop)

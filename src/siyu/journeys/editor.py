@@ -47,15 +47,17 @@ def options(session: Session) -> dict[str, Any]:
         )
     ]
     templates: dict[str, list[dict[str, str]]] = {c: [] for c in MESSAGE_CHANNELS}
-    for key, name, channel in session.execute(
-        select(ContentTemplate.key, ContentTemplate.name, ContentTemplate.channel).order_by(ContentTemplate.key)
-    ):
+    rows = select(ContentTemplate.key, ContentTemplate.name, ContentTemplate.channel)
+    for key, name, channel in session.execute(rows.order_by(ContentTemplate.key)):
         templates.setdefault(channel, []).append({"key": key, "name": name})
     return {
         "events": events,
-        "tags": [{"key": k, "name": n} for k, n in session.execute(select(Tag.key, Tag.name).order_by(Tag.key))],
+        "tags": [
+            {"key": k, "name": n} for k, n in session.execute(select(Tag.key, Tag.name).order_by(Tag.key))
+        ],
         "segments": [
-            {"key": k, "name": n} for k, n in session.execute(select(Segment.key, Segment.name).order_by(Segment.key))
+            {"key": k, "name": n}
+            for k, n in session.execute(select(Segment.key, Segment.name).order_by(Segment.key))
         ],
         "stages": list(STAGES),
         "channels": list(MESSAGE_CHANNELS),

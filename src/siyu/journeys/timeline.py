@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from siyu.channels.base import MESSAGE_CHANNELS
-from siyu.journeys.schemas import EXIT, JourneyDefinitionError, _M, parse_clock
+from siyu.journeys.schemas import _M, EXIT, JourneyDefinitionError, parse_clock
 from siyu.segments.schemas import STAGES
 from siyu.store.slugs import check_slug
 
@@ -125,12 +125,12 @@ def to_journey(sop: Sop, base: dict[str, Any] | None = None) -> dict[str, Any]:
         doc["goal"] = {"event": sop.exit_event}
     old = {str(st.get("id", "")).split("-", 1)[-1] for st in (base or {}).get("steps", [])}
     rids = row_ids(sop, old)
-    first = [f"wait-{r}" if row.day > 0 or row.at is not None else None for r, row in zip(rids, sop.rows)]
-    first = [
-        f or (f"check-{r}" if row.unless_event else f"send-{r}") for f, r, row in zip(first, rids, sop.rows)
-    ]
+    first = []  # each row's first step: where a skip condition of the row before goes
+    for rid, row in zip(rids, sop.rows, strict=True):
+        timed = row.day > 0 or row.at is not None
+        first.append(f"wait-{rid}" if timed else f"check-{rid}" if row.unless_event else f"send-{rid}")
     steps: list[dict[str, Any]] = []
-    for n, (rid, row) in enumerate(zip(rids, sop.rows)):
+    for n, (rid, row) in enumerate(zip(rids, sop.rows, strict=True)):
         if row.day > 0 or row.at is not None:
             steps.append({"id": f"wait-{rid}", "wait_until": {"day": row.day, "at": row.at or "00:00"}})
         if row.unless_event:  # those who did the event go straight on to the next row
@@ -176,7 +176,7 @@ def from_journey(doc: dict[str, Any]) -> dict[str, Any] | None:
     goal = doc.get("goal")
     if goal is not None and (set(goal) - {"event"} or goal.get("where")):
         return None
-    (kind, value), = trigger.items()
+    ((kind, value),) = trigger.items()
     rows: list[dict[str, Any]] = []
     row: dict[str, Any] = {}
     for step in doc.get("steps") or []:

@@ -53,7 +53,7 @@ def word(request: Request, message: str) -> str:
         m = pattern.search(message)
         if m:
             return _t(request, key, **m.groupdict())
-    return _t(request, "sop_err_other", message=message)
+    return _t(request, "sop_err_other")
 
 
 def _editor(request: Request, timeline: dict[str, Any] | None, live: bool = False) -> HTMLResponse:

@@ -74,7 +74,7 @@ TEXT: dict[str, dict[str, str]] = {
     "sop_err_segment": {"zh": "分群“{name}”不存在", "en": "No segment '{name}'"},
     "sop_err_stage": {"zh": "请选择生命周期阶段", "en": "Choose a stage"},
     "sop_err_exists": {"zh": "标识“{name}”已被其他旅程使用", "en": "Key '{name}' is taken"},
-    "sop_err_other": {"zh": "此项有误，请检查", "en": "This field is invalid: {message}"},
+    "sop_err_other": {"zh": "此项有误，请检查", "en": "This field is invalid"},
     # who is waiting at a step
     "sop_waiting_title": {"zh": "停留在“{step}”的客户", "en": "Waiting at {step}"},
     "sop_waiting_total": {"zh": "共 {total} 人", "en": "{total} contacts"},

@@ -86,6 +86,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Journey {key}: {status} (version {version}).",
         "zh": "旅程 {key}：{status}（第 {version} 版）。",
     },
+    "journey_waiting": {
+        "en": "Journey {key}, step {step}: {total} waiting.",
+        "zh": "旅程 {key} 的步骤 {step}：{total} 人停留。",
+    },
     "journey_totals": {
         "en": "Journey {key}: {enrolled} enrolled, {active} in progress, {converted} converted ({rate}).",
         "zh": "旅程 {key}：共进入 {enrolled} 人，进行中 {active} 人，转化 {converted} 人（{rate}）。",

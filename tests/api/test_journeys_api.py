@@ -123,27 +123,27 @@ def test_unknown_journey_is_404(server, http) -> None:
         assert "nope" in resp.json()["detail"]
 
 
-def test_edit_only_while_not_running(server, http) -> None:
+def test_editing_a_running_journey_makes_a_new_version(server, http) -> None:
     template(server)
     ok(http.post("/api/v1/journeys", json=WELCOME), 201)
     assert ok(http.post("/api/v1/journeys/welcome/start"))["status"] == "active"
     edited = {**WELCOME, "name": "v2", "steps": WELCOME["steps"][:1]}
-    resp = http.put("/api/v1/journeys/welcome", json=edited)
-    assert resp.status_code == 409 and "pause" in resp.json()["detail"]
-    assert ok(http.get("/api/v1/journeys/welcome"))["version"] == 1
-    assert ok(http.post("/api/v1/journeys/welcome/pause"))["status"] == "paused"
     updated = ok(http.put("/api/v1/journeys/welcome", json=edited))
     assert (updated["version"], updated["name"], updated["steps"], updated["status"]) == (
         2,
         "v2",
         1,
-        "paused",
+        "active",
     )
     assert ok(http.get("/api/v1/journeys/welcome"))["definition"] == edited
+    # a running journey's new version must name templates that exist
+    broken = {**edited, "steps": [{"id": "w", "send": {"channel": "sms", "template": "nope"}}]}
+    resp = http.put("/api/v1/journeys/welcome", json=broken)
+    assert resp.status_code == 422 and "nope" in resp.json()["detail"]
+    assert ok(http.get("/api/v1/journeys/welcome"))["version"] == 2
     # the document must be for this journey
     other = http.put("/api/v1/journeys/welcome", json={**edited, "key": "other"})
     assert other.status_code == 422 and "other" in other.json()["detail"]
-    assert ok(http.post("/api/v1/journeys/welcome/start"))["status"] == "active"
 
 
 def test_archived_journey_cannot_start_again(server, http) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
-from siyu.api.security import actor_of
+from siyu.api.security import actor_of, signed_in
+from siyu.auth.roles import Permission
 from siyu.channels.inbound import CallbackRefused, receive_callback, unsubscribe_email
 
 router = APIRouter(prefix="/api/v1")
@@ -20,6 +21,20 @@ public_router = APIRouter()
 class EnrolIn(BaseModel):
     contacts: list[int | str] = Field(min_length=1, max_length=100_000)
     label: str = Field(default="api", max_length=200)
+
+
+class TimelineIn(BaseModel):
+    timeline: dict[str, Any] = Field(
+        description="key, name, audience (tag|segment|stage), audience_value, rows "
+        "[{day, at, channel, template, unless_event}], exit_event (docs/journeys.md)"
+    )
+    start: bool = False
+
+
+class ValidateIn(BaseModel):
+    document: dict[str, Any] | None = Field(default=None, description="A journey document.")
+    timeline: dict[str, Any] | None = Field(default=None, description="Or a timeline SOP.")
+    key: str | None = Field(default=None, description="When editing: the journey's key.")
 
 
 class ProviderIn(BaseModel):
@@ -41,12 +56,83 @@ def journeys_create(body: dict[str, Any], request: Request) -> dict[str, Any]:
     return get_client(request).journeys.create(body, actor=actor_of(request))
 
 
+@router.get("/journeys/editor/options", tags=["journeys"], summary="The editors' picker choices")
+def journeys_editor_options(request: Request) -> dict[str, Any]:
+    return get_client(request).journeys.editor_options()
+
+
+@router.get(
+    "/journeys/editor/preview", tags=["journeys"], summary="Who holds an audience now (count, masked names)"
+)
+def journeys_editor_preview(kind: str, value: str, request: Request) -> dict[str, Any]:
+    return get_client(request).journeys.preview(kind, value)
+
+
+@router.post(
+    "/journeys/editor/validate",
+    tags=["journeys"],
+    summary="Every problem of a journey document or timeline, each with its field",
+)
+def journeys_editor_validate(body: ValidateIn, request: Request) -> dict[str, Any]:
+    journeys = get_client(request).journeys
+    if body.timeline is not None:
+        return journeys.validate_timeline(body.timeline)
+    return journeys.validate(body.document or {}, key=body.key)
+
+
+@router.post(
+    "/journeys/timelines",
+    tags=["journeys"],
+    summary="Create a journey from a timeline SOP, or a new version of it (also while running)",
+)
+def journeys_timeline_save(body: TimelineIn, request: Request) -> dict[str, Any]:
+    return get_client(request).journeys.save_timeline(
+        body.timeline, start=body.start, actor=actor_of(request)
+    )
+
+
+@router.get("/journeys/{key}/timeline", tags=["journeys"], summary="A journey as a timeline SOP")
+def journeys_timeline(key: str, request: Request) -> dict[str, Any]:
+    timeline = get_client(request).journeys.timeline(key)
+    if timeline is None:
+        raise HTTPException(409, f"journey {key!r} is more than a timeline; edit its document")
+    return timeline
+
+
+@router.get(
+    "/journeys/{key}/steps/{step}/contacts",
+    tags=["journeys"],
+    summary="Who is waiting at a step (names and phones masked)",
+)
+def journeys_step_contacts(key: str, step: str, request: Request, limit: int = 100, offset: int = 0) -> dict:
+    return get_client(request).journeys.waiting(
+        key, step, limit=min(max(limit, 1), 1000), offset=max(offset, 0)
+    )
+
+
+@router.get(
+    "/journeys/{key}/steps/{step}/contacts.csv",
+    tags=["journeys"],
+    summary="Who is waiting at a step as CSV (UTF-8 BOM; masked unless the caller has pii.export; audited)",
+)
+def journeys_step_contacts_csv(key: str, step: str, request: Request) -> Response:
+    principal = signed_in(request)
+    data = get_client(request).journeys.export_waiting(
+        key, step, reveal=principal.can(Permission.PII_EXPORT), actor=principal.actor
+    )
+    return Response(
+        data,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{key}-{step}.csv"'},
+    )
+
+
 @router.get("/journeys/{key}", tags=["journeys"], summary="A journey and its definition")
 def journeys_get(key: str, request: Request) -> dict[str, Any]:
     return get_client(request).journeys.get(key)
 
 
-@router.put("/journeys/{key}", tags=["journeys"], summary="Replace a paused or draft journey's definition")
+@router.put("/journeys/{key}", tags=["journeys"], summary="A new version of a journey (also while running)")
 def journeys_update(key: str, body: dict[str, Any], request: Request) -> dict[str, Any]:
     return get_client(request).journeys.update(key, body, actor=actor_of(request))
 

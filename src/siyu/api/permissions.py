@@ -92,6 +92,14 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/journeys/{key}/stats"): P.JOURNEYS_READ,
     ("GET", "/api/v1/journeys/{key}/steps"): P.JOURNEYS_READ,
     ("POST", "/api/v1/journeys/{key}/enrol"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/journeys/editor/options"): P.JOURNEYS_READ,
+    ("GET", "/api/v1/journeys/editor/preview"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/journeys/editor/validate"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/journeys/timelines"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/journeys/{key}/timeline"): P.JOURNEYS_READ,
+    ("GET", "/api/v1/journeys/{key}/steps/{step}/contacts"): P.JOURNEYS_READ,
+    # masked unless the caller holds pii.export (checked by the handler); audited
+    ("GET", "/api/v1/journeys/{key}/steps/{step}/contacts.csv"): P.JOURNEYS_READ,
     # providers
     ("GET", "/api/v1/providers"): P.PROVIDERS_MANAGE,
     ("POST", "/api/v1/providers"): P.PROVIDERS_MANAGE,

@@ -107,7 +107,8 @@ def journeys_archive(key: KeyArg, as_json: JsonOpt = False) -> None:
 
 @journeys_app.command("stats")
 def journeys_stats(key: KeyArg, as_json: JsonOpt = False) -> None:
-    """Per-step report: entered, waiting, sent, delivered, clicked, converted, skipped. 旅程报表。"""
+    """Per-step report: entered, waiting (standing there now), queued (messages written),
+    pending (not yet sent), sent, delivered, clicked, converted, skipped. 旅程报表。"""
     with client() as c:
         data = c.journeys.stats(key)
 
@@ -122,11 +123,39 @@ def journeys_stats(key: KeyArg, as_json: JsonOpt = False) -> None:
                 rate=f"{data['conversion_rate']:.1%}",
             )
         )
-        cols = ("id", "action", "entered", "waiting", "sent", "delivered", "clicked", "converted")
-        skips = ("skipped_cap", "held_quiet", "skipped_consent", "failed")
+        cols = ("id", "action", "entered", "waiting", "queued", "pending", "sent", "delivered", "clicked")
+        skips = ("converted", "skipped_cap", "held_quiet", "skipped_consent", "failed")
         print_table(cols + skips, ([st.get(c, "") for c in cols + skips] for st in data["steps"]))
         for v in data["variants"]:
             out.print(t("journey_variant", **v))
+
+    show(data, as_json, text)
+
+
+@journeys_app.command("waiting")
+def journeys_waiting(
+    key: KeyArg,
+    step: Annotated[str, typer.Argument(help="Step id. 步骤标识。")],
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write every row as CSV (UTF-8 BOM). 导出 CSV。")
+    ] = None,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="CSV with names and phones in clear (audited). 明文导出。")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Rows shown. 显示行数。")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who is waiting at a step now, names and phones masked; --output writes the CSV (the
+    export is audited). 查看/导出停留在某一步的客户。"""
+    with client() as c:
+        if output is not None:
+            output.write_bytes(c.journeys.export_waiting(key, step, reveal=reveal, actor="cli"))
+        data = c.journeys.waiting(key, step, limit=limit)
+
+    def text() -> None:
+        out.print(t("journey_waiting", key=key, step=step, total=data["total"]))
+        cols = ("contact_id", "name", "phone", "state", "entered_at", "due_at")
+        print_table(cols, ([row[c] if row[c] is not None else "" for c in cols] for row in data["contacts"]))
 
     show(data, as_json, text)
 

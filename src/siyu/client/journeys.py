@@ -10,8 +10,10 @@ from typing import Any
 
 from siyu.channels.providers import ProviderService
 from siyu.client.layers import _Part, load
+from siyu.journeys import editor, waiting
 from siyu.journeys.engine import spec_of
 from siyu.journeys.service import JourneyService
+from siyu.journeys.timeline import from_journey, parse_sop, to_journey
 from siyu.journeys.worker import TickStats, Worker
 
 
@@ -62,6 +64,67 @@ class JourneysClient(_Part):
         with self.ctx.db.session() as s:
             spec = spec_of(JourneyService(s).get(key))
         return [{"id": st.id, "action": st.action, "next": spec.successors(st.id)} for st in spec.steps]
+
+    # --- the editors (timeline SOP, graph) ---------------------------------------------------------
+    def timeline(self, key: str) -> dict[str, Any] | None:
+        """The journey as a timeline SOP (audience, rows, exit event), or ``None`` when it uses
+        more than a timeline shows (then edit its document, e.g. in the graph editor)."""
+        with self.ctx.db.session() as s:
+            return from_journey(JourneyService(s).get(key).definition)
+
+    def save_timeline(
+        self, sop: dict[str, Any], start: bool = False, actor: str = "python"
+    ) -> dict[str, Any]:
+        """Create the journey of a timeline SOP, or a new version of it when the key exists
+        (settings the timeline does not show — caps, quiet hours, limits — are kept)."""
+        parsed = parse_sop(sop)
+        with self.ctx.db.session() as s:
+            svc = JourneyService(s)
+            current = svc.repo.by_key(parsed.key)
+            if current is None:
+                svc.create(to_journey(parsed), actor=actor)
+            else:
+                svc.update(parsed.key, to_journey(parsed, current.definition), actor=actor)
+            if start:
+                svc.start(parsed.key, actor=actor)
+            return self._dict(svc, parsed.key)
+
+    def validate(self, document: Any, key: str | None = None) -> dict[str, Any]:
+        """Every problem of a journey document with its field (``steps[2].send.template``),
+        and with ``key`` the contacts standing at steps the new version drops."""
+        with self.ctx.db.session() as s:
+            return editor.validate(s, load(document), key=key)
+
+    def validate_timeline(self, sop: dict[str, Any]) -> dict[str, Any]:
+        """A timeline's problems located on its rows (``rows[1].template``) and the journey
+        document it makes."""
+        with self.ctx.db.session() as s:
+            key = sop.get("key") if isinstance(sop, dict) else None
+            current = JourneyService(s).repo.by_key(key) if isinstance(key, str) else None
+            return editor.validate_timeline(s, sop, current.definition if current else None)
+
+    def editor_options(self) -> dict[str, Any]:
+        """The pickers' choices: event names in the data, tags, segments, stages, channels and
+        templates by channel."""
+        with self.ctx.db.session() as s:
+            return editor.options(s)
+
+    def preview(self, kind: str, value: str) -> dict[str, Any]:
+        """Who holds the audience (``tag``, ``segment``, ``stage``) now: count and first names,
+        masked."""
+        with self.ctx.db.session() as s:
+            return editor.preview_entry(s, kind, value)
+
+    def waiting(self, key: str, step: str, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """Who stands at a step now (names and phones masked)."""
+        with self.ctx.db.session() as s:
+            return waiting.waiting(s, self.ctx.profiles(s), key, step, limit, offset)
+
+    def export_waiting(self, key: str, step: str, reveal: bool = False, actor: str = "python") -> bytes:
+        """The waiting list as CSV (UTF-8 BOM), masked unless ``reveal`` (callers check the
+        ``pii.export`` permission); audited."""
+        with self.ctx.db.session() as s:
+            return waiting.export_csv(s, self.ctx.profiles(s), key, step, reveal, actor)
 
     def enrol(self, key: str, contacts: list[int | str], label: str = "python") -> dict[str, Any]:
         """Enrol contacts (ids or queries such as phone numbers); unknown ones are reported."""

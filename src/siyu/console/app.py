@@ -25,6 +25,7 @@ from siyu.console import (
     pages_retention,
     pages_segments,
     pages_settings,
+    pages_sop,
 )
 from siyu.console.permissions import collect
 from siyu.console.web import PageError, SignInRequired, error_page, guard
@@ -40,6 +41,7 @@ PAGES: tuple[Any, ...] = (
     pages_contacts,
     pages_imports,
     pages_segments,
+    pages_sop,
     pages_journeys,
     pages_content,
     pages_analytics,

@@ -22,6 +22,7 @@ from siyu.journeys.graph import BOX_H, BOX_W, layout
 from siyu.journeys.overview import journeys_overview, trigger_text
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound, JourneyService
+from siyu.journeys.timeline import from_journey
 from siyu.store.documents import load_yaml
 
 router = APIRouter(prefix="/console")
@@ -33,7 +34,12 @@ ROUTES: RouteTable = {
     ("POST", "/console/journeys/{key}/pause"): P.JOURNEYS_WRITE,
 }
 #: ``?done=`` after a redirect → the message shown (fixed texts: nothing from the URL is echoed).
-DONE = {"started": "journeys_started", "paused": "journeys_paused", "created": "journeys_created"}
+DONE = {
+    "started": "journeys_started",
+    "paused": "journeys_paused",
+    "created": "journeys_created",
+    "saved": "sop_done_saved",
+}
 SKIPS = ("skipped_cap", "skipped_quiet", "skipped_consent", "skipped_no_address")
 EXAMPLE = """key: welcome-sop
 name: 新客欢迎 SOP
@@ -142,6 +148,7 @@ def _page(request: Request, key: str, status: int = 200, **context: Any) -> HTML
         trigger=trigger_text(spec.trigger),
         graph=_graph(request, spec, steps),
         definition=yaml.safe_dump(definition, allow_unicode=True, sort_keys=False),
+        is_timeline=from_journey(definition) is not None,
         **context,
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
@@ -17,7 +17,14 @@ from siyu.journeys.report import journey_report
 from siyu.journeys.repository import JourneyRepository
 from siyu.journeys.schemas import JourneySpec, Step, parse_journey
 from siyu.journeys.triggers import enrol, init_cursor
-from siyu.store.models import ChannelProvider, ContentTemplate, Journey, Segment, utcnow
+from siyu.store.models import (
+    ChannelProvider,
+    ContentTemplate,
+    Journey,
+    JourneyEnrolment,
+    Segment,
+    utcnow,
+)
 
 
 class JourneyError(ValueError):
@@ -92,20 +99,44 @@ class JourneyService:
         return j
 
     def update(self, key: str, raw: Any, actor: str = "system") -> Journey:
-        """A new version; enrolments go on from the step they stand at (a removed step ends
-        them). Allowed while draft or paused, so a running journey never changes under a send."""
+        """A new version, also of a running journey (docs/journeys.md, "Editing a running
+        journey"): contacts inside stay at the step id they stand at and go on with the new
+        version from there; a wait already scheduled keeps its deadline; a contact whose step
+        is gone leaves (``step_removed``). A running journey's new version must pass the same
+        reference checks as ``start``, so an edit cannot break messages already under way."""
         j = self.get(key)
         spec = parse_journey(raw)
         if spec.key != key:
             raise JourneyError(f"key: the document is for {spec.key!r}, not {key!r}")
-        if j.status == "active":
-            raise JourneyConflict(f"pause journey {key!r} before editing it")
         if j.status == "archived":
             raise JourneyConflict(f"journey {key!r} is archived")
+        if j.status == "active":
+            problems = self.check_references(spec)
+            if problems:
+                raise JourneyError("; ".join(problems))
+        stranded = self.stranded(j, spec)
         j.definition, j.name, j.version, j.updated_at = _stored(raw), spec.name, j.version + 1, utcnow()
         self.session.flush()
-        audit.record(self.session, actor, "journey.updated", "journey", key, {"version": j.version})
+        audit.record(
+            self.session,
+            actor,
+            "journey.updated",
+            "journey",
+            key,
+            {"version": j.version, "status": j.status, "leaving": stranded},
+        )
         return j
+
+    def stranded(self, j: Journey, spec: JourneySpec) -> dict[str, int]:
+        """Active contacts per step that the new version ``spec`` no longer has: they leave
+        when their step comes due (the editor warns before saving)."""
+        ids = {s.id for s in spec.steps}
+        rows = self.session.execute(
+            select(JourneyEnrolment.step, func.count())
+            .where(JourneyEnrolment.journey_id == j.id, JourneyEnrolment.status == "active")
+            .group_by(JourneyEnrolment.step)
+        )
+        return {str(step): int(n) for step, n in rows if step is not None and step not in ids}
 
     def check_references(self, spec: JourneySpec) -> list[str]:
         """What the journey names but does not exist (templates, segments), or a template on

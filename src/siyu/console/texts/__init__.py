@@ -14,10 +14,11 @@ from siyu.console.texts import (
     retention,
     segments,
     settings,
+    sop,
 )
 
 LANGUAGES = ("zh", "en")
-MODULES = (common, dashboard, contacts, segments, journeys, analytics, settings, privacy, retention)
+MODULES = (common, dashboard, contacts, segments, journeys, sop, analytics, settings, privacy, retention)
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 
 

@@ -13,7 +13,18 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.economics.spend import SpendImportError
-from siyu.api import analytics, auth, content, ingest, journeys, layers, management, privacy, retention
+from siyu.api import (
+    analytics,
+    auth,
+    content,
+    events,
+    ingest,
+    journeys,
+    layers,
+    management,
+    privacy,
+    retention,
+)
 from siyu.api.errors import error_response, install_error_answers, install_openapi
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
@@ -27,6 +38,7 @@ from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
 from siyu.ingest.dead_letters import PurgeDeadLetters
 from siyu.ingest.jobs import ImportJobNotFound
+from siyu.events.schemas import CatalogueError, CatalogueNotFound
 from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
@@ -72,6 +84,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (AuthNotFound, 404),
     (AuthForbidden, 403),
     (AuthError, 422),
+    (CatalogueError, 422),
+    (CatalogueNotFound, 404),
     (RetentionError, 422),
 )
 
@@ -156,6 +170,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     for router in (
         management.router,
         layers.router,
+        events.router,
         content.router,
         journeys.router,
         analytics.router,

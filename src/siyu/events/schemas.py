@@ -45,3 +45,7 @@ class EventDefinitionUpdate(BaseModel):
 
 class CatalogueError(ValueError):
     """An edit the catalogue refuses (e.g. an unknown event name)."""
+
+
+class CatalogueNotFound(LookupError):
+    """No such event in the catalogue (stored or built in)."""

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from siyu import audit
 from siyu.events.defaults import PROPERTIES, builtin
 from siyu.events.repository import CatalogueRepository
-from siyu.events.schemas import CatalogueError, EventDefinitionUpdate
+from siyu.events.schemas import CatalogueError, CatalogueNotFound, EventDefinitionUpdate
 from siyu.store.models import EventDefinition, utcnow
 
 #: How many of the newest events ``learn`` reads for property keys (names and volumes come from
@@ -143,7 +143,7 @@ class EventCatalogue:
     def get(self, name: str) -> dict[str, Any]:
         row = self.repo.get(name)
         if row is None and builtin(name) is None:
-            raise LookupError(f"no event {name!r} in the catalogue")
+            raise CatalogueNotFound(f"no event {name!r} in the catalogue")
         item = _merge(name, row).as_dict()
         item.update(volume=row.volume if row else 0, updated_by=row.updated_by if row else None)
         return item

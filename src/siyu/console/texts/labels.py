@@ -10,6 +10,7 @@ text key, and several pages (and later ones) share them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Table = dict[str, dict[str, str]]
@@ -237,3 +238,34 @@ def label(table: str, code: Any, lang: str) -> str:
 
 def known(table: str, code: Any) -> bool:
     return str(code) in LABELS[table]
+
+
+_STAGE_RULE = re.compile(r"^rules\[(\d+)\]: ")
+_MERGE_SHARED = re.compile(r"^identify shares (\w+)$")
+
+
+def reason(kind: str, text: Any, lang: str) -> str:
+    """Why something happened, from the reason a capability stored: a stage change's
+    (``rules[2]: retention`` → 第 3 条规则) or a merge's (``identify shares phone`` → 手机号相同).
+    Free text a person typed (a manual stage change's reason) is shown as written."""
+    if not text:
+        return "—"
+    text = str(text)
+    zh = lang == "zh"
+    if kind == "stage":
+        rule = _STAGE_RULE.match(text)
+        if rule:
+            n = int(rule.group(1)) + 1
+            return f"第 {n} 条规则" if zh else f"rule {n}"
+        if text.startswith("default: "):
+            return "默认阶段" if zh else "default stage"
+        if text == "manual":
+            return "手动设置" if zh else "set by hand"
+    if kind == "merge":
+        shared = _MERGE_SHARED.match(text)
+        if shared:
+            what = label("identifier", shared.group(1), lang)
+            return f"{what}相同" if zh else f"same {what}"
+        if text == "manual":
+            return "手动合并" if zh else "merged by hand"
+    return text

@@ -14,16 +14,17 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from playwright.sync_api import Browser
+from tests.console.test_browser import ARTIFACTS, PASSWORD, browser, sign_in  # noqa: F401
+from tests.console.zh_checker import untranslated
 
 from siyu.content.service import ContentService
 from siyu.demo.generator import DemoConfig, generate
-from tests.console.test_browser import ARTIFACTS, PASSWORD, browser, sign_in  # noqa: F401
-from tests.console.zh_checker import untranslated
 
 SKIP = ("/console/static/", "/console/lang/", "/console/logout")
 #: Pages that only make sense from a form (downloads, actions on GET) are left to their tests.
 DOWNLOADS = (".csv", "/export", "/download")
 MAX_PAGES = 300
+CHARTS_DRAWN = "[...document.querySelectorAll('[data-figure]')].every(e => e.querySelector('.main-svg'))"
 #: Pages of one kind (a contact's profile, a segment) are alike: two of each are checked.
 PER_KIND = 2
 
@@ -56,7 +57,11 @@ def demo_brand(server: Any) -> None:
                 "key": "hello",
                 "name": "欢迎短信",
                 "channel": "sms",
-                "body": {"template_code": "SMS_1", "params": {"name": "{{ name }}"}, "text": "你好 {{ name }}"},
+                "body": {
+                    "template_code": "SMS_1",
+                    "params": {"name": "{{ name }}"},
+                    "text": "你好 {{ name }}",
+                },
             }
         )
         s.commit()
@@ -70,7 +75,10 @@ def demo_brand(server: Any) -> None:
             "steps": [
                 {"id": "hi", "send": {"channel": "sms", "template": "hello"}},
                 {"id": "wait", "wait": "2d"},
-                {"id": "check", "branch": {"routes": [{"if": {"has_tag": "vip"}, "next": "hi"}], "else": "exit"}},
+                {
+                    "id": "check",
+                    "branch": {"routes": [{"if": {"has_tag": "vip"}, "next": "hi"}], "else": "exit"},
+                },
             ],
         }
     )
@@ -108,7 +116,8 @@ def test_every_page_reads_in_chinese(server: Any, browser: Browser, demo_brand: 
             assert response is not None and response.status == 200, (path, response and response.status)
             if "text/html" not in (response.headers.get("content-type") or ""):
                 continue
-            page.wait_for_load_state("networkidle")
+            # charts draw after load; pages that poll (an import's progress) never go idle
+            page.wait_for_function(CHARTS_DRAWN)
             found = untranslated(page)
             if found:
                 report[path] = found
@@ -128,5 +137,11 @@ def test_every_page_reads_in_chinese(server: Any, browser: Browser, demo_brand: 
         context.close()
     for area in ("contacts", "segments", "journeys", "content", "analytics", "settings", "imports"):
         assert any(p.startswith(f"/console/{area}") for p in seen), area
-    lines = [f"{path}: {where}: {word!r} in {text!r}" for path, found in report.items() for where, word, text in found]
-    assert not report, f"{len(lines)} untranslated strings on {len(report)} of {len(seen)} pages:\n" + "\n".join(lines)
+    lines = [
+        f"{path}: {where}: {word!r} in {text!r}"
+        for path, found in report.items()
+        for where, word, text in found
+    ]
+    assert not report, (
+        f"{len(lines)} untranslated strings on {len(report)} of {len(seen)} pages:\n" + "\n".join(lines)
+    )

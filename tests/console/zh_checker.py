@@ -20,12 +20,72 @@ from typing import Any
 ALLOWED = frozenset(
     {
         # products and platforms
-        "wecom", "wechat", "sms", "rfm", "csv", "xlsx", "json", "yaml", "api", "sop", "app", "id",
-        "unionid", "openid", "url", "email", "smtp", "html", "sql", "ab", "a", "b", "vip", "ip",
-        "pii", "pipl", "utc", "gmt", "duckdb", "postgresql", "sqlite", "siyu", "https", "http",
-        "webhook", "dau", "wau", "mau", "clv", "roi", "bg", "nbd", "gamma", "pareto", "kpi", "ltv",
-        "english", "douyin", "taobao", "5g", "ios", "android", "h5", "sdk", "cpu", "key", "p",
-        "ok", "x", "n", "k", "m", "d", "h", "s", "tab",
+        "wecom",
+        "wechat",
+        "sms",
+        "rfm",
+        "csv",
+        "xlsx",
+        "json",
+        "yaml",
+        "api",
+        "sop",
+        "app",
+        "id",
+        "unionid",
+        "openid",
+        "url",
+        "email",
+        "smtp",
+        "html",
+        "sql",
+        "ab",
+        "a",
+        "b",
+        "vip",
+        "ip",
+        "pii",
+        "pipl",
+        "utc",
+        "gmt",
+        "duckdb",
+        "postgresql",
+        "sqlite",
+        "siyu",
+        "https",
+        "http",
+        "webhook",
+        "dau",
+        "wau",
+        "mau",
+        "clv",
+        "roi",
+        "bg",
+        "nbd",
+        "gamma",
+        "pareto",
+        "kpi",
+        "ltv",
+        "english",
+        "douyin",
+        "taobao",
+        "5g",
+        "ios",
+        "android",
+        "h5",
+        "sdk",
+        "cpu",
+        "key",
+        "p",
+        "ok",
+        "x",
+        "n",
+        "k",
+        "m",
+        "d",
+        "h",
+        "s",
+        "tab",
     }
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-][A-Za-z0-9]+)*")
@@ -45,7 +105,8 @@ _COLLECT = """
     const text = node.textContent.trim();
     if (text) out.push([el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""), text]);
   }
-  for (const el of document.querySelectorAll("[title], [placeholder], [aria-label], input[type=submit], button[value]")) {
+  const labelled = "[title], [placeholder], [aria-label], input[type=submit]";
+  for (const el of document.querySelectorAll(labelled)) {
     if (skip(el)) continue;
     for (const attr of ["title", "placeholder", "aria-label"]) {
       const v = el.getAttribute(attr);
@@ -63,11 +124,12 @@ def problems_in(text: str) -> list[str]:
     """Keys and English words in one piece of text (not URLs or e-mail addresses)."""
     found = []
     for token in WORD.findall(re.sub(r"\S+@\S+|https?://\S+|/console/\S*", " ", text)):
-        if KEY.match(token):
+        if KEY.match(token) or (
+            token.lower() not in ALLOWED
+            and re.search(r"[A-Za-z]{2,}", token)
+            and not re.fullmatch(r"[A-Z]\d+", token)  # short codes: A1, B2
+        ):
             found.append(token)
-        elif token.lower() not in ALLOWED and re.search(r"[A-Za-z]{2,}", token):
-            if not re.fullmatch(r"[A-Z]\d+|\d+[A-Za-z]{1,2}", token):  # short codes: A1, 3d
-                found.append(token)
     return found
 
 

@@ -25,7 +25,7 @@ from siyu.api import (
     privacy,
     retention,
 )
-from siyu.api.errors import error_response, install_error_answers, install_openapi
+from siyu.api.errors import error_response, install_error_answers, install_openapi, wants_chinese
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
@@ -36,9 +36,10 @@ from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
+from siyu.events.schemas import CatalogueError, CatalogueNotFound
+from siyu.i18n_errors import explain_message
 from siyu.ingest.dead_letters import PurgeDeadLetters
 from siyu.ingest.jobs import ImportJobNotFound
-from siyu.events.schemas import CatalogueError, CatalogueNotFound
 from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
@@ -106,8 +107,11 @@ def _error_answers(app: FastAPI) -> None:
 
     app.add_exception_handler(AnalyticsError, invalid_analysis)
 
-    def invalid_definition(_request: Request, exc: Exception) -> JSONResponse:
+    def invalid_definition(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SegmentDefinitionError | JourneyDefinitionError)
+        if wants_chinese(request):  # the definition's own wording, in Chinese, with where
+            message = explain_message(exc.message, "zh")
+            return error_response(422, f"{exc.path}：{message}", path=exc.path, error=message)
         return error_response(422, str(exc), path=exc.path, error=exc.message)
 
     app.add_exception_handler(SegmentDefinitionError, invalid_definition)

@@ -40,7 +40,11 @@ def describe(event: EventLabel, properties: dict[str, Any] | None, lang: str) ->
     for i, html in enumerate(values):
         text = text.replace(f"{_OPEN}{i}{_CLOSE}", str(html))
     props = [
-        (event.property_label(k, lang), value_html(event.kind(k), v, lang), event.property_label(k, lang) != k)
+        (
+            event.property_label(k, lang),
+            value_html(event.kind(k), v, lang),
+            event.property_label(k, lang) != k,
+        )
         for k, v in (properties or {}).items()
         if not isinstance(v, dict | list)
     ]

@@ -19,9 +19,9 @@ TEXT: dict[str, dict[str, str]] = {
     "events_summary_zh": {"zh": "中文摘要", "en": "Chinese summary"},
     "events_summary_en": {"zh": "英文摘要", "en": "English summary"},
     "events_summary_help": {
-        "zh": "用 {属性名} 引用属性，[ ] 里的内容在属性缺失时省略，例如 [{amount}][（{items}件）]。",
-        "en": "Write {property} for a property; a part in [ ] is left out when its property is "
-        "missing, e.g. [{amount}][ ({items} items)].",
+        "zh": "用 {lb}属性名{rb} 引用属性，[ ] 里的内容在属性缺失时省略，例如 [{lb}amount{rb}][（{lb}items{rb}件）]。",
+        "en": "Write {lb}property{rb} for a property; a part in [ ] is left out when its property is "
+        "missing, e.g. [{lb}amount{rb}][ ({lb}items{rb} items)].",
     },
     "events_volume": {"zh": "事件数", "en": "Events"},
     "events_last_seen": {"zh": "最近出现", "en": "Last seen"},

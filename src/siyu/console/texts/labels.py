@@ -210,6 +210,12 @@ LABELS: dict[str, Table] = {
         demo=("演示数据", "Demo"),
         **{"import": ("导入", "Import")},
     ),
+    "consent_state": _t(
+        granted=("已授权", "Granted"),
+        withdrawn=("已撤回", "Withdrawn"),
+        unknown=("未知", "Unknown"),
+        not_granted=("未授权", "Not granted"),
+    ),
     "tag_action": _t(added=("添加", "Added"), removed=("移除", "Removed")),
     "event_type": _t(
         track=("行为", "Track"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from siyu.events.service import EventCatalogue
 from siyu.retention.runner import is_due, run_retention
 from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
@@ -66,6 +67,7 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
     steps: list[tuple[str, Callable[[Session], object]]] = [
         ("stages", lambda s: StageService(s, wh).assign()),
         ("rfm", lambda s: RfmService(s, wh).compute()),
+        ("event catalogue", lambda s: EventCatalogue(s).learn(wh.conn)),
     ]
     with db.sessionmaker() as s:
         keys = SegmentService(s, wh).recompute_order()

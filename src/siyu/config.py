@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     )
     pii_key_aliases: dict[str, list[str]] | None = Field(
         default=None,
-        description="JSON object {\"phone\": [...], \"email\": [...]}: keys (any case, with or without "
+        description='JSON object {"phone": [...], "email": [...]}: keys (any case, with or without '
         "_ - . or spaces) whose values are phone numbers or email addresses, replacing the built-in "
         "list (phone, mobile, mobile_phone, phoneNumber, tel, 手机, 手机号, 电话, email, e-mail, 邮箱, …).",
     )

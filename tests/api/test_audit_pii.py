@@ -25,8 +25,12 @@ def test_writes_by_phone_or_email_are_audited_by_contact_id(
     client.identify({"phone": FOREIGN})
     cid, other = (int(client.contact(q)["id"]) for q in (PHONE, FOREIGN))
     key = api_key("operator")
-    consent = {"purpose": "marketing", "channel": "sms", "granted": True,
-               "evidence": {"form": "signup", "mobile": PHONE, "note": f"mail {EMAIL}"}}
+    consent = {
+        "purpose": "marketing",
+        "channel": "sms",
+        "granted": True,
+        "evidence": {"form": "signup", "mobile": PHONE, "note": f"mail {EMAIL}"},
+    }
     queries = [PHONE, "+86" + PHONE, "phone:" + PHONE, EMAIL, "email:" + EMAIL.lower(), FOREIGN]
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as http:
         for query in queries:

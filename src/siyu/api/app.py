@@ -13,8 +13,19 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.economics.spend import SpendImportError
-from siyu.api import analytics, auth, content, ingest, journeys, layers, management, privacy, retention
-from siyu.api.errors import error_response, install_error_answers, install_openapi
+from siyu.api import (
+    analytics,
+    auth,
+    content,
+    events,
+    ingest,
+    journeys,
+    layers,
+    management,
+    privacy,
+    retention,
+)
+from siyu.api.errors import error_response, install_error_answers, install_openapi, wants_chinese
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
@@ -25,6 +36,8 @@ from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
+from siyu.events.schemas import CatalogueError, CatalogueNotFound
+from siyu.i18n_errors import explain_message
 from siyu.ingest.dead_letters import PurgeDeadLetters
 from siyu.ingest.jobs import ImportJobNotFound
 from siyu.ingest.readers import ImportFileError
@@ -72,6 +85,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (AuthNotFound, 404),
     (AuthForbidden, 403),
     (AuthError, 422),
+    (CatalogueError, 422),
+    (CatalogueNotFound, 404),
     (RetentionError, 422),
 )
 
@@ -92,8 +107,11 @@ def _error_answers(app: FastAPI) -> None:
 
     app.add_exception_handler(AnalyticsError, invalid_analysis)
 
-    def invalid_definition(_request: Request, exc: Exception) -> JSONResponse:
+    def invalid_definition(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SegmentDefinitionError | JourneyDefinitionError)
+        if wants_chinese(request):  # the definition's own wording, in Chinese, with where
+            message = explain_message(exc.message, "zh")
+            return error_response(422, f"{exc.path}：{message}", path=exc.path, error=message)
         return error_response(422, str(exc), path=exc.path, error=exc.message)
 
     app.add_exception_handler(SegmentDefinitionError, invalid_definition)
@@ -156,6 +174,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     for router in (
         management.router,
         layers.router,
+        events.router,
         content.router,
         journeys.router,
         analytics.router,

@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from siyu.i18n_errors import explain, explain_error
+
 #: Problems listed in ``detail`` of a request that failed validation (``errors`` has them all).
 DETAIL_PROBLEMS = 5
 
@@ -51,8 +53,15 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
-def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+def wants_chinese(request: Request) -> bool:
+    """``Accept-Language: zh…`` first: validation errors are worded in Chinese (``errors[].msg``
+    stays pydantic's English, for programs)."""
+    return request.headers.get("accept-language", "").strip().lower().startswith("zh")
+
+
+def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    lang = "zh" if wants_chinese(request) else "en"
     problems = [
         {
             "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
@@ -61,12 +70,20 @@ def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
-    shown = [f"{_where(p['loc'])}: {p['msg']}" for p in problems[:DETAIL_PROBLEMS]]
-    more = len(problems) - len(shown)
-    detail = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
-    first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
+    raw = list(exc.errors())
+    if lang == "zh":
+        shown = [explain(e, lang) for e in raw[:DETAIL_PROBLEMS]]
+        more = len(problems) - len(shown)
+        detail = "；".join(shown) + (f"；另有 {more} 处问题" if more > 0 else "")
+        first_error = explain_error(raw[0], lang) if raw else "请求无效"
+    else:
+        shown = [f"{_where(p['loc'])}: {p['msg']}" for p in problems[:DETAIL_PROBLEMS]]
+        more = len(problems) - len(shown)
+        detail = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+        first_error = problems[0]["msg"] if problems else "invalid request"
+    first_loc = problems[0]["loc"] if problems else []
     return error_response(
-        422, detail or "invalid request", path=_where(first["loc"]), error=first["msg"], errors=problems
+        422, detail or "invalid request", path=_where(first_loc), error=first_error, errors=problems
     )
 
 

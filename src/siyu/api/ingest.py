@@ -113,8 +113,9 @@ async def _read(request: Request) -> tuple[Source, dict[str, Any]]:
         # client cannot make the server read megabytes to find out it has no key.
         limit = BODY_KEY_MAX
         too_large = HTTPException(
-            401, f"missing write key: send it as the HTTP basic-auth user (a writeKey in the body "
-            f"is read only from bodies up to {BODY_KEY_MAX} bytes)"
+            401,
+            f"missing write key: send it as the HTTP basic-auth user (a writeKey in the body "
+            f"is read only from bodies up to {BODY_KEY_MAX} bytes)",
         )
     else:
         limit = MAX_BODY

@@ -72,6 +72,11 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/rfm/compute"): P.SEGMENTS_WRITE,
     ("GET", "/api/v1/rfm/rules"): P.SEGMENTS_READ,
     ("PUT", "/api/v1/rfm/rules"): P.SEGMENTS_WRITE,
+    # the event catalogue: anyone who reads analyses reads it; segment writers edit it
+    ("GET", "/api/v1/event-catalogue"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/event-catalogue/learn"): P.SEGMENTS_WRITE,
+    ("GET", "/api/v1/event-catalogue/{name:path}"): P.ANALYTICS_READ,
+    ("PUT", "/api/v1/event-catalogue/{name:path}"): P.SEGMENTS_WRITE,
     # content (a preview renders one contact's data, possibly PII: writers only)
     ("GET", "/api/v1/content/templates"): P.CONTENT_READ,
     ("POST", "/api/v1/content/templates"): P.CONTENT_WRITE,

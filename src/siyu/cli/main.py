@@ -38,6 +38,10 @@ LAZY = {
         "siyu.cli.stages:rfm_app",
         "RFM scores and segments; without a sub-command, compute them. RFM 分层（无子命令时计算）。",
     ),
+    "events": Lazy(
+        "siyu.cli.events:events_app",
+        "Event catalogue: display names and property labels. 事件目录：事件与属性的显示名。",
+    ),
     "content": Lazy(
         "siyu.cli.content:content_app",
         "Content library: templates, materials, previews. 内容库：模板、素材与预览。",

@@ -12,6 +12,7 @@ from typing import Any
 
 from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
+from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.privacy import PrivacyClient
@@ -38,6 +39,7 @@ class Siyu:
         self.segments = SegmentsClient(context)
         self.stages = StagesClient(context)
         self.rfm = RfmClient(context)
+        self.events = EventsClient(context)
         self.journeys = JourneysClient(context)
         self.providers = ProvidersClient(context)
         self.analytics = AnalyticsClient(context)

@@ -19,6 +19,7 @@ from siyu.console import (
     pages_contacts,
     pages_content,
     pages_dashboard,
+    pages_events,
     pages_imports,
     pages_journeys,
     pages_privacy,
@@ -49,6 +50,7 @@ PAGES: tuple[Any, ...] = (
     pages_access,
     pages_privacy,
     pages_retention,
+    pages_events,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

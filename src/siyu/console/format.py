@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from siyu.console.texts.labels import label, reason
+
 #: Short names shown next to times for the zones Chinese brands use; others show the UTC offset.
 ZONE_LABELS = {"Asia/Shanghai": {"zh": "北京时间", "en": "Beijing time"}}
 
@@ -98,4 +100,23 @@ def _zone_filter(ctx: Context, zone: str | None = None) -> str:
     return zone_label(zone or ctx.get("zone") or "Asia/Shanghai", ctx.get("lang") or "zh")
 
 
-FILTERS = {"local": _local_filter, "money": _money_filter, "duration": _duration_filter, "zone": _zone_filter}
+@pass_context
+def _label_filter(ctx: Context, value: Any, table: str) -> str:
+    """``{{ e.status | label('enrolment_status') }}``: a stored code in the page's language."""
+    return label(table, value, ctx.get("lang") or "zh")
+
+
+@pass_context
+def _reason_filter(ctx: Context, value: Any, kind: str) -> str:
+    """``{{ h.reason | reason('stage') }}``: a stored reason in the page's language."""
+    return reason(kind, value, ctx.get("lang") or "zh")
+
+
+FILTERS = {
+    "reason": _reason_filter,
+    "local": _local_filter,
+    "money": _money_filter,
+    "duration": _duration_filter,
+    "zone": _zone_filter,
+    "label": _label_filter,
+}

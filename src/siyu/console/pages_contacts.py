@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
+from siyu.console.event_text import describe_timeline
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
 from siyu.console.web import PageError, principal_of, render
@@ -90,6 +91,7 @@ def _profile_page(
         if survivor != contact_id:  # merged away: the person lives on as the survivor
             return RedirectResponse(f"/console/contacts/{survivor}?merged_from={contact_id}", status_code=303)
         data = profile_360(session, profiles, contact_id, reveal=reveal, actor=principal.actor)
+        describe_timeline(session, data["timeline"], _lang(request))
     return render(request, "contacts_profile.html", status=status, c=data, revealed=reveal, **extra)
 
 

@@ -21,6 +21,7 @@ from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
+from siyu.console.texts.labels import LABELS, label
 from siyu.console.texts.segments import TEXT
 from siyu.console.web import language, principal_of, render
 from siyu.console.web import text as _t
@@ -104,6 +105,11 @@ def _builder(request: Request, status: int = 200, **context: Any) -> HTMLRespons
     context.setdefault("form", {"key": "", "name": "", "kind": "dynamic", "tag": ""})
     lang = language(request, principal_of(request))
     js_text = {k: tr(k, lang) for k in TEXT if k.startswith("segb_") or k in _JS_KEYS}
+    js_text.update({f"op_{code}": label("operator", code, lang) for code in LABELS["operator"]})
+    js_text.update({f"purpose_{code}": label("purpose", code, lang) for code in LABELS["purpose"]})
+    js_text.update(
+        {f"consent_{code}": label("consent_state", code, lang) for code in LABELS["consent_state"]}
+    )
     return render(
         request, "segments_builder.html", status=status, choices=_choices(request), js_text=js_text, **context
     )

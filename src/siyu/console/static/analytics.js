@@ -10,7 +10,7 @@
       const target = document.createElement("div");
       el.replaceChildren(target);
       const layout = Object.assign({ autosize: true }, fig.layout || {});
-      window.Plotly.newPlot(target, fig.data || [], layout, { displaylogo: false, responsive: true });
+      window.Plotly.newPlot(target, fig.data || [], layout, { displaylogo: false, responsive: true, locale: document.documentElement.lang });
     });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);

@@ -40,6 +40,8 @@
     for (const k of kids) if (k !== null && k !== undefined) e.append(k);
     return e;
   }
+  // operators read as words (大于等于), not codes (gte); the page passes their labels in T
+  function opLabel(o) { return T["op_" + o] || o; }
   function select(options, value, onChange, labels) {
     const s = el("select", { on: { change: () => onChange(s.value) } });
     for (const o of options) {
@@ -73,7 +75,7 @@
           node.op = v; delete node.value; delete node.days;
           if (v.endsWith("_days")) node.days = 30; else if (v !== "is_set" && v !== "not_set") node.value = "";
           render(); ch();
-        }));
+        }, opLabel));
         if (node.op && node.op.endsWith("_days")) {
           f.push(input(node.days, T.segb_days, (v) => { node.days = Number(v) || 0; ch(); }, { type: "number", min: 0 }));
         } else if (node.op !== "is_set" && node.op !== "not_set") {
@@ -91,7 +93,7 @@
         f.push(input(node.event, T.segb_event, (v) => { node.event = v; ch(); }));
         if (!node.sum && !node.avg && !node.first && !node.last) {
           const c = node.count || { op: "gte", value: 1 };
-          f.push(select(CMP, c.op || "gte", (v) => { node.count = Object.assign({}, c, { op: v }); ch(); }));
+          f.push(select(CMP, c.op || "gte", (v) => { node.count = Object.assign({}, c, { op: v }); ch(); }, opLabel));
           f.push(input(c.value ?? 1, T.segb_times, (v) => { node.count = Object.assign({}, node.count || c, { value: Number(v) || 0 }); ch(); }, { type: "number", min: 0, class: "segb-num" }));
         }
         if (!node.within || node.within.days !== undefined) {
@@ -125,15 +127,15 @@
         f.push(input(show(node.entry_codes), T.segb_entry_codes, (v) => { if (list(v).length) node.entry_codes = list(v); else delete node.entry_codes; ch(); }));
         break;
       case "consent":
-        f.push(select(["marketing", "service", "analytics"], node.purpose, (v) => { node.purpose = v; ch(); }));
+        f.push(select(["marketing", "service", "analytics"], node.purpose, (v) => { node.purpose = v; ch(); }, (o) => T["purpose_" + o] || o));
         f.push(input(node.channel || "*", "*", (v) => { node.channel = v || "*"; ch(); }, { class: "segb-num" }));
-        f.push(select(["granted", "withdrawn", "unknown", "not_granted"], node.state || "granted", (v) => { node.state = v; ch(); }));
+        f.push(select(["granted", "withdrawn", "unknown", "not_granted"], node.state || "granted", (v) => { node.state = v; ch(); }, (o) => T["consent_" + o] || o));
         break;
       case "rfm":
         f.push(input(show(node.segments), T.segb_rfm_segments, (v) => { if (list(v).length) node.segments = list(v); else delete node.segments; ch(); }));
         break;
       case "churn_risk":
-        f.push(select(CMP, node.op || "gte", (v) => { node.op = v; ch(); }));
+        f.push(select(CMP, node.op || "gte", (v) => { node.op = v; ch(); }, opLabel));
         f.push(input(node.value, "0.7", (v) => { node.value = Number(v); ch(); }, { type: "number", min: 0, max: 1, step: 0.05, class: "segb-num" }));
         break;
       case "segment":

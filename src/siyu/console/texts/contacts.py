@@ -113,6 +113,8 @@ TEXT: dict[str, dict[str, str]] = {
     "contacts_consent": {"zh": "授权状态", "en": "Consent"},
     "contacts_consent_none": {"zh": "没有授权记录。", "en": "No consent recorded."},
     "contacts_granted": {"zh": "已授权", "en": "Granted"},
+    "contacts_any_channel": {"zh": "所有渠道", "en": "Every channel"},
+    "contacts_event_properties": {"zh": "全部属性", "en": "All properties"},
     "contacts_withdrawn": {"zh": "已撤回", "en": "Withdrawn"},
     "contacts_touches": {"zh": "渠道触点", "en": "Channel touches"},
     "contacts_first_touch": {"zh": "首触", "en": "First touch"},

@@ -8,7 +8,7 @@ from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source
 from siyu.store.models.compliance import AuditEntry, ConsentRecord, WarehouseRemoval
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
 from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, ShortLink
-from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event
+from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event, EventDefinition
 from siyu.store.models.jobs import ImportJob
 from siyu.store.models.journeys import Journey, JourneyEnrolment, JourneyStepRun, OutboxMessage
 from siyu.store.models.layers import (
@@ -50,6 +50,7 @@ __all__ = [
     "DoNotContact",
     "EntryCode",
     "Event",
+    "EventDefinition",
     "Identity",
     "ImportJob",
     "Journey",

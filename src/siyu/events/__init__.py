@@ -1,0 +1,1 @@
+"""The event catalogue: what event names and their properties read as for operators."""

@@ -16,10 +16,12 @@ outbox, exactly once per idempotency key.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from sqlalchemy import literal_column, select, update
@@ -27,44 +29,38 @@ from sqlalchemy.orm import Session
 
 from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendResult
 from siyu.channels.providers import ProviderError, ProviderService
+from siyu.channels.sending import (
+    DispatchStats,
+    Finished,
+    Hold,
+    Lane,
+    QueuedMessage,
+    SendCheck,
+    Skip,
+    Verdict,
+    backoff,
+    concurrency_of,
+    fallback_content,
+    fenced_update,
+)
 from siyu.profiles.pii import Keyring
 from siyu.store.changes import emit_events
 from siyu.store.dialect import chunked
 from siyu.store.engine import Database
-from siyu.store.models import ContactAttribute, Identity, OutboxMessage, utcnow
+from siyu.store.models import ChannelProvider, ContactAttribute, Identity, OutboxMessage, utcnow
 
 log = logging.getLogger("siyu.dispatcher")
 MAX_ATTEMPTS = 6
-#: Messages sent and recorded together; a claim is worked through in chunks of this size.
-CHUNK = 50
 
 
-@dataclass
-class DispatchStats:
-    claimed: int = 0
-    sent: int = 0
-    found: int = 0  # confirmed by lookup after a lost worker
-    failed: int = 0
-    retried: int = 0
-    fallback: int = 0
-
-
-@dataclass
-class _Claimed:
-    id: int
-    key: str
-    contact_id: int
-    channel: str
+#: What became of one message: the provider's answer (``found``: by lookup), or a send-time
+#: verdict applied after a lookup found nothing.
+@dataclass(frozen=True)
+class _Outcome:
+    result: SendResult | None
     provider: str | None
-    content: dict[str, Any]
-    attempts: int
-    tried_before: bool
-    created_at: datetime
-
-
-def backoff(attempt: int, base_s: float = 30.0) -> float:
-    """Seconds before retry ``attempt`` + 1: base, 2×base, 4×base … at most an hour."""
-    return min(base_s * 2 ** (attempt - 1), 3600.0)
+    found: bool = False
+    verdict: Verdict | None = None
 
 
 class Dispatcher:
@@ -75,16 +71,22 @@ class Dispatcher:
         lease_s: float = 120.0,
         batch_size: int = 200,
         retry_base_s: float = 30.0,
+        check: SendCheck | None = None,
     ) -> None:
         self.db = db
         self.retry_base_s = retry_base_s
         self.keyring = keyring
         self.lease_s = lease_s
         self.batch_size = batch_size
+        self.check = check
         self._adapters: dict[str, ChannelAdapter] = {}
+        self._lanes: dict[str, Lane] = {}
         self._senders: dict[str, str | None] = {}  # provider → default WeCom sender
 
     def close(self) -> None:
+        for lane in self._lanes.values():
+            lane.close()
+        self._lanes.clear()
         for a in self._adapters.values():
             a.close()
         self._adapters.clear()
@@ -94,108 +96,198 @@ class Dispatcher:
         now = now or utcnow()
         with self.db.sessionmaker() as s:
             claimed = self._claim(s, now)
+            verdicts = self.check(s, claimed, now) if self.check and claimed else {}
+            # A message never tried is settled at once; one tried before may already be at the
+            # provider, so it is looked up first (below) and the verdict applies if not found.
+            settled = [c for c in claimed if c.id in verdicts and not c.tried_before]
+            self._settle(s, settled, verdicts, now, stats)
+            claimed = [c for c in claimed if not (c.id in verdicts and not c.tried_before)]
             recipients = self._recipients(s, claimed)
             providers, problems = self._providers(s, claimed)
             s.commit()
-        stats.claimed = len(claimed)
+        stats.claimed = len(claimed) + len(settled)
         if not claimed:
             return stats
-        problem_results = {
-            c.id: (SendResult("retry", error=problems[c.id], retry_after_s=300), None)  # look again later
-            for c in claimed
-            if c.id in problems
-        }
-        groups: dict[str, list[_Claimed]] = defaultdict(list)
-        for c in claimed:
-            if c.id not in problems:
-                groups[providers[c.id]].append(c)
-        chunks = [
-            (key, rows[i : i + CHUNK]) for key, rows in groups.items() for i in range(0, len(rows), CHUNK)
-        ]
         # No provider call starts once half the lease is spent: after the lease another worker
         # may claim the row, look it up at the provider, find nothing yet and send it, so a
         # call of ours still starting then would be a second send. What is left is released.
         deadline = time.monotonic() + self.lease_s / 2
-        released: list[_Claimed] = []
-        for key, chunk in chunks:
-            if time.monotonic() >= deadline:
-                released.extend(chunk)
-                continue
-            results = self._send_chunk(key, chunk, recipients, stats, deadline)
-            tried = [c for c in chunk if c.id in results]
-            released.extend(c for c in chunk if c.id not in results)
-            with self.db.sessionmaker() as s:
-                self._record(s, tried, results, utcnow(), stats)
-                s.commit()
-        with self.db.sessionmaker() as s:
-            self._record(s, [c for c in claimed if c.id in problems], problem_results, utcnow(), stats)
-            self._release(s, released)
-            s.commit()
+        if problems:
+            self._problems(claimed, problems, stats)
+        finished: SimpleQueue[Finished] = SimpleQueue()
+        calls = 0
+        groups: dict[str, list[QueuedMessage]] = defaultdict(list)
+        for c in claimed:
+            if c.id not in problems:
+                groups[providers[c.id]].append(c)
+        abandon = threading.Event()
+        for key, rows in groups.items():
+            adapter, lane = self._adapters[key], self._lanes[key]
+            # as many messages as go into one provider call (a per-message API: one each)
+            per_call = getattr(adapter, "messages_per_call", None) or len(rows)
+            for i in range(0, len(rows), per_call):
+                part = rows[i : i + per_call]
+                job = self._call_job(key, part, recipients, verdicts, deadline, abandon)
+                lane.submit(job, part, finished)
+                calls += 1
+        try:
+            self._collect(calls, finished, stats)
+        except BaseException:
+            # Recording failed (the database went away): start no more calls, and hand every
+            # slot back as the calls in flight finish. Their rows stay `sending`; after the
+            # lease the next claim looks them up before sending.
+            abandon.set()
+            for _ in range(calls - stats.collected):
+                finished.get()[0].recorded()
+            raise
         return stats
 
-    def _send_chunk(
+    def _problems(self, claimed: list[QueuedMessage], problems: dict[int, str], stats: DispatchStats) -> None:
+        """Rows no configured provider can carry: looked at again in five minutes."""
+        rows = [c for c in claimed if c.id in problems]
+        retry = {
+            c.id: _Outcome(SendResult("retry", error=problems[c.id], retry_after_s=300), None) for c in rows
+        }
+        with self.db.sessionmaker() as s:
+            self._record(s, rows, retry, utcnow(), stats)
+            s.commit()
+
+    def _collect(self, calls: int, finished: SimpleQueue[Finished], stats: DispatchStats) -> None:
+        """Record results as calls finish — every call finished by then in one small
+        transaction — and only then give their slots back, so no more than a lane's
+        ``concurrency`` results are ever unrecorded. Rows whose call never started (the
+        deadline) are released."""
+        while calls:
+            done = [finished.get()]
+            while True:
+                try:
+                    done.append(finished.get_nowait())
+                except Empty:
+                    break
+            calls -= len(done)
+            stats.collected += len(done)
+            tried: list[QueuedMessage] = []
+            results: dict[int, _Outcome] = {}
+            released: list[QueuedMessage] = []
+            for _, rows, got in done:
+                if isinstance(got, BaseException):  # a bug in the call wrapper must not lose the rows
+                    log.error("provider call failed", exc_info=got)
+                    error = SendResult("retry", error=f"{type(got).__name__}: {got}")
+                    got = {c.id: _Outcome(error, None) for c in rows}
+                for c in rows:
+                    if c.id in got:
+                        tried.append(c)
+                        results[c.id] = got[c.id]
+                    else:
+                        released.append(c)
+            try:
+                with self.db.sessionmaker() as s:
+                    self._record(s, tried, results, utcnow(), stats)
+                    self._release(s, released)
+                    s.commit()
+            finally:
+                for lane, _, _ in done:
+                    lane.recorded()
+
+    def _call_job(
         self,
         key: str,
-        rows: list[_Claimed],
+        rows: list[QueuedMessage],
         recipients: dict[int, Recipient],
-        stats: DispatchStats,
+        verdicts: dict[int, Verdict],
         deadline: float,
-    ) -> dict[int, tuple[SendResult, str | None]]:
-        """Results for the rows tried; rows left out were not sent (the deadline passed before
-        their provider call could start) and are to be released."""
-        adapter = self._adapter(key)
-        results: dict[int, tuple[SendResult, str | None]] = {}
-        to_send: list[tuple[_Claimed, OutboundMessage]] = []
-        for c in rows:
-            rec = recipients[c.id]
-            if rec.wecom_staff_userid is None and self._senders.get(key):
-                # no `wecom_owner` trait: the provider's default staff member sends
-                rec = replace(rec, wecom_staff_userid=self._senders[key])
-            msg = OutboundMessage(c.key, c.channel, rec, c.content)
-            if c.tried_before:
-                if time.monotonic() >= deadline:
-                    # A lookup is a provider call too: past half the lease the row goes back
-                    # untried. Slow lookups that outlived the lease made every claim's work be
-                    # fenced out by the next claim (a livelock seen with a 1 s lease under load).
-                    continue
-                try:
-                    found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
-                except Exception as exc:  # the provider could not answer: try again later
-                    results[c.id] = (SendResult("retry", error=f"lookup: {exc}"), key)
-                    continue
-                if found is not None and found.status == "sent":
-                    stats.found += 1
-                    results[c.id] = (found, key)
-                    continue
-            to_send.append((c, msg))
-        # Hand the adapter as many messages as go into one provider call, and check the
-        # deadline before each call (a per-message provider would otherwise run one long loop).
-        per_call = getattr(adapter, "messages_per_call", None) or len(to_send) or 1
-        for i in range(0, len(to_send), per_call):
-            if time.monotonic() >= deadline:
-                break
-            part = to_send[i : i + per_call]
+        abandon: threading.Event,
+    ) -> Any:
+        """One provider call, run on the provider's lane: outcomes for the rows it tried; none
+        when the deadline passed before it could start (the rows are released untried)."""
+        adapter = self._adapters[key]
+
+        def job() -> dict[int, _Outcome]:
+            if time.monotonic() >= deadline or abandon.is_set():
+                return {}
+            out: dict[int, _Outcome] = {}
+            to_send: list[tuple[QueuedMessage, OutboundMessage]] = []
+            for c in rows:
+                rec = recipients[c.id]
+                if rec.wecom_staff_userid is None and self._senders.get(key):
+                    # no `wecom_owner` trait: the provider's default staff member sends
+                    rec = replace(rec, wecom_staff_userid=self._senders[key])
+                msg = OutboundMessage(c.key, c.channel, rec, c.content)
+                if c.tried_before:
+                    if time.monotonic() >= deadline:  # a lookup is a provider call too: released
+                        continue
+                    try:
+                        found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
+                    except Exception as exc:  # the provider could not answer: try again later
+                        out[c.id] = _Outcome(SendResult("retry", error=f"lookup: {exc}"), key)
+                        continue
+                    if found is not None and found.status == "sent":
+                        out[c.id] = _Outcome(found, key, found=True)
+                        continue
+                    if c.id in verdicts:  # not at the provider, and may no longer go out
+                        out[c.id] = _Outcome(None, key, verdict=verdicts[c.id])
+                        continue
+                to_send.append((c, msg))
+            if not to_send or time.monotonic() >= deadline:  # lookups took the time: released
+                return out
             try:
-                answers = adapter.send([m for _, m in part])
+                answers = adapter.send([m for _, m in to_send])
             except Exception as exc:  # an adapter bug must not lose the batch
                 log.exception("provider %s failed", key)
-                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(part)
-            for (c, _), res in zip(part, answers, strict=True):
-                results[c.id] = (res, key)
-        return results
+                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
+            for (c, _), res in zip(to_send, answers, strict=True):
+                out[c.id] = _Outcome(res, key)
+            return out
 
-    def _release(self, s: Session, rows: list[_Claimed]) -> None:
+        return job
+
+    def _release(self, s: Session, rows: list[QueuedMessage]) -> None:
         """Give back claimed rows that were not tried: due now, the attempt not counted."""
-        t = OutboxMessage.__table__.c
+        now = utcnow()
+        fenced_update(
+            s, [(c, {"status": "pending", "attempts": c.attempts - 1, "next_attempt_at": now}) for c in rows]
+        )
+
+    def _settle(
+        self,
+        s: Session,
+        rows: list[QueuedMessage],
+        verdicts: dict[int, Verdict],
+        now: datetime,
+        stats: DispatchStats,
+    ) -> None:
+        """Apply send-time verdicts: ``skipped`` with the reason (and a ``message.skipped``
+        event), or back to the queue until the hold ends, the attempt not counted."""
+        updates: list[tuple[QueuedMessage, dict[str, Any]]] = []
+        skipped: list[tuple[str, int, dict[str, Any]]] = []
         for c in rows:
-            s.execute(
-                update(OutboxMessage.__table__)
-                .where(t.id == c.id, t.attempts == c.attempts)
-                .values(status="pending", attempts=c.attempts - 1, next_attempt_at=utcnow())
-            )
+            v = verdicts[c.id]
+            if isinstance(v, Skip):
+                values: dict[str, Any] = {"status": "skipped", "error": v.reason[:1000]}
+                stats.skipped += 1
+                skipped.append(
+                    (
+                        f"message.skipped:{c.key}",
+                        c.contact_id,
+                        {"channel": c.channel, "message": c.key, "reason": v.reason},
+                    )
+                )
+            else:
+                assert isinstance(v, Hold)
+                values = {
+                    "status": "pending",
+                    "attempts": c.attempts - 1,
+                    "next_attempt_at": v.until,
+                    "error": v.reason[:1000],
+                }
+                stats.held += 1
+            updates.append((c, values))
+        fenced_update(s, updates)
+        if skipped:
+            emit_events(s, "message.skipped", skipped, now)
 
     # --- claim ------------------------------------------------------------------------------
-    def _claim(self, s: Session, now: datetime) -> list[_Claimed]:
+    def _claim(self, s: Session, now: datetime) -> list[QueuedMessage]:
         t = OutboxMessage
         q = (
             select(
@@ -208,6 +300,9 @@ class Dispatcher:
                 t.attempts,
                 t.status,
                 t.created_at,
+                t.journey_id,
+                t.step,
+                t.transactional,
             )
             .where(
                 t.status.in_([literal_column("'pending'"), literal_column("'sending'")]),
@@ -228,7 +323,7 @@ class Dispatcher:
             .values(status="sending", attempts=OutboxMessage.__table__.c.attempts + 1, next_attempt_at=lease)
         )
         return [
-            _Claimed(
+            QueuedMessage(
                 r.id,
                 r.key,
                 r.contact_id,
@@ -238,11 +333,14 @@ class Dispatcher:
                 r.attempts + 1,
                 r.attempts > 0,  # tried before: the provider may have it already
                 r.created_at,
+                r.journey_id,
+                r.step,
+                bool(r.transactional),
             )
             for r in rows
         ]
 
-    def _recipients(self, s: Session, claimed: list[_Claimed]) -> dict[int, Recipient]:
+    def _recipients(self, s: Session, claimed: list[QueuedMessage]) -> dict[int, Recipient]:
         """Addresses decrypted in memory for this batch only."""
         ids = sorted({c.contact_id for c in claimed})
         found: dict[int, dict[str, str]] = defaultdict(dict)
@@ -274,39 +372,50 @@ class Dispatcher:
             )
         return out
 
-    def _providers(self, s: Session, claimed: list[_Claimed]) -> tuple[dict[int, str], dict[int, str]]:
+    def _providers(self, s: Session, claimed: list[QueuedMessage]) -> tuple[dict[int, str], dict[int, str]]:
         """Provider key per row, and the error for rows no configured provider can carry."""
         service = ProviderService(s, self.keyring)
         keys: dict[int, str] = {}
         problems: dict[int, str] = {}
+        chosen: dict[tuple[str, str | None], ChannelProvider | str] = {}  # one lookup per claim
         for c in claimed:
-            try:
-                row = service.for_channel(c.channel, c.provider)
-            except ProviderError as exc:
-                problems[c.id] = str(exc)
+            if (c.channel, c.provider) not in chosen:
+                try:
+                    chosen[(c.channel, c.provider)] = service.for_channel(c.channel, c.provider)
+                except ProviderError as exc:
+                    chosen[(c.channel, c.provider)] = str(exc)
+            row = chosen[(c.channel, c.provider)]
+            if isinstance(row, str):
+                problems[c.id] = row
                 continue
             keys[c.id] = row.key
             if row.key not in self._adapters:
                 self._adapters[row.key] = service.adapter(row)
                 self._senders[row.key] = row.config.get("default_sender")
+            if row.key not in self._lanes:
+                concurrency = concurrency_of(self._adapters[row.key], row.config)
+                self._lanes[row.key] = Lane(row.key, concurrency)
         return keys, problems
-
-    def _adapter(self, key: str) -> ChannelAdapter:
-        return self._adapters[key]
 
     # --- record -----------------------------------------------------------------------------
     def _record(
         self,
         s: Session,
-        claimed: list[_Claimed],
-        results: dict[int, tuple[SendResult, str | None]],
+        claimed: list[QueuedMessage],
+        results: dict[int, _Outcome],
         now: datetime,
         stats: DispatchStats,
     ) -> None:
-        t = OutboxMessage.__table__.c
         events: dict[str, list[tuple[str, int, dict[str, Any]]]] = defaultdict(list)
+        verdicts = {c.id: v for c in claimed if (v := results[c.id].verdict) is not None}
+        self._settle(s, [c for c in claimed if c.id in verdicts], verdicts, now, stats)
+        updates: list[tuple[QueuedMessage, dict[str, Any]]] = []
         for c in claimed:
-            res, provider = results[c.id]
+            outcome = results[c.id]
+            res, provider = outcome.result, outcome.provider
+            if res is None:
+                continue
+            stats.found += outcome.found
             values: dict[str, Any]
             if res.status == "sent":
                 values = {
@@ -326,7 +435,7 @@ class Dispatcher:
                     "channel": "sms",
                     "provider": None,
                     "next_attempt_at": now,
-                    "content": _fallback(c.content),
+                    "content": fallback_content(c.content),
                     "error": "smart_sms not_capable: sent as SMS",
                 }
                 stats.fallback += 1
@@ -352,15 +461,7 @@ class Dispatcher:
                     "error": (res.error or "retry")[:1000],
                 }
                 stats.retried += 1
-            s.execute(
-                update(OutboxMessage.__table__).where(t.id == c.id, t.attempts == c.attempts).values(**values)
-            )
+            updates.append((c, values))
+        fenced_update(s, updates)
         for name, rows in events.items():
             emit_events(s, name, rows, now)
-
-
-def _fallback(content: dict[str, Any]) -> dict[str, Any]:
-    fb = dict(content.get("fallback") or {})
-    fb.setdefault("text", "")
-    fb.setdefault("params", {})
-    return fb

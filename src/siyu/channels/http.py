@@ -1,5 +1,6 @@
 """The HTTP client every provider adapter uses: a configurable base URL, a client-side rate
-limit (token bucket, so a burst never trips the provider's own limit), and retries with
+limit (at most ``rate_per_s`` request starts in any one second, shared by every thread, so a
+burst never trips the provider's own per-second limit), and retries with
 exponential backoff and jitter on network errors, 429 and 5xx."""
 
 from __future__ import annotations
@@ -7,19 +8,32 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import httpx
 
+#: Share of each rate window kept free: requests reach the provider a little later than they
+#: start, and not all equally late (threads, the network), so starts are spread over 10 % less
+#: than the window and jitter cannot carry one request too many into a provider's second.
+JITTER_MARGIN = 0.1
+
 
 class RateLimiter:
-    """Token bucket: ``rate`` requests per second with bursts up to ``burst``."""
+    """At most ``rate`` request starts in any one-second window, whatever the number of threads
+    sharing the limiter, as the provider counts them: starts are paced ``1/rate`` apart (no
+    burst whose stragglers could arrive together with the next second's first requests) and a
+    sliding log holds them to ``rate`` per window plus :data:`JITTER_MARGIN`. A token bucket
+    lets a full bucket out at once and refills it within the same second — up to twice the
+    rate in one second. A fractional rate widens the window: 0.5/s is one request in two
+    seconds."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float) -> None:
         self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
+        self.limit = max(1, int(rate)) if rate > 0 else 0
+        self.window = self.limit / rate * (1 + JITTER_MARGIN) if rate > 0 else 0.0
+        self.spacing = 1 / rate if rate > 0 else 0.0
+        self.starts: deque[float] = deque()
         self.lock = threading.Lock()
 
     def acquire(self) -> None:
@@ -28,12 +42,14 @@ class RateLimiter:
         while True:
             with self.lock:
                 now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                while self.starts and now - self.starts[0] >= self.window:
+                    self.starts.popleft()
+                wait = self.starts[-1] + self.spacing - now if self.starts else 0.0
+                if len(self.starts) >= self.limit:
+                    wait = max(wait, self.starts[0] + self.window - now)
+                if wait <= 0:
+                    self.starts.append(now)
                     return
-                wait = (1 - self.tokens) / self.rate
             time.sleep(wait)
 
 

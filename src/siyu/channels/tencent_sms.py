@@ -182,6 +182,10 @@ class TencentSmsAdapter:
 
     kind = "tencent_sms"
     messages_per_call = 1
+    #: Calls in flight at once (config ``concurrency``): the client is stateless, and every
+    #: send can be looked up by its SessionContext, so concurrency never costs a duplicate.
+    default_concurrency = 8
+    max_concurrency = 256
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "base_url": f"API endpoint (default {DEFAULT_BASE_URL})",
         "sdk_app_id": "required: SmsSdkAppId of the SMS application (e.g. 1400006666)",

@@ -8,14 +8,18 @@ The signing scheme is the one Stripe and GitHub use, so receivers can reuse what
   without downtime;
 * ``Idempotency-Key: <key>`` — our outbox key. Receivers must de-duplicate on it: a webhook has
   no query API we could ask after a crash, so :meth:`WebhookAdapter.lookup` returns None and the
-  dispatcher may deliver the same key again; the key makes that harmless.
+  dispatcher may deliver the same key again — when its answer was lost, or the worker died
+  between the answer and recording it (at most ``concurrency`` requests at a time, one by
+  default); the key makes that harmless.
 
 Binding the timestamp into the signed string and rejecting old timestamps (five minutes by
 default) stops a captured request from being replayed later — the reason Stripe signs
 ``"{t}.{payload}"`` rather than the payload alone.
 
 Status codes follow common webhook practice (Stripe, GitHub, Svix): 2xx delivered; 408, 429 and
-5xx are temporary (``Retry-After`` honoured); any other 4xx is a permanent refusal.
+5xx are temporary (``Retry-After`` honoured; repeated by the dispatcher's backoff, not at once
+— only a refused connection or a 429 is repeated within the call); any other 4xx is a
+permanent refusal.
 """
 
 from __future__ import annotations
@@ -81,12 +85,17 @@ class WebhookAdapter:
 
     kind = "webhook"
     messages_per_call = 1
+    #: Calls in flight at once (the provider's ``concurrency``). One by default: a crash then
+    #: leaves at most one webhook unrecorded, so a receiver sees at most one repeat.
+    default_concurrency = 1
+    max_concurrency = 256
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "url": "required: the receiver's URL (content may replace its path with `path`)",
         "tolerance_s": "how old a signature the receiver accepts, for docs only (default 300)",
-        "retries": "attempts inside one send on network errors, 429 and 5xx (default 2)",
+        "retries": "in-call repeats when the request did not arrive: refused connection, 429 (default 2)",
         "timeout_s": "request timeout in seconds (default 10)",
-        "rate_per_s": "client-side request rate limit (default 50)",
+        "rate_per_s": "client-side limit: request starts in any one second (default 50)",
+        "concurrency": "requests in flight at once (default 1, at most 256); a crash may repeat that many",
     }
     SECRET_FIELDS: ClassVar[dict[str, str]] = {"secret": "required: the shared HMAC-SHA256 signing secret"}
 
@@ -141,8 +150,10 @@ class WebhookAdapter:
             IDEMPOTENCY_HEADER: message.key,
         }
         try:
-            # receivers de-duplicate on Idempotency-Key, so repeating a POST that may have arrived is safe
-            resp = self.http.request("POST", path, idempotent=True, content=body, headers=headers)
+            # Repeated at once only when it certainly did not arrive (refused connection, 429):
+            # after a timeout or a 5xx the dispatcher retries later, so a lost answer costs the
+            # receiver at most one repeat per attempt, not one per in-call retry as well.
+            resp = self.http.request("POST", path, idempotent=False, content=body, headers=headers)
         except ProviderError as exc:
             return SendResult("retry", error=str(exc), retry_after_s=exc.retry_after_s)
         return _result(resp, message.key)

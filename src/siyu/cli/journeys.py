@@ -123,7 +123,7 @@ def journeys_stats(key: KeyArg, as_json: JsonOpt = False) -> None:
             )
         )
         cols = ("id", "action", "entered", "waiting", "sent", "delivered", "clicked", "converted")
-        skips = ("skipped_cap", "held_quiet", "skipped_consent", "failed")
+        skips = ("skipped_cap", "held_quiet", "skipped_consent", "skipped_at_send", "failed")
         print_table(cols + skips, ([st.get(c, "") for c in cols + skips] for st in data["steps"]))
         for v in data["variants"]:
             out.print(t("journey_variant", **v))

@@ -34,7 +34,7 @@ ROUTES: RouteTable = {
 }
 #: ``?done=`` after a redirect → the message shown (fixed texts: nothing from the URL is echoed).
 DONE = {"started": "journeys_started", "paused": "journeys_paused", "created": "journeys_created"}
-SKIPS = ("skipped_cap", "skipped_quiet", "skipped_consent", "skipped_no_address")
+SKIPS = ("skipped_cap", "skipped_quiet", "skipped_consent", "skipped_no_address", "skipped_at_send")
 EXAMPLE = """key: welcome-sop
 name: 新客欢迎 SOP
 trigger: {tag_added: new-customer}

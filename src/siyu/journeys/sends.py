@@ -10,8 +10,6 @@ from datetime import date, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import text
-
 from siyu.content.links import LinkMaker, flush_links, link_secret
 from siyu.content.render import render
 from siyu.content.service import ContentNotFound, ContentService
@@ -21,6 +19,7 @@ from siyu.journeys.facts import ADDRESS, CONSENT_CHANNEL, cap_counts, consent_de
 from siyu.journeys.policy import cap_windows, local_keys, quiet_until, wecom_monthly_cap
 from siyu.journeys.schemas import Cap, JourneySpec, QuietHours, Send, Step
 from siyu.store.dialect import insert_ignore
+from siyu.store.locks import try_xact_locks_for, xact_locks_for
 from siyu.store.models import OutboxMessage
 
 Go = list[tuple[Enrolment, str]]
@@ -212,18 +211,15 @@ def _apply_caps(
     return passed
 
 
-#: Advisory-lock class of "a contact's frequency caps" (the two-key form: class, contact).
-CAP_LOCK = 0x5359
-#: Cap locks this transaction took, per claim: locks are taken in ascending order, and a
-#: contact below the highest one already held is only tried, never waited for, so two workers
-#: can never wait on each other (no deadlock), whatever their groups' order.
+#: The named lock of "a contact's frequency caps" (``store.locks``: one per contact and schema).
+CAP_LOCK = "journeys.caps"
+#: Cap locks this transaction took, per claim: the highest contact id locked. Locks are taken
+#: in ascending id order, and a contact below the highest one already held is only tried,
+#: never waited for, so two workers can never wait on each other (no deadlock), whatever
+#: their groups' order.
 _held: WeakKeyDictionary[Run, int] = WeakKeyDictionary()
 #: How long a contact whose cap lock another worker holds waits at the step.
 CAP_RETRY = timedelta(seconds=1)
-
-
-def _lock_key(contact_id: int) -> int:
-    return contact_id % 2**31  # ids beyond int4 share a lock with another contact: only slower
 
 
 def _lock_contacts(run: Run, step: Step, ready: list[Enrolment]) -> list[Enrolment]:
@@ -235,29 +231,18 @@ def _lock_contacts(run: Run, step: Step, ready: list[Enrolment]) -> list[Enrolme
     if run.session.get_bind().dialect.name != "postgresql":
         return ready
     top = _held.get(run, -1)
-    keys = sorted({_lock_key(e.contact_id) for e in ready})
-    above = [k for k in keys if k > top]
-    below = [k for k in keys if k <= top]
-    busy: set[int] = set()
+    ids = sorted({e.contact_id for e in ready})
+    above = [k for k in ids if k > top]
+    below = [k for k in ids if k <= top]
     if above:
-        # ORDER BY runs before a volatile function in the select list (PostgreSQL ≥ 9.6), so the
-        # locks are taken in ascending order.
-        run.session.execute(
-            text("SELECT pg_advisory_xact_lock(:cls, k) FROM unnest(CAST(:keys AS int[])) AS k ORDER BY k"),
-            {"cls": CAP_LOCK, "keys": above},
-        )
+        xact_locks_for(run.session, CAP_LOCK, above)
         _held[run] = above[-1]
-    if below:
-        rows = run.session.execute(
-            text("SELECT k, pg_try_advisory_xact_lock(:cls, k) FROM unnest(CAST(:keys AS int[])) AS k"),
-            {"cls": CAP_LOCK, "keys": below},
-        )
-        busy = {k for k, ok in rows if not ok}
+    busy = try_xact_locks_for(run.session, CAP_LOCK, below)
     if not busy:
         return ready
     out = []
     for e in ready:
-        if _lock_key(e.contact_id) in busy:
+        if e.contact_id in busy:
             # stays at the step; "held" keeps the engine from recording a second "entered"
             e.data["held"], e.data["cap_wait"] = step.id, True
             e.step, e.due_at = step.id, run.now + CAP_RETRY

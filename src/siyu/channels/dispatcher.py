@@ -15,25 +15,23 @@ outbox, exactly once per idempotency key.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from queue import Empty, SimpleQueue
 from typing import Any
 
 from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
 from siyu.channels.base import ChannelAdapter, OutboundMessage, Recipient, SendResult
+from siyu.channels.calls import ProviderCalls
 from siyu.channels.providers import ProviderError, ProviderService
 from siyu.channels.sending import (
     DispatchStats,
-    Finished,
     Hold,
-    Lane,
     QueuedMessage,
     SendCheck,
     Skip,
@@ -42,15 +40,18 @@ from siyu.channels.sending import (
     concurrency_of,
     fallback_content,
     fenced_update,
+    recipients_of,
 )
 from siyu.profiles.pii import Keyring
 from siyu.store.changes import emit_events
-from siyu.store.dialect import chunked
 from siyu.store.engine import Database
-from siyu.store.models import ChannelProvider, ContactAttribute, Identity, OutboxMessage, utcnow
+from siyu.store.models import ChannelProvider, OutboxMessage, utcnow
 
 log = logging.getLogger("siyu.dispatcher")
 MAX_ATTEMPTS = 6
+#: The longest a claim waits for its provider calls (at least the lease): past the HTTP
+#: timeout (10 s by default) an answer is not coming; the rows are looked up after the lease.
+CALL_WAIT_S = 15.0
 
 
 #: What became of one message: the provider's answer (``found``: by lookup), or a send-time
@@ -61,6 +62,11 @@ class _Outcome:
     provider: str | None
     found: bool = False
     verdict: Verdict | None = None
+
+
+#: A finished provider call: the slot it held (None: never started), its rows, and its
+#: outcomes by row id (or what it raised).
+Finished = tuple["asyncio.Semaphore | None", list[QueuedMessage], Any]
 
 
 class Dispatcher:
@@ -80,13 +86,12 @@ class Dispatcher:
         self.batch_size = batch_size
         self.check = check
         self._adapters: dict[str, ChannelAdapter] = {}
-        self._lanes: dict[str, Lane] = {}
+        self._concurrency: dict[str, int] = {}
+        self.calls = ProviderCalls()
         self._senders: dict[str, str | None] = {}  # provider → default WeCom sender
 
     def close(self) -> None:
-        for lane in self._lanes.values():
-            lane.close()
-        self._lanes.clear()
+        self.calls.close(list(self._adapters.values()))
         for a in self._adapters.values():
             a.close()
         self._adapters.clear()
@@ -102,7 +107,7 @@ class Dispatcher:
             settled = [c for c in claimed if c.id in verdicts and not c.tried_before]
             self._settle(s, settled, verdicts, now, stats)
             claimed = [c for c in claimed if not (c.id in verdicts and not c.tried_before)]
-            recipients = self._recipients(s, claimed)
+            recipients = recipients_of(s, self.keyring, claimed)
             providers, problems = self._providers(s, claimed)
             s.commit()
         stats.claimed = len(claimed) + len(settled)
@@ -111,35 +116,21 @@ class Dispatcher:
         # No provider call starts once half the lease is spent: after the lease another worker
         # may claim the row, look it up at the provider, find nothing yet and send it, so a
         # call of ours still starting then would be a second send. What is left is released.
-        deadline = time.monotonic() + self.lease_s / 2
+        started = time.monotonic()
+        deadline = started + self.lease_s / 2
         if problems:
             self._problems(claimed, problems, stats)
-        finished: SimpleQueue[Finished] = SimpleQueue()
-        calls = 0
         groups: dict[str, list[QueuedMessage]] = defaultdict(list)
         for c in claimed:
             if c.id not in problems:
                 groups[providers[c.id]].append(c)
-        abandon = threading.Event()
+        calls: list[tuple[str, list[QueuedMessage]]] = []
         for key, rows in groups.items():
-            adapter, lane = self._adapters[key], self._lanes[key]
             # as many messages as go into one provider call (a per-message API: one each)
-            per_call = getattr(adapter, "messages_per_call", None) or len(rows)
-            for i in range(0, len(rows), per_call):
-                part = rows[i : i + per_call]
-                job = self._call_job(key, part, recipients, verdicts, deadline, abandon)
-                lane.submit(job, part, finished)
-                calls += 1
-        try:
-            self._collect(calls, finished, stats)
-        except BaseException:
-            # Recording failed (the database went away): start no more calls, and hand every
-            # slot back as the calls in flight finish. Their rows stay `sending`; after the
-            # lease the next claim looks them up before sending.
-            abandon.set()
-            for _ in range(calls - stats.collected):
-                finished.get()[0].recorded()
-            raise
+            per_call = getattr(self._adapters[key], "messages_per_call", None) or len(rows)
+            calls.extend((key, rows[i : i + per_call]) for i in range(0, len(rows), per_call))
+        give_up = started + max(self.lease_s, CALL_WAIT_S)
+        self.calls.run(self._dispatch(calls, recipients, verdicts, deadline, give_up, stats))
         return stats
 
     def _problems(self, claimed: list[QueuedMessage], problems: dict[int, str], stats: DispatchStats) -> None:
@@ -152,94 +143,143 @@ class Dispatcher:
             self._record(s, rows, retry, utcnow(), stats)
             s.commit()
 
-    def _collect(self, calls: int, finished: SimpleQueue[Finished], stats: DispatchStats) -> None:
-        """Record results as calls finish — every call finished by then in one small
-        transaction — and only then give their slots back, so no more than a lane's
-        ``concurrency`` results are ever unrecorded. Rows whose call never started (the
-        deadline) are released."""
-        while calls:
-            done = [finished.get()]
-            while True:
-                try:
-                    done.append(finished.get_nowait())
-                except Empty:
-                    break
-            calls -= len(done)
-            stats.collected += len(done)
-            tried: list[QueuedMessage] = []
-            results: dict[int, _Outcome] = {}
-            released: list[QueuedMessage] = []
-            for _, rows, got in done:
-                if isinstance(got, BaseException):  # a bug in the call wrapper must not lose the rows
-                    log.error("provider call failed", exc_info=got)
-                    error = SendResult("retry", error=f"{type(got).__name__}: {got}")
-                    got = {c.id: _Outcome(error, None) for c in rows}
-                for c in rows:
-                    if c.id in got:
-                        tried.append(c)
-                        results[c.id] = got[c.id]
-                    else:
-                        released.append(c)
-            try:
-                with self.db.sessionmaker() as s:
-                    self._record(s, tried, results, utcnow(), stats)
-                    self._release(s, released)
-                    s.commit()
-            finally:
-                for lane, _, _ in done:
-                    lane.recorded()
+    async def _dispatch(
+        self,
+        calls: list[tuple[str, list[QueuedMessage]]],
+        recipients: dict[int, Recipient],
+        verdicts: dict[int, Verdict],
+        deadline: float,
+        give_up: float,
+        stats: DispatchStats,
+    ) -> None:
+        """Run the claim's provider calls, each provider's at most ``concurrency`` at a time,
+        and record results as they come — every call finished by then in one small
+        transaction. A call's slot is given back only once its result is recorded, so no more
+        than ``concurrency`` results of a provider are ever unrecorded: the most a crash can
+        leave in doubt (a lookup resolves it; a webhook receiver may see those once more).
 
-    def _call_job(
+        Every wait is bounded: a call not started by ``deadline`` (half the lease) is released
+        untried, and at ``give_up`` the calls still running are abandoned and logged — their
+        rows stay ``sending`` and the next claim after the lease looks them up first."""
+        done: asyncio.Queue[Finished] = asyncio.Queue()
+        slots = {key: asyncio.Semaphore(self._concurrency[key]) for key, _ in calls}
+
+        async def call(key: str, rows: list[QueuedMessage]) -> None:
+            slot: asyncio.Semaphore | None = slots[key]
+            try:
+                await asyncio.wait_for(slots[key].acquire(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                done.put_nowait((None, rows, {}))  # never started: released
+                return
+            try:
+                got: dict[int, _Outcome] | BaseException = await self._call(
+                    key, rows, recipients, verdicts, deadline
+                )
+            except Exception as exc:  # a bug in the call wrapper must not lose the rows
+                got = exc
+            done.put_nowait((slot, rows, got))
+
+        tasks = [asyncio.create_task(call(key, rows)) for key, rows in calls]
+        waiting = len(tasks)
+        try:
+            while waiting:
+                try:
+                    first = await asyncio.wait_for(done.get(), max(0.0, give_up - time.monotonic()))
+                except TimeoutError:
+                    stuck = sorted({key for (key, _), t in zip(calls, tasks, strict=True) if not t.done()})
+                    log.warning(
+                        "dispatcher: %d provider calls (%s) still unanswered %.0f s after the claim; "
+                        "their messages stay 'sending' and are looked up after the lease",
+                        waiting,
+                        ", ".join(stuck),
+                        max(self.lease_s, CALL_WAIT_S),
+                    )
+                    return
+                batch = [first]
+                while not done.empty():
+                    batch.append(done.get_nowait())
+                waiting -= len(batch)
+                stats.collected += len(batch)
+                try:
+                    self._record_calls(batch, stats)
+                finally:
+                    for slot, _, _ in batch:
+                        if slot is not None:
+                            slot.release()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _record_calls(self, batch: list[Finished], stats: DispatchStats) -> None:
+        """Record finished calls in one transaction; rows a call did not try are released."""
+        tried: list[QueuedMessage] = []
+        results: dict[int, _Outcome] = {}
+        released: list[QueuedMessage] = []
+        for _, rows, got in batch:
+            if isinstance(got, BaseException):
+                log.error("provider call failed", exc_info=got)
+                error = SendResult("retry", error=f"{type(got).__name__}: {got}")
+                got = {c.id: _Outcome(error, None) for c in rows}
+            for c in rows:
+                if c.id in got:
+                    tried.append(c)
+                    results[c.id] = got[c.id]
+                else:
+                    released.append(c)
+        with self.db.sessionmaker() as s:
+            self._record(s, tried, results, utcnow(), stats)
+            self._release(s, released)
+            s.commit()
+
+    async def _call(
         self,
         key: str,
         rows: list[QueuedMessage],
         recipients: dict[int, Recipient],
         verdicts: dict[int, Verdict],
         deadline: float,
-        abandon: threading.Event,
-    ) -> Any:
-        """One provider call, run on the provider's lane: outcomes for the rows it tried; none
-        when the deadline passed before it could start (the rows are released untried)."""
-        adapter = self._adapters[key]
-
-        def job() -> dict[int, _Outcome]:
-            if time.monotonic() >= deadline or abandon.is_set():
-                return {}
-            out: dict[int, _Outcome] = {}
-            to_send: list[tuple[QueuedMessage, OutboundMessage]] = []
-            for c in rows:
-                rec = recipients[c.id]
-                if rec.wecom_staff_userid is None and self._senders.get(key):
-                    # no `wecom_owner` trait: the provider's default staff member sends
-                    rec = replace(rec, wecom_staff_userid=self._senders[key])
-                msg = OutboundMessage(c.key, c.channel, rec, c.content)
-                if c.tried_before:
-                    if time.monotonic() >= deadline:  # a lookup is a provider call too: released
-                        continue
-                    try:
-                        found = adapter.lookup(msg, c.created_at - timedelta(minutes=5))
-                    except Exception as exc:  # the provider could not answer: try again later
-                        out[c.id] = _Outcome(SendResult("retry", error=f"lookup: {exc}"), key)
-                        continue
-                    if found is not None and found.status == "sent":
-                        out[c.id] = _Outcome(found, key, found=True)
-                        continue
-                    if c.id in verdicts:  # not at the provider, and may no longer go out
-                        out[c.id] = _Outcome(None, key, verdict=verdicts[c.id])
-                        continue
-                to_send.append((c, msg))
-            if not to_send or time.monotonic() >= deadline:  # lookups took the time: released
-                return out
-            try:
-                answers = adapter.send([m for _, m in to_send])
-            except Exception as exc:  # an adapter bug must not lose the batch
-                log.exception("provider %s failed", key)
-                answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
-            for (c, _), res in zip(to_send, answers, strict=True):
-                out[c.id] = _Outcome(res, key)
+    ) -> dict[int, _Outcome]:
+        """One provider call: outcomes for the rows it tried (rows missing from the answer were
+        not tried: the deadline passed first, and they are released)."""
+        adapter, concurrency = self._adapters[key], self._concurrency[key]
+        out: dict[int, _Outcome] = {}
+        to_send: list[tuple[QueuedMessage, OutboundMessage]] = []
+        for c in rows:
+            rec = recipients[c.id]
+            if rec.wecom_staff_userid is None and self._senders.get(key):
+                # no `wecom_owner` trait: the provider's default staff member sends
+                rec = replace(rec, wecom_staff_userid=self._senders[key])
+            msg = OutboundMessage(c.key, c.channel, rec, c.content)
+            if c.tried_before:
+                if time.monotonic() >= deadline:
+                    # A lookup is a provider call too: past half the lease the row goes back
+                    # untried. Slow lookups that outlived the lease made every claim's work be
+                    # fenced out by the next claim (a livelock seen with a 1 s lease under load).
+                    continue
+                try:
+                    since = c.created_at - timedelta(minutes=5)
+                    found = await self.calls.blocking(key, concurrency, adapter.lookup, msg, since)
+                except Exception as exc:  # the provider could not answer: try again later
+                    out[c.id] = _Outcome(SendResult("retry", error=f"lookup: {exc}"), key)
+                    continue
+                if found is not None and found.status == "sent":
+                    out[c.id] = _Outcome(found, key, found=True)
+                    continue
+                if c.id in verdicts:  # not at the provider, and may no longer go out
+                    out[c.id] = _Outcome(None, key, verdict=verdicts[c.id])
+                    continue
+            to_send.append((c, msg))
+        if not to_send or time.monotonic() >= deadline:  # lookups took the time: released
             return out
-
-        return job
+        try:
+            answers = await self.calls.send(key, concurrency, adapter, [m for _, m in to_send])
+        except Exception as exc:  # an adapter bug must not lose the batch
+            log.exception("provider %s failed", key)
+            answers = [SendResult("retry", error=f"{type(exc).__name__}: {exc}")] * len(to_send)
+        for (c, _), res in zip(to_send, answers, strict=True):
+            out[c.id] = _Outcome(res, key)
+        return out
 
     def _release(self, s: Session, rows: list[QueuedMessage]) -> None:
         """Give back claimed rows that were not tried: due now, the attempt not counted."""
@@ -340,38 +380,6 @@ class Dispatcher:
             for r in rows
         ]
 
-    def _recipients(self, s: Session, claimed: list[QueuedMessage]) -> dict[int, Recipient]:
-        """Addresses decrypted in memory for this batch only."""
-        ids = sorted({c.contact_id for c in claimed})
-        found: dict[int, dict[str, str]] = defaultdict(dict)
-        for ch in chunked(ids):
-            for cid, typ, value, enc in s.execute(
-                select(Identity.contact_id, Identity.type, Identity.value, Identity.value_enc).where(
-                    Identity.contact_id.in_(ch),
-                    Identity.type.in_(("phone", "email", "wecom_external_userid")),
-                )
-            ):
-                if typ not in found[cid]:
-                    found[cid][typ] = self.keyring.decrypt(enc, typ.encode()) if enc is not None else value
-            for cid, name, value in s.execute(
-                select(ContactAttribute.contact_id, ContactAttribute.name, ContactAttribute.value).where(
-                    ContactAttribute.contact_id.in_(ch), ContactAttribute.name.in_(("wecom_owner", "name"))
-                )
-            ):
-                found[cid][f"attr:{name}"] = str(value)
-        out = {}
-        for c in claimed:
-            f = found.get(c.contact_id, {})
-            out[c.id] = Recipient(
-                contact_id=c.contact_id,
-                phone=f.get("phone"),
-                email=f.get("email"),
-                wecom_external_userid=f.get("wecom_external_userid"),
-                wecom_staff_userid=f.get("attr:wecom_owner"),
-                name=f.get("attr:name"),
-            )
-        return out
-
     def _providers(self, s: Session, claimed: list[QueuedMessage]) -> tuple[dict[int, str], dict[int, str]]:
         """Provider key per row, and the error for rows no configured provider can carry."""
         service = ProviderService(s, self.keyring)
@@ -392,9 +400,7 @@ class Dispatcher:
             if row.key not in self._adapters:
                 self._adapters[row.key] = service.adapter(row)
                 self._senders[row.key] = row.config.get("default_sender")
-            if row.key not in self._lanes:
-                concurrency = concurrency_of(self._adapters[row.key], row.config)
-                self._lanes[row.key] = Lane(row.key, concurrency)
+                self._concurrency[row.key] = concurrency_of(self._adapters[row.key], row.config)
         return keys, problems
 
     # --- record -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ exponential backoff and jitter on network errors, 429 and 5xx."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -12,6 +13,8 @@ from collections import deque
 from typing import Any
 
 import httpx
+
+from siyu.channels.base import PreparedCall, SendResult
 
 #: Share of each rate window kept free: requests reach the provider a little later than they
 #: start, and not all equally late (threads, the network), so starts are spread over 10 % less
@@ -36,21 +39,30 @@ class RateLimiter:
         self.starts: deque[float] = deque()
         self.lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def reserve(self) -> float:
+        """Take a start now and return 0, or return how many seconds to wait before asking
+        again (nothing taken). Never blocks, so threads and an event loop can share it."""
         if self.rate <= 0:
-            return
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                while self.starts and now - self.starts[0] >= self.window:
-                    self.starts.popleft()
-                wait = self.starts[-1] + self.spacing - now if self.starts else 0.0
-                if len(self.starts) >= self.limit:
-                    wait = max(wait, self.starts[0] + self.window - now)
-                if wait <= 0:
-                    self.starts.append(now)
-                    return
+            return 0.0
+        with self.lock:
+            now = time.monotonic()
+            while self.starts and now - self.starts[0] >= self.window:
+                self.starts.popleft()
+            wait = self.starts[-1] + self.spacing - now if self.starts else 0.0
+            if len(self.starts) >= self.limit:
+                wait = max(wait, self.starts[0] + self.window - now)
+            if wait <= 0:
+                self.starts.append(now)
+                return 0.0
+            return wait
+
+    def acquire(self) -> None:
+        while (wait := self.reserve()) > 0:
             time.sleep(wait)
+
+    async def acquire_async(self) -> None:
+        while (wait := self.reserve()) > 0:
+            await asyncio.sleep(wait)
 
 
 class ProviderError(Exception):
@@ -75,7 +87,10 @@ class ProviderHttp:
         backoff_s: float = 0.2,
         timeout_s: float = 10.0,
     ) -> None:
-        self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s)
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.client = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        self.aclient: httpx.AsyncClient | None = None  # the dispatcher's event loop (arequest)
         self.limiter = RateLimiter(rate_per_s)
         self.retries = retries
         self.backoff_s = backoff_s
@@ -90,31 +105,92 @@ class ProviderHttp:
         to the dispatcher, which asks the provider (``lookup``) before sending again."""
         if idempotent is None:
             idempotent = method.upper() == "GET"
-        last: str = ""
-        retry_after: float | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = retry_after or self.backoff_s * 2 ** (attempt - 1)
-                time.sleep(delay * (1 + random.random() * 0.25))
+        outcome = _Attempts(self.retries, idempotent, self.backoff_s)
+        while (delay := outcome.next_delay()) is not None:
+            if delay:
+                time.sleep(delay)
             self.limiter.acquire()
             try:
                 resp = self.client.request(method, url, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                last, retry_after = f"{type(exc).__name__}: {exc}", None
-                continue
             except httpx.TransportError as exc:
-                if not idempotent:
-                    raise ProviderError(f"{type(exc).__name__}: {exc}", temporary=True) from None
-                last, retry_after = f"{type(exc).__name__}: {exc}", None
+                outcome.failed(exc)
                 continue
-            if resp.status_code not in RETRY_STATUS or (not idempotent and resp.status_code != 429):
+            if outcome.answered(resp):
                 return resp
-            last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-            retry_after = retry_after_header(resp)
-        raise ProviderError(last, temporary=True, retry_after_s=retry_after)
+        raise outcome.error()
+
+    async def arequest(
+        self, method: str, url: str, idempotent: bool | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """:meth:`request` on the caller's event loop (the dispatcher's): the same retries and
+        rate limit, with an async client of the same base URL and timeout, made on first use."""
+        if idempotent is None:
+            idempotent = method.upper() == "GET"
+        if self.aclient is None:
+            self.aclient = httpx.AsyncClient(
+                base_url=self.base_url, timeout=self.timeout_s, limits=httpx.Limits(max_connections=None)
+            )
+        outcome = _Attempts(self.retries, idempotent, self.backoff_s)
+        while (delay := outcome.next_delay()) is not None:
+            if delay:
+                await asyncio.sleep(delay)
+            await self.limiter.acquire_async()
+            try:
+                resp = await self.aclient.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                outcome.failed(exc)
+                continue
+            if outcome.answered(resp):
+                return resp
+        raise outcome.error()
+
+    async def aclose(self) -> None:
+        if self.aclient is not None:
+            await self.aclient.aclose()
+            self.aclient = None
 
     def close(self) -> None:
         self.client.close()
+
+
+class _Attempts:
+    """The retry rule of :meth:`ProviderHttp.request`, shared by its sync and async forms."""
+
+    def __init__(self, retries: int, idempotent: bool, backoff_s: float) -> None:
+        self.retries = retries
+        self.idempotent = idempotent
+        self.attempt = 0
+        self.last = ""
+        self.retry_after: float | None = None
+        self.backoff_s = backoff_s
+
+    def next_delay(self) -> float | None:
+        """None when no attempt is left; else seconds to wait before the next one."""
+        if self.attempt > self.retries:
+            return None
+        self.attempt += 1
+        if self.attempt == 1:
+            return 0.0
+        delay = self.retry_after or self.backoff_s * 2 ** (self.attempt - 2)
+        return delay * (1 + random.random() * 0.25)
+
+    def failed(self, exc: httpx.TransportError) -> None:
+        """A network error: repeated only when the request certainly did not arrive."""
+        self.last, self.retry_after = f"{type(exc).__name__}: {exc}", None
+        unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if not unsent and not self.idempotent:
+            raise ProviderError(self.last, temporary=True) from None
+
+    def answered(self, resp: httpx.Response) -> bool:
+        """True when ``resp`` is the answer; False when it is repeated (429, or 5xx if idempotent)."""
+        if resp.status_code not in RETRY_STATUS or (not self.idempotent and resp.status_code != 429):
+            return True
+        self.last = f"HTTP {resp.status_code}: {resp.text[:200]}"
+        self.retry_after = retry_after_header(resp)
+        return False
+
+    def error(self) -> ProviderError:
+        return ProviderError(self.last, temporary=True, retry_after_s=self.retry_after)
 
 
 def retry_after_header(resp: httpx.Response) -> float | None:
@@ -123,3 +199,26 @@ def retry_after_header(resp: httpx.Response) -> float | None:
         return min(float(value), 60.0) if value else None
     except ValueError:
         return None
+
+
+def call_blocking(http: ProviderHttp, call: PreparedCall | SendResult) -> SendResult:
+    """Make a prepared per-message call (``base.PreparedCall``, or already a result) with the
+    blocking client: the adapter's ``send``. A call that got no answer is a ``retry``."""
+    if isinstance(call, SendResult):
+        return call
+    try:
+        resp = http.request(call.method, call.url, idempotent=False, **call.kwargs)
+    except ProviderError as exc:
+        return SendResult("retry", error=str(exc), retry_after_s=exc.retry_after_s)
+    return call.finish(resp)
+
+
+async def call_async(http: ProviderHttp, call: PreparedCall | SendResult) -> SendResult:
+    """:func:`call_blocking` on the dispatcher's event loop."""
+    if isinstance(call, SendResult):
+        return call
+    try:
+        resp = await http.arequest(call.method, call.url, idempotent=False, **call.kwargs)
+    except ProviderError as exc:
+        return SendResult("retry", error=str(exc), retry_after_s=exc.retry_after_s)
+    return call.finish(resp)

@@ -1,28 +1,21 @@
 """What the dispatcher hands around: the claimed outbox row, the send-time verdicts a check may
-give it, and the per-provider lane that sends concurrently.
-
-A lane is one provider's thread pool with ``concurrency`` slots. A slot is taken before a
-provider call starts and given back only once the dispatcher has *recorded* that call's
-result, so at any moment at most ``concurrency`` calls of a provider are unrecorded: that is
-the most a crash can leave in doubt (a provider with ``lookup`` resolves it; a webhook or an
-SMTP server may see those messages once more). The provider's rate limit lives in its HTTP
-client (:class:`siyu.channels.http.RateLimiter`), shared by the lane's threads."""
+give it, each provider's ``concurrency``, and the fenced writes of results."""
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from queue import SimpleQueue
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from siyu.store.models import OutboxMessage
+from siyu.channels.base import Recipient
+from siyu.profiles.pii import Keyring
+from siyu.store.dialect import chunked
+from siyu.store.models import ContactAttribute, Identity, OutboxMessage
 
 #: ``concurrency`` when neither the provider's config nor its adapter says otherwise.
 DEFAULT_CONCURRENCY = 1
@@ -96,42 +89,6 @@ def concurrency_of(adapter: Any, config: dict[str, Any]) -> int:
     return max(1, min(wanted, most))
 
 
-#: A finished provider call: its lane, its rows, and its outcomes by row id (or what it raised).
-Finished = tuple["Lane", list[QueuedMessage], Any]
-
-
-class Lane:
-    """One provider's concurrent calls (see the module docstring for the slot rule)."""
-
-    def __init__(self, key: str, concurrency: int) -> None:
-        self.key = key
-        self.concurrency = concurrency
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"send-{key}")
-        self.slots = threading.BoundedSemaphore(concurrency)
-
-    def submit(
-        self, fn: Callable[[], Any], rows: list[QueuedMessage], finished: SimpleQueue[Finished]
-    ) -> None:
-        """Run ``fn`` (one provider call for ``rows``) once a slot is free; its answer, or the
-        exception it raised, goes to ``finished``."""
-
-        def slotted() -> None:
-            self.slots.acquire()  # given back by the dispatcher once the result is recorded
-            try:
-                out = fn()
-            except BaseException as exc:
-                out = exc
-            finished.put((self, rows, out))
-
-        self.pool.submit(slotted)
-
-    def recorded(self) -> None:
-        self.slots.release()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
 def fenced_update(s: Session, updates: list[tuple[QueuedMessage, dict[str, Any]]]) -> None:
     """Write each row's new values, fenced on its attempt number (a worker whose lease ran out
     cannot overwrite a newer claim's row); one statement per shape of values, executed for
@@ -162,3 +119,36 @@ def fallback_content(content: dict[str, Any]) -> dict[str, Any]:
     fb.setdefault("text", "")
     fb.setdefault("params", {})
     return fb
+
+
+def recipients_of(s: Session, keyring: Keyring, claimed: list[QueuedMessage]) -> dict[int, Recipient]:
+    """Addresses decrypted in memory for this batch only."""
+    ids = sorted({c.contact_id for c in claimed})
+    found: dict[int, dict[str, str]] = defaultdict(dict)
+    for ch in chunked(ids):
+        for cid, typ, value, enc in s.execute(
+            select(Identity.contact_id, Identity.type, Identity.value, Identity.value_enc).where(
+                Identity.contact_id.in_(ch),
+                Identity.type.in_(("phone", "email", "wecom_external_userid")),
+            )
+        ):
+            if typ not in found[cid]:
+                found[cid][typ] = keyring.decrypt(enc, typ.encode()) if enc is not None else value
+        for cid, name, value in s.execute(
+            select(ContactAttribute.contact_id, ContactAttribute.name, ContactAttribute.value).where(
+                ContactAttribute.contact_id.in_(ch), ContactAttribute.name.in_(("wecom_owner", "name"))
+            )
+        ):
+            found[cid][f"attr:{name}"] = str(value)
+    out = {}
+    for c in claimed:
+        f = found.get(c.contact_id, {})
+        out[c.id] = Recipient(
+            contact_id=c.contact_id,
+            phone=f.get("phone"),
+            email=f.get("email"),
+            wecom_external_userid=f.get("wecom_external_userid"),
+            wecom_staff_userid=f.get("attr:wecom_owner"),
+            name=f.get("attr:name"),
+        )
+    return out

@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from siyu.channels.base import OutboundMessage, Receipt, SendResult
-from siyu.channels.http import ProviderError, ProviderHttp, retry_after_header
+from siyu.channels.base import OutboundMessage, PreparedCall, Receipt, SendResult
+from siyu.channels.http import ProviderHttp, call_blocking, retry_after_header
 
 SIGNATURE_HEADER = "X-Siyu-Signature"
 TIMESTAMP_HEADER = "X-Siyu-Timestamp"
@@ -121,9 +121,13 @@ class WebhookAdapter:
         self.clock: Callable[[], float] = time.time
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        return [self._send_one(message) for message in messages]
+        return [call_blocking(self.http, self.prepare(m)) for m in messages]
 
-    def _send_one(self, message: OutboundMessage) -> SendResult:
+    def prepare(self, message: OutboundMessage) -> PreparedCall | SendResult:
+        """The signed request for ``message``, or the result when its content cannot go out.
+        Repeated at once only when it certainly did not arrive (refused connection, 429):
+        after a timeout or a 5xx the dispatcher retries later, so a lost answer costs the
+        receiver at most one repeat per attempt, not one per in-call retry as well."""
         content = message.content
         event, data = content.get("event"), content.get("data", {})
         if not isinstance(event, str) or not event:
@@ -149,14 +153,8 @@ class WebhookAdapter:
             SIGNATURE_HEADER: sign(self.secret, timestamp, body),
             IDEMPOTENCY_HEADER: message.key,
         }
-        try:
-            # Repeated at once only when it certainly did not arrive (refused connection, 429):
-            # after a timeout or a 5xx the dispatcher retries later, so a lost answer costs the
-            # receiver at most one repeat per attempt, not one per in-call retry as well.
-            resp = self.http.request("POST", path, idempotent=False, content=body, headers=headers)
-        except ProviderError as exc:
-            return SendResult("retry", error=str(exc), retry_after_s=exc.retry_after_s)
-        return _result(resp, message.key)
+        key = message.key
+        return PreparedCall("POST", path, {"content": body, "headers": headers}, lambda r: _result(r, key))
 
     def lookup(self, message: OutboundMessage, since: datetime) -> SendResult | None:
         """Webhooks have no query API: receivers de-duplicate on ``Idempotency-Key`` instead."""

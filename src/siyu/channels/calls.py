@@ -23,6 +23,11 @@ class ProviderCalls:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._recorder = ThreadPoolExecutor(1, thread_name_prefix="record")
+
+    async def record(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` (a database write) on the recorder thread."""
+        return await self.loop.run_in_executor(self._recorder, fn, *args)
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -52,4 +57,5 @@ class ProviderCalls:
             # a thread still in a provider call ends with its HTTP timeout; nobody waits for it
             pool.shutdown(wait=False, cancel_futures=True)
         self._pools.clear()
+        self._recorder.shutdown(wait=True)
         self.loop.close()

@@ -201,7 +201,9 @@ class Dispatcher:
                 waiting -= len(batch)
                 stats.collected += len(batch)
                 try:
-                    self._record_calls(batch, stats)
+                    # on the recorder thread: the loop keeps reading answers meanwhile, and
+                    # they are recorded together next (one transaction per round, not per call)
+                    await self.calls.record(self._record_calls, batch, stats)
                 finally:
                     for slot, _, _ in batch:
                         if slot is not None:

@@ -177,6 +177,31 @@ def test_a_lease_too_short_for_any_call_sends_nothing(
     assert set(rows) == {("pending", 0)} and not receiver.deliveries
 
 
+def test_a_call_that_never_answers_is_abandoned_and_logged(
+    ctx: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The claim waits for its calls at most ``call_wait_s`` (the lease when longer): a receiver
+    that does not answer in time neither stalls the worker nor goes unnoticed. The row stays
+    ``sending`` with its attempt counted, so the claim after the lease treats it as tried."""
+    receiver = WebhookReceiver("hook-secret", latency_s=1.5)
+    with receiver.running() as url:
+        s = Siyu(ctx)
+        s.providers.add("hook", "webhook", {"url": f"{url}/in", "retries": 0}, {"secret": "hook-secret"})
+        s.identify({"phone": "+8613800138000"})
+        queue(ctx, s.contact("+8613800138000")["id"], "slow-1")
+        d = Dispatcher(ctx.db, ctx.keyring, lease_s=0.2, call_wait_s=0.3)
+        try:
+            with caplog.at_level("WARNING", logger="siyu.dispatcher"):
+                stats = d.run_once()
+            assert not receiver.deliveries  # it returned before the receiver answered
+        finally:
+            d.close()
+    assert stats.claimed == 1 and stats.collected == 0 and stats.sent == 0
+    r = row(ctx, "slow-1")
+    assert (r.status, r.attempts) == ("sending", 1)
+    assert any("1 provider calls (hook) still unanswered" in m for m in caplog.messages), caplog.messages
+
+
 def test_wecom_receipts_are_polled_into_the_outbox(ctx: AppContext) -> None:
     wecom = WeComEmulator()
     with wecom.running() as url:

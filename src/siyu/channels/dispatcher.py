@@ -78,8 +78,10 @@ class Dispatcher:
         batch_size: int = 200,
         retry_base_s: float = 30.0,
         check: SendCheck | None = None,
+        call_wait_s: float = CALL_WAIT_S,
     ) -> None:
         self.db = db
+        self.call_wait_s = call_wait_s
         self.retry_base_s = retry_base_s
         self.keyring = keyring
         self.lease_s = lease_s
@@ -129,7 +131,7 @@ class Dispatcher:
             # as many messages as go into one provider call (a per-message API: one each)
             per_call = getattr(self._adapters[key], "messages_per_call", None) or len(rows)
             calls.extend((key, rows[i : i + per_call]) for i in range(0, len(rows), per_call))
-        give_up = started + max(self.lease_s, CALL_WAIT_S)
+        give_up = started + max(self.lease_s, self.call_wait_s)
         self.calls.run(self._dispatch(calls, recipients, verdicts, deadline, give_up, stats))
         return stats
 
@@ -192,7 +194,7 @@ class Dispatcher:
                         "their messages stay 'sending' and are looked up after the lease",
                         waiting,
                         ", ".join(stuck),
-                        max(self.lease_s, CALL_WAIT_S),
+                        max(self.lease_s, self.call_wait_s),
                     )
                     return
                 batch = [first]

@@ -6,7 +6,9 @@ exponential backoff and jitter on network errors, 429 and 5xx."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+import ssl
 import threading
 import time
 from collections import deque
@@ -160,7 +162,10 @@ class ProviderHttp:
         limits = httpx.Limits(
             max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT
         )
-        self.aclients.append(httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, limits=limits))
+        client = httpx.AsyncClient(
+            base_url=self.base_url, timeout=self.timeout_s, limits=limits, verify=_tls()
+        )
+        self.aclients.append(client)
         self.in_flight.append(1)
         return len(self.aclients) - 1
 
@@ -172,6 +177,13 @@ class ProviderHttp:
 
     def close(self) -> None:
         self.client.close()
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every async client: building one (loading the CA bundle) takes
+    80–500 ms on a busy machine, longer than a short lease gives a claim to start its calls."""
+    return httpx.create_ssl_context()
 
 
 class _Attempts:

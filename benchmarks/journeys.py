@@ -374,14 +374,24 @@ def dispatch_bench(data_dir: Path, args: argparse.Namespace, kind: str) -> dict[
     )
     bulk_insert(engine, "outbox", cols, rows)
     d = Dispatcher(s.ctx.db, s.ctx.keyring, batch_size=args.dispatch_batch)
-    sent = 0
+    sent = retried = 0
+    cpu = time.process_time()  # this process's CPU (all threads): what a send costs the worker
     started = time.perf_counter()
     while True:
         st = d.run_once()
         sent += st.sent
+        retried += st.retried
         if st.claimed == 0:
             break
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    with engine.begin() as c:  # what did not go out, and why (most common first)
+        unsent = c.execute(
+            text(
+                "SELECT status, error, count(*) FROM outbox WHERE status <> 'sent' "
+                "GROUP BY status, error ORDER BY count(*) DESC LIMIT 3"
+            )
+        ).all()
     d.close()
     s.close()
     done.set()
@@ -397,6 +407,9 @@ def dispatch_bench(data_dir: Path, args: argparse.Namespace, kind: str) -> dict[
         "dispatch_s": round(elapsed, 2),
         "per_s": round(sent / elapsed),
         "peak_1s": peak,
+        "cpu_ms_per_send": round(1000 * cpu / max(sent, 1), 3),
+        "retried": retried,
+        "unsent": [[r[0], (r[1] or "")[:120], r[2]] for r in unsent],
     }
     print(json.dumps({"phase": "dispatch", **result}), flush=True)
     return result

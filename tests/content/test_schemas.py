@@ -162,7 +162,7 @@ def test_materials_per_kind() -> None:
     )
     assert link.data["url"] == "https://a.cn"
     validate(MaterialCreate, {"key": "img", "kind": "image", "data": {"media_id": "MEDIA"}})
-    assert problem({"key": "m", "kind": "image", "data": {}}, MaterialCreate).startswith("data.media_id")
+    assert problem({"key": "m", "kind": "image", "data": {}}, MaterialCreate).startswith("data.file")
     assert problem({"key": "m", "kind": "link", "data": {"title": "t"}}, MaterialCreate) == (
         "data.url: required for a link"
     )
@@ -172,7 +172,7 @@ def test_materials_per_kind() -> None:
     assert problem(
         {"key": "m", "kind": "miniprogram", "data": {"title": "t", "appid": "wx1", "page": "/p"}},
         MaterialCreate,
-    ) == ("data.pic_media_id: required for a miniprogram")
+    ) == ("data.file: a mini-program card needs a cover: an uploaded file or pic_media_id")
     assert problem({"key": "m", "kind": "link", "data": {"titel": "t"}}, MaterialCreate).startswith(
         "data.titel: unknown field"
     )

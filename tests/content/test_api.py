@@ -92,6 +92,7 @@ def test_preview(ctx: AppContext, people: dict[str, int], web: TestClient) -> No
         "content": {"text": "张三，欢迎！[link:https://a.cn/new]"},
         "errors": [],
         "links": ["[link:https://a.cn/new]"],
+        "sms": None,  # counted for sms and smart_sms only
     }
     by_id = web.post(f"{BASE}/templates/welcome/preview", json={"contact": people["bare"], "variant": "warm"})
     assert by_id.json()["content"] == {"text": "朋友，好久不见"}

@@ -48,7 +48,9 @@ class SmsCountIn(BaseModel):
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "image/jpeg")},
+        "content": {
+            t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "image/jpeg")
+        },
     }
 }
 #: Headers of a served upload: never sniffed into HTML, never able to run anything.
@@ -191,7 +193,9 @@ def materials_update(
         return material_dict(ContentService(session).update_material(key, body, actor=actor_of(request)))
 
 
-@router.delete("/materials/{key}", status_code=204, summary="Delete a material (409 while a template uses it)")
+@router.delete(
+    "/materials/{key}", status_code=204, summary="Delete a material (409 while a template uses it)"
+)
 def materials_delete(key: str, request: Request) -> Response:
     with unit_of_work(request) as session:
         ContentService(session).delete_material(key, actor=actor_of(request))

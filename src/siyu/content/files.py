@@ -120,7 +120,9 @@ class MaterialFiles:
         )
         self.session.add(row)
         self.session.flush()
-        audit.record(self.session, actor, "material_file.uploaded", "material_file", digest, {"size": len(data)})
+        audit.record(
+            self.session, actor, "material_file.uploaded", "material_file", digest, {"size": len(data)}
+        )
         return row
 
     def get(self, file_id: str) -> MaterialFile:

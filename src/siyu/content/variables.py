@@ -96,9 +96,7 @@ def variable_catalogue(session: Session) -> dict[str, Any]:
     from siyu.store.models import Event  # events are read only here
 
     traits = sorted(
-        n
-        for n in session.scalars(select(ContactAttribute.name).distinct().limit(500))
-        if n not in PII_TYPES
+        n for n in session.scalars(select(ContactAttribute.name).distinct().limit(500)) if n not in PII_TYPES
     )
     events: dict[str, set[str]] = {}
     recent = select(Event.event, Event.properties).where(Event.type == "track").order_by(Event.id.desc())

@@ -16,8 +16,7 @@ from fastapi.responses import HTMLResponse
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.channels.base import MESSAGE_CHANNELS
-from siyu.console import pages_content_editor as editor
-from siyu.console.content_form import contact_query, explain
+from siyu.console.content_form import EDITOR_CHANNELS, contact_query, explain
 from siyu.console.permissions import RouteTable
 from siyu.console.web import render, user_language
 from siyu.console.web import text as _t
@@ -31,9 +30,7 @@ ROUTES: RouteTable = {
     ("GET", "/console/content"): P.CONTENT_READ,
     ("GET", "/console/content/templates/{key}"): P.CONTENT_READ,
     ("POST", "/console/content/templates/{key}/preview"): P.CONTENT_WRITE,
-    **editor.ROUTES,
 }
-router.include_router(editor.router)  # the editor's routes, under the same table
 
 
 @router.get("/content")
@@ -74,7 +71,7 @@ def content_library(
         materials=materials,
         options=options,
         chosen=chosen,
-        channels=editor.EDITOR_CHANNELS,
+        channels=EDITOR_CHANNELS,
         flash={
             "deleted": deleted,
             "material_saved": material_saved,

@@ -239,7 +239,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "lower-case letters, digits, - or _",
     },
     "content_r_unclosed": {
-        "zh": "模板没有结束，检查是否缺少 }}} 或 {{% end… %}}",
+        "zh": "模板没有结束，检查是否缺少 }}}} 或 {{% end… %}}",
         "en": "the template is not closed",
     },
     "content_r_unexpected": {"zh": "多了一个「{a1}」，变量请写成 {{{{ 变量名 }}}}", "en": "unexpected {a1}"},

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.content.images import png
 
 from siyu.content.files import MAX_BYTES
 from siyu.content.service import ContentService
-from tests.content.images import png
 
 BASE = {"name": "", "scenario": "welcome", "stage": "conversion", "tags": "新客，券"}
 FORMS: dict[str, dict[str, Any]] = {

@@ -4,12 +4,12 @@ materials that refer to them (a mini-program card's cover)."""
 from __future__ import annotations
 
 import pytest
+from tests.content.images import jpeg, png
 
 from siyu.content.files import MAX_BYTES, MaterialFiles, UploadRefused, UploadTooLarge, sniff
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentService
 from siyu.context import AppContext
-from tests.content.images import jpeg, png
 
 
 def test_sniff_reads_type_and_size_from_the_bytes() -> None:
@@ -51,9 +51,9 @@ def test_materials_refer_to_uploads(ctx: AppContext) -> None:
             "data": {"title": "商城", "appid": "wx1", "page": "p/i", "file": cover},
         }
         svc.create_material(mini)
-        with pytest.raises(ContentError, match="data.file: unknown uploaded file"):
+        with pytest.raises(ContentError, match=r"data\.file: unknown uploaded file"):
             svc.create_material({"key": "pic", "kind": "image", "data": {"file": "a" * 64}})
-        with pytest.raises(ContentError, match="data.file: the id of an uploaded file"):
+        with pytest.raises(ContentError, match=r"data\.file: the id of an uploaded file"):
             svc.create_material({"key": "pic", "kind": "image", "data": {"file": "../etc/passwd"}})
         svc.create_template(
             {

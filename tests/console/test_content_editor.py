@@ -236,7 +236,7 @@ def test_upload_and_materials(server: Any, console_as: Any) -> None:
         {"text": "hi", "channel": "wecom_private", "key": "w", "name": "w", "attachments": "shop"},
     )
     used = op.post_form("/console/content/materials/shop/delete")
-    assert 'id="material-error"' in used.text and "shop" in used.text
+    assert used.status_code == 409 and 'id="material-error"' in used.text and "shop" in used.text
     viewer = console_as("viewer")
     assert viewer.get(f"/console/content/files/{file_id}").status_code == 200
     assert (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from siyu.content.sms import count_sms, signature_of, sms_counts
+from siyu.content.sms import count_sms, short_link_length, signature_of, sms_counts
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,11 @@ def test_counts_of_rendered_messages() -> None:
     assert sms_counts("sms", {"text": "a" * 80, "sign_name": "牌"})["parts"] == 2
     assert sms_counts("smart_sms", {"card": {}, "fallback": {"text": "回落"}})["chars"] == 2
     assert sms_counts("email", {"subject": "s", "text": "t"}) is None
+
+
+def test_previews_count_links_as_the_short_links_sent() -> None:
+    content = {"text": "领券 [link:https://shop.example.cn/a-very-long/path?x=1]", "sign_name": "牌"}
+    length = short_link_length("https://s.example.cn/")
+    assert length == len("https://s.example.cn/l/") + 10
+    assert sms_counts("sms", content, length)["chars"] == len("【牌】领券 ") + length
+    assert sms_counts("sms", content)["chars"] == len("【牌】") + len(content["text"])  # as shown

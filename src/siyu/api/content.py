@@ -20,7 +20,7 @@ from siyu.api.security import actor_of
 from siyu.content.files import MAX_BYTES, MaterialFiles, UploadTooLarge, check_size, file_dict
 from siyu.content.links import ShortLinkService
 from siyu.content.service import ContentService, material_dict, template_dict
-from siyu.content.sms import count_sms, sms_counts
+from siyu.content.sms import count_sms, short_link_length, sms_counts
 from siyu.content.variables import variable_catalogue
 from siyu.profiles import views
 
@@ -139,7 +139,9 @@ def templates_preview(key: str, body: PreviewIn, request: Request) -> dict[str, 
         cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
         svc = ContentService(session)
         rendered = svc.preview(key, cid, client.ctx.keyring, body.variant)
-        sms = sms_counts(svc.get_template(key).channel, rendered.content)
+        sms = sms_counts(
+            svc.get_template(key).channel, rendered.content, short_link_length(client.ctx.settings.public_url)
+        )
         return {"template": key, "contact_id": cid, "variant": body.variant, **rendered.to_dict(), "sms": sms}
 
 
@@ -150,7 +152,8 @@ def draft_preview(body: DraftPreviewIn, request: Request) -> dict[str, Any]:
     with unit_of_work(request) as session:
         cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
         rendered = ContentService(session).preview_draft(body.template, cid, client.ctx.keyring, body.variant)
-        sms = sms_counts(str(body.template.get("channel")), rendered.content)
+        links = short_link_length(client.ctx.settings.public_url)
+        sms = sms_counts(str(body.template.get("channel")), rendered.content, links)
         return {"contact_id": cid, "variant": body.variant, **rendered.to_dict(), "sms": sms}
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.content.files import MaterialFiles, check_size, file_dict
 from siyu.content.service import ContentService, material_dict, template_dict
-from siyu.content.sms import count_sms, sms_counts
+from siyu.content.sms import count_sms, short_link_length, sms_counts
 from siyu.content.variables import variable_catalogue
 from siyu.context import AppContext
 from siyu.profiles import views
@@ -69,7 +69,11 @@ class ContentClient:
                 rendered = svc.preview_draft(template, cid, self.ctx.keyring, variant)
                 channel = str(template.get("channel"))
             s.rollback()
-        return {"contact_id": cid, **rendered.to_dict(), "sms": sms_counts(channel, rendered.content)}
+        return {
+            "contact_id": cid,
+            **rendered.to_dict(),
+            "sms": sms_counts(channel, rendered.content, short_link_length(self.ctx.settings.public_url)),
+        }
 
     @staticmethod
     def sms_count(text: str, sign_name: str | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from siyu.console.web import render, user_language
 from siyu.console.web import text as _t
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentService, material_dict, template_dict
-from siyu.content.sms import sms_counts
+from siyu.content.sms import short_link_length, sms_counts
 from siyu.profiles import views
 
 router = APIRouter(prefix="/console")
@@ -43,8 +43,21 @@ def content_library(
     deleted: str | None = None,
     material_saved: str | None = None,
     material_deleted: str | None = None,
-    material_error: str | None = None,
 ) -> HTMLResponse:
+    flash = {"deleted": deleted, "material_saved": material_saved, "material_deleted": material_deleted}
+    return library_page(request, channel, scenario, stage, tag, flash=flash)
+
+
+def library_page(
+    request: Request,
+    channel: str | None = None,
+    scenario: str | None = None,
+    stage: str | None = None,
+    tag: str | None = None,
+    status: int = 200,
+    flash: dict[str, str | None] | None = None,
+) -> HTMLResponse:
+    """The library; ``flash`` says what just happened (``material_error``: a problem to show)."""
     chosen = {
         "channel": channel or None,
         "scenario": scenario or None,
@@ -66,18 +79,14 @@ def content_library(
     return render(
         request,
         "content.html",
+        status=status,
         templates=shown,
         total=len(everything),
         materials=materials,
         options=options,
         chosen=chosen,
         channels=EDITOR_CHANNELS,
-        flash={
-            "deleted": deleted,
-            "material_saved": material_saved,
-            "material_deleted": material_deleted,
-            "material_error": material_error,
-        },
+        flash=flash or {},
     )
 
 
@@ -106,7 +115,9 @@ def _preview(request: Request, key: str, contact: str, variant: str | None) -> d
         cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, contact_query(contact))
         svc = ContentService(session)
         rendered = svc.preview(key, cid, client.ctx.keyring, variant)
-        sms = sms_counts(svc.get_template(key).channel, rendered.content)
+        sms = sms_counts(
+            svc.get_template(key).channel, rendered.content, short_link_length(client.ctx.settings.public_url)
+        )
         session.rollback()  # a preview writes nothing
     return {"contact_id": cid, **rendered.to_dict(), "sms": sms}
 

@@ -33,13 +33,20 @@ from siyu.console.content_form import (
     form_from_template,
     problem_text,
 )
+from siyu.console.pages_content import library_page
 from siyu.console.permissions import RouteTable
 from siyu.console.web import ENV, render, user_language
 from siyu.console.web import text as _t
 from siyu.content.files import UploadTooLarge
 from siyu.content.schemas import ContentError
-from siyu.content.service import ContentConflict, ContentService, material_dict, template_dict
-from siyu.content.sms import PER_PART, SINGLE_PART, sms_counts
+from siyu.content.service import (
+    ContentConflict,
+    ContentNotFound,
+    ContentService,
+    material_dict,
+    template_dict,
+)
+from siyu.content.sms import PER_PART, SINGLE_PART, short_link_length, sms_counts
 from siyu.content.variables import variable_catalogue
 from siyu.profiles import views
 from siyu.segments.schemas import STAGES
@@ -164,7 +171,13 @@ def _draft(request: Request, form: FormData) -> dict[str, Any]:
         svc = ContentService(session)
         rendered = svc.preview_draft(doc, cid, client.ctx.keyring, str(form.get("variant") or "") or None)
         session.rollback()
-    return {"contact_id": cid, **rendered.to_dict(), "sms": sms_counts(doc["channel"], rendered.content)}
+    return {
+        "contact_id": cid,
+        **rendered.to_dict(),
+        "sms": sms_counts(
+            doc["channel"], rendered.content, short_link_length(client.ctx.settings.public_url)
+        ),
+    }
 
 
 @router.post("/content/draft-preview")
@@ -203,14 +216,20 @@ def _save_material(request: Request, form: FormData) -> str:
         return ContentService(session).create_material(doc, actor=actor_of(request)).key
 
 
+def _material_problem(request: Request, exc: ContentError) -> HTMLResponse:
+    """The library again, with the problem in the reader's language (409 key taken or in use)."""
+    status = 404 if isinstance(exc, ContentNotFound) else 409 if isinstance(exc, ContentConflict) else 422
+    error = explain(str(exc), user_language(request))
+    return library_page(request, status=status, flash={"material_error": error})
+
+
 @router.post("/content/materials")
 async def create_material(request: Request) -> Response:
     form = await request.form()
     try:
         key = await run_in_threadpool(_save_material, request, form)
     except ContentError as exc:
-        error = explain(str(exc), user_language(request))
-        return _back({"material_error": error})
+        return await run_in_threadpool(_material_problem, request, exc)
     return _back({"material_saved": key})
 
 
@@ -220,8 +239,7 @@ def delete_material(request: Request, key: str) -> Response:
         with unit_of_work(request) as session:
             ContentService(session).delete_material(key, actor=actor_of(request))
     except ContentError as exc:
-        error = explain(str(exc), user_language(request))
-        return _back({"material_error": error})
+        return _material_problem(request, exc)
     return _back({"material_deleted": key})
 
 

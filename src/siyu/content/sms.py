@@ -12,6 +12,7 @@ sends: an emoji outside the Basic Multilingual Plane takes two. The console's li
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,12 +57,31 @@ def count_sms(text: str, sign_name: str | None = None) -> SmsCount:
     return SmsCount(chars, parts, PER_PART, parts * PER_PART - chars, signature)
 
 
-def sms_counts(channel: str, content: dict[str, Any]) -> dict[str, Any] | None:
+#: How a preview marks a link (content.render.PREVIEW_LINK) — sent, it is a short link.
+_PREVIEW_LINK = re.compile(r"\[link:[^\]\s]*\]")
+
+
+def short_link_length(public_url: str) -> int:
+    """Characters of a tracked short link: ``{public_url}/l/`` and a 10-character code."""
+    return len(public_url.rstrip("/")) + len("/l/") + 10
+
+
+def sms_counts(
+    channel: str, content: dict[str, Any], link_length: int | None = None
+) -> dict[str, Any] | None:
     """The parts of a rendered message's SMS text: an ``sms`` body's text, or a smart SMS
-    card's fallback (what a phone without card support receives); None for other channels."""
+    card's fallback (what a phone without card support receives); None for other channels.
+    ``link_length``: count a preview's ``[link:URL]`` markers as the short links sent."""
+
+    def count(text: Any, sign: Any) -> dict[str, Any]:
+        text = str(text or "")
+        if link_length is not None:
+            text = _PREVIEW_LINK.sub("x" * link_length, text)
+        return count_sms(text, sign).to_dict()
+
     if channel == "sms":
-        return count_sms(str(content.get("text") or ""), content.get("sign_name")).to_dict()
+        return count(content.get("text"), content.get("sign_name"))
     fallback = content.get("fallback")
     if channel == "smart_sms" and isinstance(fallback, dict):
-        return count_sms(str(fallback.get("text") or ""), fallback.get("sign_name")).to_dict()
+        return count(fallback.get("text"), fallback.get("sign_name"))
     return None

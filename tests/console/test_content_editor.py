@@ -65,7 +65,8 @@ def test_create_each_channel_from_the_form(server: Any, console_as: Any, contact
     assert (
         page.status_code == 200 and 'id="template-form"' in page.text and 'id="variables-picker"' in page.text
     )
-    assert ">city<" in page.text  # the picker offers the traits the data holds
+    # the picker offers the traits the data holds, named in the reader's language
+    assert 'data-insert="{{ contact.city }}">City<' in page.text
     key = channel.replace("_", "-")
     resp = op.post_form(
         "/console/content/new", {**BASE, **FORMS[channel], "channel": channel, "key": key, "name": key}

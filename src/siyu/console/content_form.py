@@ -174,6 +174,12 @@ def form_from_template(tpl: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def trait_labels(traits: list[str], lang: str) -> dict[str, str]:
+    """Names for the variables picker: the usual traits in the reader's language, a brand's
+    own traits as they are named in the data."""
+    return {n: tr(f"content_trait_{n}", lang) if f"content_trait_{n}" in TEXT else n for n in traits}
+
+
 # --- errors in the reader's language --------------------------------------------------------------
 _PART = re.compile(r"([A-Za-z_][\w-]*)(?:\[(\d+)\])?")
 _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(

@@ -44,8 +44,8 @@ def content_library(
     material_saved: str | None = None,
     material_deleted: str | None = None,
 ) -> HTMLResponse:
-    flash = {"deleted": deleted, "material_saved": material_saved, "material_deleted": material_deleted}
-    return library_page(request, channel, scenario, stage, tag, flash=flash)
+    notice = {"deleted": deleted, "material_saved": material_saved, "material_deleted": material_deleted}
+    return library_page(request, channel, scenario, stage, tag, notice=notice)
 
 
 def library_page(
@@ -55,9 +55,9 @@ def library_page(
     stage: str | None = None,
     tag: str | None = None,
     status: int = 200,
-    flash: dict[str, str | None] | None = None,
+    notice: dict[str, str | None] | None = None,
 ) -> HTMLResponse:
-    """The library; ``flash`` says what just happened (``material_error``: a problem to show)."""
+    """The library; ``notice`` says what just happened (``material_error``: a problem to show)."""
     chosen = {
         "channel": channel or None,
         "scenario": scenario or None,
@@ -86,7 +86,7 @@ def library_page(
         options=options,
         chosen=chosen,
         channels=EDITOR_CHANNELS,
-        flash=flash or {},
+        notice=notice or {},
     )
 
 

@@ -32,6 +32,7 @@ from siyu.console.content_form import (
     explain,
     form_from_template,
     problem_text,
+    trait_labels,
 )
 from siyu.console.pages_content import library_page
 from siyu.console.permissions import RouteTable
@@ -72,7 +73,7 @@ def _attachments(form: FormData) -> list[str]:
 
 
 def _editor(
-    request: Request, values: dict[str, Any], editing: str | None, status: int = 200, error: str = ""
+    request: Request, values: dict[str, Any], editing: str | None, status: int = 200, problem: str = ""
 ) -> HTMLResponse:
     with unit_of_work(request) as session:
         materials = [material_dict(m) for m in ContentService(session).list_materials()]
@@ -83,7 +84,8 @@ def _editor(
         status=status,
         v=values,
         editing=editing,
-        error=error,
+        problem=problem,
+        trait_labels=trait_labels(catalogue["traits"], user_language(request)),
         materials=materials,
         catalogue=catalogue,
         stages=STAGES,
@@ -220,7 +222,7 @@ def _material_problem(request: Request, exc: ContentError) -> HTMLResponse:
     """The library again, with the problem in the reader's language (409 key taken or in use)."""
     status = 404 if isinstance(exc, ContentNotFound) else 409 if isinstance(exc, ContentConflict) else 422
     error = explain(str(exc), user_language(request))
-    return library_page(request, status=status, flash={"material_error": error})
+    return library_page(request, status=status, notice={"material_error": error})
 
 
 @router.post("/content/materials")

@@ -238,10 +238,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "settings_perm_pii_export": {"zh": "批量导出明文客户信息", "en": "Export PII in bulk"},
     "settings_perm_privacy_export": {"zh": "导出个人信息副本（明文）", "en": "Export one person's full copy"},
-    "settings_perm_privacy_delete": {
-        "zh": "删除个人信息、管理勿扰名单",
-        "en": "Erase a person; do-not-contact list",
-    },
+    "settings_perm_privacy_delete": {"zh": "删除个人信息、管理勿扰名单", "en": "Erase a person; do-not-contact list"},
     "settings_perm_imports_write": {"zh": "导入客户和事件文件", "en": "Import contact and event files"},
     "settings_perm_segments_read": {"zh": "查看分群", "en": "View segments"},
     "settings_perm_segments_write": {"zh": "创建和编辑分群", "en": "Create and edit segments"},

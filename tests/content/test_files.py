@@ -68,3 +68,32 @@ def test_materials_refer_to_uploads(ctx: AppContext) -> None:
         svc.delete_template("w")
         svc.delete_material("shop")
         assert MaterialFiles(s).unused() == [cover]
+
+
+def test_moments_carry_images_or_one_link(ctx: AppContext) -> None:
+    with ctx.db.session() as s:
+        svc = ContentService(s)
+        pic = MaterialFiles(s).store(png(), "p.png").id
+        svc.create_material({"key": "p1", "kind": "image", "data": {"file": pic}})
+        svc.create_material({"key": "p2", "kind": "image", "data": {"pic_url": "https://a.cn/2.png"}})
+        svc.create_material({"key": "l1", "kind": "link", "data": {"title": "t", "url": "https://a.cn"}})
+        svc.create_material(
+            {
+                "key": "m1",
+                "kind": "miniprogram",
+                "data": {"title": "t", "appid": "a", "page": "p", "file": pic},
+            }
+        )
+        post = {"key": "m", "name": "m", "channel": "wecom_moment", "body": {"text": "新品"}}
+        svc.create_template({**post, "body": {"text": "新品", "attachments": ["p1", "p2"]}})
+        svc.delete_template("m")
+        svc.create_template({**post, "body": {"text": "新品", "attachments": ["l1"]}})
+        svc.delete_template("m")
+        with pytest.raises(ContentError, match="carries images, or one link"):
+            svc.create_template({**post, "body": {"text": "新品", "attachments": ["p1", "l1"]}})
+        with pytest.raises(ContentError, match="cannot carry a mini-program card"):
+            svc.create_template({**post, "body": {"text": "新品", "attachments": ["m1"]}})
+        # a private message may mix them all
+        svc.create_template(
+            {**post, "channel": "wecom_private", "body": {"text": "x", "attachments": ["p1", "l1", "m1"]}}
+        )

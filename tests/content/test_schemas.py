@@ -177,3 +177,14 @@ def test_materials_per_kind() -> None:
         "data.titel: unknown field"
     )
     assert problem({"key": "m", "kind": "video", "data": {}}, MaterialCreate).startswith("kind: ")
+
+
+def test_card_labels_fit_the_platform() -> None:
+    card = {
+        "card": {"title": "t", "body": "b", "buttons": [{"label": "好" * 26, "type": "reply", "reply": "R"}]},
+        "fallback": {"text": "f"},
+    }
+    doc = {"key": "k", "name": "n", "channel": "smart_sms", "body": card}
+    assert problem(doc, TemplateCreate) == "body.card.buttons[0].label: at most 25 characters"
+    card["card"]["buttons"][0]["label"] = "好" * 25
+    assert validate(TemplateCreate, doc).body["card"]["buttons"][0]["label"] == "好" * 25

@@ -26,6 +26,7 @@ MAX_ATTACHMENTS = 9  # WeCom add_msg_template / add_moment_task take at most 9 a
 # become the message's chip list, at most 11 in all.
 MAX_TOP_BUTTONS = 4
 MAX_SUB_BUTTONS = 11
+MAX_LABEL = 25  # the 5G message spec's displayText limit (siyu.channels.smart_sms)
 BUTTON_TYPES = ("url", "reply", "call", "menu")
 _VARIANT = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,31}$")
 _URL = re.compile(r"^https?://\S+$")
@@ -104,6 +105,8 @@ def _buttons(buttons: Any, where: str, level: int) -> int:
         if not isinstance(button, dict):
             raise _fail(here, "a button is an object with label and type")
         _string(button, "label", here)
+        if "{" not in button["label"] and len(button["label"]) > MAX_LABEL:
+            raise _fail(path_of(here, "label"), f"at most {MAX_LABEL} characters")
         kind = button.get("type")
         if kind not in BUTTON_TYPES:
             raise _fail(path_of(here, "type"), f"one of {', '.join(BUTTON_TYPES)}")

@@ -140,12 +140,29 @@ class ContentService:
         }
         if not wanted:
             return
-        known = set(
-            self.session.scalars(select(Material.key).where(Material.key.in_({k for *_, k in wanted})))
+        kinds = dict(
+            self.session.execute(
+                select(Material.key, Material.kind).where(Material.key.in_({k for *_, k in wanted}))
+            ).all()
         )
         for where, i, key in sorted(wanted):
-            if key not in known:
+            if key not in kinds:
                 raise ContentError(f"{where}.attachments[{i}]: unknown material {key!r}")
+        if spec.channel == "wecom_moment":
+            self._check_moment(wanted, kinds)
+
+    @staticmethod
+    def _check_moment(wanted: set[tuple[str, int, str]], kinds: dict[str, str]) -> None:
+        """A moments post (add_moment_task) carries images, or one link — never a mix, and no
+        mini-program card: refused when saved, not when the post goes out."""
+        by_body: dict[str, list[str]] = {}
+        for where, _i, key in sorted(wanted):
+            by_body.setdefault(where, []).append(kinds[key])
+        for where, found in by_body.items():
+            if "miniprogram" in found:
+                raise ContentError(f"{where}.attachments: a moments post cannot carry a mini-program card")
+            if "link" in found and len(found) > 1:
+                raise ContentError(f"{where}.attachments: a moments post carries images, or one link")
 
     # --- materials ------------------------------------------------------------------------------
     def material(self, key: str) -> Material | None:

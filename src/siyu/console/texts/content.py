@@ -266,5 +266,11 @@ TEXT: dict[str, dict[str, str]] = {
     "content_r_url": {"zh": "应为 http:// 或 https:// 开头的链接", "en": "an http(s) URL"},
     "content_r_no_variant": {"zh": "没有名为「{a1}」的变体", "en": "no variant {a1}"},
     "content_r_unknown_template": {"zh": "模板「{a1}」不存在", "en": "unknown template {a1}"},
+    "content_r_moment_mini": {"zh": "朋友圈不能附小程序卡片", "en": "no mini-program card in moments"},
+    "content_r_moment_mix": {
+        "zh": "朋友圈只能附图片，或一个图文链接，不能混合",
+        "en": "moments carry images, or one link",
+    },
+    "content_r_label": {"zh": "最多 {a1} 个字", "en": "at most {a1} characters"},
     "content_r_other": {"zh": "内容不符合要求，请检查后重试", "en": "invalid"},
 }

@@ -10,7 +10,7 @@ from typing import Any
 
 from siyu.channels.providers import ProviderService
 from siyu.client.layers import _Part, load
-from siyu.journeys import editor, waiting
+from siyu.journeys import editor, versions, waiting
 from siyu.journeys.engine import spec_of
 from siyu.journeys.service import JourneyService
 from siyu.journeys.timeline import from_journey, parse_sop, to_journey
@@ -64,6 +64,17 @@ class JourneysClient(_Part):
         with self.ctx.db.session() as s:
             spec = spec_of(JourneyService(s).get(key))
         return [{"id": st.id, "action": st.action, "next": spec.successors(st.id)} for st in spec.steps]
+
+    def versions(self, key: str) -> list[dict[str, Any]]:
+        """Every saved version, newest first: number, who, when (UTC, ISO), and what it changed
+        against the one before (steps added / removed / changed, settings)."""
+        with self.ctx.db.session() as s:
+            return versions.versions(s, key)
+
+    def version(self, key: str, number: int) -> dict[str, Any]:
+        """One saved version's document, with who/when and its changes."""
+        with self.ctx.db.session() as s:
+            return versions.version(s, key, number)
 
     # --- the editors (timeline SOP, graph) ---------------------------------------------------------
     def timeline(self, key: str) -> dict[str, Any] | None:

@@ -100,6 +100,19 @@ class JourneysClient(_Part):
                 svc.start(parsed.key, actor=actor)
             return self._dict(svc, parsed.key)
 
+    def save_document(
+        self, document: dict[str, Any], key: str | None = None, start: bool = False, actor: str = "python"
+    ) -> dict[str, Any]:
+        """What the graph editor saves: a new journey (``key`` None), or a new version of the
+        journey ``key`` (also while it runs, under the rule in docs/journeys.md); optionally
+        started in the same unit of work."""
+        with self.ctx.db.session() as s:
+            svc = JourneyService(s)
+            saved = svc.create(document, actor=actor) if key is None else svc.update(key, document, actor=actor)
+            if start:
+                svc.start(saved.key, actor=actor)
+            return self._dict(svc, saved.key)
+
     def validate(self, document: Any, key: str | None = None) -> dict[str, Any]:
         """Every problem of a journey document with its field (``steps[2].send.template``),
         and with ``key`` the contacts standing at steps the new version drops."""

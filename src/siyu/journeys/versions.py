@@ -62,6 +62,7 @@ def versions(session: Session, key: str) -> list[dict[str, Any]]:
                 "created_at": v.created_at.isoformat(),
                 "current": v.version == j.version,
                 "steps": len(_steps(v.definition)),
+                "first": previous is None,
                 "changes": diff(previous, v.definition),
             }
         )
@@ -91,5 +92,6 @@ def version(session: Session, key: str, number: int) -> dict[str, Any]:
         "created_at": v.created_at.isoformat(),
         "current": v.version == j.version,
         "definition": v.definition,
+        "first": before is None,
         "changes": diff(before.definition if before else None, v.definition),
     }

@@ -9,6 +9,7 @@ from siyu.console.texts import (
     common,
     contacts,
     dashboard,
+    graph,
     journeys,
     privacy,
     retention,
@@ -18,7 +19,19 @@ from siyu.console.texts import (
 )
 
 LANGUAGES = ("zh", "en")
-MODULES = (common, dashboard, contacts, segments, journeys, sop, analytics, settings, privacy, retention)
+MODULES = (
+    common,
+    dashboard,
+    contacts,
+    segments,
+    journeys,
+    sop,
+    graph,
+    analytics,
+    settings,
+    privacy,
+    retention,
+)
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 
 

@@ -64,6 +64,9 @@ EVERY: dict[str, Any] = {
 }
 
 
+AB, ORDER = "steps[5].split.variants", "steps[3].wait_for"
+
+
 @pytest.fixture
 def hello(server: Any) -> None:
     with server.client.ctx.db.session() as s:
@@ -96,7 +99,9 @@ def zh_operator(server: Any, console_login: Any) -> Any:
 def test_every_step_kind_round_trips_through_the_editor(server: Any, console_as: Any, hello: None) -> None:
     op = console_as("operator")
     resp = save(op, EVERY)
-    assert resp.status_code == 200 and resp.json()["redirect"] == "/console/journeys/every?done=saved", resp.text
+    assert resp.status_code == 200 and resp.json()["redirect"] == "/console/journeys/every?done=saved", (
+        resp.text
+    )
     assert server.client.journeys.get("every")["definition"] == EVERY
     # the editor opens it with exactly that document (graph.js also shows it in the JSON fold)
     page = op.get("/console/journeys/every/graph")
@@ -137,10 +142,18 @@ def test_saving_and_starting_makes_versions_listed_on_the_journey_page(
     ("change", "path", "words"),
     [
         (lambda d: d["steps"][1].update(wait="soon"), "steps[1].wait", "时长"),
-        (lambda d: d["steps"][5]["split"]["variants"][0].update(weight=0), "steps[5].split.variants[0].weight", "权重"),
+        (
+            lambda d: d["steps"][5]["split"]["variants"][0].update(weight=0),
+            "steps[5].split.variants[0].weight",
+            "权重",
+        ),
         (lambda d: d["steps"][0]["send"].update(template="nope"), "steps[0].send.template", "“nope”不存在"),
         (lambda d: d["steps"][0]["send"].pop("template"), "steps[0].send", "请选择内容模板"),
-        (lambda d: d["steps"][3]["wait_for"].update(on_timeout="gone"), "steps[3].wait_for.on_timeout", "“gone”不存在"),
+        (
+            lambda d: d["steps"][3]["wait_for"].update(on_timeout="gone"),
+            "steps[3].wait_for.on_timeout",
+            "“gone”不存在",
+        ),
         (lambda d: d["steps"][3]["wait_for"].pop("event"), "steps[3].wait_for.event", "必填"),
         (lambda d: d["steps"][6].update(add_tag=None), "steps[6]", "必填"),
         (lambda d: d.update(trigger={"tag_added": None}), "trigger", "必填"),

@@ -108,7 +108,9 @@ class JourneysClient(_Part):
         started in the same unit of work."""
         with self.ctx.db.session() as s:
             svc = JourneyService(s)
-            saved = svc.create(document, actor=actor) if key is None else svc.update(key, document, actor=actor)
+            saved = (
+                svc.create(document, actor=actor) if key is None else svc.update(key, document, actor=actor)
+            )
             if start:
                 svc.start(saved.key, actor=actor)
             return self._dict(svc, saved.key)

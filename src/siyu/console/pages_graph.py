@@ -60,7 +60,9 @@ ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
 ACTORS = ("cli", "python", "migration", "system", "api")
 
 
-def word(request: Request, message: str, code: str | None = None, params: dict[str, Any] | None = None) -> str:
+def word(
+    request: Request, message: str, code: str | None = None, params: dict[str, Any] | None = None
+) -> str:
     """A journey-language problem in the reader's language."""
     if code and f"journeys_error_{code}" in TEXT:
         return _t(request, f"journeys_error_{code}", **(params or {}))
@@ -92,7 +94,10 @@ def change_lines(request: Request, changes: dict[str, list[str]], first: bool = 
         if changes[kind]
     ]
     if changes["settings"]:
-        names = [_t(request, f"graph_setting_{k}") if f"graph_setting_{k}" in TEXT else k for k in changes["settings"]]
+        names = [
+            _t(request, f"graph_setting_{k}") if f"graph_setting_{k}" in TEXT else k
+            for k in changes["settings"]
+        ]
         lines.append(_t(request, "graph_settings", ids="、".join(names)))
     return lines or [_t(request, "graph_no_changes")]
 
@@ -100,7 +105,11 @@ def change_lines(request: Request, changes: dict[str, list[str]], first: bool = 
 def _js_text(request: Request) -> dict[str, str]:
     lang = user_language(request)
     keys = [k for k in TEXT if k.startswith("graph_") or k.startswith("sop_channel_")]
-    keys += [k for k in TEXT if k.startswith("contacts_stage_")] + ["sop_choose", "sop_invalid", "sop_leaving"]
+    keys += [k for k in TEXT if k.startswith("contacts_stage_")] + [
+        "sop_choose",
+        "sop_invalid",
+        "sop_leaving",
+    ]
     return {k: TEXT[k][lang if lang in ("zh", "en") else "zh"] for k in keys}
 
 
@@ -160,7 +169,9 @@ async def graph_save(request: Request) -> JSONResponse:
             client.journeys.save_document, document, key, bool(body.get("start")), actor
         )
     except JourneyDefinitionError as exc:
-        return JSONResponse({"ok": False, "errors": located([{"path": exc.path, "message": exc.message}])}, 422)
+        return JSONResponse(
+            {"ok": False, "errors": located([{"path": exc.path, "message": exc.message}])}, 422
+        )
     except (JourneyConflict, JourneyError) as exc:
         return JSONResponse(
             {"ok": False, "errors": [{"path": "key", "message": word(request, str(exc))}]}, 409

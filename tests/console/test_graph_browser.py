@@ -6,11 +6,14 @@ page with its steps and its first version. Screenshots go to test-artifacts/scre
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
+from tests.console.test_graph_pages import EVERY
+from tests.journeys.test_timeline import NEW_CUSTOMER_DOC
 
 from siyu.content.service import ContentService
 
@@ -123,3 +126,31 @@ def test_an_operator_builds_a_flow_with_a_timeout_branch_an_ab_split_and_a_goal(
     expect(outlet_lane(page, "await-1", "on_timeout").locator('.g-step[data-id="send-2"]')).to_be_attached()
     expect(outlet_lane(page, "ab-1", "variant-1").locator('.g-step[data-id="send-4"]')).to_be_attached()
     expect(page.locator("#g-live-rule")).to_be_visible()
+
+
+def test_existing_journeys_open_in_the_editor_and_flatten_back_unchanged(
+    server: Any, zh_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    """A document made by hand (every step kind, explicit jumps) and one made by the timeline
+    editor open as lanes and come back from graph.js as the same document."""
+    page, base, client = zh_page, server.url, server.client
+    client.users.create("yun", PASSWORD, "operator", language="zh", actor="test")
+    client.journeys.create(EVERY)
+    client.journeys.create(NEW_CUSTOMER_DOC)
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", "yun")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    for doc in (EVERY, NEW_CUSTOMER_DOC):
+        page.goto(f"{base}/console/journeys/{doc['key']}/graph")
+        expect(page.locator(".g-step")).to_have_count(len(doc["steps"]))
+        page.click("#g-advanced summary")
+        back = json.loads(page.locator("#g-doc").input_value())
+        assert [s for s in back["steps"] if s not in doc["steps"]] == [], back["steps"]
+        assert back == doc
+    screenshot(page, "timeline-journey")
+    # the unconditional A/B lanes of EVERY: the variants' steps sit in their groups' lanes
+    page.goto(f"{base}/console/journeys/every/graph")
+    expect(outlet_lane(page, "ab", "variant-0").locator('.g-step[data-id="tag-a"]')).to_be_attached()
+    expect(outlet_lane(page, "order", "on_timeout").locator('.g-step[data-id="nudge"]')).to_be_attached()
+    screenshot(page, "every-step-kind")

@@ -74,8 +74,9 @@
   const lane = (steps, then, owner) => ({ steps: steps || [], then: then || { t: "exit" }, owner: owner || null });
   function makeStep(s) {
     const kind = Object.keys(s).find((k) => k !== "id" && k !== "next" && s[k] !== null && s[k] !== false) || "wait";
-    const st = { id: s.id, kind: kind, v: clone(s[kind]) };
-    return st;
+    // hadNext: the document wrote `next` even where it was the following step; kept, so a
+    // document saved unchanged reads back identical
+    return { id: s.id, kind: kind, v: clone(s[kind]), hadNext: !!s.next };
   }
   function load(d) {
     doc = clone(d || {}) || {};
@@ -138,16 +139,17 @@
 
   // --- flattening lanes back into the document --------------------------------------------------
   function laneOrder() {
-    const order = [], seen = new Set();
+    const seen = new Set();
     const visit = (l) => {
       if (seen.has(l)) return;
-      seen.add(l); order.push(l);
+      seen.add(l);
       for (const st of l.steps) for (const o of outlets(st)) { const tg = o.get(); if (tg && tg.t === "lane") visit(tg.lane); }
     };
     visit(main);
-    for (const l of lanes) if (!seen.has(l) && l.steps.length) { seen.add(l); order.push(l); }
-    lanes = lanes.filter((l) => seen.has(l));
-    return order;
+    // the lanes keep the order they were loaded or made in (a document saved unchanged keeps
+    // its step order); a lane no outlet reaches stays while it has steps (shown unconnected)
+    lanes = lanes.filter((l) => seen.has(l) || l.steps.length);
+    return lanes;
   }
   let flat = [];
   function serialize() {
@@ -182,10 +184,10 @@
       } else {
         o[st.kind] = clone(st.v);
       }
-      if (last && !BRANCHING.includes(st.kind)) {
-        const to = resolve(f.lane.then);
-        const waitsBoth = st.kind === "wait_for" && o.wait_for.on_event && o.wait_for.on_timeout;
-        if (to !== natural && !waitsBoth) o.next = to;
+      const waitsBoth = st.kind === "wait_for" && o.wait_for.on_event && o.wait_for.on_timeout;
+      if (!BRANCHING.includes(st.kind) && !waitsBoth) {
+        const to = last ? resolve(f.lane.then) : natural;
+        if (to !== natural || st.hadNext) o.next = to;
       }
       return o;
     });

@@ -114,8 +114,10 @@ def test_an_operator_builds_a_flow_with_a_timeout_branch_an_ab_split_and_a_goal(
     doc = client.journeys.get("order-ab")["definition"]
     steps = {s["id"]: s for s in doc["steps"]}
     assert doc["trigger"] == {"tag_added": "新客"} and doc["goal"] == {"event": "Second Order"}
-    assert steps["await-1"]["wait_for"] == {"event": "Order Completed", "timeout": "2d", "on_timeout": "send-2"}
-    assert steps["send-2"] == {"id": "send-2", "send": {"channel": "sms", "template": "coupon"}, "next": "exit"}
+    wait_for = {"event": "Order Completed", "timeout": "2d", "on_timeout": "send-2"}
+    assert steps["await-1"]["wait_for"] == wait_for
+    coupon_step = {"id": "send-2", "send": {"channel": "sms", "template": "coupon"}, "next": "exit"}
+    assert steps["send-2"] == coupon_step
     assert [(v["name"], v["weight"], v["next"]) for v in steps["ab-1"]["split"]["variants"]] == [
         ("A", 50, "send-3"),
         ("B", 50, "send-4"),

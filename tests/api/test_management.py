@@ -607,6 +607,8 @@ EXPECTED_ROUTES = {
     ("post", "/api/v1/journeys/editor/validate"),
     ("post", "/api/v1/journeys/timelines"),
     ("get", "/api/v1/journeys/{key}/timeline"),
+    ("get", "/api/v1/journeys/{key}/versions"),
+    ("get", "/api/v1/journeys/{key}/versions/{version}"),
     ("get", "/api/v1/journeys/{key}/steps/{step}/contacts"),
     ("get", "/api/v1/journeys/{key}/steps/{step}/contacts.csv"),
     ("get", "/api/v1/providers"),

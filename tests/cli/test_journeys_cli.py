@@ -126,6 +126,20 @@ def test_create_start_list_show(cli: Cli, tmp_path: Path) -> None:
     assert "welcome" in cli("journeys", "list").stdout
 
 
+def test_versions_lists_who_saved_what(cli: Cli, tmp_path: Path) -> None:
+    cli("journeys", "create", str(write(tmp_path / "j.yaml", JOURNEY)))
+    second = {**JOURNEY, "steps": JOURNEY["steps"][:2]}
+    cli("journeys", "update", "welcome", str(write(tmp_path / "j2.yaml", second)))
+    history = cli.json("journeys", "versions", "welcome")
+    assert [(v["version"], v["actor"], v["changes"]["removed"]) for v in history] == [
+        (2, "cli", ["later"]),
+        (1, "cli", []),
+    ]
+    assert "later" in cli("journeys", "versions", "welcome").stdout
+    assert yaml.safe_load(cli("journeys", "versions", "welcome", "--show", "1").stdout) == JOURNEY
+    assert flat("no saved version 5") in cli.fails("journeys", "versions", "welcome", "--show", "5")
+
+
 def test_a_draft_unless_start_then_pause_and_start(cli: Cli, tmp_path: Path) -> None:
     draft = cli("journeys", "create", str(write(tmp_path / "j.json", JOURNEY)))
     assert flat(draft.stdout) == flat("Journey welcome: draft (version 1).")

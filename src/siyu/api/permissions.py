@@ -110,6 +110,8 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/journeys/editor/validate"): P.JOURNEYS_READ,
     ("POST", "/api/v1/journeys/timelines"): P.JOURNEYS_WRITE,
     ("GET", "/api/v1/journeys/{key}/timeline"): P.JOURNEYS_READ,
+    ("GET", "/api/v1/journeys/{key}/versions"): P.JOURNEYS_READ,
+    ("GET", "/api/v1/journeys/{key}/versions/{version}"): P.JOURNEYS_READ,
     ("GET", "/api/v1/journeys/{key}/steps/{step}/contacts"): P.JOURNEYS_READ,
     # masked unless the caller holds pii.export (checked by the handler); audited
     ("GET", "/api/v1/journeys/{key}/steps/{step}/contacts.csv"): P.JOURNEYS_READ,

@@ -149,13 +149,14 @@ def test_a_draft_unless_start_then_pause_and_start(cli: Cli, tmp_path: Path) -> 
     assert flat(cli("journeys", "start", "welcome").stdout) == flat("Journey welcome: active (version 1).")
 
 
-def test_update_only_when_paused(cli: Cli, tmp_path: Path) -> None:
+def test_updating_a_running_journey_makes_a_new_version(cli: Cli, tmp_path: Path) -> None:
+    """Contacts inside stay at their step ids (docs/journeys.md, "Editing a running journey")."""
     cli("journeys", "create", str(write(tmp_path / "j.yaml", JOURNEY)), "--start")
     v2 = write(tmp_path / "v2.yaml", {**JOURNEY, "name": "v2"})
-    assert "pause" in cli.fails("journeys", "update", "welcome", str(v2))
-    cli("journeys", "pause", "welcome")
     updated = cli.json("journeys", "update", "welcome", str(v2))
-    assert (updated["version"], updated["name"]) == (2, "v2")
+    assert (updated["version"], updated["name"], updated["status"]) == (2, "v2", "active")
+    versions = cli.json("journeys", "versions", "welcome")
+    assert [v["version"] for v in versions] == [2, 1]  # newest first
 
 
 def test_invalid_journey_file_fails_with_the_field_path(cli: Cli, tmp_path: Path) -> None:

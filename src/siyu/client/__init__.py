@@ -14,6 +14,7 @@ from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
+from siyu.client.lists import ContactsClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
@@ -48,6 +49,7 @@ class Siyu:
         self.privacy = PrivacyClient(context)
         self.retention = RetentionClient(context)
         self.audit = AuditClient(context)
+        self.contacts = ContactsClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

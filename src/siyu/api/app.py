@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from siyu import __version__
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.economics.spend import SpendImportError
-from siyu.api import analytics, auth, content, ingest, journeys, layers, management, privacy, retention
+from siyu.api import analytics, auth, content, ingest, journeys, layers, lists, management, privacy, retention
 from siyu.api.errors import error_response, install_error_answers, install_openapi
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
@@ -25,6 +25,7 @@ from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
+from siyu.exports.tabular import ExportFormatError
 from siyu.ingest.dead_letters import PurgeDeadLetters
 from siyu.ingest.jobs import ImportJobNotFound
 from siyu.ingest.readers import ImportFileError
@@ -32,6 +33,7 @@ from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
 from siyu.privacy.schemas import PrivacyError
+from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
 from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
@@ -53,6 +55,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ImportJobNotFound, 404),
     (SpendImportError, 422),
     (SegmentNotFound, 404),
+    (ListError, 422),
+    (ExportFormatError, 422),
     (SegmentError, 409),
     (TagNotFound, 404),
     (TagConflict, 409),
@@ -156,6 +160,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     for router in (
         management.router,
         layers.router,
+        lists.router,
         content.router,
         journeys.router,
         analytics.router,

@@ -15,7 +15,7 @@ PEOPLE = [
     ("王小明", "13800135678", "wang@example.com", "vip"),
     ("李四", "13912345678", None, "vip"),
     ("张三", "13700001234", "zhang@example.cn", None),
-    ("=HYPERLINK(\"http://x\")", "13600009999", None, None),
+    ('=HYPERLINK("http://x")', "13600009999", None, None),
 ]
 
 

@@ -175,7 +175,14 @@ class SegmentService:
             raw = {"definition": raw}  # a bare definition: the name and tag stay
         if isinstance(raw, dict):
             # Fields left out keep their value (``tag: null`` stops the sync).
-            raw = {"key": key, "kind": seg.kind, "name": seg.name, "tag": seg.tag_key, **raw}
+            raw = {
+                "key": key,
+                "kind": seg.kind,
+                "name": seg.name,
+                "tag": seg.tag_key,
+                "definition": seg.definition,
+                **raw,
+            }
         spec = s.parse_spec(raw)
         if spec.key != key:
             raise s.SegmentDefinitionError("key", f"an edit keeps the key {key!r} (got {spec.key!r})")

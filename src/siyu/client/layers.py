@@ -178,6 +178,14 @@ class SegmentsClient(_Part):
             result = svc.update(key, load(spec), actor=actor)
             return {**segment_dict(svc.get(key)), "recompute": result.to_dict()}
 
+    def choices(self) -> dict[str, Any]:
+        """Names the builder offers: events (with their properties), tags, channels, RFM
+        segment names and segments, read from the data."""
+        from siyu.segments.choices import choices
+
+        with self._work(write=False) as (s, wh):
+            return choices(s, wh.conn, RfmService(s, wh).rules())
+
     def versions(self, key: str) -> list[dict[str, Any]]:
         """Every saved version, newest first: number, name, tag, definition, who and when."""
         with self._work(write=False) as (s, wh):

@@ -107,6 +107,7 @@ def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> 
         "contacts.html",
         q=q,
         q_shown=redact_reference(q),  # headings repeat a searched phone masked, like the results
+        q_private=redact_reference(q) != q,
         rows=rows,
         found=found,
         page=page,
@@ -132,7 +133,7 @@ async def contacts_bulk(request: Request) -> Response:
     action = str(form.get("action", ""))
     flt = _filter({k: str(form.get(k, "")) for k in FILTER_FIELDS})
     ids: list[int] | None = None
-    if form.get("scope") != "all":
+    if form.get("scope") != "all" or form.get("scope_lock"):
         try:
             ids = [int(v) for v in form.getlist("ids")]
         except ValueError:

@@ -89,6 +89,7 @@ def test_an_operators_afternoon(
     page.goto(f"{base}/console/segments/new")
     page.fill("#segment-key", "vip")
     page.fill("#segment-name", "VIP 客户")
+    page.click("#segment-advanced summary")  # the JSON is folded under 高级
     page.fill("#segment-definition", '{"type": "tags", "match": "any", "tags": ["VIP"]}')
     expect(page.locator("#segment-count")).to_have_text("1", timeout=30_000)
     shot(page, "4-segment", request)

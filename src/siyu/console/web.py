@@ -19,9 +19,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from siyu import __version__
 from siyu.api.security import SAFE_METHODS, csrf_ok, resolve_principal
-from siyu.brand import DEFAULT_TIMEZONE
 from siyu.auth.roles import ROLE_NAMES, Permission
 from siyu.auth.service import Principal
+from siyu.brand import DEFAULT_TIMEZONE
 from siyu.console.format import FILTERS
 from siyu.console.permissions import ANONYMOUS
 from siyu.console.texts import LANGUAGES, tr

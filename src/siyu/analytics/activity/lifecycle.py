@@ -121,7 +121,7 @@ class LifecycleRunner(QueryRunner[LifecycleParams, LifecycleResult]):
             .where(
                 *conds,
                 EVENTS.c.timestamp >= lo,
-                EVENTS.c.timestamp < zone.utc(period_start(p.period, last + 1)),
+                EVENTS.c.timestamp < hi,
             )
             .group_by(EVENTS.c.contact_id)
             .subquery("bitmaps")

@@ -1,24 +1,29 @@
 """The dashboard (概览) on a small hand-made brand: every number is counted by hand from the
-calls below (channels, orders, today's sends, stages), and an empty brand renders cleanly."""
+calls below (channels, orders, today's sends, stages), and an empty brand renders cleanly.
+
+Days are the brand's (Asia/Shanghai, the default): today's events sit at 00:00 Beijing time,
+which is 16:00 UTC of the day before, so a dashboard counting UTC days would miss them."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from siyu.store.models import OutboxMessage
 
-TODAY = datetime.now(UTC).date()
+BEIJING = ZoneInfo("Asia/Shanghai")
+TODAY = datetime.now(BEIJING).date()
 
 
 def at(days_ago: int, hour: int = 10) -> str:
-    """A UTC time ``days_ago`` days before today; today's events sit at midnight (never in
+    """A Beijing time ``days_ago`` days before today; today's events sit at midnight (never in
     the future whenever the test runs)."""
     day = TODAY - timedelta(days=days_ago)
-    return datetime.combine(day, time(0 if days_ago == 0 else hour), tzinfo=UTC).isoformat()
+    return datetime.combine(day, time(0 if days_ago == 0 else hour), tzinfo=BEIJING).isoformat()
 
 
 def call(user: str, event: str, days_ago: int, state: str | None = None, **props: Any) -> dict[str, Any]:
@@ -85,8 +90,8 @@ def brand(server) -> dict[str, int]:
     s.stages.set("customer_no:u0", "conversion")
     s.stages.set("customer_no:u3", "conversion")
     s.stages.set("customer_no:u1", "retention")
-    now = datetime.now(UTC)
-    midnight = datetime.combine(TODAY, time(), tzinfo=UTC)
+    now = datetime.now(BEIJING)
+    midnight = datetime.combine(TODAY, time(), tzinfo=BEIJING)
     with s.ctx.db.session() as session:
         session.add_all(
             [
@@ -99,7 +104,7 @@ def brand(server) -> dict[str, int]:
             ]
         )
         session.commit()
-    assert now.date() == TODAY, "the test crossed midnight (UTC); run it again"
+    assert now.date() == TODAY, "the test crossed midnight (Beijing time); run it again"
     return ids
 
 

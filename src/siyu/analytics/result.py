@@ -77,8 +77,17 @@ class AnalysisResult:
         ).decode()
 
     def to_csv(self) -> str:
+        """The main table as CSV. Days and times are the analysis's local ones: when it ran in a
+        named zone (every interface passes the brand's), their headers say which
+        (``day (Asia/Shanghai)``), so a spreadsheet read later is not taken for UTC."""
+        table = safe_table(self.frame())  # no cell a spreadsheet would run
+        zone = getattr(getattr(self, "params", None), "timezone", None)
+        if zone:
+            table = table.rename_columns(
+                [f"{f.name} ({zone})" if pa.types.is_temporal(f.type) else f.name for f in table.schema]
+            )
         buf = io.BytesIO()
-        pacsv.write_csv(safe_table(self.frame()), buf)  # no cell a spreadsheet would run
+        pacsv.write_csv(table, buf)
         return buf.getvalue().decode()
 
     def to_html(self) -> str:

@@ -16,7 +16,7 @@ Where it comes from, first match wins:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:  # config validates its zones here: no import cycle, and no store at import
@@ -35,8 +35,10 @@ class ZoneError(ValueError):
     """Not a time zone this installation knows (IANA name such as ``Asia/Shanghai``)."""
 
     def __init__(self, name: object) -> None:
-        super().__init__(f"unknown time zone {name!r}: expected an IANA name such as Asia/Shanghai")
+        self.message = f"unknown time zone {name!r}: expected an IANA name such as Asia/Shanghai"
+        super().__init__(self.message)
         self.name = name
+        self.field = "timezone"
 
 
 def check_zone(name: object) -> str:
@@ -78,3 +80,28 @@ def set_brand_timezone(session: Session, name: str) -> str:
     zone = check_zone(name)
     put_setting(session, SETTING, zone)
     return zone
+
+
+def describe(session: Session, settings: Settings) -> dict[str, Any]:
+    """The brand zone and where it comes from: ``{"timezone", "source", "stored", "pinned"}``
+    (source: ``environment``, ``stored`` or ``default``; with ``pinned`` set, a stored zone has
+    no effect until the variable is removed)."""
+    pinned = env_timezone(settings)
+    stored = stored_timezone(session)
+    source = "environment" if pinned else "stored" if stored else "default"
+    return {
+        "timezone": pinned or stored or DEFAULT_TIMEZONE,
+        "source": source,
+        "stored": stored,
+        "pinned": pinned,
+    }
+
+
+def change(session: Session, settings: Settings, name: str, actor: str) -> dict[str, Any]:
+    """Store the brand zone (audited; the caller commits) and describe the result."""
+    from siyu.audit.service import record
+
+    before = stored_timezone(session)
+    zone = set_brand_timezone(session, name)
+    record(session, actor, "brand.timezone", "setting", SETTING, {"from": before, "to": zone})
+    return describe(session, settings)

@@ -81,6 +81,10 @@ class AppContext:
         self._zone = (time.monotonic(), zone)
         return zone
 
+    def forget_timezone(self) -> None:
+        """Read the stored zone again on next use (after it changed)."""
+        self._zone = None
+
     def profiles(self, session: Session) -> ProfileService:
         return ProfileService(session, self.keyring, self.rules, self.parser.pii)
 

@@ -128,7 +128,7 @@ def test_dashboard_numbers_are_exact(server, brand, console_as) -> None:
     assert value(html, "orders-total") == "4"
     assert value(html, "customers-total") == "3"
     assert float(value(html, "revenue-total")) == pytest.approx(180.5)
-    assert "180.50" in html
+    assert "¥180.50" in html
     # sends today: two SMS (sent, delivered) and one WeCom; one still pending
     assert rows(html, "sends-table", "channel", "sent") == {"sms": 2, "wecom": 1}
     assert value(html, "sent-today") == "3"
@@ -148,6 +148,7 @@ def test_dashboard_range_of_90_days_counts_older_orders(server, brand, console_a
     assert value(html, "customers-total") == "4"
     assert float(value(html, "revenue-total")) == pytest.approx(1179.5)
     assert value(html, "mau") == "5"  # MAU stays "trailing 30 days"
+    assert "¥1,179.50" in html
     # an unknown range falls back to 30 days rather than failing
     assert value(console_as("viewer").get("/console/?days=13").text, "orders-total") == "4"
 

@@ -39,10 +39,10 @@ def test_each_page_renders_for_a_role_that_may_see_it_and_refuses_one_that_may_n
 
 def test_index_links_only_to_pages_the_user_may_use(console_as: Callable[[str], Any]) -> None:
     viewer = console_as("viewer").get("/console/settings").text
-    assert re.findall(r'data-section="([^"]+)"', viewer) == ["channels"]
+    assert re.findall(r'data-section="([^"]+)"', viewer) == ["channels", "brand"]
     admin = console_as("admin").get("/console/settings").text
     sections = re.findall(r'data-section="([^"]+)"', admin)
-    assert sections == ["channels", "providers", "users", "roles", "api-keys", "audit", "retention"]
+    assert sections == ["channels", "providers", "users", "roles", "api-keys", "audit", "retention", "brand"]
     for href in re.findall(r'<a class="card" href="([^"]+)"', admin):  # no dead links
         assert console_as("admin").get(href).status_code == 200, href
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from siyu import brand
 from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
@@ -50,6 +51,20 @@ class Siyu:
         self.audit = AuditClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
+    def timezone(self) -> dict[str, Any]:
+        """The brand's time zone and where it comes from (``{"timezone": "Asia/Shanghai",
+        "source": "default"|"stored"|"environment", "stored": …, "pinned": …}``)."""
+        with self.ctx.db.session() as s:
+            return brand.describe(s, self.ctx.settings)
+
+    def set_timezone(self, name: str, actor: str = "python") -> dict[str, Any]:
+        """Store the brand's time zone (an IANA name; ``ZoneError`` otherwise). SIYU_TIMEZONE,
+        when set, still wins: the answer says so (``source``)."""
+        with self.ctx.db.session() as s:
+            out = brand.change(s, self.ctx.settings, name, actor)
+        self.ctx.forget_timezone()
+        return out
+
     def migrate(self) -> None:
         self.ctx.db.upgrade()
 

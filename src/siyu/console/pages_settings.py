@@ -50,6 +50,7 @@ SECTIONS: tuple[tuple[str, str, P], ...] = (
     ("settings_api_keys", "/console/settings/api-keys", P.KEYS_MANAGE),
     ("settings_audit", "/console/settings/audit", P.AUDIT_READ),
     ("settings_retention", "/console/settings/retention", P.RETENTION_MANAGE),
+    ("settings_brand", "/console/settings/brand", P.CHANNELS_READ),
 )
 
 

@@ -132,11 +132,7 @@ class LifecycleRunner(QueryRunner[LifecycleParams, LifecycleResult]):
             .where(
                 *conds,
                 EVENTS.c.timestamp < lo,
-                EVENTS.c.contact_id.in_(
-                    select(CONTACTS.c.id).where(
-                        CONTACTS.c.created_at >= shown_from
-                    )
-                ),
+                EVENTS.c.contact_id.in_(select(CONTACTS.c.id).where(CONTACTS.c.created_at >= shown_from)),
             )
             .distinct()
             .subquery("earlier")

@@ -6,6 +6,7 @@ capability, commits, and returns plain data.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,8 @@ class Siyu:
             self.ctx.settings.dead_letter_dir,
             self.ctx.parser,
             batch_size,
-            IngestLimits.from_settings(self.ctx.settings),
+            # a time without an offset in a file is the brand's local time (docs/configuration.md)
+            replace(IngestLimits.from_settings(self.ctx.settings), naive_zone=self.ctx.timezone()),
             keyring=self.ctx.keyring,
         )
         settings = self.ctx.settings

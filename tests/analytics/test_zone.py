@@ -117,3 +117,13 @@ def test_dashboard_today_is_the_brands(warehouse: Warehouse, ctx: AppContext) ->
         utc = dashboard(session, src, today=date(2026, 3, 2), days=7, timezone="UTC")
         assert utc.dau == 0 and [r["day"] for r in utc.orders_by_day] == [date(2026, 3, 1)]
         assert utc.new_today == 0
+
+
+def test_attribution_days_are_local(warehouse: Warehouse) -> None:
+    src = warehouse.load(events(), touches=[(1, 7, datetime(2026, 3, 1, 12, 0))])
+    params = {"model": "last_touch", "from": "2026-03-02", "to": "2026-03-02"}
+    local = run("attribution", params, src).to_dict()
+    utc = run("attribution", params, src, "UTC").to_dict()
+    # the order at 00:30 Beijing on 03-02 (16:30 UTC on 03-01) is in the local day only
+    assert sum(r["conversions"] for r in local) == 1
+    assert sum(r["conversions"] for r in utc) == 0

@@ -127,3 +127,14 @@ def test_attribution_days_are_local(warehouse: Warehouse) -> None:
     # the order at 00:30 Beijing on 03-02 (16:30 UTC on 03-01) is in the local day only
     assert sum(r["conversions"] for r in local) == 1
     assert sum(r["conversions"] for r in utc) == 0
+
+
+def test_roi_acquisition_days_are_local(warehouse: Warehouse, ctx: AppContext) -> None:
+    src = warehouse.load(events())
+    params = {"from": "2026-03-02", "to": "2026-03-02"}
+    with ctx.db.session() as session:
+        local = run_analysis("roi", {**params, "timezone": BJ}, src, session).to_dict()
+        utc = run_analysis("roi", {**params, "timezone": "UTC"}, src, session).to_dict()
+    # c1 first seen at 00:10 Beijing on 03-02 and ordered ¥35.04 at 00:30
+    assert (local["total"]["acquired"], local["total"]["revenue"]) == (1, pytest.approx(35.04))
+    assert (utc["total"]["acquired"], utc["total"]["revenue"]) == (0, 0)

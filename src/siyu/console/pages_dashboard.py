@@ -44,6 +44,7 @@ def dashboard_page(request: Request, days: int = DEFAULT_DAYS) -> HTMLResponse:
     return render(
         request,
         "dashboard.html",
+        zone=data.timezone,
         d=data,
         ranges=RANGES,
         unattributed=UNATTRIBUTED,

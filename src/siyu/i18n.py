@@ -129,6 +129,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "第 {line} 行，{field}：{reason}",
     },
     "more_errors": {"en": "… and {n} more", "zh": "……另有 {n} 条"},
+    "import_note": {
+        "en": "row {line}, {field}: {reason}",
+        "zh": "第 {line} 行，{field}：{reason}",
+    },
+    "import_columns": {"en": "How the columns map", "zh": "列映射"},
+    "import_column": {"en": "column", "zh": "列"},
+    "import_field": {"en": "field", "zh": "字段"},
+    "import_how": {"en": "why", "zh": "依据"},
+    "import_how_given": {"en": "--map", "zh": "--map 指定"},
+    "import_how_identifier": {"en": "identifier name", "zh": "标识名称"},
+    "import_how_alias": {"en": "known header", "zh": "常用表头"},
+    "import_how_own": {"en": "its own name", "zh": "沿用列名"},
+    "import_how_skipped": {"en": "skipped", "zh": "跳过"},
+    "import_dry_run": {
+        "en": "Dry run: {valid} rows would be imported, {rejected} rejected ({lines} rows); nothing was written.",
+        "zh": "预检：可导入 {valid} 行，拒绝 {rejected} 行（共 {lines} 行）；未写入任何数据。",
+    },
+    "import_all_rejected": {
+        "en": "Nothing was imported: all {lines} rows were rejected.",
+        "zh": "未导入任何数据：全部 {lines} 行均被拒绝。",
+    },
     "not_found": {"en": "Not found: {what}", "zh": "未找到：{what}"},
     "error": {"en": "Error: {what}", "zh": "错误：{what}"},
     "source_created": {

@@ -9,6 +9,7 @@ from siyu.console.texts import (
     common,
     contacts,
     dashboard,
+    imports,
     journeys,
     privacy,
     retention,
@@ -17,7 +18,7 @@ from siyu.console.texts import (
 )
 
 LANGUAGES = ("zh", "en")
-MODULES = (common, dashboard, contacts, segments, journeys, analytics, settings, privacy, retention)
+MODULES = (common, dashboard, contacts, imports, segments, journeys, analytics, settings, privacy, retention)
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 
 

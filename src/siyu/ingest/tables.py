@@ -39,10 +39,12 @@ def sniff_encoding(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(4)
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    for encoding in ("utf-8", "gb18030"):
+        candidates: tuple[str, ...] = ("utf-8-sig",)
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ("utf-16",)
+    else:
+        candidates = ("utf-8", "gb18030")
+    for encoding in candidates:
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
             with path.open("rb") as fh:
@@ -144,10 +146,10 @@ class Table:
                 cells = [_cell(v) for v in values]
                 if not any(c not in (None, "") for c in cells):
                     continue
-                if not self.headers:
+                if not width:
                     while cells and cells[-1] in (None, ""):
                         cells.pop()
-                    self._plan(["" if c is None else str(c) for c in cells])
+                    self._plan(["" if c is None else str(c).strip() for c in cells])
                     width = len(self.headers)
                     if header_only:
                         return

@@ -185,6 +185,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "copy_written": {"en": "Copy written to {path}.", "zh": "副本已写入 {path}。"},
     "dnc_removed": {"en": "Do-not-contact entry {id} removed.", "zh": "已移除勿扰条目 {id}。"},
+    "demo_already": {
+        "en": "The demo brand is already loaded ({contacts} contacts); added {tags} tags, {segments} segments, "
+        "{templates} templates and {journeys} journeys that were missing.",
+        "zh": "演示品牌已存在（{contacts} 位联系人）；补充了缺少的标签 {tags} 个、人群 {segments} 个、模板 {templates} 个、旅程 {journeys} 个。",
+    },
     "demo_exists": {
         "en": "Data already present ({contacts} contacts); demo data not loaded again.",
         "zh": "已有数据（{contacts} 位联系人），不再重复生成演示数据。",

@@ -148,6 +148,10 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
 
 
 # --- serve / demo ---------------------------------------------------------------------------
+#: One size for ``siyu demo`` and ``siyu serve --demo``: both load the same brand.
+DEMO_CONTACTS = 5000
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Bind address. 监听地址。")] = "127.0.0.1",
@@ -155,7 +159,7 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Load demo data first when empty. 空库时先生成演示数据。")
     ] = False,
-    demo_contacts: Annotated[int, typer.Option(help="Demo size. 演示联系人数。")] = 5000,
+    demo_contacts: Annotated[int, typer.Option(help="Demo size. 演示联系人数。")] = DEMO_CONTACTS,
     workers: Annotated[
         int, typer.Option(help="Server processes (use the second core). 服务进程数。", min=1)
     ] = 1,
@@ -167,11 +171,10 @@ def serve(
 
     client = _client()
     if demo:
-        existing = client.stats()["contacts"]
-        if existing:
-            out.print(t("demo_exists", contacts=existing))
-        else:
+        try:
             _run_demo(client, demo_contacts, 90, 42, as_json=False)
+        except ValueError:  # another brand's data: serve it, leave it alone
+            out.print(t("demo_exists", contacts=client.stats()["contacts"]))
     first = client.users.ensure_first_owner(actor="serve")
     if first:
         url = f"http://{host}:{port}/console"
@@ -188,13 +191,15 @@ def serve(
 
 
 def _run_demo(client: Siyu, contacts: int, days: int, seed: int, as_json: bool) -> dict[str, Any]:
-    from siyu.demo.generator import DemoConfig, generate
+    from siyu.demo.generator import DemoConfig, load
 
     started = time.perf_counter()
-    summary = generate(client.ctx, DemoConfig(contacts=contacts, days=days, seed=seed))
+    summary = load(client.ctx, DemoConfig(contacts=contacts, days=days, seed=seed))
     result = {**summary, "seconds": round(time.perf_counter() - started, 2)}
     if as_json:
         _print_json(result)
+    elif summary["existing"]:
+        out.print(t("demo_already", contacts=summary["contacts"], **summary["created"]))
     else:
         out.print(
             t(
@@ -210,12 +215,13 @@ def _run_demo(client: Siyu, contacts: int, days: int, seed: int, as_json: bool) 
 
 @app.command()
 def demo(
-    contacts: Annotated[int, typer.Option(help="Persons to generate. 生成人数。", min=1)] = 10_000,
+    contacts: Annotated[int, typer.Option(help="Persons to generate. 生成人数。", min=1)] = DEMO_CONTACTS,
     days: Annotated[int, typer.Option(help="Days of history. 历史天数。", min=1)] = 90,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same brand). 随机种子。")] = 42,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a deterministic demo brand. 生成可复现的演示品牌数据。"""
+    """Load the deterministic demo brand: people, events up to now, tags, segments, templates
+    and running SOPs; again on a demo brand adds only what is missing. 生成可复现的演示品牌数据。"""
     from siyu.warehouse.store import WarehouseBusy
 
     with _client() as client:

@@ -242,7 +242,8 @@ def contacts_show(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a contact's profile, identifiers masked. 查看联系人画像。"""
+    """Show a contact's profile: identifiers (masked), traits, tags, touches, recent events and
+    changed traits. 查看联系人画像：标识、属性、标签、触点、近期行为与属性变更。"""
     from siyu.profiles.views import LookupError_
 
     with _client() as client:
@@ -253,16 +254,9 @@ def contacts_show(
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"#{data['id']}")
-    table.add_column("field")
-    table.add_column("value")
-    for ident in data["identifiers"]:
-        table.add_row(ident["type"], ident["value"])
-    for k, v in data["traits"].items():
-        table.add_row(k, str(v))
-    table.add_row("first_channel", str(data["first_channel"]))
-    table.add_row("events", str(data["event_count"]))
-    out.print(table)
+    from siyu.cli.profile_view import print_profile
+
+    print_profile(data)
 
 
 @contacts_app.command("consent")

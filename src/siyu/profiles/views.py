@@ -101,7 +101,7 @@ def profile(
     events = session.scalars(
         select(Event)
         .where(Event.contact_id == contact_id)
-        .order_by(Event.timestamp.desc())
+        .order_by(Event.timestamp.desc(), Event.id.desc())
         .limit(recent_events)
     )
     changes = history.changed_traits(history.trait_history(session, contact_id, pii=profiles.pii))

@@ -230,3 +230,19 @@ def test_parse_date_reads_what_spreadsheets_write() -> None:
     for bad in ("2000-02-30", "2023-02-29", "明天", "1990-13-01"):
         with pytest.raises(BadDate):
             parse_date(bad)
+
+
+def test_two_columns_of_one_identifier_keep_both(ctx: AppContext, tmp_path: Path) -> None:
+    """手机 and 联系电话 both map to phone: both numbers reach identity resolution, whose limit
+    (one phone per contact by default, SIYU_IDENTIFIER_LIMITS) keeps the first column's; a bad one
+    is noted and the row imported by the other."""
+    path = tmp_path / "two.csv"
+    path.write_text("手机,联系电话,姓名\n13800138000,13900139000,甲\n13700137000,123,乙\n", encoding="utf-8")
+    client = Siyu(ctx)
+    report = client.import_file(path, "contacts")
+    assert (report.accepted, report.rejected) == (2, 0)
+    assert [(n["line"], n["kind"]) for n in report.warnings] == [(3, "invalid_value")]
+    first = client.contact("13800138000")
+    assert first["traits"]["name"] == "甲"
+    assert [i["value"] for i in first["identifiers"] if i["type"] == "phone"] == ["138****8000"]
+    assert client.contact("13700137000")["traits"]["name"] == "乙"

@@ -58,22 +58,29 @@ class RowChecker:
         """Leave the bad identifiers out of a row that has a good one (the call is changed in
         place); notes for each value left out."""
         ids = call.get("identifiers") if isinstance(call, dict) else None
-        if not isinstance(ids, dict) or len(ids) < 2:
+        if not isinstance(ids, dict) or sum(len(v) if isinstance(v, list) else 1 for v in ids.values()) < 2:
             return []  # one identifier: validation accepts or rejects the row as it is
         bad: dict[str, str] = {}
+        kept: dict[str, list[Any]] = {}
         good = 0
-        for kind, value in ids.items():
-            try:
-                self.parser.parse(kind, value)
-                good += 1
-            except BlockedIdentifier:
-                pass  # a placeholder (0, null…): ignored by validation, neither good nor bad
-            except IdentifierError as exc:
-                bad[kind] = exc.reason
+        for kind, given in ids.items():
+            for value in given if isinstance(given, list) else [given]:
+                try:
+                    self.parser.parse(kind, value)
+                    good += 1
+                except BlockedIdentifier:
+                    pass  # a placeholder (0, null…): ignored by validation, neither good nor bad
+                except IdentifierError as exc:
+                    bad[kind] = exc.reason
+                    continue
+                kept.setdefault(kind, []).append(value)
         if not bad or not good:
             return []
         for kind in bad:
-            del ids[kind]
+            if kind in kept:
+                ids[kind] = kept[kind] if len(kept[kind]) > 1 else kept[kind][0]
+            else:
+                del ids[kind]
         return [
             {
                 "line": line,

@@ -27,6 +27,7 @@ from typing import Any
 
 from siyu.ingest.columns import DATE_FIELDS, BadDate, ColumnPlan, parse_date, plan_columns
 from siyu.ingest.readers import BadRecord, ImportFileError, row_to_call
+from siyu.profiles.identifiers import IDENTIFIER_PRIORITY
 
 _CHUNK = 1 << 20
 #: A row's notes: (column, kind, reason) — values left out of a row that is still imported.
@@ -179,6 +180,10 @@ class Table:
                     continue
             elif isinstance(value, datetime | date):
                 value = value.isoformat()
+            if plan.field in IDENTIFIER_PRIORITY and plan.field in row:
+                # two columns of one identifier (手机 and 联系电话): both are kept
+                before = row[plan.field]
+                value = [*(before if isinstance(before, list) else [before]), value]
             row[plan.field] = value
         return row_to_call(row, self.kind, {}), notes
 

@@ -149,7 +149,9 @@ def check_shape(raw: dict[str, Any], limits: IngestLimits) -> None:
             raise MessageError(_short(bad[0]), bad[1]) from exc
         raise MessageError("(call)", f"not representable as JSON: {exc}") from exc
     if len(blob) > limits.call_bytes:
-        raise MessageError("(call)", f"{len(blob)} bytes of JSON; at most {limits.call_bytes} bytes per call")
+        raise MessageError(
+            "(call)", f"{len(blob)} bytes of JSON; at most {limits.call_bytes} bytes per call"
+        )
     if blob.count(b"{") + blob.count(b"[") > limits.depth:  # fewer containers cannot nest deeper
         _check_depth(raw, limits.depth)
     if b"\\u0000" in blob:  # orjson writes NUL as \u0000 (a literal "\\u0000" text matches too)

@@ -201,3 +201,41 @@ def test_upload_without_csrf_is_refused(
         "/console/imports", data={"kind": "contacts"}, files={"file": ("a.csv", b"phone\n", "text/csv")}
     )
     assert resp.status_code == 403
+
+
+def test_preview_shows_the_mapping_and_imports_what_was_picked(
+    server: RunningServer, console_as: Callable[[str], ConsoleSession]
+) -> None:
+    operator = console_as("operator")
+    content = "手机,姓名,生日,备用\n13800138021,孙一,1990/5/1,x\n123,无号,2000-02-30,y\n".encode("gbk")
+    resp = upload(operator, "名单.csv", content, preview="1")
+    assert resp.status_code == 200, resp.text[:500]
+    page = resp.text
+    mapped = dict(re.findall(r'<tr class="import-column" data-column="([^"]+)" data-field="([^"]+)">', page))
+    assert mapped == {"手机": "phone", "姓名": "name", "生日": "birthday", "备用": "备用"}
+    assert 'data-outcome="partial"' in page and 'class="import-error" data-line="3"' in page
+    assert server.client.stats()["contacts"] == 0  # the preview wrote nothing
+    token = re.search(r'name="token" value="([0-9a-f]{32})"', page)
+    assert token
+    form = {"csrf_token": operator.csrf, "token": token.group(1), "kind": "contacts", "format": ""}
+    for i, column in enumerate(["手机", "姓名", "生日", "备用"], start=1):
+        form[f"column_{i}"] = column
+        form[f"field_{i}"] = {"备用": "-", "姓名": "full_name"}.get(column, mapped[column])
+    started = operator.post("/console/imports/start", data=form, follow_redirects=False)
+    final = wait_done(operator, job_of(started))[-1]
+    assert (final["accepted"], final["rejected"]) == (1, 1)
+    assert server.client.contact("13800138021")["traits"] == {"full_name": "孙一", "birthday": "1990-05-01"}
+    again = operator.post("/console/imports/start", data=form, follow_redirects=False)
+    assert again.status_code == 422  # the staged file was imported and removed
+
+
+def test_an_import_that_rejected_every_row_is_shown_as_failed(
+    server: RunningServer, console_as: Callable[[str], ConsoleSession]
+) -> None:
+    operator = console_as("operator")
+    job_id = job_of(upload(operator, "bad.csv", b"phone,name\n123,a\n456,b\n"))
+    final = wait_done(operator, job_id)[-1]
+    assert (final["status"], final["outcome"], final["accepted"]) == ("done", "failed", 0)
+    page = operator.get(f"/console/imports/{job_id}").text
+    assert 'data-outcome="failed"' in page and 'class="flash err"' in page
+    assert 'class="flash ok"' not in page and "Import finished" not in page

@@ -33,7 +33,7 @@ TEXT: dict[str, dict[str, str]] = {
     "imports_how_alias": {"zh": "自动识别", "en": "recognised header"},
     "imports_how_own": {"zh": "沿用列名", "en": "its own name"},
     "imports_how_skipped": {"zh": "跳过", "en": "skipped"},
-    "imports_direct": {"zh": "直接导入", "en": "Import directly"},
+    "imports_direct": {"zh": "跳过预览，直接开始导入", "en": "Skip the preview and start the import"},
     "imports_confirm": {"zh": "确认并开始导入", "en": "Start the import"},
     "imports_field_name": {"zh": "姓名", "en": "Name"},
     "imports_field_gender": {"zh": "性别", "en": "Gender"},

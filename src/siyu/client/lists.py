@@ -31,11 +31,10 @@ class ContactsClient:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    @property
-    def zone(self) -> str:
-        """The brand's time zone: exports write times in it."""
-        with self.ctx.db.session() as s:
-            return brand.brand_timezone(s, self.ctx.settings)
+    def _zone(self, s: Session) -> str:
+        """The brand's time zone (filters by day and exports use it), read in the caller's
+        session: a second session would wait on the first's write lock on SQLite."""
+        return brand.brand_timezone(s, self.ctx.settings)
 
     def _ids(
         self, s: Session, ids: Sequence[int] | None, flt: ContactFilter | dict[str, Any] | None
@@ -51,7 +50,7 @@ class ContactsClient:
                 if survivor is not None:
                     out[survivor] = None
             return list(out)
-        return all_ids(s, profiles, self.ctx.parser, _filter(flt), self.zone)
+        return all_ids(s, profiles, self.ctx.parser, _filter(flt), self._zone(s))
 
     def list(
         self, flt: ContactFilter | dict[str, Any] | None = None, limit: int = 50, offset: int = 0
@@ -59,7 +58,9 @@ class ContactsClient:
         """``{"total": N, "rows": [...]}``: a page of the filtered list, identifiers masked."""
         with self.ctx.db.session() as s:
             profiles = self.ctx.profiles(s)
-            ids, total = list_contacts(s, profiles, self.ctx.parser, _filter(flt), self.zone, limit, offset)
+            ids, total = list_contacts(
+                s, profiles, self.ctx.parser, _filter(flt), self._zone(s), limit, offset
+            )
             return {"total": total, "rows": contact_rows(s, profiles, ids)}
 
     def tag(
@@ -114,7 +115,7 @@ class ContactsClient:
                 what=what,
                 reveal=reveal,
                 lang=lang,
-                zone=self.zone,
+                zone=self._zone(s),
                 sheet="客户" if lang == "zh" else "Contacts",
             )
 
@@ -138,6 +139,6 @@ class ContactsClient:
                 what=f"segment:{key}",
                 reveal=reveal,
                 lang=lang,
-                zone=self.zone,
+                zone=self._zone(s),
                 sheet=seg.name,
             )

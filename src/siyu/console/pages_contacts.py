@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from siyu import brand
 from siyu.api.deps import get_client, unit_of_work
 from siyu.api.files import file_response
 from siyu.auth.roles import Permission as P
@@ -80,7 +81,7 @@ def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> 
                 profiles,
                 client.ctx.parser,
                 flt,
-                client.contacts.zone,
+                brand.brand_timezone(session, client.ctx.settings),
                 PAGE_SIZE,
                 (page - 1) * PAGE_SIZE,
             )

@@ -13,6 +13,8 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.measure import Measurement
 
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.result import AnalysisResult
@@ -52,7 +54,13 @@ def emit(result: AnalysisResult, as_json: bool, as_csv: bool) -> None:
     else:
         from siyu.cli.analytics.table import result_table
 
-        out.print(result_table(result))
+        table = result_table(result)
+        if out.is_terminal:
+            out.print(table)
+            return
+        # Never cut a value short ("me…"): piped output (80 columns) is as wide as the table.
+        wide = Measurement.get(out, out.options.update(width=10_000), table).maximum
+        Console(width=max(out.width, wide), markup=False, highlight=False).print(table)
 
 
 def run_and_emit(kind: str, params: dict[str, Any], as_json: bool, as_csv: bool) -> None:

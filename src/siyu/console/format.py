@@ -133,9 +133,8 @@ def ticks(text: str) -> Markup:
     """``{{ doc | ticks }}``: parts of ``text`` quoted in backticks (parameter names, values the
     reader types as they are) set as ``<code translate="no">``, the rest escaped."""
     parts = str(text).split("`")
-    return Markup("").join(
-        Markup('<code translate="no">{}</code>').format(p) if i % 2 else escape(p) for i, p in enumerate(parts)
-    )
+    quoted = Markup('<code translate="no">{}</code>')
+    return Markup("").join(quoted.format(p) if i % 2 else escape(p) for i, p in enumerate(parts))
 
 
 @pass_context

@@ -24,6 +24,7 @@ from siyu.auth.schemas import key_dict, user_dict
 from siyu.auth.service import MIN_PASSWORD, AuthError, AuthForbidden, AuthNotFound, AuthService
 from siyu.console.permissions import RouteTable
 from siyu.console.texts.audit import OBJECTS as AUDIT_OBJECTS
+from siyu.console.texts.audit import is_request
 from siyu.console.web import PageError, language, principal_of, render, text
 
 P = Permission
@@ -293,6 +294,7 @@ def audit_page(
         entries=entries,
         filters=filters,
         actions=known_actions,
+        audit_request=is_request,
         target_types=sorted(set(AUDIT_OBJECTS) | {filters["target_type"]} - {""}),
         older=older,
         newest=newest,

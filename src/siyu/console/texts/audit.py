@@ -3,7 +3,7 @@
 
 An action is ``<object>.<verb>``; most read as the verb's label before the object's
 (创建 + 渠道), the rest are listed whole in ``ACTIONS``. A request the console or the API logged
-(``POST /console/segments/preview``) reads as 请求 with the method and path shown as code. An
+(``POST /console/segments/preview``) reads as its method's verb (提交) and the path as code. An
 action, object or verb in no table is shown as it is, so the zh crawler names it."""
 
 from __future__ import annotations

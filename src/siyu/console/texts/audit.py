@@ -168,7 +168,8 @@ def action(code: Any, lang: str) -> Markup:
     noun, _, verb = text.partition(".")
     if noun in OBJECTS and verb in VERBS:
         if lang == "zh":
-            return escape(VERBS[verb][0] + OBJECTS[noun][0])
+            obj = OBJECTS[noun][0]
+            return escape(VERBS[verb][0] + (" " if obj[0].isascii() else "") + obj)  # 创建 API 密钥
         return escape(f"{OBJECTS[noun][1].capitalize()} {VERBS[verb][1]}")
     return escape(text)
 

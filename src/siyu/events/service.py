@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu import audit
+from siyu.audit import service as audit
 from siyu.events.defaults import PROPERTIES, builtin
 from siyu.events.repository import CatalogueRepository
 from siyu.events.schemas import CatalogueError, CatalogueNotFound, EventDefinitionUpdate

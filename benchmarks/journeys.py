@@ -13,8 +13,16 @@
   worker(s) run them (resume → send → exit) and the lag is claim time minus due time, p99.
   Reported for SQLite (``lag_p99_s``) and PostgreSQL with two workers (``postgres_lag_p99_s``).
 
-The outbox is not dispatched here (no provider): this measures the engine. Last line: one JSON
-object with the figures.
+* ``dispatch_per_s`` (``--dispatch N``, default 6000; 0 skips): the outbox dispatcher sends N
+  queued messages on SQLite against a local provider answering in ``--latency`` (50 ms), in
+  its own process on 127.0.0.1, counting what it received: ``webhook`` (a minimal asyncio
+  receiver) and ``tencent_sms`` (the Tencent SMS emulator of tests/emulators, a per-message
+  API checking signatures and fields). The providers are configured with ``concurrency``
+  ``--concurrency`` and ``rate_per_s`` ``--rate``; ``*_peak_1s`` is the most requests the
+  provider saw in any one-second window (never above the rate). ``--dispatch-only`` skips the
+  engine phases.
+
+The engine phases do not dispatch (no provider). Last line: one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -234,6 +242,179 @@ def bench(url: str, data_dir: Path, args: argparse.Namespace, workers: int) -> d
     return result
 
 
+# --- dispatch ---------------------------------------------------------------------------------
+def _webhook_receiver(port_q: Any, done: Any, latency: float, seconds: float, out: Any) -> None:
+    """A minimal HTTP/1.1 keep-alive receiver: answers 200 after ``latency``, notes arrivals,
+    stops after ``seconds``."""
+    import asyncio
+
+    arrivals: list[float] = []
+    keys: set[str] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                arrivals.append(time.monotonic())
+                length, key = 0, ""
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.lower() == b"content-length":
+                        length = int(value)
+                    elif name.lower() == b"idempotency-key":
+                        key = value.strip().decode()
+                await reader.readexactly(length)
+                keys.add(key)
+                await asyncio.sleep(latency)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def run() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, backlog=1024)
+        port_q.put(server.sockets[0].getsockname()[1])
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not done.is_set():  # the parent says when it is done
+            await asyncio.sleep(0.1)
+        server.close()
+
+    asyncio.run(run())
+    out.put((arrivals, len(keys)))
+
+
+def _sms_provider(port_q: Any, done: Any, latency: float, seconds: float, out: Any) -> None:
+    """The Tencent SMS emulator of the test suite, each answer ``latency`` late."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from http.server import ThreadingHTTPServer
+
+    from tests.emulators.tencent_sms import TencentSmsEmulator
+
+    ThreadingHTTPServer.request_queue_size = 1024  # this process only: ~100 connections at once
+
+    arrivals: list[float] = []
+
+    class Slow(TencentSmsEmulator):
+        def handle(self, request: Any) -> Any:
+            arrivals.append(time.monotonic())
+            time.sleep(latency)
+            return super().handle(request)
+
+    emu = Slow(limits={"thirty_second": 10**6, "one_hour": 10**6, "daily": 10**6})
+    with emu.running() as url:
+        port_q.put(int(url.rsplit(":", 1)[1]))
+        deadline = time.monotonic() + seconds
+        done.wait(max(0.0, deadline - time.monotonic()))  # the parent says when it is done
+    out.put((arrivals, len(emu.sent_by_key())))
+
+
+def dispatch_bench(data_dir: Path, args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """Messages per second through the dispatcher against a provider in another process."""
+    from siyu.channels.dispatcher import Dispatcher
+
+    shutil.rmtree(data_dir, ignore_errors=True)
+    mp = multiprocessing.get_context("spawn")
+    port_q, out, done = mp.Queue(), mp.Queue(), mp.Event()
+    target = _webhook_receiver if kind == "webhook" else _sms_provider
+    bound = args.dispatch / 200 + 60  # the provider process stops by itself
+    proc = mp.Process(target=target, args=(port_q, done, args.latency, bound, out), daemon=True)
+    proc.start()
+    base = f"http://127.0.0.1:{port_q.get(timeout=30)}"
+    s = open_siyu(None, data_dir)
+    limits = {"concurrency": args.concurrency, "rate_per_s": args.rate}
+    if kind == "webhook":
+        s.providers.add("p", "webhook", {"url": f"{base}/in", **limits}, {"secret": "bench"})
+        channel, content = "webhook", {"event": "bench", "data": {"n": 1}}
+    else:
+        config = {"sdk_app_id": "1400006666", "sign_name": "思域商城", "base_url": base, **limits}
+        secrets = {"secret_id": "AKIDEXAMPLE0000000000", "secret_key": "emulator-secret-key"}
+        s.providers.add("p", "tencent_sms", config, secrets)
+        channel, content = "sms", {"template_code": "449739", "params": {"1": "朋友"}, "text": "x"}
+    n = args.dispatch
+    calls = [{"type": "identify", "identifiers": {"phone": f"+86138{i:08d}"}} for i in range(n)]
+    for i in range(0, n, 5000):
+        s.batch(calls[i : i + 5000])
+    engine = s.ctx.db.engine
+    stamp = storage_time(engine.dialect.name)
+    now = datetime.now(UTC)
+    with engine.begin() as c:
+        ids = [r[0] for r in c.execute(text("SELECT contact_id FROM identities WHERE type = 'phone'"))]
+    rows = (
+        (
+            f"bench:{cid}",
+            cid,
+            channel,
+            orjson.dumps(content).decode(),
+            "pending",
+            0,
+            stamp(now),
+            "2026-01-01",
+            "2026-W01",
+            stamp(now),
+            False,
+        )
+        for cid in ids
+    )
+    cols = (
+        "key",
+        "contact_id",
+        "channel",
+        "content",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "local_day",
+        "local_week",
+        "created_at",
+        "transactional",
+    )
+    bulk_insert(engine, "outbox", cols, rows)
+    d = Dispatcher(s.ctx.db, s.ctx.keyring, batch_size=args.dispatch_batch)
+    sent = retried = 0
+    cpu = time.process_time()  # this process's CPU (all threads): what a send costs the worker
+    started = time.perf_counter()
+    while True:
+        st = d.run_once()
+        sent += st.sent
+        retried += st.retried
+        if st.claimed == 0:
+            break
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    with engine.begin() as c:  # what did not go out, and why (most common first)
+        unsent = c.execute(
+            text(
+                "SELECT status, error, count(*) FROM outbox WHERE status <> 'sent' "
+                "GROUP BY status, error ORDER BY count(*) DESC LIMIT 3"
+            )
+        ).all()
+    d.close()
+    s.close()
+    done.set()
+    arrivals, received = out.get(timeout=bound + 30)
+    proc.join(5)
+    times = sorted(arrivals)
+    peak = max((int(np.searchsorted(times, t + 1.0)) - i for i, t in enumerate(times)), default=0)
+    result = {
+        "kind": kind,
+        "sent": sent,
+        "received": received,
+        "requests": len(times),
+        "dispatch_s": round(elapsed, 2),
+        "per_s": round(sent / elapsed),
+        "peak_1s": peak,
+        "cpu_ms_per_send": round(1000 * cpu / max(sent, 1), 3),
+        "retried": retried,
+        "unsent": [[r[0], (r[1] or "")[:120], r[2]] for r in unsent],
+    }
+    print(json.dumps({"phase": "dispatch", **result}), flush=True)
+    return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--contacts", type=int, default=1_000_000, help="enrolments in the lag journey")
@@ -241,8 +422,23 @@ def main() -> None:
     p.add_argument("--lag-rate", type=float, default=2000.0, help="due steps per second in the lag phase")
     p.add_argument("--lag-window", type=float, default=60.0)
     p.add_argument("--data-dir", type=Path, default=Path("/tmp/siyu-bench-journeys"))
+    p.add_argument("--dispatch", type=int, default=6000, help="messages in the dispatch phase (0 skips it)")
+    p.add_argument("--latency", type=float, default=0.05, help="the provider's answer time, seconds")
+    p.add_argument("--concurrency", type=int, default=96, help="the providers' concurrency setting")
+    p.add_argument("--rate", type=float, default=2000.0, help="the providers' rate_per_s setting")
+    p.add_argument("--dispatch-batch", type=int, default=1000, help="outbox rows per dispatcher claim")
+    p.add_argument("--dispatch-only", action="store_true", help="skip the engine phases")
     args = p.parse_args()
     out: dict[str, Any] = {}
+    if args.dispatch:
+        for kind in ("webhook", "tencent_sms"):
+            r = dispatch_bench(args.data_dir.with_name(args.data_dir.name + "-dispatch"), args, kind)
+            out[f"{kind}_dispatch_per_s"] = r["per_s"]
+            out[f"{kind}_peak_1s"] = r["peak_1s"]
+        out["dispatch_per_s"] = min(out["webhook_dispatch_per_s"], out["tencent_sms_dispatch_per_s"])
+    if args.dispatch_only:
+        print(json.dumps(out))
+        return
     shutil.rmtree(args.data_dir, ignore_errors=True)
     r = bench(f"sqlite:///{args.data_dir / 'siyu.db'}", args.data_dir, args, workers=1)
     out["sqlite_steps_per_s"] = round(r["steps_per_s"])

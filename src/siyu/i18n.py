@@ -224,6 +224,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "template_deleted": {"en": "Template {key} deleted.", "zh": "已删除模板 {key}。"},
     "material_created": {"en": "Material {key} ({kind}) created.", "zh": "已创建素材 {key}（{kind}）。"},
     "render_error": {"en": "Render problem: {what}", "zh": "渲染问题：{what}"},
+    "material_deleted": {"en": "Material {key} deleted.", "zh": "已删除素材 {key}。"},
+    "file_uploaded": {
+        "en": "Uploaded {name} ({size} bytes) as file {id}.",
+        "zh": "已上传 {name}（{size} 字节），文件编号 {id}。",
+    },
+    "sms_count": {
+        "en": "{chars} characters with the signature: {parts} part(s) ({per_part} per part), {left} left.",
+        "zh": "含签名共 {chars} 字：计 {parts} 条（每条 {per_part} 字），本条还可写 {left} 字。",
+    },
     "spend_imported": {
         "en": "{rows} rows: {inserted} new, {updated} updated, {unchanged} unchanged, {rejected} rejected.",
         "zh": "共 {rows} 行：新增 {inserted} 行，更新 {updated} 行，未变 {unchanged} 行，拒绝 {rejected} 行。",

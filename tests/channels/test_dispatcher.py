@@ -4,6 +4,8 @@ receipts, and never sends a row twice when an earlier attempt's outcome is unkno
 
 from __future__ import annotations
 
+import bisect
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from tests.emulators.webhook import WebhookReceiver
 from tests.emulators.wecom import WeComEmulator
 
 from siyu.channels.dispatcher import MAX_ATTEMPTS, Dispatcher
+from siyu.channels.providers import ProviderError
 from siyu.channels.receipts import ReceiptPoller
 from siyu.client import Siyu
 from siyu.context import AppContext
@@ -174,6 +177,31 @@ def test_a_lease_too_short_for_any_call_sends_nothing(
     assert set(rows) == {("pending", 0)} and not receiver.deliveries
 
 
+def test_a_call_that_never_answers_is_abandoned_and_logged(
+    ctx: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The claim waits for its calls at most ``call_wait_s`` (the lease when longer): a receiver
+    that does not answer in time neither stalls the worker nor goes unnoticed. The row stays
+    ``sending`` with its attempt counted, so the claim after the lease treats it as tried."""
+    receiver = WebhookReceiver("hook-secret", latency_s=1.5)
+    with receiver.running() as url:
+        s = Siyu(ctx)
+        s.providers.add("hook", "webhook", {"url": f"{url}/in", "retries": 0}, {"secret": "hook-secret"})
+        s.identify({"phone": "+8613800138000"})
+        queue(ctx, s.contact("+8613800138000")["id"], "slow-1")
+        d = Dispatcher(ctx.db, ctx.keyring, lease_s=0.2, call_wait_s=0.3)
+        try:
+            with caplog.at_level("WARNING", logger="siyu.dispatcher"):
+                stats = d.run_once()
+            assert not receiver.deliveries  # it returned before the receiver answered
+        finally:
+            d.close()
+    assert stats.claimed == 1 and stats.collected == 0 and stats.sent == 0
+    r = row(ctx, "slow-1")
+    assert (r.status, r.attempts) == ("sending", 1)
+    assert any("1 provider calls (hook) still unanswered" in m for m in caplog.messages), caplog.messages
+
+
 def test_wecom_receipts_are_polled_into_the_outbox(ctx: AppContext) -> None:
     wecom = WeComEmulator()
     with wecom.running() as url:
@@ -207,3 +235,96 @@ def test_wecom_receipts_are_polled_into_the_outbox(ctx: AppContext) -> None:
     with ctx.db.session() as session:
         n = session.scalars(select(Event.id).where(Event.event == "message.delivered")).all()
     assert len(n) == 1
+
+
+class CountingReceiver(WebhookReceiver):
+    """A receiver that notes when each request arrived and how many were in flight at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: list[float] = []
+        self.in_flight = 0
+        self.peak = 0
+
+    def handle(self, request: Any) -> Any:
+        with self.lock:
+            self.arrivals.append(time.monotonic())
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            return super().handle(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def _hook(ctx: AppContext, url: str, **config: Any) -> int:
+    s = Siyu(ctx)
+    s.providers.add(
+        "hook", "webhook", {"url": f"{url}/in", "retries": 0, **config}, {"secret": "hook-secret"}
+    )
+    s.identify({"phone": "+8613800138000"})
+    return int(s.contact("+8613800138000")["id"])
+
+
+def test_calls_run_concurrently_up_to_the_providers_concurrency(ctx: AppContext) -> None:
+    receiver = CountingReceiver("hook-secret", latency_s=0.05)
+    with receiver.running() as url:
+        cid = _hook(ctx, url, concurrency=6, rate_per_s=0)
+        for i in range(60):
+            queue(ctx, cid, f"c-{i}")
+        d = Dispatcher(ctx.db, ctx.keyring)
+        try:
+            stats = d.run_once()
+        finally:
+            d.close()
+    assert stats.sent == 60 and receiver.deliveries == {f"c-{i}": 1 for i in range(60)}
+    assert not receiver.duplicates
+    assert 2 <= receiver.peak <= 6, receiver.peak  # concurrent, and never above the setting
+
+
+def test_the_rate_is_never_exceeded_in_any_second(ctx: AppContext) -> None:
+    """Counted at the receiver over every one-second window starting at an arrival: a token
+    bucket would let a full bucket out and refill it within the same second."""
+    receiver = CountingReceiver("hook-secret")
+    rate = 20
+    with receiver.running() as url:
+        cid = _hook(ctx, url, concurrency=16, rate_per_s=rate)
+        for i in range(3 * rate + 5):
+            queue(ctx, cid, f"r-{i}")
+        d = Dispatcher(ctx.db, ctx.keyring)
+        try:
+            assert d.run_once().sent == 3 * rate + 5
+        finally:
+            d.close()
+    times = sorted(receiver.arrivals)
+    busiest = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
+    assert busiest <= rate, busiest
+
+
+def test_concurrent_calls_still_start_only_within_half_the_lease(ctx: AppContext) -> None:
+    receiver = CountingReceiver("hook-secret", latency_s=0.05)
+    with receiver.running() as url:
+        cid = _hook(ctx, url, concurrency=4, rate_per_s=0)
+        for i in range(200):
+            queue(ctx, cid, f"l-{i}")
+        d = Dispatcher(ctx.db, ctx.keyring, lease_s=0.4)  # no call may start after 0.2 s
+        try:
+            stats = d.run_once()
+        finally:
+            d.close()
+    # 4 at a time, 50 ms each, starting within 0.2 s: at most 4 × 5 (one more round may just start)
+    assert stats.claimed == 200 and 4 <= stats.sent <= 24, stats
+    with ctx.db.session() as session:
+        rows = session.execute(select(OutboxMessage.status, OutboxMessage.attempts)).all()
+    assert rows.count(("sent", 1)) == stats.sent == len(receiver.deliveries)
+    assert rows.count(("pending", 0)) == 200 - stats.sent
+
+
+def test_concurrency_must_be_a_sensible_whole_number(ctx: AppContext) -> None:
+    s = Siyu(ctx)
+    for bad in (0, -1, 2.5, "8", True, 5000):
+        with pytest.raises(ProviderError, match=r"config\.concurrency"):
+            s.providers.add(
+                "hook", "webhook", {"url": "http://127.0.0.1:9/in", "concurrency": bad}, {"secret": "x"}
+            )

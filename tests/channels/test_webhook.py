@@ -105,11 +105,20 @@ def test_status_codes_map_to_retry_or_failed(
     assert not emu.deliveries
 
 
-def test_in_call_retry_recovers_from_one_503(receiver: tuple[WebhookReceiver, str]) -> None:
+def test_in_call_retry_recovers_from_a_429(receiver: tuple[WebhookReceiver, str]) -> None:
     emu, base_url = receiver
-    emu.fail_next = [(503, 0)]
+    emu.fail_next = [(429, 0)]  # "not processed": safe to repeat at once
     [result] = adapter(base_url, retries=1).send([message()])
     assert result.status == "sent" and emu.deliveries["j1:42:1:0"] == 1
+
+
+def test_a_503_is_not_repeated_within_the_call(receiver: tuple[WebhookReceiver, str]) -> None:
+    """After a 5xx the receiver may have acted: the dispatcher's backoff repeats it later, so a
+    lost answer does not cost a burst of copies."""
+    emu, base_url = receiver
+    emu.fail_next = [(503, 0)]
+    [result] = adapter(base_url, retries=2).send([message()])
+    assert result.status == "retry" and len(emu.requests) == 1
 
 
 def test_redelivery_of_a_key_is_absorbed_by_the_receiver(receiver: tuple[WebhookReceiver, str]) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.content.images import png
 
 from siyu.api.app import create_app
 from siyu.client import Siyu
+from siyu.content.files import MAX_BYTES
 from siyu.context import AppContext
 from siyu.store.models import ContentTemplate, ShortLink
 
@@ -92,6 +94,7 @@ def test_preview(ctx: AppContext, people: dict[str, int], web: TestClient) -> No
         "content": {"text": "张三，欢迎！[link:https://a.cn/new]"},
         "errors": [],
         "links": ["[link:https://a.cn/new]"],
+        "sms": None,  # counted for sms and smart_sms only
     }
     by_id = web.post(f"{BASE}/templates/welcome/preview", json={"contact": people["bare"], "variant": "warm"})
     assert by_id.json()["content"] == {"text": "朋友，好久不见"}
@@ -123,3 +126,47 @@ def test_materials(web: TestClient) -> None:
         ("tea", "miniprogram", card["data"])
     ]
     assert web.get(f"{BASE}/materials", params={"kind": "image"}).json() == []
+
+
+def test_uploads_materials_and_helpers(ctx: AppContext, people: dict[str, int], web: TestClient) -> None:
+    up = web.post(
+        f"{BASE}/files",
+        params={"filename": "a.png"},
+        content=png(3, 3),
+        headers={"Content-Type": "image/png"},
+    )
+    assert up.status_code == 201, up.text
+    file_id = up.json()["id"]
+    got = web.get(f"{BASE}/files/{file_id}")
+    assert got.content == png(3, 3) and got.headers["content-type"] == "image/png"
+    assert web.get(f"{BASE}/files/{'0' * 64}").status_code == 404
+    html = web.post(
+        f"{BASE}/files", content=b"<html><script>x</script></html>", headers={"Content-Type": "image/png"}
+    )
+    assert html.status_code == 415 and html.json()["detail"].startswith("file: not a JPG or PNG")
+    assert web.post(f"{BASE}/files", content=png(pad=MAX_BYTES)).status_code == 413
+    image = {"key": "pic", "kind": "image", "data": {"file": file_id}}
+    assert web.post(f"{BASE}/materials", json=image).status_code == 201
+    assert web.get(f"{BASE}/materials/pic").json()["data"] == {"file": file_id}
+    put = web.put(f"{BASE}/materials/pic", json={"kind": "image", "data": {"pic_url": "https://a.cn/p.png"}})
+    assert put.status_code == 200 and put.json()["data"] == {"pic_url": "https://a.cn/p.png"}
+    assert web.delete(f"{BASE}/materials/pic").status_code == 204
+    assert web.get(f"{BASE}/materials/pic").status_code == 404
+    # helpers: variables, the SMS counter, the preview of an unsaved template
+    variables = web.get(f"{BASE}/variables").json()
+    assert "city" in variables["traits"] and "phone" not in variables["traits"]
+    assert web.post(f"{BASE}/sms-count", json={"text": "a" * 71}).json()["parts"] == 2
+    draft = {
+        "name": "d",
+        "channel": "sms",
+        "body": {"template_code": "T", "params": {}, "text": "{{ name }}好", "sign_name": "牌"},
+    }
+    shown = web.post(f"{BASE}/preview", json={"template": draft, "contact": "13800000001"})
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["content"]["text"] == "张三好" and shown.json()["sms"]["chars"] == 6
+    bad = web.post(
+        f"{BASE}/preview", json={"template": {**draft, "body": {"text": "x"}}, "contact": "13800000001"}
+    )
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("body.template_code")
+    with ctx.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ContentTemplate)) == 0  # a preview saves nothing

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.content.images import png
 from typer.testing import CliRunner
 
 from siyu.cli.main import app
@@ -120,3 +121,29 @@ def test_materials(cli: Cli, tmp_path: Path) -> None:
         ("tea", "新茶")
     ]
     cli("content", "materials", "create", str(file), code=1)
+
+
+def test_upload_variables_and_sms_count(cli: Cli, people: dict[str, int], tmp_path: Path) -> None:
+    image = tmp_path / "封面.png"
+    image.write_bytes(png(6, 4))
+    done = cli.json(
+        "content", "materials", "upload", str(image), "--key", "shop", "--kind", "miniprogram",
+        "--title", "商城", "--appid", "wx1", "--page", "pages/i",
+    )  # fmt: skip
+    assert (done["file"]["width"], done["file"]["height"], done["file"]["filename"]) == (6, 4, "封面.png")
+    assert done["material"]["data"] == {
+        "file": done["file"]["id"],
+        "title": "商城",
+        "appid": "wx1",
+        "page": "pages/i",
+    }
+    svg = tmp_path / "x.png"
+    svg.write_text("<svg/>")
+    assert "not a JPG or PNG" in cli("content", "materials", "upload", str(svg), code=1).output
+    assert cli.json("content", "materials", "delete", "shop") == {"key": "shop", "deleted": True}
+    found = cli.json("content", "variables")
+    assert "city" in found["traits"] and "phone" not in found["traits"] and "name" in found["builtins"]
+    assert cli.json("content", "sms-count", "好" * 66, "--sign", "品牌") == {
+        "chars": 70, "parts": 1, "per_part": 70, "left": 0, "signature": "【品牌】",
+    }  # fmt: skip
+    assert "2 part(s)" in cli("content", "sms-count", "a" * 71).stdout

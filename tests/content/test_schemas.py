@@ -162,7 +162,7 @@ def test_materials_per_kind() -> None:
     )
     assert link.data["url"] == "https://a.cn"
     validate(MaterialCreate, {"key": "img", "kind": "image", "data": {"media_id": "MEDIA"}})
-    assert problem({"key": "m", "kind": "image", "data": {}}, MaterialCreate).startswith("data.media_id")
+    assert problem({"key": "m", "kind": "image", "data": {}}, MaterialCreate).startswith("data.file")
     assert problem({"key": "m", "kind": "link", "data": {"title": "t"}}, MaterialCreate) == (
         "data.url: required for a link"
     )
@@ -172,8 +172,19 @@ def test_materials_per_kind() -> None:
     assert problem(
         {"key": "m", "kind": "miniprogram", "data": {"title": "t", "appid": "wx1", "page": "/p"}},
         MaterialCreate,
-    ) == ("data.pic_media_id: required for a miniprogram")
+    ) == ("data.file: a mini-program card needs a cover: an uploaded file or pic_media_id")
     assert problem({"key": "m", "kind": "link", "data": {"titel": "t"}}, MaterialCreate).startswith(
         "data.titel: unknown field"
     )
     assert problem({"key": "m", "kind": "video", "data": {}}, MaterialCreate).startswith("kind: ")
+
+
+def test_card_labels_fit_the_platform() -> None:
+    card = {
+        "card": {"title": "t", "body": "b", "buttons": [{"label": "好" * 26, "type": "reply", "reply": "R"}]},
+        "fallback": {"text": "f"},
+    }
+    doc = {"key": "k", "name": "n", "channel": "smart_sms", "body": card}
+    assert problem(doc, TemplateCreate) == "body.card.buttons[0].label: at most 25 characters"
+    card["card"]["buttons"][0]["label"] = "好" * 25
+    assert validate(TemplateCreate, doc).body["card"]["buttons"][0]["label"] == "好" * 25

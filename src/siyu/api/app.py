@@ -34,6 +34,7 @@ from siyu.client import Siyu
 from siyu.client import open as open_client
 from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
+from siyu.content.files import UploadRefused, UploadTooLarge
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
 from siyu.events.schemas import CatalogueError, CatalogueNotFound
@@ -74,6 +75,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (RfmSettingsError, 422),
     (ContentNotFound, 404),
     (ContentConflict, 409),
+    (UploadTooLarge, 413),
+    (UploadRefused, 415),
     (ContentError, 422),
     (JourneyNotFound, 404),
     (JourneyConflict, 409),

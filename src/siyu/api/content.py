@@ -10,14 +10,18 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client, unit_of_work
 from siyu.api.security import actor_of
+from siyu.content.files import MAX_BYTES, MaterialFiles, UploadTooLarge, check_size, file_dict
 from siyu.content.links import ShortLinkService
 from siyu.content.service import ContentService, material_dict, template_dict
+from siyu.content.sms import count_sms, short_link_length, sms_counts
+from siyu.content.variables import variable_catalogue
 from siyu.profiles import views
 
 router = APIRouter(prefix="/api/v1/content", tags=["content"])
@@ -29,6 +33,59 @@ TEMPLATE_DOC = "A template document (see docs/content.md): key, name, channel, b
 class PreviewIn(BaseModel):
     contact: int | str = Field(description="Contact id, a phone, an email, id:42 or type:value.")
     variant: str | None = None
+
+
+class DraftPreviewIn(PreviewIn):
+    template: dict[str, Any] = Field(description="An unsaved template document (its key is ignored).")
+
+
+class SmsCountIn(BaseModel):
+    text: str = Field(max_length=10_000)
+    sign_name: str | None = Field(default=None, max_length=64, description="The signature, e.g. 品牌.")
+
+
+#: What an upload looks like in the OpenAPI schema: the image's bytes as the request body.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "image/jpeg")
+        },
+    }
+}
+#: Headers of a served upload: never sniffed into HTML, never able to run anything.
+FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, max-age=86400",
+}
+
+
+async def read_upload(request: Request) -> bytes:
+    """The request body, refused once it passes :data:`MAX_BYTES` (by its declared length before
+    a byte is read, else while streaming). Called in the handler, so after the route's
+    authorisation: nobody unauthenticated makes the server read an upload."""
+    declared = request.headers.get("content-length", "")
+    check_size(int(declared) if declared.isdigit() else None)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise UploadTooLarge(f"file: more than {MAX_BYTES // (1024 * 1024)} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def store_upload(request: Request, data: bytes, filename: str) -> dict[str, Any]:
+    with unit_of_work(request) as session:
+        return file_dict(MaterialFiles(session).store(data, filename, actor=actor_of(request)))
+
+
+def file_response(request: Request, file_id: str) -> Response:
+    with unit_of_work(request) as session:
+        row = MaterialFiles(session).get(file_id)
+        return Response(row.data, media_type=row.content_type, headers=FILE_HEADERS)
 
 
 @router.get("/templates", summary="Templates, filtered by channel, scenario, stage or tag")
@@ -80,8 +137,35 @@ def templates_preview(key: str, body: PreviewIn, request: Request) -> dict[str, 
     query = f"id:{body.contact}" if isinstance(body.contact, int) else body.contact
     with unit_of_work(request) as session:
         cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
-        rendered = ContentService(session).preview(key, cid, client.ctx.keyring, body.variant)
-        return {"template": key, "contact_id": cid, "variant": body.variant, **rendered.to_dict()}
+        svc = ContentService(session)
+        rendered = svc.preview(key, cid, client.ctx.keyring, body.variant)
+        sms = sms_counts(
+            svc.get_template(key).channel, rendered.content, short_link_length(client.ctx.settings.public_url)
+        )
+        return {"template": key, "contact_id": cid, "variant": body.variant, **rendered.to_dict(), "sms": sms}
+
+
+@router.post("/preview", summary="Render an unsaved template for one contact (nothing is written)")
+def draft_preview(body: DraftPreviewIn, request: Request) -> dict[str, Any]:
+    client = get_client(request)
+    query = f"id:{body.contact}" if isinstance(body.contact, int) else body.contact
+    with unit_of_work(request) as session:
+        cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
+        rendered = ContentService(session).preview_draft(body.template, cid, client.ctx.keyring, body.variant)
+        links = short_link_length(client.ctx.settings.public_url)
+        sms = sms_counts(str(body.template.get("channel")), rendered.content, links)
+        return {"contact_id": cid, "variant": body.variant, **rendered.to_dict(), "sms": sms}
+
+
+@router.get("/variables", summary="What templates can use: built-ins, contact traits, event properties")
+def variables(request: Request) -> dict[str, Any]:
+    with unit_of_work(request) as session:
+        return variable_catalogue(session)
+
+
+@router.post("/sms-count", summary="Characters and billed parts of an SMS (70, then 67 per part)")
+def sms_count(body: SmsCountIn) -> dict[str, Any]:
+    return count_sms(body.text, body.sign_name).to_dict()
 
 
 @router.get("/materials", summary="Materials: images, link cards, mini-program cards")
@@ -96,6 +180,52 @@ def materials_create(
 ) -> dict[str, Any]:
     with unit_of_work(request) as session:
         return material_dict(ContentService(session).create_material(body, actor=actor_of(request)))
+
+
+@router.get("/materials/{key}", summary="A material")
+def materials_get(key: str, request: Request) -> dict[str, Any]:
+    with unit_of_work(request) as session:
+        return material_dict(ContentService(session).get_material(key))
+
+
+@router.put("/materials/{key}", summary="Replace a material's kind and data")
+def materials_update(
+    key: str, request: Request, body: dict[str, Any] = Body(description="kind (image|link|miniprogram), data")
+) -> dict[str, Any]:
+    with unit_of_work(request) as session:
+        return material_dict(ContentService(session).update_material(key, body, actor=actor_of(request)))
+
+
+@router.delete(
+    "/materials/{key}", status_code=204, summary="Delete a material (409 while a template uses it)"
+)
+def materials_delete(key: str, request: Request) -> Response:
+    with unit_of_work(request) as session:
+        ContentService(session).delete_material(key, actor=actor_of(request))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/files",
+    status_code=201,
+    summary="Upload an image (JPG or PNG, at most 2 MB) as the raw request body",
+    openapi_extra=UPLOAD_BODY,
+)
+async def files_upload(
+    request: Request, filename: str = Query("image", max_length=200, description="The file's name.")
+) -> dict[str, Any]:
+    data = await read_upload(request)
+    return await run_in_threadpool(store_upload, request, data, filename)
+
+
+@router.get(
+    "/files/{file_id}",
+    summary="An uploaded image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+)
+def files_get(file_id: str, request: Request) -> Response:
+    return file_response(request, file_id)
 
 
 _NOT_FOUND = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">

@@ -202,6 +202,10 @@ class AliyunSmsAdapter:
 
     kind = "aliyun_sms"
     messages_per_call = MAX_BATCH  # numbers per SendBatchSms call
+    #: Calls in flight at once (config ``concurrency``): stateless, and every send can be looked
+    #: up by its OutId, so concurrency never costs a duplicate.
+    default_concurrency = 4
+    max_concurrency = 64
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "base_url": f"API endpoint (default {DEFAULT_BASE_URL})",
         "sign_name": "required: the approved signature (签名) on every message unless content overrides it",

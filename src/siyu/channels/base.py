@@ -13,7 +13,7 @@ Exactly-once delivery rests on two things an adapter provides:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -82,6 +82,19 @@ class SendResult:
     error: str | None = None
     retry_after_s: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """One message's provider request, ready to go out, for adapters of a per-message API that
+    offer ``prepare``: the dispatcher makes the request on its event loop
+    (``ProviderHttp.arequest``, never repeated blind) and ``finish`` reads the answer. ``send``
+    of the same adapter does exactly this with the blocking client."""
+
+    method: str
+    url: str
+    kwargs: dict[str, Any]
+    finish: Callable[[Any], SendResult]  # the httpx.Response → the result
 
 
 @dataclass(frozen=True)

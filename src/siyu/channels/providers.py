@@ -29,6 +29,12 @@ class ProviderConflict(ProviderError):
     pass
 
 
+#: Settings every provider kind takes: the API's address, the dispatcher's request rate
+#: (starts in any one second) and calls in flight at once (capped by the adapter's
+#: ``max_concurrency``), WeCom's default sender.
+GENERIC_FIELDS = ("base_url", "rate_per_s", "concurrency", "default_sender")
+
+
 def adapter_class(kind: str) -> Any:
     if kind not in PROVIDER_KINDS:
         raise ProviderError(f"kind: unknown provider kind {kind!r}; one of {', '.join(PROVIDER_KINDS)}")
@@ -65,7 +71,7 @@ class ProviderService:
             if config.get(name) in (None, ""):
                 raise ProviderError(f"config.{name}: required for {kind} ({cls.CONFIG_FIELDS[name]})")
         for name in config:
-            if name not in cls.CONFIG_FIELDS and name not in ("base_url", "rate_per_s", "default_sender"):
+            if name not in cls.CONFIG_FIELDS and name not in GENERIC_FIELDS:
                 raise ProviderError(
                     f"config.{name}: not a {kind} setting; one of {', '.join(cls.CONFIG_FIELDS)}"
                 )
@@ -73,6 +79,12 @@ class ProviderService:
         for name in _required(cls.SECRET_FIELDS):
             if all(secrets.get(n) in (None, "") for n in (name, *aliases.get(name, ()))):
                 raise ProviderError(f"secrets.{name}: required for {kind} ({cls.SECRET_FIELDS[name]})")
+        if "concurrency" in config:
+            n = config["concurrency"]
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1024:
+                raise ProviderError(
+                    f"config.concurrency: a whole number of requests in flight, 1–1024, not {n!r}"
+                )
         try:
             rate = float(config.get("rate_per_s", rate_per_s))
         except (TypeError, ValueError):

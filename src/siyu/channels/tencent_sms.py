@@ -49,8 +49,8 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
-from siyu.channels.base import Inbound, OutboundMessage, Receipt, SendResult
-from siyu.channels.http import ProviderError, ProviderHttp
+from siyu.channels.base import Inbound, OutboundMessage, PreparedCall, Receipt, SendResult
+from siyu.channels.http import ProviderError, ProviderHttp, call_blocking
 from siyu.channels.sms_common import (
     from_provider_phone,
     parse_china_time,
@@ -182,6 +182,10 @@ class TencentSmsAdapter:
 
     kind = "tencent_sms"
     messages_per_call = 1
+    #: Calls in flight at once (config ``concurrency``): the client is stateless, and every
+    #: send can be looked up by its SessionContext, so concurrency never costs a duplicate.
+    default_concurrency = 8
+    max_concurrency = 256
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "base_url": f"API endpoint (default {DEFAULT_BASE_URL})",
         "sdk_app_id": "required: SmsSdkAppId of the SMS application (e.g. 1400006666)",
@@ -210,9 +214,10 @@ class TencentSmsAdapter:
         self.auth = Tc3Auth(str(secrets["secret_id"]), str(secrets["secret_key"]), lambda: self.clock())
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        return [self._send_one(m) for m in messages]
+        return [call_blocking(self.http, self.prepare(m)) for m in messages]
 
-    def _send_one(self, message: OutboundMessage) -> SendResult:
+    def prepare(self, message: OutboundMessage) -> PreparedCall | SendResult:
+        """The signed SendSms request for one number, or the result when it cannot go out."""
         try:
             content = sms_content(message)
             phone = to_e164(message.recipient.phone)
@@ -226,10 +231,10 @@ class TencentSmsAdapter:
             "TemplateParamSet": list(content.params.values()),
             "SessionContext": message.key,
         }
-        try:
-            response = self._call("SendSms", payload)
-        except ProviderError as exc:
-            return SendResult("retry", error=str(exc), retry_after_s=exc.retry_after_s)
+        return PreparedCall("POST", "/", self._request("SendSms", payload), lambda r: self._sent(r, phone))
+
+    def _sent(self, resp: httpx.Response, phone: str) -> SendResult:
+        response = _response(resp)
         now = datetime.fromtimestamp(self.clock(), UTC)
         error = response.get("Error")
         if error:
@@ -244,28 +249,22 @@ class TencentSmsAdapter:
         result.detail = {"request_id": response.get("RequestId")}
         return result
 
-    def _call(self, action: str, payload: dict[str, Any], idempotent: bool = False) -> dict[str, Any]:
-        """One signed call; the ``Response`` object (a bare 5xx as ``Error.Code`` ``HTTP5xx``). Only
-        ``idempotent`` calls are retried by ProviderHttp after a 5xx or a timeout: a send may have been
-        accepted (the dispatcher asks ``lookup`` first) and a pull may have been handed out. Raises
-        :class:`ProviderError` when no answer came."""
+    def _request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         headers = {
             "Content-Type": CONTENT_TYPE,
             "X-TC-Action": action,
             "X-TC-Version": API_VERSION,
             "X-TC-Region": self.region,
         }
-        resp = self.http.request(
-            "POST", "/", idempotent=idempotent, content=orjson.dumps(payload), headers=headers, auth=self.auth
-        )
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        response = body.get("Response") if isinstance(body, dict) else None
-        if not isinstance(response, dict):
-            return {"Error": {"Code": f"HTTP{resp.status_code}", "Message": resp.text[:200]}}
-        return response
+        return {"content": orjson.dumps(payload), "headers": headers, "auth": self.auth}
+
+    def _call(self, action: str, payload: dict[str, Any], idempotent: bool = False) -> dict[str, Any]:
+        """One signed call; the ``Response`` object (a bare 5xx as ``Error.Code`` ``HTTP5xx``). Only
+        ``idempotent`` calls are retried by ProviderHttp after a 5xx or a timeout: a send may have been
+        accepted (the dispatcher asks ``lookup`` first) and a pull may have been handed out. Raises
+        :class:`ProviderError` when no answer came."""
+        request = self._request(action, payload)
+        return _response(self.http.request("POST", "/", idempotent=idempotent, **request))
 
     def _pull(self, action: str, payload: dict[str, Any], idempotent: bool) -> list[dict[str, Any]]:
         response = self._call(action, payload, idempotent)
@@ -324,6 +323,18 @@ class TencentSmsAdapter:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _response(resp: httpx.Response) -> dict[str, Any]:
+    """The ``Response`` object of an answer; a bare 5xx (no JSON) as ``Error.Code`` ``HTTP5xx``."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    response = body.get("Response") if isinstance(body, dict) else None
+    if not isinstance(response, dict):
+        return {"Error": {"Code": f"HTTP{resp.status_code}", "Message": resp.text[:200]}}
+    return response
 
 
 def _receipt_from_status(s: dict[str, Any]) -> Receipt:

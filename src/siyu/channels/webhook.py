@@ -8,14 +8,18 @@ The signing scheme is the one Stripe and GitHub use, so receivers can reuse what
   without downtime;
 * ``Idempotency-Key: <key>`` — our outbox key. Receivers must de-duplicate on it: a webhook has
   no query API we could ask after a crash, so :meth:`WebhookAdapter.lookup` returns None and the
-  dispatcher may deliver the same key again; the key makes that harmless.
+  dispatcher may deliver the same key again — when its answer was lost, or the worker died
+  between the answer and recording it (at most ``concurrency`` requests at a time, one by
+  default); the key makes that harmless.
 
 Binding the timestamp into the signed string and rejecting old timestamps (five minutes by
 default) stops a captured request from being replayed later — the reason Stripe signs
 ``"{t}.{payload}"`` rather than the payload alone.
 
 Status codes follow common webhook practice (Stripe, GitHub, Svix): 2xx delivered; 408, 429 and
-5xx are temporary (``Retry-After`` honoured); any other 4xx is a permanent refusal.
+5xx are temporary (``Retry-After`` honoured; repeated by the dispatcher's backoff, not at once
+— only a refused connection or a 429 is repeated within the call); any other 4xx is a
+permanent refusal.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from siyu.channels.base import OutboundMessage, Receipt, SendResult
-from siyu.channels.http import ProviderError, ProviderHttp, retry_after_header
+from siyu.channels.base import OutboundMessage, PreparedCall, Receipt, SendResult
+from siyu.channels.http import ProviderHttp, call_blocking, retry_after_header
 
 SIGNATURE_HEADER = "X-Siyu-Signature"
 TIMESTAMP_HEADER = "X-Siyu-Timestamp"
@@ -81,12 +85,17 @@ class WebhookAdapter:
 
     kind = "webhook"
     messages_per_call = 1
+    #: Calls in flight at once (the provider's ``concurrency``). One by default: a crash then
+    #: leaves at most one webhook unrecorded, so a receiver sees at most one repeat.
+    default_concurrency = 1
+    max_concurrency = 256
     CONFIG_FIELDS: ClassVar[dict[str, str]] = {
         "url": "required: the receiver's URL (content may replace its path with `path`)",
         "tolerance_s": "how old a signature the receiver accepts, for docs only (default 300)",
-        "retries": "attempts inside one send on network errors, 429 and 5xx (default 2)",
+        "retries": "in-call repeats when the request did not arrive: refused connection, 429 (default 2)",
         "timeout_s": "request timeout in seconds (default 10)",
-        "rate_per_s": "client-side request rate limit (default 50)",
+        "rate_per_s": "client-side limit: request starts in any one second (default 50)",
+        "concurrency": "requests in flight at once (default 1, at most 256); a crash may repeat that many",
     }
     SECRET_FIELDS: ClassVar[dict[str, str]] = {"secret": "required: the shared HMAC-SHA256 signing secret"}
 
@@ -112,9 +121,13 @@ class WebhookAdapter:
         self.clock: Callable[[], float] = time.time
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        return [self._send_one(message) for message in messages]
+        return [call_blocking(self.http, self.prepare(m)) for m in messages]
 
-    def _send_one(self, message: OutboundMessage) -> SendResult:
+    def prepare(self, message: OutboundMessage) -> PreparedCall | SendResult:
+        """The signed request for ``message``, or the result when its content cannot go out.
+        Repeated at once only when it certainly did not arrive (refused connection, 429):
+        after a timeout or a 5xx the dispatcher retries later, so a lost answer costs the
+        receiver at most one repeat per attempt, not one per in-call retry as well."""
         content = message.content
         event, data = content.get("event"), content.get("data", {})
         if not isinstance(event, str) or not event:
@@ -140,12 +153,8 @@ class WebhookAdapter:
             SIGNATURE_HEADER: sign(self.secret, timestamp, body),
             IDEMPOTENCY_HEADER: message.key,
         }
-        try:
-            # receivers de-duplicate on Idempotency-Key, so repeating a POST that may have arrived is safe
-            resp = self.http.request("POST", path, idempotent=True, content=body, headers=headers)
-        except ProviderError as exc:
-            return SendResult("retry", error=str(exc), retry_after_s=exc.retry_after_s)
-        return _result(resp, message.key)
+        key = message.key
+        return PreparedCall("POST", path, {"content": body, "headers": headers}, lambda r: _result(r, key))
 
     def lookup(self, message: OutboundMessage, since: datetime) -> SendResult | None:
         """Webhooks have no query API: receivers de-duplicate on ``Idempotency-Key`` instead."""

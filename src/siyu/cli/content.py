@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 
 from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
 from siyu.client import Siyu
+from siyu.content.files import MaterialFiles, check_size, file_dict
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentService, material_dict, template_dict
+from siyu.content.sms import count_sms
+from siyu.content.variables import variable_catalogue
 from siyu.i18n import t
 from siyu.profiles.views import LookupError_, find_contact_id
 from siyu.segments.documents import read_document, to_yaml
@@ -187,3 +190,80 @@ def materials_create(file: FileArg, as_json: JsonOpt = False) -> None:
             out.print(t("material_created", key=r["key"], kind=r["kind"]))
 
     show(rows, as_json, text)
+
+
+@materials_app.command("upload")
+def materials_upload(
+    file: Annotated[Path, typer.Argument(help="A JPG or PNG image, at most 2 MB. 图片文件。")],
+    key: Annotated[
+        str | None, typer.Option(help="Also create this material with the image. 同时创建素材。")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option(help="image or miniprogram (the image is its cover). 类型。")
+    ] = "image",
+    title: Annotated[str | None, typer.Option(help="Mini-program card title. 小程序标题。")] = None,
+    appid: Annotated[str | None, typer.Option(help="Mini-program appid. 小程序 appid。")] = None,
+    page: Annotated[str | None, typer.Option(help="Mini-program page path. 小程序页面路径。")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Upload an image; with --key, make it a material. 上传图片素材。"""
+    with work() as (_, s, svc):
+        try:
+            check_size(file.stat().st_size)
+            data = file.read_bytes()
+        except OSError as exc:
+            raise ContentError(f"file: cannot read {file}: {exc.strerror}") from None
+        stored = file_dict(MaterialFiles(s).store(data, file.name, actor="cli"))
+        material = None
+        if key:
+            extra = {"title": title, "appid": appid, "page": page} if kind == "miniprogram" else {}
+            doc = {
+                "key": key,
+                "kind": kind,
+                "data": {"file": stored["id"], **{k: v for k, v in extra.items() if v}},
+            }
+            material = material_dict(svc.create_material(doc, actor="cli"))
+    result = {"file": stored, "material": material}
+
+    def text() -> None:
+        out.print(t("file_uploaded", name=stored["filename"], size=stored["size"], id=stored["id"][:12]))
+        if material:
+            out.print(t("material_created", key=material["key"], kind=material["kind"]))
+
+    show(result, as_json, text)
+
+
+@materials_app.command("delete")
+def materials_delete(
+    key: Annotated[str, typer.Argument(help="Material key. 素材标识。")], as_json: JsonOpt = False
+) -> None:
+    """Delete a material no template uses. 删除素材。"""
+    with work() as (_, _s, svc):
+        svc.delete_material(key, actor="cli")
+    show({"key": key, "deleted": True}, as_json, lambda: out.print(t("material_deleted", key=key)))
+
+
+@content_app.command("variables")
+def variables(as_json: JsonOpt = False) -> None:
+    """Variables templates can use: built-ins, traits, event properties. 可用变量。"""
+    with work() as (_, s, _svc):
+        data = variable_catalogue(s)
+
+    def text() -> None:
+        out.print(", ".join(data["builtins"]))
+        out.print("contact." + ", contact.".join(data["traits"]) if data["traits"] else "")
+        for name, props in data["events"].items():
+            out.print(f"{name}: " + ", ".join(f"trigger.{p}" for p in props))
+
+    show(data, as_json, text)
+
+
+@content_app.command("sms-count")
+def sms_count(
+    text_: Annotated[str, typer.Argument(metavar="TEXT", help="The SMS text. 短信正文。")],
+    sign: Annotated[str | None, typer.Option(help="Signature, e.g. 品牌. 签名。")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Characters and billed parts of an SMS (70, then 67 per part). 短信计费条数。"""
+    data = count_sms(text_, sign).to_dict()
+    show(data, as_json, lambda: out.print(t("sms_count", **data)))

@@ -124,7 +124,7 @@ def journeys_stats(key: KeyArg, as_json: JsonOpt = False) -> None:
             )
         )
         cols = ("id", "action", "entered", "waiting", "queued", "pending", "sent", "delivered", "clicked")
-        skips = ("converted", "skipped_cap", "held_quiet", "skipped_consent", "failed")
+        skips = ("converted", "skipped_cap", "held_quiet", "skipped_consent", "skipped_at_send", "failed")
         print_table(cols + skips, ([st.get(c, "") for c in cols + skips] for st in data["steps"]))
         for v in data["variants"]:
             out.print(t("journey_variant", **v))

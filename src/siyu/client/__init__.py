@@ -12,6 +12,7 @@ from typing import Any
 
 from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
+from siyu.client.content import ContentClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
@@ -50,6 +51,7 @@ class Siyu:
         self.privacy = PrivacyClient(context)
         self.retention = RetentionClient(context)
         self.audit = AuditClient(context)
+        self.content = ContentClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

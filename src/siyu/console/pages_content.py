@@ -7,7 +7,6 @@ A preview shows one contact's data, so it needs content.write, like the API rout
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,11 +16,13 @@ from fastapi.responses import HTMLResponse
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.channels.base import MESSAGE_CHANNELS
+from siyu.console.content_form import EDITOR_CHANNELS, contact_query, explain
 from siyu.console.permissions import RouteTable
-from siyu.console.web import render
+from siyu.console.web import render, user_language
 from siyu.console.web import text as _t
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentService, material_dict, template_dict
+from siyu.content.sms import short_link_length, sms_counts
 from siyu.profiles import views
 
 router = APIRouter(prefix="/console")
@@ -30,8 +31,6 @@ ROUTES: RouteTable = {
     ("GET", "/console/content/templates/{key}"): P.CONTENT_READ,
     ("POST", "/console/content/templates/{key}/preview"): P.CONTENT_WRITE,
 }
-#: ``#42`` or a short number is a contact id; anything else is a phone, email or type:value.
-_ID = re.compile(r"^#?(\d{1,9})$")
 
 
 @router.get("/content")
@@ -41,7 +40,24 @@ def content_library(
     scenario: str | None = None,
     stage: str | None = None,
     tag: str | None = None,
+    deleted: str | None = None,
+    material_saved: str | None = None,
+    material_deleted: str | None = None,
 ) -> HTMLResponse:
+    notice = {"deleted": deleted, "material_saved": material_saved, "material_deleted": material_deleted}
+    return library_page(request, channel, scenario, stage, tag, notice=notice)
+
+
+def library_page(
+    request: Request,
+    channel: str | None = None,
+    scenario: str | None = None,
+    stage: str | None = None,
+    tag: str | None = None,
+    status: int = 200,
+    notice: dict[str, str | None] | None = None,
+) -> HTMLResponse:
+    """The library; ``notice`` says what just happened (``material_error``: a problem to show)."""
     chosen = {
         "channel": channel or None,
         "scenario": scenario or None,
@@ -63,11 +79,14 @@ def content_library(
     return render(
         request,
         "content.html",
+        status=status,
         templates=shown,
         total=len(everything),
         materials=materials,
         options=options,
         chosen=chosen,
+        channels=EDITOR_CHANNELS,
+        notice=notice or {},
     )
 
 
@@ -86,18 +105,21 @@ def _template_page(request: Request, key: str, status: int = 200, **context: Any
 
 
 @router.get("/content/templates/{key}")
-def content_template(request: Request, key: str) -> HTMLResponse:
-    return _template_page(request, key, form={"contact": "", "variant": ""})
+def content_template(request: Request, key: str, saved: str | None = None) -> HTMLResponse:
+    return _template_page(request, key, form={"contact": "", "variant": ""}, saved=bool(saved))
 
 
 def _preview(request: Request, key: str, contact: str, variant: str | None) -> dict[str, Any]:
     client = get_client(request)
-    m = _ID.match(contact)
-    query = f"id:{m.group(1)}" if m else contact
     with unit_of_work(request) as session:
-        cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, query)
-        rendered = ContentService(session).preview(key, cid, client.ctx.keyring, variant)
-    return {"contact_id": cid, **rendered.to_dict()}
+        cid = views.find_contact_id(client.ctx.profiles(session), client.ctx.parser, contact_query(contact))
+        svc = ContentService(session)
+        rendered = svc.preview(key, cid, client.ctx.keyring, variant)
+        sms = sms_counts(
+            svc.get_template(key).channel, rendered.content, short_link_length(client.ctx.settings.public_url)
+        )
+        session.rollback()  # a preview writes nothing
+    return {"contact_id": cid, **rendered.to_dict(), "sms": sms}
 
 
 @router.post("/content/templates/{key}/preview")
@@ -112,7 +134,7 @@ async def content_preview(request: Request, key: str) -> HTMLResponse:
         error = _t(request, "not_found", what=str(exc))
         return await run_in_threadpool(lambda: _template_page(request, key, 404, form=kept, error=error))
     except ContentError as exc:
-        error = _t(request, "invalid_input", what=str(exc))
+        error = _t(request, "invalid_input", what=explain(str(exc), user_language(request)))
         return await run_in_threadpool(lambda: _template_page(request, key, 422, form=kept, error=error))
     content = result["content"]
     return await run_in_threadpool(

@@ -40,7 +40,7 @@ DONE = {
     "created": "journeys_created",
     "saved": "sop_done_saved",
 }
-SKIPS = ("skipped_cap", "skipped_quiet", "skipped_consent", "skipped_no_address")
+SKIPS = ("skipped_cap", "skipped_quiet", "skipped_consent", "skipped_no_address", "skipped_at_send")
 EXAMPLE = """key: welcome-sop
 name: 新客欢迎 SOP
 trigger: {tag_added: new-customer}

@@ -26,6 +26,7 @@ MAX_ATTACHMENTS = 9  # WeCom add_msg_template / add_moment_task take at most 9 a
 # become the message's chip list, at most 11 in all.
 MAX_TOP_BUTTONS = 4
 MAX_SUB_BUTTONS = 11
+MAX_LABEL = 25  # the 5G message spec's displayText limit (siyu.channels.smart_sms)
 BUTTON_TYPES = ("url", "reply", "call", "menu")
 _VARIANT = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,31}$")
 _URL = re.compile(r"^https?://\S+$")
@@ -104,6 +105,8 @@ def _buttons(buttons: Any, where: str, level: int) -> int:
         if not isinstance(button, dict):
             raise _fail(here, "a button is an object with label and type")
         _string(button, "label", here)
+        if "{" not in button["label"] and len(button["label"]) > MAX_LABEL:
+            raise _fail(path_of(here, "label"), f"at most {MAX_LABEL} characters")
         kind = button.get("type")
         if kind not in BUTTON_TYPES:
             raise _fail(path_of(here, "type"), f"one of {', '.join(BUTTON_TYPES)}")
@@ -141,6 +144,7 @@ def _check_channel(channel: str, body: dict[str, Any], where: str) -> None:
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise _fail(path_of(path_of(where, "params"), name), "a string or number")
         _string(body, "text", where)
+        _string(body, "sign_name", where, required=False)
     elif channel == "smart_sms":
         card = _dict(body, "card", where)
         here = path_of(where, "card")
@@ -149,6 +153,7 @@ def _check_channel(channel: str, body: dict[str, Any], where: str) -> None:
         _buttons(card.get("buttons"), path_of(here, "buttons"), 1)
         fallback = _dict(body, "fallback", where)
         _string(fallback, "text", path_of(where, "fallback"))
+        _string(fallback, "sign_name", path_of(where, "fallback"), required=False)
     elif channel == "email":
         _string(body, "subject", where)
         if not any(isinstance(body.get(k), str) and body[k].strip() for k in ("text", "html")):
@@ -241,11 +246,14 @@ class TemplateCreate(TemplateFields):
 
 # --- materials ------------------------------------------------------------------------------------
 MATERIAL_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # kind: (required, optional) — the fields of WeCom's attachment objects
-    "image": ((), ("media_id", "pic_url")),
+    # kind: (required, optional) — the fields of WeCom's attachment objects, plus ``file``: an
+    # image uploaded to siyu (content/files.py), which stands in for media_id / pic_media_id
+    # until the WeCom adapter uploads it.
+    "image": ((), ("media_id", "pic_url", "file")),
     "link": (("title", "url"), ("picurl", "desc")),
-    "miniprogram": (("title", "appid", "page", "pic_media_id"), ()),
+    "miniprogram": (("title", "appid", "page"), ("pic_media_id", "file")),
 }
+_FILE_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 class MaterialCreate(BaseModel):
@@ -273,7 +281,11 @@ class MaterialCreate(BaseModel):
             if name not in self.data:
                 raise ValueError(f"data.{name}: required for a {self.kind}")
         if self.kind == "image" and not self.data:
-            raise ValueError("data.media_id: an image needs media_id or pic_url")
+            raise ValueError("data.file: an image needs an uploaded file, media_id or pic_url")
+        if self.kind == "miniprogram" and not ({"pic_media_id", "file"} & self.data.keys()):
+            raise ValueError("data.file: a mini-program card needs a cover: an uploaded file or pic_media_id")
+        if "file" in self.data and not _FILE_ID.match(self.data["file"]):
+            raise ValueError("data.file: the id of an uploaded file")
         for name in ("url", "pic_url", "picurl"):
             if name in self.data and not _URL.match(self.data[name]):
                 raise ValueError(f"data.{name}: an http(s) URL")

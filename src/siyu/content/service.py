@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
+from siyu.content.files import MaterialFiles
 from siyu.content.links import LinkMaker, flush_links
 from siyu.content.render import Rendered, render
 from siyu.content.schemas import (
@@ -139,12 +140,29 @@ class ContentService:
         }
         if not wanted:
             return
-        known = set(
-            self.session.scalars(select(Material.key).where(Material.key.in_({k for *_, k in wanted})))
+        kinds = dict(
+            self.session.execute(
+                select(Material.key, Material.kind).where(Material.key.in_({k for *_, k in wanted}))
+            ).all()
         )
         for where, i, key in sorted(wanted):
-            if key not in known:
+            if key not in kinds:
                 raise ContentError(f"{where}.attachments[{i}]: unknown material {key!r}")
+        if spec.channel == "wecom_moment":
+            self._check_moment(wanted, kinds)
+
+    @staticmethod
+    def _check_moment(wanted: set[tuple[str, int, str]], kinds: dict[str, str]) -> None:
+        """A moments post (add_moment_task) carries images, or one link — never a mix, and no
+        mini-program card: refused when saved, not when the post goes out."""
+        by_body: dict[str, list[str]] = {}
+        for where, _i, key in sorted(wanted):
+            by_body.setdefault(where, []).append(kinds[key])
+        for where, found in by_body.items():
+            if "miniprogram" in found:
+                raise ContentError(f"{where}.attachments: a moments post cannot carry a mini-program card")
+            if "link" in found and len(found) > 1:
+                raise ContentError(f"{where}.attachments: a moments post carries images, or one link")
 
     # --- materials ------------------------------------------------------------------------------
     def material(self, key: str) -> Material | None:
@@ -160,6 +178,7 @@ class ContentService:
         spec = validate(MaterialCreate, spec)
         if self.material(spec.key) is not None:
             raise ContentConflict(f"material {spec.key!r} already exists")
+        self._check_file(spec)
         row = Material(key=spec.key, kind=spec.kind, data=dict(spec.data))
         self.session.add(row)
         self.session.flush()
@@ -173,10 +192,16 @@ class ContentService:
         if spec.key != key:
             raise ContentError(f"key: the document is for another material than {key!r}")
         row = self.get_material(key)
+        self._check_file(spec)
         row.kind, row.data = spec.kind, dict(spec.data)
         self.session.flush()
         audit.record(self.session, actor, "material.updated", "material", row.id, {"key": key})
         return row
+
+    def _check_file(self, spec: MaterialCreate) -> None:
+        file_id = spec.data.get("file")
+        if file_id and MaterialFiles(self.session).missing({file_id}):
+            raise ContentError(f"data.file: unknown uploaded file {file_id[:12]}…; upload it first")
 
     def list_materials(self, kind: str | None = None) -> list[Material]:
         stmt = select(Material).order_by(Material.key)
@@ -222,6 +247,24 @@ class ContentService:
         body = self.body_for(template, variant)
         variables = contact_variables(self.session, keyring, [contact_id])[contact_id]
         return render(body, variables, None, channel=template.channel, materials=self._materials_of(template))
+
+    def preview_draft(
+        self,
+        spec: TemplateFields | dict[str, Any],
+        contact_id: int,
+        keyring: Keyring | None = None,
+        variant: str | None = None,
+    ) -> Rendered:
+        """Render a template that is not saved yet (the editor's preview): checked like a save,
+        rendered like :meth:`preview`; nothing is written."""
+        if isinstance(spec, dict):
+            spec = {k: v for k, v in spec.items() if k != "key"}
+        spec = validate(TemplateFields, spec)
+        self._check_materials(spec)
+        draft = ContentTemplate(key="draft", **self._fields(spec))
+        body = self.body_for(draft, variant)
+        variables = contact_variables(self.session, keyring, [contact_id])[contact_id]
+        return render(body, variables, None, channel=draft.channel, materials=self._materials_of(draft))
 
     def render_for(
         self,

@@ -77,3 +77,37 @@ def _variables(cid: int, traits: dict[str, Any], tags: list[str], stage: str | N
         "stage": stage,
         "timezone": traits.get("timezone") or DEFAULT_TIMEZONE,
     }
+
+
+#: Variables every contact has (besides ``contact.<trait>``), in the order the picker shows them.
+BUILTINS = ("name", "tags", "points", "referral_code", "stage", "timezone", "contact.id")
+#: How many recent events the picker reads to learn event properties: enough to see every
+#: event a brand sends, cheap at any table size (newest first, by primary key).
+RECENT_EVENTS = 2000
+
+
+def variable_catalogue(session: Session) -> dict[str, Any]:
+    """What a template can use, for the editor's variables picker.
+
+    ``traits``: the contact traits the data holds (``{{ contact.city }}``), PII left out;
+    ``events``: for each event name seen recently, its property names — a journey step started
+    by that event reads them as ``{{ trigger.order_id }}``; ``builtins`` and the link helper.
+    """
+    from siyu.store.models import Event  # events are read only here
+
+    traits = sorted(
+        n for n in session.scalars(select(ContactAttribute.name).distinct().limit(500)) if n not in PII_TYPES
+    )
+    events: dict[str, set[str]] = {}
+    recent = select(Event.event, Event.properties).where(Event.type == "track").order_by(Event.id.desc())
+    for name, props in session.execute(recent.limit(RECENT_EVENTS)):
+        if name and len(events) < 200:
+            keys = events.setdefault(name, set())
+            if isinstance(props, dict):
+                keys.update(k for k in props if isinstance(k, str) and k.isidentifier())
+    return {
+        "builtins": list(BUILTINS),
+        "traits": traits,
+        "events": {name: sorted(keys)[:50] for name, keys in sorted(events.items())},
+        "link": '{{ link("https://") }}',
+    }

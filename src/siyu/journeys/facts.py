@@ -130,7 +130,7 @@ def cap_counts(
     session: Session, contact_ids: Sequence[int], first_day: str, last_day: str
 ) -> dict[int, list[tuple[str, str]]]:
     """Each contact's counted sends between two local days: (channel, local_day) per send.
-    Failed and transactional messages do not count."""
+    Failed, skipped (at send time) and transactional messages do not count."""
     out: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for chunk in chunked(sorted(set(contact_ids))):
         rows = session.execute(
@@ -139,7 +139,7 @@ def cap_counts(
                 OutboxMessage.contact_id.in_(chunk),
                 OutboxMessage.local_day >= first_day,
                 OutboxMessage.local_day <= last_day,
-                OutboxMessage.status != "failed",
+                OutboxMessage.status.not_in(("failed", "skipped")),
                 OutboxMessage.transactional.is_(False),
             )
             .group_by(OutboxMessage.contact_id, OutboxMessage.channel, OutboxMessage.local_day)

@@ -80,6 +80,7 @@ def journey_report(session: Session, journey: Journey) -> dict[str, Any]:
         row["clicked"] += int(clicked)
         row["failed"] += int(n) if status == "failed" else 0
         row["pending"] += int(n) if status in ("pending", "sending") else 0
+        row["skipped_at_send"] += int(n) if status == "skipped" else 0
         if variant is not None:
             variant_sends[variant]["sent"] += sent
             variant_sends[variant]["clicked"] += int(clicked)
@@ -92,7 +93,7 @@ def journey_report(session: Session, journey: Journey) -> dict[str, Any]:
         for o in OUTCOMES:
             item[o] = int(r.get(o, 0))
         item["failed"] += int(s.get("failed", 0))
-        for k in ("sent", "delivered", "clicked", "pending"):
+        for k in ("sent", "delivered", "clicked", "pending", "skipped_at_send"):
             item[k] = int(s.get(k, 0))
         routes = {o: int(n) for o, n in r.items() if o.startswith("route:")}
         if routes:

@@ -8,16 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from siyu.content.links import LinkMaker, flush_links, link_secret
 from siyu.content.render import render
 from siyu.content.service import ContentNotFound, ContentService
 from siyu.content.variables import contact_variables
-from siyu.journeys.engine import Enrolment, Run
+from siyu.journeys.engine import EngineConfig, Enrolment, Run
 from siyu.journeys.facts import ADDRESS, CONSENT_CHANNEL, cap_counts, consent_decisions, reachable, time_zones
 from siyu.journeys.policy import cap_windows, local_keys, quiet_until, wecom_monthly_cap
 from siyu.journeys.schemas import Cap, JourneySpec, QuietHours, Send, Step
 from siyu.store.dialect import insert_ignore
+from siyu.store.locks import try_xact_locks_for, xact_locks_for
 from siyu.store.models import OutboxMessage
 
 Go = list[tuple[Enrolment, str]]
@@ -32,39 +34,49 @@ def message_key(e: Enrolment, step_id: str) -> str:
     return base if visit <= 1 else f"{base}#{visit}"
 
 
+def send_of(step: Step) -> Send | None:
+    """The message a step sends, if it sends one: a ``send`` step's own, or the system call a
+    ``webhook`` or ``wecom_tags`` step makes through the outbox."""
+    if step.send is not None:
+        return step.send
+    if step.webhook is not None:
+        # A system call (CRM sync, coupon issue), not a message to the customer: exempt from
+        # quiet hours and frequency caps, and needs no marketing consent.
+        wh = step.webhook
+        content = {"event": wh.event, "data": wh.data}
+        return Send(
+            channel="webhook", content=content, provider=wh.provider, purpose="service", transactional=True
+        )
+    if step.wecom_tags is not None:
+        # Tag sync to WeCom goes through the outbox like a message (exactly once, retried), but
+        # is not one: exempt from quiet hours and caps, no marketing consent needed.
+        wt = step.wecom_tags
+        content = {"add": wt.add, "remove": wt.remove}
+        return Send(
+            channel="wecom_tag", content=content, provider=wt.provider, purpose="service", transactional=True
+        )
+    return None
+
+
 def send(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
-    assert step.send is not None
-    return _send(run, spec, step, step.send, group)
+    s = send_of(step)
+    assert s is not None
+    return _send(run, spec, step, s, group)
 
 
-def webhook(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
-    """A webhook step is a send on the webhook channel with inline content."""
-    wh = step.webhook
-    assert wh is not None
-    # A system call (CRM sync, coupon issue), not a message to the customer: exempt from quiet
-    # hours and frequency caps, and needs no marketing consent.
-    content = {"event": wh.event, "data": wh.data}
-    send_ = Send(
-        channel="webhook", content=content, provider=wh.provider, purpose="service", transactional=True
-    )
-    return _send(run, spec, step, send_, group)
+webhook = wecom_tags = send
 
 
-def wecom_tags(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
-    """Tag sync to WeCom goes through the outbox like a message (exactly once, retried), but is
-    not one: exempt from quiet hours and caps, no marketing consent needed."""
-    wt = step.wecom_tags
-    assert wt is not None
-    content = {"add": wt.add, "remove": wt.remove}
-    send_ = Send(
-        channel="wecom_tag", content=content, provider=wt.provider, purpose="service", transactional=True
-    )
-    return _send(run, spec, step, send_, group)
+def purpose_of(spec: JourneySpec, s: Send) -> str:
+    """The consent purpose a send needs: its own, else service for transactional sends, else
+    the journey's."""
+    return s.purpose or ("service" if s.transactional else spec.purpose)
 
 
-def _quiet(run: Run, spec: JourneySpec) -> QuietHours:
-    if run.config.quiet_hours is not None and "quiet_hours" not in spec.model_fields_set:
-        return run.config.quiet_hours
+def quiet_hours_of(config: EngineConfig, spec: JourneySpec) -> QuietHours:
+    """The journey's quiet hours, or the global ones when the journey keeps the default."""
+    if config.quiet_hours is not None and "quiet_hours" not in spec.model_fields_set:
+        return config.quiet_hours
     return spec.quiet_hours
 
 
@@ -72,12 +84,12 @@ def _send(run: Run, spec: JourneySpec, step: Step, s: Send, group: list[Enrolmen
     nxt = spec.following(step.id)
     out: Go = []
     ids = [e.contact_id for e in group]
-    purpose = s.purpose or ("service" if s.transactional else spec.purpose)
+    purpose = purpose_of(spec, s)
     default = run.config.marketing_consent_default if purpose == "marketing" else True
     refused = consent_decisions(run.session, ids, purpose, CONSENT_CHANNEL[s.channel], default, run.keyring)
     addressable = reachable(run.session, ids, ADDRESS[s.channel])
     zones = time_zones(run.session, ids, run.config.default_timezone)
-    quiet = _quiet(run, spec)
+    quiet = quiet_hours_of(run.config, spec)
     ready: list[Enrolment] = []
     for e in group:
         if refused[e.contact_id] == "do_not_contact":
@@ -94,7 +106,7 @@ def _send(run: Run, spec: JourneySpec, step: Step, s: Send, group: list[Enrolmen
                 ready.append(e)
                 continue
             if quiet.mode == "hold":
-                if e.data.get("held") != step.id:
+                if e.data.get("held") != step.id or e.data.pop("cap_wait", None):
                     run.record(e, step.id, "held_quiet", until.isoformat())
                     e.data["held"] = step.id
                 e.step, e.due_at = step.id, until
@@ -113,6 +125,7 @@ def _send(run: Run, spec: JourneySpec, step: Step, s: Send, group: list[Enrolmen
     rows: list[dict[str, Any]] = []
     for e in ready:
         e.data.pop("held", None)
+        e.data.pop("cap_wait", None)
         content, errors = rendered[e.contact_id]
         if errors:
             run.record(e, step.id, "failed", "; ".join(errors))
@@ -161,9 +174,17 @@ def _apply_caps(
     out: Go,
     nxt: str,
 ) -> list[Enrolment]:
-    """Drops (and records) contacts over a cap; a capped contact moves on, it does not exit."""
+    """Drops (and records) contacts over a cap; a capped contact moves on, it does not exit.
+
+    Counting and the outbox insert that follows are one decision per contact: on PostgreSQL
+    each contact's cap lock is held from the count to the commit (:func:`_lock_contacts`), so a
+    second worker counting the same contact waits and then sees this message. SQLite needs no
+    lock: every transaction is ``BEGIN IMMEDIATE``, one writer at a time."""
     base: list[Cap] = [*spec.caps, *run.config.caps]
     if not base and channel != "wecom_private":
+        return ready
+    ready = _lock_contacts(run, step, ready)
+    if not ready:
         return ready
     days = [k[0] for k in keys.values()]
     first = min(min(date.fromisoformat(d).replace(day=1) for d in days), min(_monday(d) for d in days))
@@ -181,11 +202,53 @@ def _apply_caps(
                 break
         if over:
             run.record(e, step.id, "skipped_cap", over)
+            e.data.pop("held", None)
+            e.data.pop("cap_wait", None)
             out.append((e, nxt))
             continue
         counts.setdefault(e.contact_id, []).append((channel, day))
         passed.append(e)
     return passed
+
+
+#: The named lock of "a contact's frequency caps" (``store.locks``: one per contact and schema).
+CAP_LOCK = "journeys.caps"
+#: Cap locks this transaction took, per claim: the highest contact id locked. Locks are taken
+#: in ascending id order, and a contact below the highest one already held is only tried,
+#: never waited for, so two workers can never wait on each other (no deadlock), whatever
+#: their groups' order.
+_held: WeakKeyDictionary[Run, int] = WeakKeyDictionary()
+#: How long a contact whose cap lock another worker holds waits at the step.
+CAP_RETRY = timedelta(seconds=1)
+
+
+def _lock_contacts(run: Run, step: Step, ready: list[Enrolment]) -> list[Enrolment]:
+    """Take the cap lock of every contact in ``ready`` (PostgreSQL), held until the commit.
+    Contacts above the highest lock held are waited for in ascending order; the others are
+    only tried (re-taking a lock this transaction holds always succeeds), and a contact whose
+    lock is busy stays at the step for a second instead (``CAP_RETRY``) — waiting for it could
+    deadlock against a worker taking locks in the other order."""
+    if run.session.get_bind().dialect.name != "postgresql":
+        return ready
+    top = _held.get(run, -1)
+    ids = sorted({e.contact_id for e in ready})
+    above = [k for k in ids if k > top]
+    below = [k for k in ids if k <= top]
+    if above:
+        xact_locks_for(run.session, CAP_LOCK, above)
+        _held[run] = above[-1]
+    busy = try_xact_locks_for(run.session, CAP_LOCK, below)
+    if not busy:
+        return ready
+    out = []
+    for e in ready:
+        if e.contact_id in busy:
+            # stays at the step; "held" keeps the engine from recording a second "entered"
+            e.data["held"], e.data["cap_wait"] = step.id, True
+            e.step, e.due_at = step.id, run.now + CAP_RETRY
+        else:
+            out.append(e)
+    return out
 
 
 def _monday(day: str) -> date:

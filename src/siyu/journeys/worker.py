@@ -18,6 +18,7 @@ from siyu.channels.receipts import PollStats, ReceiptPoller
 from siyu.config import Settings
 from siyu.journeys.engine import Engine, EngineConfig
 from siyu.journeys.schemas import Cap, QuietHours
+from siyu.journeys.send_checks import SendTimeCheck
 from siyu.journeys.triggers import TriggerFollower, run_schedules
 from siyu.profiles.pii import Keyring
 from siyu.store.engine import Database
@@ -69,7 +70,13 @@ class Worker:
         self.config = engine_config(settings)
         self.batch_size = settings.worker_batch_size
         self.dispatcher = (
-            Dispatcher(db, keyring, lease_s=settings.outbox_lease_s, retry_base_s=settings.outbox_retry_s)
+            Dispatcher(
+                db,
+                keyring,
+                lease_s=settings.outbox_lease_s,
+                retry_base_s=settings.outbox_retry_s,
+                check=SendTimeCheck(self.config, keyring),  # consent and quiet hours again at send time
+            )
             if dispatch
             else None
         )

@@ -102,6 +102,7 @@ LABELS: dict[str, Table] = {
         skipped_cap=("频次上限跳过", "Skipped (frequency cap)"),
         skipped_consent=("未授权跳过", "Skipped (no consent)"),
         skipped_no_address=("无联系方式跳过", "Skipped (no address)"),
+        skipped_at_send=("发送前复核跳过", "Skipped at send time (consent, do-not-contact or quiet hours)"),
         send_limit=("发送次数达到上限", "Send limit reached"),
         failed=("失败", "Failed"),
         converted=("已转化", "Converted"),

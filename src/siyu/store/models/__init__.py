@@ -7,7 +7,7 @@ from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
 from siyu.store.models.compliance import AuditEntry, ConsentRecord, WarehouseRemoval
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
-from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, ShortLink
+from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, MaterialFile, ShortLink
 from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event, EventDefinition
 from siyu.store.models.jobs import ImportJob
 from siyu.store.models.journeys import Journey, JourneyEnrolment, JourneyStepRun, OutboxMessage
@@ -58,6 +58,7 @@ __all__ = [
     "JourneyStepRun",
     "LoginFailure",
     "Material",
+    "MaterialFile",
     "OutboxMessage",
     "PrivacyDeletion",
     "Segment",

@@ -44,6 +44,24 @@ class Material(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MaterialFile(Base):
+    """An uploaded image (a material's picture, a mini-program card's cover), kept in the
+    database so every server of an installation serves it and backups include it. ``id`` is
+    the SHA-256 of the bytes: the same image uploaded twice is stored once."""
+
+    __tablename__ = "material_files"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ShortLink(Base):
     """A tracked link ``/l/{code}``: who it was sent to and in which message, so a click becomes
     a ``link.clicked`` event of that contact and counts for that journey step."""

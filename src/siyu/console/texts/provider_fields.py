@@ -72,6 +72,7 @@ PROVIDER_FIELDS_ZH: dict[str, dict[str, str]] = {
         "retries": "一次发送内遇到网络错误、`429` 或 `5xx` 时的尝试次数（默认 2）",
         "timeout_s": "请求超时秒数（默认 10）",
         "rate_per_s": "本地请求频率上限（默认每秒 50 次）",
+        "concurrency": "同时进行的请求数（默认 1，最多 256）；程序中断时最多可能重复发送这么多条",
         "secret": "必填：双方共享的 `HMAC-SHA256` 签名密钥",
     },
 }

@@ -100,6 +100,9 @@ ACTIONS: Table = {
     "message.delivered": ("消息送达", "message delivered"),
     "message.failed": ("消息发送失败", "message failed"),
     "tag.applied": ("批量打标签", "tag applied"),
+    "retention.policies_set": ("设置数据保留策略", "retention policies set"),
+    "material_file.uploaded": ("上传素材文件", "material file uploaded"),
+    "stage.set": ("手动设置生命周期阶段", "stage set by hand"),
 }
 #: detail key → (zh, en)
 DETAILS: Table = {
@@ -170,7 +173,8 @@ def action(code: Any, lang: str) -> Markup:
         if lang == "zh":
             obj = OBJECTS[noun][0]
             return escape(VERBS[verb][0] + (" " if obj[0].isascii() else "") + obj)  # 创建 API 密钥
-        return escape(f"{OBJECTS[noun][1].capitalize()} {VERBS[verb][1]}")
+        obj = OBJECTS[noun][1]
+        return escape(f"{obj[0].upper()}{obj[1:]} {VERBS[verb][1]}")
     return escape(text)
 
 

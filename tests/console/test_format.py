@@ -66,5 +66,5 @@ def test_audit_codes_read_as_labels() -> None:
     assert details == (
         '标识：<span translate="no">ads</span> · 新增：39 · <code translate="no">ok</code>：是 · '
         '<code translate="no">ids</code>：<span translate="no">1、2</span> · '
-        '<code translate="no">raw</code>：<code translate="no">{"a": 1}</code>'
+        '<code translate="no">raw</code>：<code translate="no">{&#34;a&#34;: 1}</code>'
     )

@@ -186,6 +186,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{key}：{mode} 重算，{members} 人（进入 {entered}，退出 {exited}），用时 {seconds} 秒",
     },
     "segment_deleted": {"en": "Segment {key} deleted.", "zh": "人群 {key} 已删除。"},
+    "segment_updated": {
+        "en": "Segment {key} saved as version {version}: {members} members.",
+        "zh": "人群 {key} 已保存为第 {version} 版：{members} 人。",
+    },
+    "segment_exported": {
+        "en": "{rows} members of {key} written to {output}.",
+        "zh": "已将人群 {key} 的 {rows} 位成员导出到 {output}。",
+    },
     "tag_created": {"en": "Tag {key} created.", "zh": "标签 {key} 已创建。"},
     "tag_group_created": {"en": "Tag group {name} created.", "zh": "标签组 {name} 已创建。"},
     "tags_applied": {

@@ -144,6 +144,12 @@ def test_editing_a_running_journey_makes_a_new_version(server, http) -> None:
     # the document must be for this journey
     other = http.put("/api/v1/journeys/welcome", json={**edited, "key": "other"})
     assert other.status_code == 422 and "other" in other.json()["detail"]
+    # the history holds both saved versions (not the refused ones), newest first
+    history = ok(http.get("/api/v1/journeys/welcome/versions"))
+    assert [(v["version"], v["changes"]["removed"]) for v in history] == [(2, ["hi", "later"]), (1, [])]
+    assert ok(http.get("/api/v1/journeys/welcome/versions/1"))["definition"] == WELCOME
+    missing = http.get("/api/v1/journeys/welcome/versions/7")
+    assert missing.status_code == 404 and "7" in missing.json()["detail"]
 
 
 def test_archived_journey_cannot_start_again(server, http) -> None:

@@ -126,6 +126,20 @@ def test_create_start_list_show(cli: Cli, tmp_path: Path) -> None:
     assert "welcome" in cli("journeys", "list").stdout
 
 
+def test_versions_lists_who_saved_what(cli: Cli, tmp_path: Path) -> None:
+    cli("journeys", "create", str(write(tmp_path / "j.yaml", JOURNEY)))
+    second = {**JOURNEY, "steps": JOURNEY["steps"][:2]}
+    cli("journeys", "update", "welcome", str(write(tmp_path / "j2.yaml", second)))
+    history = cli.json("journeys", "versions", "welcome")
+    assert [(v["version"], v["actor"], v["changes"]["removed"]) for v in history] == [
+        (2, "cli", ["later"]),
+        (1, "cli", []),
+    ]
+    assert "later" in cli("journeys", "versions", "welcome").stdout
+    assert yaml.safe_load(cli("journeys", "versions", "welcome", "--show", "1").stdout) == JOURNEY
+    assert flat("no saved version 5") in cli.fails("journeys", "versions", "welcome", "--show", "5")
+
+
 def test_a_draft_unless_start_then_pause_and_start(cli: Cli, tmp_path: Path) -> None:
     draft = cli("journeys", "create", str(write(tmp_path / "j.json", JOURNEY)))
     assert flat(draft.stdout) == flat("Journey welcome: draft (version 1).")
@@ -135,13 +149,14 @@ def test_a_draft_unless_start_then_pause_and_start(cli: Cli, tmp_path: Path) -> 
     assert flat(cli("journeys", "start", "welcome").stdout) == flat("Journey welcome: active (version 1).")
 
 
-def test_update_only_when_paused(cli: Cli, tmp_path: Path) -> None:
+def test_updating_a_running_journey_makes_a_new_version(cli: Cli, tmp_path: Path) -> None:
+    """Contacts inside stay at their step ids (docs/journeys.md, "Editing a running journey")."""
     cli("journeys", "create", str(write(tmp_path / "j.yaml", JOURNEY)), "--start")
     v2 = write(tmp_path / "v2.yaml", {**JOURNEY, "name": "v2"})
-    assert "pause" in cli.fails("journeys", "update", "welcome", str(v2))
-    cli("journeys", "pause", "welcome")
     updated = cli.json("journeys", "update", "welcome", str(v2))
-    assert (updated["version"], updated["name"]) == (2, "v2")
+    assert (updated["version"], updated["name"], updated["status"]) == (2, "v2", "active")
+    versions = cli.json("journeys", "versions", "welcome")
+    assert [v["version"] for v in versions] == [2, 1]  # newest first
 
 
 def test_invalid_journey_file_fails_with_the_field_path(cli: Cli, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ January 2026 (counted by hand in the funnel test)."""
 
 from __future__ import annotations
 
+import csv as csv_module
 import html
 import re
 from datetime import date, datetime, timedelta
@@ -123,9 +124,16 @@ def test_funnel_page_matches_the_api_and_exports_csv(server, brand, console_as) 
     assert "Product Viewed\nAdded to Cart\nOrder Completed</textarea>" in text
     csv = browser.get(csv_link(text))
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
-    assert csv.text == result.to_csv()
+    # a spreadsheet download: UTF-8 BOM, headers in the reader's language (this viewer: English)
+    assert csv.content.startswith(b"\xef\xbb\xbf")
+    body = csv.content.decode("utf-8-sig")
+    raw = result.frame().column_names
+    assert "count" in raw
+    header = next(csv_module.reader([body.splitlines()[0]]))
+    assert header[raw.index("count")] == "Count" and len(header) == len(raw)
+    assert body.splitlines()[1:] == result.to_csv().splitlines()[1:]
     same = browser.get(f"/console/analytics/funnel?{urlencode({**form, 'format': 'csv'})}")
-    assert same.text == result.to_csv()
+    assert same.content == csv.content
 
 
 def test_funnel_breakdown_by_first_channel(server, brand, console_as) -> None:

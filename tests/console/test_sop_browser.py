@@ -7,24 +7,20 @@ Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from siyu.content.service import ContentService
 from siyu.journeys.engine import Engine, EngineConfig
 from siyu.journeys.schemas import QuietHours
 from siyu.journeys.triggers import TriggerFollower
 
-CHROMIUM = os.environ.get("SIYU_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "a console password"
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -51,24 +47,6 @@ TEMPLATES: list[dict[str, Any]] = [
     },
 ]
 PEOPLE = [("+8613800000011", "王小明"), ("+8613800000012", "李娜"), ("+8613800000013", "张伟")]
-
-
-@pytest.fixture(scope="module")
-def sop_browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get install chromium"
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def zh_page(sop_browser: Browser) -> Iterator[Page]:
-    context = sop_browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    yield tab
-    context.close()
 
 
 def shot(page: Page, name: str, request: pytest.FixtureRequest) -> None:

@@ -76,10 +76,15 @@ class AnalysisResult:
             self.payload(), default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
         ).decode()
 
-    def to_csv(self) -> str:
+    def to_csv(self, headers: dict[str, str] | None = None, bom: bool = False) -> str:
+        """The main table as CSV. ``headers`` renames columns (localised downloads); ``bom``
+        puts a UTF-8 byte-order mark in front so Excel in China reads 中文 instead of mojibake."""
+        table = self.frame()
+        if headers:
+            table = table.rename_columns([headers.get(c, c) for c in table.column_names])
         buf = io.BytesIO()
-        pacsv.write_csv(safe_table(self.frame()), buf)  # no cell a spreadsheet would run
-        return buf.getvalue().decode()
+        pacsv.write_csv(safe_table(table), buf)  # no cell a spreadsheet would run
+        return ("\ufeff" if bom else "") + buf.getvalue().decode()
 
     def to_html(self) -> str:
         """The chart as an HTML fragment that loads plotly.js from the page, never from a CDN."""

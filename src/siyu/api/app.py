@@ -21,6 +21,7 @@ from siyu.api import (
     ingest,
     journeys,
     layers,
+    lists,
     management,
     privacy,
     retention,
@@ -38,6 +39,7 @@ from siyu.content.files import UploadRefused, UploadTooLarge
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
 from siyu.events.schemas import CatalogueError, CatalogueNotFound
+from siyu.exports.tabular import ExportFormatError
 from siyu.i18n_errors import explain_message
 from siyu.ingest.dead_letters import PurgeDeadLetters
 from siyu.ingest.jobs import ImportJobNotFound
@@ -46,6 +48,7 @@ from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
 from siyu.privacy.schemas import PrivacyError
+from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
 from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
@@ -67,6 +70,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ImportJobNotFound, 404),
     (SpendImportError, 422),
     (SegmentNotFound, 404),
+    (ListError, 422),
+    (ExportFormatError, 422),
     (SegmentError, 409),
     (TagNotFound, 404),
     (TagConflict, 409),
@@ -178,6 +183,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         management.router,
         layers.router,
         events.router,
+        lists.router,
         content.router,
         journeys.router,
         analytics.router,

@@ -132,6 +132,20 @@ def journeys_get(key: str, request: Request) -> dict[str, Any]:
     return get_client(request).journeys.get(key)
 
 
+@router.get(
+    "/journeys/{key}/versions",
+    tags=["journeys"],
+    summary="Saved versions, newest first: who, when, steps added/removed/changed",
+)
+def journeys_versions(key: str, request: Request) -> list[dict[str, Any]]:
+    return get_client(request).journeys.versions(key)
+
+
+@router.get("/journeys/{key}/versions/{version}", tags=["journeys"], summary="One saved version's document")
+def journeys_version(key: str, version: int, request: Request) -> dict[str, Any]:
+    return get_client(request).journeys.version(key, version)
+
+
 @router.put("/journeys/{key}", tags=["journeys"], summary="A new version of a journey (also while running)")
 def journeys_update(key: str, body: dict[str, Any], request: Request) -> dict[str, Any]:
     return get_client(request).journeys.update(key, body, actor=actor_of(request))

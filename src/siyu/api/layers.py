@@ -11,10 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from siyu.api.deps import get_client
-from siyu.api.security import actor_of
+from siyu.api.files import file_response
+from siyu.api.security import actor_of, require, signed_in
+from siyu.auth.roles import Permission
 
 router = APIRouter(prefix="/api/v1")
 
@@ -64,9 +67,45 @@ def segments_recompute(key: str, request: Request, full: bool = False) -> dict[s
     return get_client(request).segments.recompute(key, full)[0]
 
 
-@router.delete("/segments/{key}", tags=["segments"], status_code=204)
+@router.delete(
+    "/segments/{key}",
+    tags=["segments"],
+    status_code=204,
+    summary="Delete a segment (409 naming the journeys and segments that still use it)",
+)
 def segments_delete(key: str, request: Request) -> None:
     get_client(request).segments.delete(key, actor=actor_of(request))
+
+
+@router.put(
+    "/segments/{key}", tags=["segments"], summary="Edit a segment: a new version, same key, recomputed"
+)
+def segments_update(key: str, body: dict[str, Any], request: Request) -> dict[str, Any]:
+    # A segment document (fields left out keep their value) or a bare definition.
+    return get_client(request).segments.update(key, body, actor=actor_of(request))
+
+
+@router.get("/segments/{key}/versions", tags=["segments"], summary="Saved versions, newest first")
+def segments_versions(key: str, request: Request) -> list[dict[str, Any]]:
+    return get_client(request).segments.versions(key)
+
+
+@router.get(
+    "/segments/{key}/export",
+    tags=["segments"],
+    summary="Members as CSV (UTF-8 BOM) or XLSX; masked unless reveal=true (needs pii.export)",
+    response_class=Response,
+)
+def segments_export(
+    key: str,
+    request: Request,
+    format: str = Query("csv", pattern="^(csv|xlsx)$"),
+    reveal: bool = False,
+    lang: str = Query("zh", pattern="^(zh|en)$"),
+) -> Response:
+    principal = require(request, Permission.PII_EXPORT) if reveal else signed_in(request)
+    file = get_client(request).segments.export(key, format, reveal=reveal, actor=principal.actor, lang=lang)
+    return file_response(file, f"segment-{key}")
 
 
 # --- tags -----------------------------------------------------------------------------------------

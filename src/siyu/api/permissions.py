@@ -28,6 +28,11 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/contacts/{query}/stage"): P.CONTACTS_WRITE,
     ("GET", "/api/v1/contacts/{query}/rfm"): P.CONTACTS_READ,
     ("GET", "/api/v1/exports/contacts"): P.PII_EXPORT,
+    # the contacts list; exports are masked (reveal=true additionally needs pii.export)
+    ("GET", "/api/v1/lists/contacts"): P.CONTACTS_READ,
+    ("POST", "/api/v1/lists/contacts/tag"): P.CONTACTS_WRITE,
+    ("POST", "/api/v1/lists/contacts/enrol"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/lists/contacts/export"): P.CONTACTS_READ,
     # PIPL rights (the person is named in the body, never the path: see api/privacy.py)
     ("POST", "/api/v1/privacy/export"): P.PRIVACY_EXPORT,
     ("POST", "/api/v1/privacy/correct"): P.CONTACTS_WRITE,
@@ -52,6 +57,9 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/segments/preview"): P.SEGMENTS_READ,
     ("GET", "/api/v1/segments/{key}"): P.SEGMENTS_READ,
     ("DELETE", "/api/v1/segments/{key}"): P.SEGMENTS_WRITE,
+    ("PUT", "/api/v1/segments/{key}"): P.SEGMENTS_WRITE,
+    ("GET", "/api/v1/segments/{key}/versions"): P.SEGMENTS_READ,
+    ("GET", "/api/v1/segments/{key}/export"): P.SEGMENTS_READ,
     ("GET", "/api/v1/segments/{key}/members"): P.SEGMENTS_READ,
     ("POST", "/api/v1/segments/{key}/recompute"): P.SEGMENTS_WRITE,
     ("GET", "/api/v1/tags"): P.SEGMENTS_READ,
@@ -110,6 +118,8 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/journeys/editor/validate"): P.JOURNEYS_READ,
     ("POST", "/api/v1/journeys/timelines"): P.JOURNEYS_WRITE,
     ("GET", "/api/v1/journeys/{key}/timeline"): P.JOURNEYS_READ,
+    ("GET", "/api/v1/journeys/{key}/versions"): P.JOURNEYS_READ,
+    ("GET", "/api/v1/journeys/{key}/versions/{version}"): P.JOURNEYS_READ,
     ("GET", "/api/v1/journeys/{key}/steps/{step}/contacts"): P.JOURNEYS_READ,
     # masked unless the caller holds pii.export (checked by the handler); audited
     ("GET", "/api/v1/journeys/{key}/steps/{step}/contacts.csv"): P.JOURNEYS_READ,

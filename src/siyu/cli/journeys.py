@@ -25,7 +25,14 @@ journeys_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.p
 providers_app = typer.Typer(no_args_is_help=True)
 KeyArg = Annotated[str, typer.Argument(help="Journey key. 旅程标识。")]
 #: read_document raises SegmentDefinitionError (a ValueError) for unreadable files; OSError: missing ones.
-USER_ERRORS = (JourneyDefinitionError, JourneyError, ProviderError, LookupError_, ValueError, OSError)
+USER_ERRORS = (
+    JourneyDefinitionError,
+    JourneyError,
+    ProviderError,
+    LookupError_,
+    ValueError,
+    OSError,
+)
 
 
 @contextmanager
@@ -49,7 +56,7 @@ def journeys_create(
 ) -> None:
     """Create a journey from a JSON or YAML file (a draft unless --start). 创建旅程。"""
     with client() as c:
-        data = c.journeys.create(read_document(file))
+        data = c.journeys.create(read_document(file), actor="cli")
         if start:
             data = {**data, **c.journeys.start(data["key"])}
     show(data, as_json, lambda: _summary(data))
@@ -59,7 +66,7 @@ def journeys_create(
 def journeys_update(key: KeyArg, file: FileArg, as_json: JsonOpt = False) -> None:
     """Replace a paused or draft journey's definition (a new version). 修改旅程。"""
     with client() as c:
-        data = c.journeys.update(key, read_document(file))
+        data = c.journeys.update(key, read_document(file), actor="cli")
     show(data, as_json, lambda: _summary(data))
 
 
@@ -79,6 +86,34 @@ def journeys_show(key: KeyArg, as_json: JsonOpt = False) -> None:
     with client() as c:
         data = c.journeys.get(key)
     show(data, as_json, lambda: out.print(to_yaml(data), end=""))
+
+
+@journeys_app.command("versions")
+def journeys_versions(
+    key: KeyArg,
+    show_version: Annotated[
+        int | None, typer.Option("--show", help="Print this version's document. 查看某一版的定义。")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Saved versions, newest first: who saved each, when, and the steps it added, removed or
+    changed. 版本历史。"""
+    with client() as c:
+        data: Any = c.journeys.version(key, show_version) if show_version else c.journeys.versions(key)
+    if show_version:
+        show(data, as_json, lambda: out.print(to_yaml(data["definition"]), end=""))
+        return
+
+    def text() -> None:
+        cols = ("version", "actor", "created_at", "steps", "added", "removed", "changed", "settings")
+        rows = (
+            [v["version"], v["actor"], v["created_at"], v["steps"]]
+            + [", ".join(v["changes"][k]) for k in ("added", "removed", "changed", "settings")]
+            for v in data
+        )
+        print_table(cols, rows)
+
+    show(data, as_json, text)
 
 
 @journeys_app.command("start")

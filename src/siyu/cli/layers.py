@@ -140,6 +140,66 @@ def segments_delete(key: Annotated[str, typer.Argument(help="Segment key. 人群
     out.print(t("segment_deleted", key=key))
 
 
+@segments_app.command("update")
+def segments_update(
+    key: Annotated[str, typer.Argument(help="Segment key (kept). 人群标识（不变）。")],
+    file: FileArg,
+    as_json: JsonOpt = False,
+) -> None:
+    """Edit a segment: a new version under the same key, recomputed. 编辑人群：保留标识，生成新版本并重算。"""
+    with client() as c:
+        data = c.segments.update(key, read_document(file), actor="cli")
+    show(
+        data,
+        as_json,
+        lambda: out.print(t("segment_updated", key=key, version=data["version"], members=data["members"])),
+    )
+
+
+@segments_app.command("versions")
+def segments_versions(
+    key: Annotated[str, typer.Argument(help="Segment key. 人群标识。")], as_json: JsonOpt = False
+) -> None:
+    """Saved versions of a segment, newest first. 人群的历史版本。"""
+    with client() as c:
+        rows = c.segments.versions(key)
+
+    def text() -> None:
+        for v in rows:
+            out.print(
+                f"v{v['version']}  {v['created_at'][:16].replace('T', ' ')} UTC  {v['actor']}  {v['name']}"
+            )
+
+    show(rows, as_json, text)
+
+
+@segments_app.command("export")
+def segments_export(
+    key: Annotated[str, typer.Argument(help="Segment key. 人群标识。")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write. 输出文件。")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv (UTF-8 with BOM) or xlsx. 格式：csv 或 xlsx。")
+    ] = "csv",
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Phones and emails in clear (audited). 明文导出（记入审计）。")
+    ] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Header language: zh or en. 表头语言。")] = "zh",
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a segment's members as CSV or XLSX, masked unless --reveal. 导出人群成员（默认脱敏）。"""
+    with client() as c:
+        file = c.segments.export(key, fmt, reveal=reveal, actor="cli", lang=lang)
+    output.write_bytes(file.content)
+    data = {
+        "segment": key,
+        "format": file.suffix,
+        "rows": file.rows,
+        "masked": not reveal,
+        "output": str(output),
+    }
+    show(data, as_json, lambda: out.print(t("segment_exported", key=key, rows=file.rows, output=output)))
+
+
 @segments_app.command("sql")
 def segments_sql(file: FileArg, as_json: JsonOpt = False) -> None:
     """The warehouse SQL a definition compiles to (values are bound parameters). 查看生成的 SQL。"""

@@ -16,6 +16,7 @@ from siyu.client.content import ContentClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
+from siyu.client.lists import ContactsClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
@@ -52,6 +53,7 @@ class Siyu:
         self.retention = RetentionClient(context)
         self.audit = AuditClient(context)
         self.content = ContentClient(context)
+        self.contacts = ContactsClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def migrate(self) -> None:

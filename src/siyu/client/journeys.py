@@ -10,7 +10,7 @@ from typing import Any
 
 from siyu.channels.providers import ProviderService
 from siyu.client.layers import _Part, load
-from siyu.journeys import editor, waiting
+from siyu.journeys import editor, versions, waiting
 from siyu.journeys.engine import spec_of
 from siyu.journeys.service import JourneyService
 from siyu.journeys.timeline import from_journey, parse_sop, to_journey
@@ -65,6 +65,17 @@ class JourneysClient(_Part):
             spec = spec_of(JourneyService(s).get(key))
         return [{"id": st.id, "action": st.action, "next": spec.successors(st.id)} for st in spec.steps]
 
+    def versions(self, key: str) -> list[dict[str, Any]]:
+        """Every saved version, newest first: number, who, when (UTC, ISO), and what it changed
+        against the one before (steps added / removed / changed, settings)."""
+        with self.ctx.db.session() as s:
+            return versions.versions(s, key)
+
+    def version(self, key: str, number: int) -> dict[str, Any]:
+        """One saved version's document, with who/when and its changes."""
+        with self.ctx.db.session() as s:
+            return versions.version(s, key, number)
+
     # --- the editors (timeline SOP, graph) ---------------------------------------------------------
     def timeline(self, key: str) -> dict[str, Any] | None:
         """The journey as a timeline SOP (audience, rows, exit event), or ``None`` when it uses
@@ -88,6 +99,21 @@ class JourneysClient(_Part):
             if start:
                 svc.start(parsed.key, actor=actor)
             return self._dict(svc, parsed.key)
+
+    def save_document(
+        self, document: dict[str, Any], key: str | None = None, start: bool = False, actor: str = "python"
+    ) -> dict[str, Any]:
+        """What the graph editor saves: a new journey (``key`` None), or a new version of the
+        journey ``key`` (also while it runs, under the rule in docs/journeys.md); optionally
+        started in the same unit of work."""
+        with self.ctx.db.session() as s:
+            svc = JourneyService(s)
+            saved = (
+                svc.create(document, actor=actor) if key is None else svc.update(key, document, actor=actor)
+            )
+            if start:
+                svc.start(saved.key, actor=actor)
+            return self._dict(svc, saved.key)
 
     def validate(self, document: Any, key: str | None = None) -> dict[str, Any]:
         """Every problem of a journey document with its field (``steps[2].send.template``),

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.context import AppContext
+from siyu.exports.tabular import ExportFile
 from siyu.profiles import views
 from siyu.rfm.service import RfmService
 from siyu.segments.documents import read_document
@@ -88,6 +89,8 @@ def segment_dict(seg: Segment) -> dict[str, Any]:
         "members": seg.member_count,
         "computed_at": seg.computed_at.isoformat() if seg.computed_at else None,
         "created_at": seg.created_at.isoformat(),
+        "version": seg.version or 1,
+        "updated_at": seg.updated_at.isoformat() if seg.updated_at else None,
         "definition": seg.definition,
     }
 
@@ -166,6 +169,46 @@ class SegmentsClient(_Part):
     def delete(self, key: str, actor: str = "python") -> None:
         with self._work() as (s, wh):
             SegmentService(s, wh).delete(key, actor)
+
+    def update(self, key: str, spec: Any, actor: str = "python") -> dict[str, Any]:
+        """A new version of ``key`` (the key stays), recomputed at once when dynamic. ``spec``
+        is a segment document or a bare definition; fields it leaves out keep their value."""
+        with self._work() as (s, wh):
+            svc = SegmentService(s, wh)
+            result = svc.update(key, load(spec), actor=actor)
+            return {**segment_dict(svc.get(key)), "recompute": result.to_dict()}
+
+    def choices(self) -> dict[str, Any]:
+        """Names the builder offers: events (with their properties), tags, channels, RFM
+        segment names and segments, read from the data."""
+        from siyu.segments.choices import choices
+
+        with self._work(write=False) as (s, wh):
+            return choices(s, wh.conn, RfmService(s, wh).rules())
+
+    def versions(self, key: str) -> list[dict[str, Any]]:
+        """Every saved version, newest first: number, name, tag, definition, who and when."""
+        with self._work(write=False) as (s, wh):
+            return [
+                {
+                    "version": v.version,
+                    "name": v.name,
+                    "tag": v.tag_key,
+                    "definition": v.definition,
+                    "actor": v.actor,
+                    "members": v.members,
+                    "created_at": v.created_at.isoformat(),
+                }
+                for v in SegmentService(s, wh).versions(key)
+            ]
+
+    def export(
+        self, key: str, fmt: str = "csv", reveal: bool = False, actor: str = "python", lang: str = "zh"
+    ) -> ExportFile:
+        """Members as CSV (UTF-8 BOM) or XLSX bytes (``.content``); masked unless ``reveal``."""
+        from siyu.client.lists import ContactsClient
+
+        return ContactsClient(self.ctx).export_segment(key, fmt, reveal, actor, lang)
 
     def sql(self, document: Any) -> dict[str, Any]:
         raw = definition_of(document)

@@ -29,7 +29,8 @@ from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import TEXT, tr
-from siyu.console.web import PageError, language, render
+from siyu.console.web import PageError, language, render, user_language
+from siyu.exports.labels import analytics_headers
 
 router = APIRouter(prefix="/console")
 ROUTES: RouteTable = {
@@ -254,9 +255,11 @@ def retention_view(result: AnalysisResult, lang: str) -> dict[str, Any]:
     return {"payload": payload, "curve": fig.to_json()}
 
 
-def _csv(result: AnalysisResult, kind: str) -> Response:
+def _csv(result: AnalysisResult, kind: str, lang: str = "zh") -> Response:
+    """A download for spreadsheets: BOM and headers in the reader's language."""
+    headers = analytics_headers(result.frame().column_names, lang)
     return PlainTextResponse(
-        result.to_csv(),
+        result.to_csv(headers, bom=True),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
     )
@@ -369,7 +372,7 @@ def analysis_csv(request: Request, kind: str) -> Response:
     """The result's main table as CSV (bad parameters: the error page names the field)."""
     analysis = _analysis(kind)
     params = _params_for(request, analysis, form_values(request, analysis))
-    return _csv(get_client(request).analytics.run(kind, params), kind)
+    return _csv(get_client(request).analytics.run(kind, params), kind, user_language(request))
 
 
 @router.get("/analytics/{kind}")

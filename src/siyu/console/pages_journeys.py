@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
+from siyu.console.pages_graph import versions_of
 from siyu.console.permissions import RouteTable
 from siyu.console.web import principal_of, render
 from siyu.console.web import text as _t
@@ -149,6 +150,7 @@ def _page(request: Request, key: str, status: int = 200, **context: Any) -> HTML
         graph=_graph(request, spec, steps),
         definition=yaml.safe_dump(definition, allow_unicode=True, sort_keys=False),
         is_timeline=from_journey(definition) is not None,
+        versions=versions_of(request, key),
         **context,
     )
 

@@ -9,6 +9,7 @@ masked (segments.samples)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -18,18 +19,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from siyu.api.deps import get_client, unit_of_work
+from siyu.api.files import file_response
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
 from siyu.console.texts.labels import LABELS, label
 from siyu.console.texts.segments import TEXT
-from siyu.console.web import language, principal_of, render
+from siyu.console.web import PageError, language, principal_of, render
 from siyu.console.web import text as _t
 from siyu.segments.documents import to_yaml
 from siyu.segments.history import SegmentSize
 from siyu.segments.samples import member_cards
 from siyu.segments.schemas import STAGES, SegmentDefinitionError
-from siyu.segments.service import SegmentError
+from siyu.segments.service import SegmentError, SegmentInUse
 from siyu.sources.service import SourcesService
 from siyu.tags.service import TagService
 from siyu.warehouse.store import WarehouseBusy
@@ -42,6 +44,9 @@ ROUTES: RouteTable = {
     ("POST", "/console/segments"): P.SEGMENTS_WRITE,
     ("GET", "/console/segments/{key}"): P.SEGMENTS_READ,
     ("POST", "/console/segments/{key}/recompute"): P.SEGMENTS_WRITE,
+    ("POST", "/console/segments/{key}"): P.SEGMENTS_WRITE,
+    ("POST", "/console/segments/{key}/delete"): P.SEGMENTS_WRITE,
+    ("GET", "/console/segments/{key}/export"): P.SEGMENTS_READ,
 }
 SAMPLE = 10
 MEMBERS_SHOWN = 20
@@ -87,17 +92,28 @@ def _rows(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/segments")
-def segments_list(request: Request) -> HTMLResponse:
-    return render(request, "segments.html", segments=_rows(request))
+def segments_list(request: Request, deleted: str = "") -> HTMLResponse:
+    # Only a key-shaped value is echoed (never free text from the URL).
+    ok = re.fullmatch(r"[a-z0-9_\-]{1,64}", deleted)
+    flash = _t(request, "segments_deleted", key=deleted) if ok else None
+    return render(request, "segments.html", segments=_rows(request), flash=flash)
 
 
 def _choices(request: Request) -> dict[str, Any]:
-    """Names the builder offers in its pick lists (typing anything else still works)."""
-    with unit_of_work(request) as session:
-        tags = [t["key"] for t in TagService(session).list()]
-        channels = [c.key for c in SourcesService(session).channels()]
-    segments = sorted(s["key"] for s in get_client(request).segments.list())
-    return {"tags": tags, "channels": channels, "segments": segments, "stages": list(STAGES)}
+    """Names the builder offers in its pick lists, from the data (typing anything else works)."""
+    try:
+        found = get_client(request).segments.choices()
+    except WarehouseBusy:  # the builder still works; the lists wait for the warehouse
+        with unit_of_work(request) as session:
+            found = {
+                "events": [],
+                "properties": {},
+                "tags": [t["key"] for t in TagService(session).list()],
+                "channels": [c.key for c in SourcesService(session).channels()],
+                "segments": [],
+                "rfm": [],
+            }
+    return {**found, "stages": list(STAGES)}
 
 
 def _builder(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
@@ -213,6 +229,12 @@ def _figure(series: list[tuple[date, int | None]], name: str) -> str:
 
 @router.get("/segments/{key}")
 def segments_page(request: Request, key: str, saved: int = 0) -> HTMLResponse:
+    return _segment_page(request, key, saved)
+
+
+def _segment_page(
+    request: Request, key: str, saved: int = 0, status: int = 200, **extra: Any
+) -> HTMLResponse:
     client = get_client(request)
     seg = client.segments.get(key)
     member_ids = client.segments.members(key, MEMBERS_SHOWN)
@@ -220,15 +242,22 @@ def segments_page(request: Request, key: str, saved: int = 0) -> HTMLResponse:
         members = member_cards(client.ctx.profiles(session), member_ids)
     trend = _trends(request, [seg]).get(seg["id"], [])
     flash = _t(request, "segments_saved", members=seg["members"]) if saved else None
+    if saved and seg["version"] > 1:
+        flash = _t(request, "segments_updated", version=seg["version"], members=seg["members"])
     return _builder(
         request,
+        status=status,
         segment=seg,
         members=members,
+        versions=client.segments.versions(key),
         figure=_figure(trend, seg["name"]) if trend else None,
         yaml=to_yaml(seg["definition"]),
-        definition_text=json.dumps(seg["definition"], ensure_ascii=False, indent=2),
-        form={"key": "", "name": seg["name"], "kind": seg["kind"], "tag": ""},
+        definition_text=extra.pop("definition_text", None)
+        or json.dumps(seg["definition"], ensure_ascii=False, indent=2),
+        form=extra.pop("form_override", None)
+        or {"key": seg["key"], "name": seg["name"], "kind": seg["kind"], "tag": seg["tag"] or ""},
         flash=flash,
+        **extra,
     )
 
 
@@ -251,3 +280,70 @@ async def segments_recompute(request: Request, key: str, full: int = 0) -> Respo
     if "json" in request.headers.get("accept", "") or "json" in request.headers.get("content-type", ""):
         return JSONResponse(summary)
     return RedirectResponse(f"/console/segments/{key}", status_code=303)
+
+
+@router.post("/segments/{key}")
+async def segments_update(request: Request, key: str) -> Response:
+    """Save an edit: a new version under the same key, recomputed (the page shows the result)."""
+    data, wants_json = await _submitted(request)
+    definition: Any = data.get("definition")
+    text = definition if isinstance(definition, str) else json.dumps(definition, ensure_ascii=False, indent=2)
+    error = None
+    try:
+        if isinstance(definition, str):
+            try:
+                definition = json.loads(definition)
+            except ValueError as exc:
+                raise SegmentDefinitionError("definition", f"not valid JSON: {exc}") from None
+        spec: dict[str, Any] = {"definition": definition}
+        if "name" in data:
+            spec["name"] = str(data["name"]).strip()
+        if "tag" in data:
+            spec["tag"] = str(data["tag"] or "").strip() or None
+        actor = principal_of(request).actor
+        updated = await run_in_threadpool(get_client(request).segments.update, key, spec, actor)
+    except SegmentDefinitionError as exc:
+        if wants_json:
+            return _invalid(request, exc)
+        error = _t(request, "segments_invalid", path=exc.path, message=exc.message)
+    if error is not None:
+        form = {"key": key, "name": str(data.get("name", "")), "tag": str(data.get("tag") or "")}
+        return await run_in_threadpool(
+            lambda: _segment_page(
+                request, key, status=422, error=error, definition_text=text, form_override=form
+            )
+        )
+    if wants_json:
+        return JSONResponse(updated)
+    return RedirectResponse(f"/console/segments/{key}?saved=1", status_code=303)
+
+
+@router.post("/segments/{key}/delete")
+async def segments_delete(request: Request, key: str) -> Response:
+    """Delete, unless journeys or other segments still use it: then say which, in words."""
+    try:
+        await run_in_threadpool(get_client(request).segments.delete, key, principal_of(request).actor)
+    except SegmentInUse as exc:
+        journeys = exc.users["journeys"] + exc.users["tag_journeys"]
+        parts = []
+        if journeys:
+            parts.append(_t(request, "segments_used_by_journeys", names="、".join(journeys)))
+        if exc.users["segments"]:
+            parts.append(_t(request, "segments_used_by_segments", names="、".join(exc.users["segments"])))
+        error = _t(request, "segments_in_use", what="；".join(parts))
+        return await run_in_threadpool(lambda: _segment_page(request, key, status=409, error=error))
+    return RedirectResponse("/console/segments?deleted=" + key, status_code=303)
+
+
+@router.get("/segments/{key}/export")
+def segments_export(request: Request, key: str, format: str = "xlsx", reveal: int = 0) -> Response:
+    """The members as an XLSX or CSV (with BOM) download; clear values only with pii.export."""
+    principal = principal_of(request)
+    if reveal and not principal.can(P.PII_EXPORT):
+        raise PageError(403, "forbidden", {"role": principal.role, "permission": P.PII_EXPORT.value})
+    fmt = "csv" if format == "csv" else "xlsx"
+    lang = language(request, principal)
+    file = get_client(request).segments.export(
+        key, fmt, reveal=bool(reveal), actor=principal.actor, lang=lang
+    )
+    return file_response(file, f"segment-{key}")

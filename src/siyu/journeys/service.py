@@ -22,6 +22,7 @@ from siyu.store.models import (
     ContentTemplate,
     Journey,
     JourneyEnrolment,
+    JourneyVersion,
     Segment,
     utcnow,
 )
@@ -37,6 +38,25 @@ class JourneyNotFound(JourneyError):
 
 class JourneyConflict(JourneyError):
     pass
+
+
+class VersionNotFound(JourneyNotFound):
+    pass
+
+
+def record_version(session: Session, journey: Journey, actor: str) -> None:
+    """Keep the journey's current document as its version ``journey.version`` (the history
+    that siyu.journeys.versions lists and compares)."""
+    session.add(
+        JourneyVersion(
+            journey_id=journey.id,
+            version=journey.version,
+            definition=journey.definition,
+            actor=actor,
+            created_at=journey.updated_at,
+        )
+    )
+    session.flush()
 
 
 def _segments_used(spec: JourneySpec) -> set[str]:
@@ -95,6 +115,7 @@ class JourneyService:
         )
         self.session.add(j)
         self.session.flush()
+        record_version(self.session, j, actor)
         audit.record(self.session, actor, "journey.created", "journey", j.key)
         return j
 
@@ -117,6 +138,7 @@ class JourneyService:
         stranded = self.stranded(j, spec)
         j.definition, j.name, j.version, j.updated_at = _stored(raw), spec.name, j.version + 1, utcnow()
         self.session.flush()
+        record_version(self.session, j, actor)
         audit.record(
             self.session,
             actor,

@@ -246,6 +246,7 @@ class PrivacyService:
             fresh["value_enc"],
             "correction",
         )
+        row.last4 = fresh["last4"]
 
     # --- erasure ----------------------------------------------------------------------------
     def delete(self, contact_id: int, actor: str, dead_letter_dir: Path | None = None) -> Receipt:

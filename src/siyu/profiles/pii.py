@@ -94,6 +94,22 @@ class Keyring:
         return hmac.new(self._index_key, msg, hashlib.sha256).hexdigest()
 
 
+#: Blind-index "kind" of a phone's last four digits (kept apart from the full-number index).
+LAST4_KIND = "phone.last4"
+
+
+def last4_index(keyring: Keyring, kind: str, value: str) -> str:
+    """The blind index a 尾号 search looks for: an HMAC of a phone's last four digits, "" for
+    every other identifier type (so NULL means "not indexed yet", see keys.backfill_last4).
+
+    Four digits have only 10,000 values, so this index says little more than the masked phone
+    already shows (``138****5678``); it exists to find rows without decrypting every phone."""
+    if kind != "phone":
+        return ""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return keyring.blind_index(LAST4_KIND, digits[-4:]) if len(digits) >= 4 else ""
+
+
 def mask_phone(e164: str) -> str:
     """``+8613800135678`` → ``138****5678``; other countries keep their prefix."""
     if e164.startswith("+86") and len(e164) == 14:

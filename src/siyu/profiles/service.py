@@ -25,7 +25,7 @@ from siyu.audit import service as audit
 from siyu.profiles.detect import DEFAULT as DEFAULT_DETECTOR
 from siyu.profiles.detect import PiiDetector
 from siyu.profiles.identifiers import PII_TYPES, Identifier
-from siyu.profiles.pii import Keyring
+from siyu.profiles.pii import Keyring, last4_index
 from siyu.profiles.repository import IdentityKey, ProfileRepository
 from siyu.store.changes import note_changed
 from siyu.store.models import Contact, ContactAttribute, utcnow
@@ -86,6 +86,7 @@ class ProfileService:
             "value_enc": self.keyring.encrypt(ident.value, kind.encode()) if ident.is_pii else None,
             "source": source,
             "created_at": at,
+            "last4": last4_index(self.keyring, kind, ident.value),
         }
 
     def reveal(self, identity: Any) -> str:

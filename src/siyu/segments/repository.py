@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.store.dialect import chunked
-from siyu.store.models import Channel, EntryCode, Segment, SegmentMember, Tag
+from siyu.store.models import Channel, EntryCode, Segment, SegmentMember, SegmentVersion, Tag
 
 
 class SegmentRepository:
@@ -33,6 +33,7 @@ class SegmentRepository:
 
     def delete(self, segment: Segment) -> None:
         self.session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
+        self.session.execute(delete(SegmentVersion).where(SegmentVersion.segment_id == segment.id))
         self.session.delete(segment)
 
     # --- names -----------------------------------------------------------------------------
@@ -104,3 +105,12 @@ class SegmentRepository:
 
     def definitions(self) -> dict[str, Any]:
         return dict(self.session.execute(select(Segment.key, Segment.definition)).all())  # type: ignore[arg-type]
+
+    def versions(self, segment_id: int) -> list[SegmentVersion]:
+        return list(
+            self.session.scalars(
+                select(SegmentVersion)
+                .where(SegmentVersion.segment_id == segment_id)
+                .order_by(SegmentVersion.version.desc())
+            )
+        )

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 from siyu.audit import service as audit
 from siyu.segments import schemas as s
 from siyu.segments.compiler import Catalog, Compiled, compile_definition, references
+from siyu.segments.dependents import dependents_of
 from siyu.segments.repository import SegmentRepository
 from siyu.store.changes import emit_events, note_changed
-from siyu.store.models import Segment, utcnow
+from siyu.store.models import Segment, SegmentVersion, utcnow
 from siyu.tags.schemas import check_key
 from siyu.tags.service import TagService
 from siyu.warehouse.query import AFFECTED, CHANGES, CONTACTS, EVENTS, compile_sql, fetch_arrow
@@ -47,6 +48,14 @@ class SegmentError(ValueError):
 
 class SegmentNotFound(SegmentError):
     pass
+
+
+class SegmentInUse(SegmentError):
+    """Deleting would break what still relies on the segment; ``users`` names them."""
+
+    def __init__(self, key: str, users: dict[str, list[str]], message: str) -> None:
+        super().__init__(message)
+        self.key, self.users = key, users
 
 
 @dataclass
@@ -151,7 +160,98 @@ class SegmentService:
         audit.record(
             self.session, actor, "segment.created", "segment", seg.id, {"key": seg.key, "kind": seg.kind}
         )
-        return self._compute(seg, full=True, as_of=None, snapshot=spec.kind == "static")
+        result = self._compute(seg, full=True, as_of=None, snapshot=spec.kind == "static")
+        self._add_version(seg, actor)
+        return result
+
+    def update(self, key: str, raw: Any, actor: str = "system") -> Recompute:
+        """A new version of ``key``: name, sync tag and definition change, the key, kind and
+        members' history stay. A dynamic segment is recomputed in full at once (members who no
+        longer match leave with ``segment.exited``, journeys triggered on it see new entries);
+        a static one is a snapshot and takes the new definition without a recompute. The key
+        in the document, when given, must be this key (a rename would orphan journeys)."""
+        seg = self.get(key)
+        if isinstance(raw, dict) and "type" in raw and "definition" not in raw:
+            raw = {"definition": raw}  # a bare definition: the name and tag stay
+        if isinstance(raw, dict):
+            # Fields left out keep their value (``tag: null`` stops the sync).
+            raw = {
+                "key": key,
+                "kind": seg.kind,
+                "name": seg.name,
+                "tag": seg.tag_key,
+                "definition": seg.definition,
+                **raw,
+            }
+        spec = s.parse_spec(raw)
+        if spec.key != key:
+            raise s.SegmentDefinitionError("key", f"an edit keeps the key {key!r} (got {spec.key!r})")
+        if spec.kind != seg.kind:
+            raise s.SegmentDefinitionError(
+                "kind", f"an edit keeps the kind {seg.kind!r}; create a new segment"
+            )
+        self._check_cycles(key, spec.definition)
+        self.compile(spec.definition)
+        if spec.tag is not None:
+            try:
+                check_key(spec.tag)
+            except ValueError as exc:
+                raise s.SegmentDefinitionError("tag", str(exc)) from None
+        before = {"name": seg.name, "tag": seg.tag_key, "definition": seg.definition}
+        seg.name, seg.tag_key = spec.name, spec.tag
+        seg.definition = dump_definition(spec.definition)
+        seg.version = (seg.version or 1) + 1
+        seg.updated_at = utcnow()
+        changed = [
+            k
+            for k, v in before.items()
+            if v != {"name": seg.name, "tag": seg.tag_key, "definition": seg.definition}[k]
+        ]
+        audit.record(
+            self.session,
+            actor,
+            "segment.updated",
+            "segment",
+            seg.id,
+            {"key": key, "version": seg.version, "changed": changed},
+        )
+        if seg.kind == "static":
+            self.session.flush()
+            result = Recompute(key, "unchanged", seg.member_count, [], [], None, 0.0)
+        else:
+            result = self._compute(seg, full=True, as_of=None)
+            if before["tag"] != seg.tag_key:
+                self._move_tag(seg, before["tag"])
+        self._add_version(seg, actor)
+        return result
+
+    def _move_tag(self, seg: Segment, old_tag: str | None) -> None:
+        """The sync tag changed: members lose the old one and hold the new one."""
+        members = self.repo.member_ids(seg.id)
+        tags = TagService(self.session)
+        detail = f"segment {seg.key}"
+        if old_tag and members and tags.repo.tag(old_tag) is not None:
+            tags.remove(old_tag, members, source="segment", detail=detail)
+        if seg.tag_key and members:
+            tags.apply(seg.tag_key, members, source="segment", detail=detail, create=True)
+
+    def _add_version(self, seg: Segment, actor: str) -> None:
+        self.session.add(
+            SegmentVersion(
+                segment_id=seg.id,
+                version=seg.version or 1,
+                name=seg.name,
+                tag_key=seg.tag_key,
+                definition=seg.definition,
+                actor=actor,
+                members=seg.member_count,
+            )
+        )
+        self.session.flush()
+
+    def versions(self, key: str) -> list[SegmentVersion]:
+        """Every saved version of ``key``, newest first."""
+        return self.repo.versions(self.get(key).id)
 
     def _check_cycles(self, key: str, node: s.Node) -> None:
         known = self.repo.definitions()
@@ -182,13 +282,9 @@ class SegmentService:
 
     def delete(self, key: str, actor: str = "system") -> None:
         seg = self.get(key)
-        users = [
-            k
-            for k, d in self.repo.definitions().items()
-            if key in references(s.parse_definition(d))["segments"]
-        ]
+        users = dependents_of(self.session, seg)
         if users:
-            raise SegmentError(f"segment {key!r} is used by {', '.join(sorted(users))}")
+            raise SegmentInUse(key, users.to_dict(), f"segment {key!r} is used by {users.describe()}")
         members = self.repo.member_ids(seg.id)
         self.repo.delete(seg)
         note_changed(self.session, members)

@@ -52,8 +52,35 @@
     return s;
   }
   function input(value, placeholder, onInput, extra) {
-    const i = el("input", Object.assign({ value: value ?? "", placeholder: placeholder, on: { input: () => onInput(i.value) } }, extra || {}));
+    const more = Object.assign({}, extra || {});
+    const on = Object.assign({ input: () => onInput(i.value) }, more.on || {});
+    delete more.on;
+    const i = el("input", Object.assign({ value: value ?? "", placeholder: placeholder, on: on }, more));
     return i;
+  }
+  // Property names seen on an event (from the data), offered by the property box.
+  const propsList = el("datalist", { id: "segb-props" });
+  document.body.append(propsList);
+  function fillProps(eventName) {
+    const names = (CHOICES.properties || {})[eventName] || [];
+    propsList.replaceChildren(...names.map((n) => el("option", { value: n })));
+  }
+  // A condition just added is not an error: it is waiting to be filled in.
+  function incomplete(node) {
+    if (!node || typeof node !== "object") return true;
+    switch (node.type) {
+      case "and": case "or": return !(node.conditions || []).length || node.conditions.some(incomplete);
+      case "not": return incomplete(node.condition);
+      case "tags": return !(node.tags || []).length;
+      case "channel": return !(node.channels || []).length;
+      case "first_touch": return !(node.channels || []).length && !(node.entry_codes || []).length;
+      case "stage": return !(node.stages || []).length;
+      case "rfm": return !(node.segments || []).length && !node.r && !node.f && !node.m;
+      case "attribute": return !String(node.name || "").trim();
+      case "event": return !String(node.event || "").trim();
+      case "segment": return !String(node.segment || "").trim();
+      default: return false;
+    }
   }
   const list = (s) => s.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
   function scalar(s) { // what the user typed: a number, a boolean, or text
@@ -90,7 +117,7 @@
         f.push(input(show(node.tags), T.segb_tags, (v) => { node.tags = list(v); ch(); }, { list: "segb-tags" }));
         break;
       case "event": {
-        f.push(input(node.event, T.segb_event, (v) => { node.event = v; ch(); }));
+        f.push(input(node.event, T.segb_event, (v) => { node.event = v; fillProps(v); ch(); }, { list: "segb-events" }));
         if (!node.sum && !node.avg && !node.first && !node.last) {
           const c = node.count || { op: "gte", value: 1 };
           f.push(select(CMP, c.op || "gte", (v) => { node.count = Object.assign({}, c, { op: v }); ch(); }, opLabel));
@@ -101,7 +128,16 @@
             if (v.trim() === "") delete node.within; else node.within = { days: Number(v) || 1 }; ch();
           }, { type: "number", min: 1, class: "segb-num", title: T.segb_within }));
         }
-        if (node.where || node.sum || node.avg || node.first || node.last || (node.within && node.within.days === undefined)) {
+        // One "property = value" filter is offered here (property names seen on this event);
+        // more filters, sums and date measures stay in the JSON.
+        const w = node.where || [];
+        if (w.length <= 1 && (!w[0] || w[0].op === "eq")) {
+          const cur = w[0] || { property: "", op: "eq", value: "" };
+          const sync = () => { if (cur.property) node.where = [cur]; else delete node.where; ch(); };
+          f.push(input(cur.property, T.segb_property, (v) => { cur.property = v.trim(); sync(); }, { list: "segb-props", class: "segb-prop", on: { focus: () => fillProps(node.event) } }));
+          f.push(input(show(cur.value), T.segb_value, (v) => { cur.value = scalar(v); sync(); }, { class: "segb-num" }));
+        }
+        if ((node.where && node.where.length > 1) || (node.where && node.where[0] && node.where[0].op !== "eq") || node.sum || node.avg || node.first || node.last || (node.within && node.within.days === undefined)) {
           f.push(el("span", { class: "muted" }, T.segb_extra));
         }
         break;
@@ -132,7 +168,7 @@
         f.push(select(["granted", "withdrawn", "unknown", "not_granted"], node.state || "granted", (v) => { node.state = v; ch(); }, (o) => T["consent_" + o] || o));
         break;
       case "rfm":
-        f.push(input(show(node.segments), T.segb_rfm_segments, (v) => { if (list(v).length) node.segments = list(v); else delete node.segments; ch(); }));
+        f.push(input(show(node.segments), T.segb_rfm_segments, (v) => { if (list(v).length) node.segments = list(v); else delete node.segments; ch(); }, { list: "segb-rfm" }));
         break;
       case "churn_risk":
         f.push(select(CMP, node.op || "gte", (v) => { node.op = v; ch(); }, opLabel));
@@ -212,8 +248,18 @@
     errEl.textContent = text || "";
     errEl.hidden = !text;
   }
+  const waitEl = document.getElementById("segment-incomplete");
   async function preview() {
     const mine = ++seq;
+    if (incomplete(root)) {
+      showError("");
+      countEl.textContent = "";
+      countEl.dataset.state = "incomplete";
+      if (waitEl) waitEl.hidden = false;
+      busyEl.hidden = true;
+      return;
+    }
+    if (waitEl) waitEl.hidden = true;
     busyEl.hidden = false;
     countEl.dataset.state = "busy";
     try {
@@ -249,6 +295,8 @@
       countEl.textContent = "";
       countEl.dataset.state = "error";
       showError(T.segments_bad_json.replace("{message}", e.message));
+      const adv = document.getElementById("segment-advanced");
+      if (adv) adv.open = true;
       return;
     }
     render();

@@ -78,6 +78,50 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "此定义包含随日期变化的条件，重算时将全量计算。",
         "en": "This definition has conditions that move with the calendar; recomputes run in full.",
     },
+    "segments_updated": {
+        "zh": "已保存为第 {version} 版并重新计算：{members} 人。",
+        "en": "Saved as version {version} and recomputed: {members} contacts.",
+    },
+    "segments_save_edit": {"zh": "保存修改（生成新版本）", "en": "Save changes (new version)"},
+    "segments_edit": {"zh": "编辑分群", "en": "Edit segment"},
+    "segments_key_fixed": {
+        "zh": "标识保持不变，旅程和标签同步继续引用它。",
+        "en": "The key stays, so journeys and tag syncs keep referring to it.",
+    },
+    "segments_copy_link": {"zh": "复制为新分群", "en": "Copy as a new segment"},
+    "segments_delete": {"zh": "删除分群", "en": "Delete segment"},
+    "segments_delete_confirm": {
+        "zh": "确定删除该分群吗？此操作不可撤销。",
+        "en": "Delete this segment? This cannot be undone.",
+    },
+    "segments_deleted": {"zh": "已删除分群“{key}”。", "en": "Segment “{key}” deleted."},
+    "segments_in_use": {
+        "zh": "无法删除：{what}。请先修改或归档它们。",
+        "en": "Cannot delete: {what}. Change or archive them first.",
+    },
+    "segments_used_by_journeys": {
+        "zh": "旅程 {names} 正在使用此分群（或它同步的标签）",
+        "en": "journeys {names} use this segment (or the tag it syncs)",
+    },
+    "segments_used_by_segments": {
+        "zh": "分群 {names} 引用了它",
+        "en": "segments {names} refer to it",
+    },
+    "segments_versions": {"zh": "版本记录", "en": "Versions"},
+    "segments_version": {"zh": "版本", "en": "Version"},
+    "segments_version_n": {"zh": "第 {n} 版", "en": "v{n}"},
+    "segments_version_by": {"zh": "操作人", "en": "By"},
+    "segments_version_at": {"zh": "保存时间", "en": "Saved"},
+    "segments_version_members": {"zh": "当时人数", "en": "Members then"},
+    "segments_export": {"zh": "导出成员", "en": "Export members"},
+    "segments_export_xlsx": {"zh": "导出 Excel", "en": "Export XLSX"},
+    "segments_export_csv": {"zh": "导出 CSV", "en": "Export CSV"},
+    "segments_export_reveal": {"zh": "导出明文（记入审计）", "en": "Export in clear (audited)"},
+    "segments_export_note": {
+        "zh": "导出文件中手机号、邮箱已脱敏，导出操作记入审计日志。",
+        "en": "Phones and emails are masked in the file; every export is recorded in the audit log.",
+    },
+    "segments_advanced": {"zh": "高级：查看或粘贴条件定义", "en": "Advanced: view or paste the definition"},
     # builder
     "segb_all": {"zh": "满足全部条件（且）", "en": "All of (AND)"},
     "segb_any": {"zh": "满足任一条件（或）", "en": "Any of (OR)"},
@@ -112,6 +156,11 @@ TEXT: dict[str, dict[str, str]] = {
     "segb_segment": {"zh": "分群 key", "en": "segment key"},
     "segb_member": {"zh": "属于", "en": "member of"},
     "segb_not_member": {"zh": "不属于", "en": "not member of"},
+    "segb_incomplete": {
+        "zh": "请填写新条件，填写完整后自动预估人数。",
+        "en": "Fill in the new condition; the count updates once it is complete.",
+    },
+    "segb_property": {"zh": "属性（可选）", "en": "property (optional)"},
     "segb_extra": {
         "zh": "含更多字段（如 where 过滤），在 JSON 中编辑。",
         "en": "Has more fields (e.g. where filters); edit them in the JSON.",

@@ -10,7 +10,13 @@ from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, 
 from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, MaterialFile, ShortLink
 from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event, EventDefinition
 from siyu.store.models.jobs import ImportJob
-from siyu.store.models.journeys import Journey, JourneyEnrolment, JourneyStepRun, OutboxMessage
+from siyu.store.models.journeys import (
+    Journey,
+    JourneyEnrolment,
+    JourneyStepRun,
+    JourneyVersion,
+    OutboxMessage,
+)
 from siyu.store.models.layers import (
     ContactChange,
     ContactRfm,
@@ -18,6 +24,7 @@ from siyu.store.models.layers import (
     ContactTag,
     Segment,
     SegmentMember,
+    SegmentVersion,
     Setting,
     StageChange,
     Tag,
@@ -56,6 +63,7 @@ __all__ = [
     "Journey",
     "JourneyEnrolment",
     "JourneyStepRun",
+    "JourneyVersion",
     "LoginFailure",
     "Material",
     "MaterialFile",
@@ -63,6 +71,7 @@ __all__ = [
     "PrivacyDeletion",
     "Segment",
     "SegmentMember",
+    "SegmentVersion",
     "Setting",
     "ShortLink",
     "Source",

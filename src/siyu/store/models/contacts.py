@@ -36,6 +36,7 @@ class Identity(Base):
     __tablename__ = "identities"
     __table_args__ = (
         UniqueConstraint("lookup", "type", "scope", name="uq_identities_lookup_type_scope"),
+        Index("ix_identities_last4", "last4"),
         {"info": {"merge": "custom"}},
     )
 
@@ -49,6 +50,9 @@ class Identity(Base):
     value_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Blind index of a phone's last four digits (store staff look customers up by 尾号); ""
+    #: for other types, NULL until :func:`siyu.profiles.keys.backfill_last4` has seen the row.
+    last4: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ContactAttribute(Base):

@@ -30,6 +30,22 @@ class Journey(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class JourneyVersion(Base):
+    """Each saved version of a journey's document, with who saved it and when, so an operator
+    can see what changed and read a past version (the journey row holds only the current one).
+    Journeys made before this table existed get their first row when next saved."""
+
+    __tablename__ = "journey_versions"
+    __table_args__ = (Index("uq_journey_versions_version", "journey_id", "version", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(Json)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class JourneyEnrolment(Base):
     """One contact's pass through a journey. ``step`` is the step to run next, at ``due_at``
     (None while waiting only for an event, or when finished). ``trigger_key`` is unique per

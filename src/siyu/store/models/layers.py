@@ -128,6 +128,26 @@ class Segment(Base):
     #: incremental recompute.
     cursor: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Bumped by every edit; each version's name and definition stay in ``segment_versions``.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SegmentVersion(Base):
+    """One saved version of a segment (the first is its creation): who changed what, when."""
+
+    __tablename__ = "segment_versions"
+    __table_args__ = (UniqueConstraint("segment_id", "version", name="uq_segment_versions"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    tag_key: Mapped[str | None] = mapped_column(String(201), nullable=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(Json)
+    actor: Mapped[str] = mapped_column(String(200))
+    members: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SegmentMember(Base):

@@ -14,7 +14,8 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from playwright.sync_api import Browser
-from tests.console.test_browser import ARTIFACTS, PASSWORD, browser, sign_in  # noqa: F401
+from tests.console.conftest import ARTIFACTS
+from tests.console.test_browser import PASSWORD, sign_in
 from tests.console.zh_checker import untranslated
 
 from siyu.content.service import ContentService
@@ -95,7 +96,7 @@ def _links(page: Any) -> list[str]:
     return [h for h in hrefs if h and not h.startswith("#")]
 
 
-def test_every_page_reads_in_chinese(server: Any, browser: Browser, demo_brand: None) -> None:  # noqa: F811
+def test_every_page_reads_in_chinese(server: Any, browser: Browser, demo_brand: None) -> None:
     server.client.users.create("boss", PASSWORD, "owner", name="老板", language="zh", actor="test")
     context = browser.new_context(viewport={"width": 1366, "height": 800}, locale="zh-CN")
     page = context.new_page()

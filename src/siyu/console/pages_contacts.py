@@ -91,7 +91,7 @@ def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> 
             )
         rows = contact_rows(session, profiles, found.ids)
         options = {
-            "channels": [c.key for c in SourcesService(session).channels()],
+            "channels": [(c.key, c.name) for c in SourcesService(session).channels()],
             "segments": [(sg.key, sg.name) for sg in SegmentRepository(session).all()],
             "tags": [t["key"] for t in TagService(session).list()],
         }

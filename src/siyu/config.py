@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from siyu.brand import check_zone
 from siyu.store.private import private_dir, tighten
 
 #: Per-contact identifier limits (Segment Unify style). A merge or attach that would exceed
@@ -143,10 +144,16 @@ class Settings(BaseSettings):
         description="Hours an event's time may lie ahead of the server's clock (after correcting "
         "the client's clock with sentAt); a call further in the future is rejected.",
     )
-    default_timezone: str = Field(
-        default="Asia/Shanghai",
-        description="Time zone of contacts without a `timezone` trait (IANA name): quiet hours, "
-        "calendar-day caps and day-N waits are in the contact's local time.",
+    timezone: str | None = Field(
+        default=None,
+        description="The brand's time zone (IANA name, default Asia/Shanghai): dashboard days and "
+        "today, analytics periods, times on every page and in exports, and the zone of contacts "
+        "without a `timezone` trait. Overrides the one set in the console.",
+    )
+    default_timezone: str | None = Field(
+        default=None,
+        description="Older name of TIMEZONE (the contacts' default zone), still honoured when "
+        "TIMEZONE is not set.",
     )
     quiet_hours: str = Field(
         default="22:00-08:00",
@@ -247,6 +254,11 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"pii_key_aliases: keys must be phone or email, not {', '.join(unknown)}")
         return v
+
+    @field_validator("timezone", "default_timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return check_zone(v) if v is not None and v.strip() else None
 
     @field_validator("quiet_hours")
     @classmethod

@@ -3,11 +3,13 @@ identifier parser. Built once per process by an interface (CLI, API, Python clie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy.orm import Session
 
+from siyu.brand import brand_timezone, env_timezone, set_brand_timezone
 from siyu.config import Settings
 from siyu.profiles.detect import PiiDetector
 from siyu.profiles.identifiers import IdentifierParser
@@ -16,10 +18,15 @@ from siyu.profiles.service import ProfileService, ResolutionRules
 from siyu.store.engine import Database
 from siyu.store.private import private_umask
 
+#: Seconds a process keeps the stored brand time zone before reading it again (another worker
+#: may have changed it in the console; a page must not query for it every time).
+ZONE_TTL_S = 5.0
+
 
 @dataclass
 class AppContext:
     settings: Settings
+    _zone: tuple[float, str] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> AppContext:
@@ -51,6 +58,32 @@ class AppContext:
             limits=dict(self.settings.identifier_limits),
             never_merge_customer_nos=self.settings.never_merge_customer_nos,
         )
+
+    def timezone(self, session: Session | None = None) -> str:
+        """The brand's time zone (``siyu.brand``): the environment's, else the stored setting,
+        read at most every ZONE_TTL_S seconds."""
+        pinned = env_timezone(self.settings)
+        if pinned:
+            return pinned
+        if self._zone is not None and time.monotonic() - self._zone[0] < ZONE_TTL_S:
+            return self._zone[1]
+        if session is not None:
+            zone = brand_timezone(session, self.settings)
+        else:
+            with self.db.session() as own:
+                zone = brand_timezone(own, self.settings)
+        self._zone = (time.monotonic(), zone)
+        return zone
+
+    def set_timezone(self, session: Session, name: str) -> str:
+        """Store the brand zone (the caller commits); this process sees it at once."""
+        zone = set_brand_timezone(session, name)
+        self._zone = (time.monotonic(), zone)
+        return zone
+
+    def forget_timezone(self) -> None:
+        """Read the stored zone again on next use (after it changed)."""
+        self._zone = None
 
     def profiles(self, session: Session) -> ProfileService:
         return ProfileService(session, self.keyring, self.rules, self.parser.pii)

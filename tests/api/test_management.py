@@ -629,6 +629,8 @@ EXPECTED_ROUTES = {
     ("get", "/api/v1/privacy/do-not-contact"),
     ("delete", "/api/v1/privacy/do-not-contact/{entry_id}"),
     ("get", "/api/v1/retention"),
+    ("get", "/api/v1/settings/timezone"),
+    ("put", "/api/v1/settings/timezone"),
     ("put", "/api/v1/retention"),
     ("post", "/api/v1/retention/run"),
     ("get", "/api/v1/audit/verify"),

@@ -1,24 +1,29 @@
 """The dashboard (概览) on a small hand-made brand: every number is counted by hand from the
-calls below (channels, orders, today's sends, stages), and an empty brand renders cleanly."""
+calls below (channels, orders, today's sends, stages), and an empty brand renders cleanly.
+
+Days are the brand's (Asia/Shanghai, the default): today's events sit at 00:00 Beijing time,
+which is 16:00 UTC of the day before, so a dashboard counting UTC days would miss them."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from siyu.store.models import OutboxMessage
 
-TODAY = datetime.now(UTC).date()
+BEIJING = ZoneInfo("Asia/Shanghai")
+TODAY = datetime.now(BEIJING).date()
 
 
 def at(days_ago: int, hour: int = 10) -> str:
-    """A UTC time ``days_ago`` days before today; today's events sit at midnight (never in
+    """A Beijing time ``days_ago`` days before today; today's events sit at midnight (never in
     the future whenever the test runs)."""
     day = TODAY - timedelta(days=days_ago)
-    return datetime.combine(day, time(0 if days_ago == 0 else hour), tzinfo=UTC).isoformat()
+    return datetime.combine(day, time(0 if days_ago == 0 else hour), tzinfo=BEIJING).isoformat()
 
 
 def call(user: str, event: str, days_ago: int, state: str | None = None, **props: Any) -> dict[str, Any]:
@@ -85,8 +90,8 @@ def brand(server) -> dict[str, int]:
     s.stages.set("customer_no:u0", "conversion")
     s.stages.set("customer_no:u3", "conversion")
     s.stages.set("customer_no:u1", "retention")
-    now = datetime.now(UTC)
-    midnight = datetime.combine(TODAY, time(), tzinfo=UTC)
+    now = datetime.now(BEIJING)
+    midnight = datetime.combine(TODAY, time(), tzinfo=BEIJING)
     with s.ctx.db.session() as session:
         session.add_all(
             [
@@ -99,7 +104,7 @@ def brand(server) -> dict[str, int]:
             ]
         )
         session.commit()
-    assert now.date() == TODAY, "the test crossed midnight (UTC); run it again"
+    assert now.date() == TODAY, "the test crossed midnight (Beijing time); run it again"
     return ids
 
 
@@ -123,7 +128,7 @@ def test_dashboard_numbers_are_exact(server, brand, console_as) -> None:
     assert value(html, "orders-total") == "4"
     assert value(html, "customers-total") == "3"
     assert float(value(html, "revenue-total")) == pytest.approx(180.5)
-    assert "180.50" in html
+    assert "¥180.50" in html
     # sends today: two SMS (sent, delivered) and one WeCom; one still pending
     assert rows(html, "sends-table", "channel", "sent") == {"sms": 2, "wecom": 1}
     assert value(html, "sent-today") == "3"
@@ -143,6 +148,7 @@ def test_dashboard_range_of_90_days_counts_older_orders(server, brand, console_a
     assert value(html, "customers-total") == "4"
     assert float(value(html, "revenue-total")) == pytest.approx(1179.5)
     assert value(html, "mau") == "5"  # MAU stays "trailing 30 days"
+    assert "¥1,179.50" in html
     # an unknown range falls back to 30 days rather than failing
     assert value(console_as("viewer").get("/console/?days=13").text, "orders-total") == "4"
 

@@ -135,7 +135,9 @@ def test_list_shows_size_trend_and_computed_time(server: Any, console_as: Any, p
     assert 'data-members="4"' in row.group(1)
     assert "<polyline" in row.group(1)
     assert "3 → 4" not in row.group(1)  # both computes were today: one day's end size
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row.group(1))
+    # the computed time is in the brand's zone, named in the column's header
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", row.group(1)) and "UTC" not in row.group(1)
+    assert "Beijing time" in page.text
     assert 'id="segment-new"' not in page.text  # viewers do not build segments
 
 

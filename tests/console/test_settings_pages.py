@@ -39,10 +39,12 @@ def test_each_page_renders_for_a_role_that_may_see_it_and_refuses_one_that_may_n
 
 def test_index_links_only_to_pages_the_user_may_use(console_as: Callable[[str], Any]) -> None:
     viewer = console_as("viewer").get("/console/settings").text
-    assert re.findall(r'data-section="([^"]+)"', viewer) == ["channels", "events"]
+    assert re.findall(r'data-section="([^"]+)"', viewer) == ["channels", "events", "brand"]
     admin = console_as("admin").get("/console/settings").text
     sections = re.findall(r'data-section="([^"]+)"', admin)
-    assert sections == ["channels", "providers", "users", "roles", "api-keys", "audit", "retention", "events"]
+    assert sections == [
+        "channels", "providers", "users", "roles", "api-keys", "audit", "retention", "events", "brand"
+    ]
     for href in re.findall(r'<a class="card" href="([^"]+)"', admin):  # no dead links
         assert console_as("admin").get(href).status_code == 200, href
 

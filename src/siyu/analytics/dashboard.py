@@ -6,12 +6,14 @@ grouped queries that stay cheap at a million contacts; what only the system of r
 the analyses already use, so the dashboard never disagrees with an analysis page:
 
 * *traffic pool*: live (not merged) contacts, by first channel (``contacts.first_channel_id``);
+* *days*: days of the brand's time zone (``timezone``), "today" included, as in every analysis
+  (the warehouse keeps UTC; days are bucketed by local wall time, ``analytics.zone``);
 * *new contacts* on a day: contacts whose acquisition (their earliest touch, else their creation
-  time) falls on that UTC day, by first channel: the ``acquired`` of the ``roi`` analysis;
+  time) falls on that day, by first channel: the ``acquired`` of the ``roi`` analysis;
 * *active contacts*: DAU/WAU/MAU of the ``activity`` runner (any customer activity);
 * *orders and revenue*: order events as the brand's RFM configuration defines them (event name
-  and amount property, setting ``rfm.config``; the CLV and RFM analyses read the same), on UTC days;
-* *sends today*: outbox messages sent (status sent or delivered) since today's UTC midnight;
+  and amount property, setting ``rfm.config``; the CLV and RFM analyses read the same), per day;
+* *sends today*: outbox messages sent (status sent or delivered) since today's local midnight;
 * *stages*: contacts per journey stage (the stages capability).
 
 The warehouse part is cached by the warehouse's data version, so reloading the page does not
@@ -25,6 +27,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
@@ -32,6 +35,8 @@ from sqlalchemy.orm import Session
 from siyu.analytics.activity.base import OrderParams
 from siyu.analytics.base import Source, run_analysis
 from siyu.analytics.clv.data import order_config
+from siyu.analytics.zone import Zone, today_in
+from siyu.brand import DEFAULT_TIMEZONE, check_zone
 from siyu.stages.service import StageService
 from siyu.store.models import Channel, OutboxMessage
 from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES
@@ -51,6 +56,8 @@ _CACHE_SIZE = 16
 class Dashboard:
     today: date
     days: int
+    #: the time zone the days are in (IANA name)
+    timezone: str
     order_event: str
     amount_property: str
     #: live contacts
@@ -66,7 +73,7 @@ class Dashboard:
     dau: int = 0
     wau: int = 0
     mau: int = 0
-    #: [{day, orders, customers, revenue}] per UTC day in range (days without orders left out)
+    #: [{day, orders, customers, revenue}] per day in range (days without orders left out)
     orders_by_day: list[dict[str, Any]] = field(default_factory=list)
     orders: int = 0
     customers: int = 0
@@ -89,11 +96,12 @@ def _start(day: date) -> datetime:
 
 
 def _warehouse_part(
-    source: Source, session: Session | None, today: date, days: int, order: OrderParams
+    source: Source, session: Session | None, today: date, days: int, order: OrderParams, timezone: str
 ) -> dict[str, Any]:
     """What the warehouse answers (channel ids, not names: names come from the session)."""
     first_day = today - timedelta(days=days - 1)
-    lo, hi = _start(first_day), _start(today + timedelta(days=1))
+    zone = Zone.over(timezone, first_day, today)
+    lo, hi = zone.utc(_start(first_day)), zone.utc(_start(today + timedelta(days=1)))
     live = CONTACTS.c.merged_into_id.is_(None)
 
     pool = source.fetch(
@@ -109,7 +117,7 @@ def _warehouse_part(
         .subquery("first_touch")
     )
     acquired_at = func.coalesce(first.c.first_at, CONTACTS.c.created_at)
-    acquired_day = cast(acquired_at, Date)
+    acquired_day = cast(zone.local(acquired_at), Date)
     growth = source.fetch(
         select(
             acquired_day.label("day"),
@@ -123,7 +131,7 @@ def _warehouse_part(
     ).to_pylist()
 
     in_range = (order.is_order(), EVENTS.c.timestamp >= lo, EVENTS.c.timestamp < hi)
-    order_day = cast(EVENTS.c.timestamp, Date)
+    order_day = cast(zone.local(EVENTS.c.timestamp), Date)
     by_day = source.fetch(
         select(
             order_day.label("day"),
@@ -140,7 +148,10 @@ def _warehouse_part(
     ).to_pylist()[0]["n"]
 
     activity = run_analysis(
-        "activity", {"from": first_day.isoformat(), "to": today.isoformat()}, source, session
+        "activity",
+        {"from": first_day.isoformat(), "to": today.isoformat(), "timezone": timezone},
+        source,
+        session,
     ).to_dict()["days"]
     return {
         "pool": pool,
@@ -158,15 +169,15 @@ def _as_date(value: Any) -> date:
 
 
 def _cached_warehouse_part(
-    source: Source, session: Session | None, today: date, days: int, order: OrderParams
+    source: Source, session: Session | None, today: date, days: int, order: OrderParams, timezone: str
 ) -> dict[str, Any]:
-    key = (source.engine, *source.version(), today, days, order.model_dump_json())
+    key = (source.engine, *source.version(), today, days, order.model_dump_json(), timezone)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
-    part = _warehouse_part(source, session, today, days, order)
+    part = _warehouse_part(source, session, today, days, order, timezone)
     with _CACHE_LOCK:
         _CACHE[key] = part
         while len(_CACHE) > _CACHE_SIZE:
@@ -174,15 +185,23 @@ def _cached_warehouse_part(
     return part
 
 
-def dashboard(session: Session, source: Source, today: date | None = None, days: int = 30) -> Dashboard:
-    """The dashboard's numbers for the ``days`` UTC days ending ``today`` (default: today, UTC).
-    The caller feeds the warehouse first (``s.analytics`` does) so recent data is counted."""
+def dashboard(
+    session: Session,
+    source: Source,
+    today: date | None = None,
+    days: int = 30,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Dashboard:
+    """The dashboard's numbers for the ``days`` days ending ``today`` (default: today), days of
+    the brand's zone ``timezone``. The caller feeds the warehouse first (``s.analytics`` does) so
+    recent data is counted."""
     if days not in RANGES:
         raise ValueError(f"days must be one of {', '.join(map(str, RANGES))}")
-    today = today or datetime.now(UTC).date()
+    timezone = check_zone(timezone)
+    today = today or today_in(timezone)
     config = order_config(session)
     order = OrderParams(order_event=config.event, amount_property=config.amount_property)
-    part = _cached_warehouse_part(source, session, today, days, order)
+    part = _cached_warehouse_part(source, session, today, days, order, timezone)
 
     channels = {c.id: c for c in session.scalars(select(Channel))}
 
@@ -195,7 +214,11 @@ def dashboard(session: Session, source: Source, today: date | None = None, days:
         return channels[cid].name if cid in channels else key_of(cid)
 
     d = Dashboard(
-        today=today, days=days, order_event=order.order_event, amount_property=order.amount_property
+        today=today,
+        days=days,
+        timezone=timezone,
+        order_event=order.order_event,
+        amount_property=order.amount_property,
     )
     d.pool = sorted(
         (
@@ -228,15 +251,17 @@ def dashboard(session: Session, source: Source, today: date | None = None, days:
     d.orders = sum(int(r["orders"]) for r in d.orders_by_day)
     d.revenue = round(sum(r["revenue"] for r in d.orders_by_day), 2)
     d.customers = part["customers"]
-    d.sends_today, d.pending = sends_today(session, today)
+    d.sends_today, d.pending = sends_today(session, today, timezone)
     d.sent_today = sum(d.sends_today.values())
     d.stages = StageService(session).distribution()
     return d
 
 
-def sends_today(session: Session, today: date) -> tuple[dict[str, int], int]:
-    """({channel: messages sent on ``today`` (UTC)}, messages waiting in the outbox now)."""
-    lo = datetime.combine(today, time(), tzinfo=UTC)
+def sends_today(
+    session: Session, today: date, timezone: str = DEFAULT_TIMEZONE
+) -> tuple[dict[str, int], int]:
+    """({channel: messages sent on ``today`` (in ``timezone``)}, messages waiting in the outbox now)."""
+    lo = datetime.combine(today, time(), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
     rows = session.execute(
         select(OutboxMessage.channel, func.count())
         .where(

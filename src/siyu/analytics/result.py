@@ -78,12 +78,19 @@ class AnalysisResult:
 
     def to_csv(self, headers: dict[str, str] | None = None, bom: bool = False) -> str:
         """The main table as CSV. ``headers`` renames columns (localised downloads); ``bom``
-        puts a UTF-8 byte-order mark in front so Excel in China reads 中文 instead of mojibake."""
-        table = self.frame()
-        if headers:
-            table = table.rename_columns([headers.get(c, c) for c in table.column_names])
+        puts a UTF-8 byte-order mark in front so Excel in China reads 中文 instead of mojibake.
+        Days and times are the analysis's local ones: when it ran in a named zone (every
+        interface passes the brand's), their headers say which (``day (Asia/Shanghai)``), so a
+        spreadsheet read later is not taken for UTC."""
+        table = safe_table(self.frame())  # no cell a spreadsheet would run
+        zone = getattr(getattr(self, "params", None), "timezone", None)
+        names = [(headers or {}).get(f.name, f.name) for f in table.schema]
+        if zone:
+            temporal = [pa.types.is_temporal(f.type) for f in table.schema]
+            names = [f"{n} ({zone})" if t else n for n, t in zip(names, temporal, strict=True)]
+        table = table.rename_columns(names)
         buf = io.BytesIO()
-        pacsv.write_csv(safe_table(table), buf)  # no cell a spreadsheet would run
+        pacsv.write_csv(table, buf)
         return ("\ufeff" if bom else "") + buf.getvalue().decode()
 
     def to_html(self) -> str:

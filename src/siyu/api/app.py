@@ -16,6 +16,7 @@ from siyu.analytics.economics.spend import SpendImportError
 from siyu.api import (
     analytics,
     auth,
+    brand,
     content,
     events,
     ingest,
@@ -30,6 +31,7 @@ from siyu.api.errors import error_response, install_error_answers, install_opena
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
+from siyu.brand import ZoneError
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
@@ -63,6 +65,7 @@ from siyu.warehouse.store import WarehouseBusy
 #: Capability errors → HTTP status; the message is the capability's own, clear text.
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (SourceError, 409),
+    (ZoneError, 422),
     (LookupError_, 404),
     (ConsentError, 422),
     (PrivacyError, 422),
@@ -190,6 +193,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         auth.router,
         privacy.router,
         retention.router,
+        brand.router,
     ):
         app.include_router(router, dependencies=guarded)
 

@@ -145,6 +145,9 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/audit/verify"): P.AUDIT_READ,
     # retention (deletes personal data: admins and owners)
     ("GET", "/api/v1/retention"): P.RETENTION_MANAGE,
+    # the brand's time zone: everyone who sees times may read it; who manages channels sets it
+    ("GET", "/api/v1/settings/timezone"): P.DASHBOARD_READ,
+    ("PUT", "/api/v1/settings/timezone"): P.CHANNELS_MANAGE,
     ("PUT", "/api/v1/retention"): P.RETENTION_MANAGE,
     ("POST", "/api/v1/retention/run"): P.RETENTION_MANAGE,
 }

@@ -24,7 +24,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON. 输出 JSON�
 
 
 def open_client() -> Siyu:
-    return siyu.open()
+    """The Python client on the configured installation; a bad SIYU_* setting ends the command
+    naming the variable and what is wrong, not with a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return siyu.open()
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        first = exc.errors()[0]
+        name = "SIYU_" + str(first["loc"][0]).upper() if first["loc"] else "SIYU_*"
+        raise fail(f"{name}: {first['msg'].removeprefix('Value error, ')}") from exc
 
 
 def print_json(data: Any) -> None:

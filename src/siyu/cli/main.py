@@ -59,6 +59,7 @@ LAZY = {
     ),
     "users": Lazy("siyu.cli.users:users_app", "Console users and roles. 控制台用户与角色。"),
     "api-keys": Lazy("siyu.cli.users:api_keys_app", "REST API keys. 接口密钥。"),
+    "brand": Lazy("siyu.cli.brand:brand_app", "Brand settings: time zone. 品牌设置：时区。"),
     "retention": Lazy(
         "siyu.cli.retention:retention_app", "Retention policies: how long data is kept. 数据保留策略。"
     ),

@@ -6,10 +6,12 @@ capability, commits, and returns plain data.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from siyu import brand
 from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.content import ContentClient
@@ -56,6 +58,20 @@ class Siyu:
         self.contacts = ContactsClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
+    def timezone(self) -> dict[str, Any]:
+        """The brand's time zone and where it comes from (``{"timezone": "Asia/Shanghai",
+        "source": "default"|"stored"|"environment", "stored": …, "pinned": …}``)."""
+        with self.ctx.db.session() as s:
+            return brand.describe(s, self.ctx.settings)
+
+    def set_timezone(self, name: str, actor: str = "python") -> dict[str, Any]:
+        """Store the brand's time zone (an IANA name; ``ZoneError`` otherwise). SIYU_TIMEZONE,
+        when set, still wins: the answer says so (``source``)."""
+        with self.ctx.db.session() as s:
+            out = brand.change(s, self.ctx.settings, name, actor)
+        self.ctx.forget_timezone()
+        return out
+
     def migrate(self) -> None:
         self.ctx.db.upgrade()
 
@@ -139,7 +155,8 @@ class Siyu:
             self.ctx.settings.dead_letter_dir,
             self.ctx.parser,
             batch_size,
-            IngestLimits.from_settings(self.ctx.settings),
+            # a time without an offset in a file is the brand's local time (docs/configuration.md)
+            replace(IngestLimits.from_settings(self.ctx.settings), naive_zone=self.ctx.timezone()),
             keyring=self.ctx.keyring,
         )
         settings = self.ctx.settings

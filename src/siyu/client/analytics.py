@@ -19,7 +19,10 @@ class AnalyticsClient(_Part):
     def run(self, kind: str, params: dict[str, Any] | None = None, /, **kw: Any) -> AnalysisResult:
         """Run analysis ``kind``; parameters as a dict, keywords, or both (keywords win)."""
         runner = runner_for(kind)
-        parsed = runner.parse({**(params or {}), **kw})
+        given = {**(params or {}), **kw}
+        if "timezone" in runner.params_model.model_fields and given.get("timezone") is None:
+            given["timezone"] = self.ctx.timezone()  # days and periods in the brand's zone
+        parsed = runner.parse(given)
         if not runner.uses_warehouse(parsed):
             with self.ctx.db.session() as session:
                 return run_analysis(kind, parsed, None, session)
@@ -31,7 +34,8 @@ class AnalyticsClient(_Part):
         """The console dashboard's numbers: the warehouse is fed once and its queries share it."""
         with self._work(write=False) as (session, wh):
             label = str(self.ctx.settings.resolved_warehouse_path)
-            return dashboard(session, DuckDBSource(wh.conn, label), days=days)
+            zone = self.ctx.timezone(session)
+            return dashboard(session, DuckDBSource(wh.conn, label), days=days, timezone=zone)
 
     def __getattr__(self, kind: str) -> Any:
         """``s.analytics.retention(...)`` is ``s.analytics.run("retention", ...)`` for every kind."""

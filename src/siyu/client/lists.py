@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu import brand
 from siyu.context import AppContext
 from siyu.exports.contacts import export_contacts
 from siyu.exports.tabular import ExportFile, check_format
@@ -32,7 +33,9 @@ class ContactsClient:
 
     @property
     def zone(self) -> str:
-        return self.ctx.settings.default_timezone
+        """The brand's time zone: exports write times in it."""
+        with self.ctx.db.session() as s:
+            return brand.brand_timezone(s, self.ctx.settings)
 
     def _ids(
         self, s: Session, ids: Sequence[int] | None, flt: ContactFilter | dict[str, Any] | None

@@ -16,6 +16,7 @@ from siyu.console import (
     pages_access,
     pages_analytics,
     pages_auth,
+    pages_brand,
     pages_contacts,
     pages_content,
     pages_content_editor,
@@ -55,6 +56,7 @@ PAGES: tuple[Any, ...] = (
     pages_privacy,
     pages_retention,
     pages_events,
+    pages_brand,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

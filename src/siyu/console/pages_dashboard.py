@@ -45,6 +45,7 @@ def dashboard_page(request: Request, days: int = DEFAULT_DAYS) -> HTMLResponse:
     return render(
         request,
         "dashboard.html",
+        zone=data.timezone,
         d=data,
         # the order event and its amount as the catalogue names them (下单, 金额)
         order_event=client.events.titles([data.order_event], lang)[data.order_event],

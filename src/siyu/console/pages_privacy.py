@@ -45,7 +45,7 @@ def _local(iso: str, zone: str) -> str:
 
 def _page(request: Request, q: str = "", status: int = 200, **extra: Any) -> Response:
     client = get_client(request)
-    zone = client.ctx.settings.default_timezone
+    zone = client.ctx.timezone()
     person = None
     if q.strip():
         with unit_of_work(request) as session:
@@ -144,7 +144,7 @@ def delete(request: Request, q: str = Form(..., max_length=300)) -> Response:
         receipt = client.privacy.delete(q, actor=principal_of(request).actor, warehouse_wait_s=None)
     except LookupError_ as exc:
         return _page(request, q, status=404, error=tr("privacy_failed", _lang(request), what=str(exc)))
-    receipt["at_local"] = _local(receipt["at"], client.ctx.settings.default_timezone)
+    receipt["at_local"] = _local(receipt["at"], client.ctx.timezone())
     return _page(request, receipt=receipt)
 
 

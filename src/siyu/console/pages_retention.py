@@ -60,7 +60,7 @@ def local_time(request: Request, iso: str | None) -> str:
     """An ISO time in the brand's time zone, to the minute."""
     if not iso:
         return ""
-    zone = ZoneInfo(get_client(request).ctx.settings.default_timezone)
+    zone = ZoneInfo(get_client(request).ctx.timezone())
     return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 

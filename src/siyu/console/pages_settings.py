@@ -52,6 +52,7 @@ SECTIONS: tuple[tuple[str, str, P], ...] = (
     ("settings_audit", "/console/settings/audit", P.AUDIT_READ),
     ("settings_retention", "/console/settings/retention", P.RETENTION_MANAGE),
     ("settings_events", "/console/settings/events", P.ANALYTICS_READ),
+    ("settings_brand", "/console/settings/brand", P.CHANNELS_READ),
 )
 
 

@@ -21,6 +21,7 @@ from siyu import __version__
 from siyu.api.security import SAFE_METHODS, csrf_ok, resolve_principal
 from siyu.auth.roles import ROLE_NAMES, Permission
 from siyu.auth.service import Principal
+from siyu.brand import DEFAULT_TIMEZONE
 from siyu.console.format import FILTERS
 from siyu.console.permissions import ANONYMOUS
 from siyu.console.texts import LANGUAGES, tr
@@ -153,7 +154,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 def brand_zone(request: Request) -> str:
     """The brand's time zone (IANA name): every time on a page is shown in it."""
     client = getattr(request.app.state, "client", None)
-    return client.ctx.settings.default_timezone if client is not None else "Asia/Shanghai"
+    return client.ctx.timezone() if client is not None else DEFAULT_TIMEZONE
 
 
 def error_page(request: Request, status: int, key: str, **params: Any) -> HTMLResponse:

@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -51,6 +52,9 @@ class IngestLimits:
     identifiers: int = 50
     depth: int = 32
     future: timedelta = timedelta(hours=24)
+    #: Zone of times written without an offset: None is UTC (the Segment spec, for HTTP calls);
+    #: imported files use the brand's zone, which is what a time in a Chinese spreadsheet means.
+    naive_zone: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestLimits:
@@ -201,7 +205,7 @@ class Message(NamedTuple):
         return None
 
 
-def parse_time(value: Any, name: str) -> datetime:
+def parse_time(value: Any, name: str, naive_zone: str | None = None) -> datetime:
     """An aware UTC datetime from ISO 8601 text, epoch seconds or milliseconds. Values that
     exist in their own offset but not in UTC (``9999-12-31T23:59:59-05:00``) or overflow the
     platform's time_t (an epoch of ``1e20``) are the call's error, never the server's."""
@@ -220,7 +224,13 @@ def parse_time(value: Any, name: str) -> datetime:
             raise MessageError(name, f"must be an ISO 8601 string, got {type(value).__name__}")
         if ts.tzinfo is UTC:
             return ts
-        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        if ts.tzinfo is None:
+            return (
+                ts.replace(tzinfo=ZoneInfo(naive_zone)).astimezone(UTC)
+                if naive_zone
+                else ts.replace(tzinfo=UTC)
+            )
+        return ts.astimezone(UTC)
     except (OverflowError, OSError, ValueError) as exc:
         if isinstance(exc, MessageError):
             raise
@@ -339,7 +349,7 @@ class MessageValidator:
         stamp = raw.get(name)
         if not stamp and stamp != 0:
             return now
-        ts = parse_time(stamp, name)
+        ts = parse_time(stamp, name, self.limits.naive_zone)
         sent = raw.get("sentAt") or sent_at
         if received and sent:
             try:

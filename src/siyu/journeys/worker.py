@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from siyu.brand import DEFAULT_TIMEZONE, brand_timezone, env_timezone
 from siyu.channels.dispatcher import Dispatcher
 from siyu.channels.receipts import PollStats, ReceiptPoller
 from siyu.config import Settings
@@ -32,7 +33,7 @@ def engine_config(settings: Settings) -> EngineConfig:
     quiet = QuietHours(start=start.strip(), end=end.strip()) if raw else QuietHours(enabled=False)
     return EngineConfig(
         public_url=settings.public_url,
-        default_timezone=settings.default_timezone,
+        default_timezone=env_timezone(settings) or DEFAULT_TIMEZONE,
         caps=[Cap.model_validate(c) for c in settings.frequency_caps],
         quiet_hours=quiet,
         marketing_consent_default=settings.marketing_consent_default,
@@ -112,7 +113,10 @@ class Worker:
         if time.monotonic() - self._last_schedule >= self.schedule_interval_s:
             self._last_schedule = time.monotonic()
             with self.db.sessionmaker() as s:
-                stats.enrolled += run_schedules(s, default_timezone=self.settings.default_timezone)
+                # the brand zone may have been changed in the console since the last pass
+                zone = brand_timezone(s, self.settings)
+                self.config = replace(self.config, default_timezone=zone)
+                stats.enrolled += run_schedules(s, default_timezone=zone)
                 s.commit()
         for _ in range(max_batches):
             with self.db.sessionmaker() as s:

@@ -39,7 +39,8 @@ def test_conversion_metric_welch_p_value_and_absolute_ci_match_scipy() -> None:
     half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
     assert report["absolute_ci"] == pytest.approx([p2 - p1 - half, p2 - p1 + half], rel=1e-10)
     assert report["variants"][1]["df"] == pytest.approx(df)
-    assert report["significant"] == bool(ref.pvalue < 0.05)
+    # significant needs the lift's interval to exclude 0 too (see the test below)
+    assert report["significant"] == bool(ref.pvalue < 0.05 and report["ci"][0] > 0)
 
 
 def test_mean_metric_from_summaries_and_from_raw_values_match_scipy() -> None:
@@ -303,3 +304,26 @@ def test_result_frame_and_figure() -> None:
     assert list(frame["variant"]) == ["A", "B"]
     assert frame["lift"].iloc[1] == pytest.approx(0.2)
     assert len(result.figure().data) == 1
+
+
+def test_significant_only_when_the_reported_intervals_exclude_zero() -> None:
+    """The case of the issue: 10% vs 13% of 1,000 each has Welch p ≈ 0.035 < 0.05, but the lift's
+    delta-method interval (≈ [-0.02, 0.62]) includes 0, so it is not called significant."""
+    variants = [
+        {"name": "control", "n": 1000, "conversions": 100},
+        {"name": "new", "n": 1000, "conversions": 130},
+    ]
+    report = compare_variants(variants)
+    assert report["p_value"] < 0.05
+    low, high = report["ci"]
+    assert low < 0 < high
+    assert report["absolute_ci"][0] > 0
+    assert report["significant"] is False
+    assert "includes 0" in report["variants"][1]["note"]
+    # a clearer win: both intervals exclude 0, and it is significant
+    variants[1]["conversions"] = 160
+    clear = compare_variants(variants)
+    assert clear["ci"][0] > 0 and clear["absolute_ci"][0] > 0 and clear["significant"] is True
+    # the same rule for every treatment of a multi-arm test
+    arms = compare_variants([*variants[:1], {"name": "b", "n": 1000, "conversions": 130}, variants[1]])
+    assert [v["significant"] for v in arms["variants"][1:]] == [False, True]

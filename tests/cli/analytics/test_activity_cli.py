@@ -1,13 +1,15 @@
 """`siyu analytics retention|activity|stickiness|lifecycle` through the real app (Typer's runner,
 SIYU_* variables pointing at the test database), on events ingested with the Python client:
 the exact ``--json`` payload shape of the CLI contract, ``--csv``, and clean failures naming the
-field. Expected numbers are worked out by hand from the events below."""
+field. Expected numbers are worked out by hand from the events below, whose times are wall
+times of the brand's zone (Asia/Shanghai, the default)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from tests.cli.conftest import Cli, cli_env
@@ -40,7 +42,7 @@ def cli(ctx: AppContext) -> Cli:
             "event": name,
             "userId": user,
             "messageId": f"m{i}",
-            "timestamp": ts.replace(tzinfo=UTC).isoformat(),
+            "timestamp": ts.replace(tzinfo=ZoneInfo("Asia/Shanghai")).isoformat(),
         }
         for i, (user, name, ts) in enumerate(EVENTS)
     ]
@@ -72,9 +74,9 @@ def test_retention_csv_and_errors(cli: Cli) -> None:
         "analytics", "retention", "--start-event", "signup", "--period", "week", *RANGE, "--csv"
     ).stdout
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == ["cohort", "size", "period", "contacts", "rate"]
+    assert list(rows[0]) == ["cohort (Asia/Shanghai)", "size", "period", "contacts", "rate"]
     # signup → signup: period 0 is the whole cohort
-    assert [(r["cohort"], r["period"], r["contacts"]) for r in rows[:2]] == [
+    assert [(r["cohort (Asia/Shanghai)"], r["period"], r["contacts"]) for r in rows[:2]] == [
         ("2026-01-05", "0", "2"),
         ("2026-01-05", "1", "0"),
     ]
@@ -100,7 +102,9 @@ def test_activity_stickiness_lifecycle(cli: Cli) -> None:
     )
     rows = list(csv.DictReader(io.StringIO(text.stdout)))
     # signups on Jan 6-12: u2 (Jan 11), u4 (Jan 7); in Dec 14 - Jan 12: also u1 (Jan 5), u4 (Jan 1)
-    assert rows == [{"day": "2026-01-12", "dau": "0", "wau": "2", "mau": "3", "stickiness": "0"}]
+    assert rows == [
+        {"day (Asia/Shanghai)": "2026-01-12", "dau": "0", "wau": "2", "mau": "3", "stickiness": "0"}
+    ]
     hist = cli.json(
         "analytics", "stickiness", "--from", "2026-01-05", "--to", "2026-01-25", "--interval", "week"
     )

@@ -129,6 +129,14 @@ def test_experiment_from_a_file_with_cuped(cli: Cli, tmp_path: Path) -> None:
     assert "SRM p-value" in text and "CUPED" in text
 
 
+def test_experiment_table_says_significant_only_when_the_intervals_exclude_zero(cli: Cli) -> None:
+    text = squash(cli("experiment", "--control", "1000,100", "--treatment", "1000,130").stdout, " ")
+    assert "treatment: not significant 不显著 at alpha 0.05" in text and "includes 0" in text
+    assert "30.0%" in text  # the lift, as a percentage
+    clear = squash(cli("experiment", "--control", "1000,100", "--treatment", "1000,160").stdout, " ")
+    assert "treatment: significant 显著" in clear
+
+
 def test_experiment_errors(cli: Cli) -> None:
     assert "variants[0].conversions" in squash(
         cli.fails("experiment", "--control", "100,120", "--treatment", "100,5")

@@ -42,6 +42,7 @@ from siyu.analytics.activity.base import (
 )
 from siyu.analytics.base import QueryRunner, register
 from siyu.analytics.result import AnalysisResult
+from siyu.analytics.zone import Zone, zone_name
 from siyu.segments.schemas import PropertyFilter
 from siyu.warehouse.query import EVENTS
 
@@ -83,6 +84,7 @@ class ActivityResult(AnalysisResult):
         return {
             "from": self.params.from_.isoformat(),
             "to": self.params.to.isoformat(),
+            "timezone": zone_name(self.params),
             "event": event_label(self.params.event),
             "days": [{**d, "day": d["day"].isoformat()} for d in self.days],
         }
@@ -123,13 +125,14 @@ class ActivityRunner(QueryRunner[ActivityParams, ActivityResult]):
         # Bit 0 is LOOKBACK days before `from`: MAU of `from` needs the 29 days before it.
         origin = first_day - LOOKBACK
         n_bits = last_day - origin + 1
-        offset = period_sql("day", EVENTS.c.timestamp) - literal_column(str(origin))
+        zone = Zone.over(p.timezone, period_start("day", origin).date(), p.to)
+        offset = period_sql("day", zone.local(EVENTS.c.timestamp)) - literal_column(str(origin))
         stmt = (
             select(*bitmap_columns(offset, n_bits))
             .where(
                 *event_conditions(p.event, p.where),
-                EVENTS.c.timestamp >= period_start("day", origin),
-                EVENTS.c.timestamp < period_start("day", last_day + 1),
+                EVENTS.c.timestamp >= zone.utc(period_start("day", origin)),
+                EVENTS.c.timestamp < zone.utc(period_start("day", last_day + 1)),
             )
             .group_by(EVENTS.c.contact_id)
         )
@@ -189,6 +192,7 @@ class StickinessResult(AnalysisResult):
             "interval": self.params.interval,
             "from": self.params.from_.isoformat(),
             "to": self.params.to.isoformat(),
+            "timezone": zone_name(self.params),
             "first_interval": period_label(self.params.interval, self.first),
             "event": event_label(self.params.event),
             "total_intervals": self.total_intervals,
@@ -220,13 +224,14 @@ class StickinessRunner(QueryRunner[StickinessParams, StickinessResult]):
         p = self.params
         first, last = p.period_bounds(p.interval)
         n_bits = last - first + 1
-        offset = period_sql(p.interval, EVENTS.c.timestamp) - literal_column(str(first))
+        zone = p.zone(p.interval)
+        offset = period_sql(p.interval, zone.local(EVENTS.c.timestamp)) - literal_column(str(first))
         stmt = (
             select(*bitmap_columns(offset, n_bits))
             .where(
                 *event_conditions(p.event, p.where),
-                EVENTS.c.timestamp >= period_start(p.interval, first),
-                EVENTS.c.timestamp < period_start(p.interval, last + 1),
+                EVENTS.c.timestamp >= zone.utc(period_start(p.interval, first)),
+                EVENTS.c.timestamp < zone.utc(period_start(p.interval, last + 1)),
             )
             .group_by(EVENTS.c.contact_id)
         )

@@ -30,6 +30,8 @@ from sqlalchemy.sql.elements import ColumnElement, Label
 from sqlalchemy.sql.expression import FunctionElement
 
 from siyu.analytics.base import FIRST_DAY, LAST_DAY, AnalyticsError, Day, Params
+from siyu.analytics.zone import Zone, today_in
+from siyu.brand import ZoneError, check_zone
 from siyu.ingest.messages import TYPES
 from siyu.segments.compiler import ACTIVITY_TYPES, NEGATED, value_condition
 from siyu.segments.schemas import PropertyFilter, check_property
@@ -175,6 +177,24 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+TimezoneField = Field(
+    default=None,
+    description="Time zone (IANA name) the days and periods are in. Default: the brand time zone "
+    "(SIYU_TIMEZONE, else the one set in the console, else Asia/Shanghai) when run through the "
+    "Python API, CLI, REST or console; UTC for a runner called directly.",
+)
+
+
+def valid_zone(v: str | None) -> str | None:
+    """A ``timezone`` parameter: an IANA name, or None for the default."""
+    if v is None:
+        return None
+    try:
+        return check_zone(v)
+    except ZoneError as exc:
+        raise ValueError(str(exc)) from None
+
+
 #: Default span when ``from`` is not given, in periods ending with the one containing ``to``.
 DEFAULT_SPAN = {"hour": 48, "day": 30, "week": 12, "month": 12}
 
@@ -216,9 +236,9 @@ def is_activity() -> ColumnElement[bool]:
 
 
 class RangeParams(Params):
-    """``from``/``to`` (inclusive days, UTC). Missing: ``to`` is today and ``from`` covers the
-    default span of the analysis's period before it (filled in at validation, so the cache key
-    and the echoed parameters always hold real dates)."""
+    """``from``/``to`` (inclusive days in ``timezone``). Missing: ``to`` is today there and
+    ``from`` covers the default span of the analysis's period before it (filled in at
+    validation, so the cache key and the echoed parameters always hold real dates)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 
@@ -232,13 +252,19 @@ class RangeParams(Params):
     from_: Day = Field(
         default=None,  # type: ignore[assignment]
         alias="from",
-        description="First day (YYYY-MM-DD, UTC), inclusive. Default: the analysis's default span "
+        description="First day (YYYY-MM-DD, in `timezone`), inclusive. Default: the analysis's default span "
         "ending with `to`.",
     )
     to: Day = Field(
         default=None,  # type: ignore[assignment]
-        description="Last day (YYYY-MM-DD, UTC), inclusive. Default: today (UTC).",
+        description="Last day (YYYY-MM-DD, in `timezone`), inclusive. Default: today there.",
     )
+    timezone: str | None = TimezoneField
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        return valid_zone(v)
 
     @model_validator(mode="before")
     @classmethod
@@ -247,7 +273,10 @@ class RangeParams(Params):
             return data
         data = dict(data)
         if data.get("to") is None:
-            data["to"] = utc_today()
+            try:
+                data["to"] = today_in(data.get("timezone"))
+            except ZoneError:
+                return data  # `timezone` is reported by its own validation
         if data.get("from") is None and data.get("from_") is None:
             data.pop("from_", None)
             period = data.get(cls.span_field) if cls.span_field else None
@@ -276,6 +305,13 @@ class RangeParams(Params):
         if start is not None and to < start:
             raise ValueError(f"must not be before from ({start.isoformat()})")
         return to
+
+    def zone(self, period: str = "day") -> Zone:
+        """The time zone of this range's days (with its offset when constant over them)."""
+        start = self.from_
+        if period in ("week", "month"):  # whole periods are scanned
+            start = period_start(period, period_number(period, start)).date()
+        return Zone.over(self.timezone, start, self.to)
 
     def period_bounds(self, period: str) -> tuple[int, int]:
         """First and last period numbers of the range; too many periods is an error on ``from``."""

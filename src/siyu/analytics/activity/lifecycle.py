@@ -42,6 +42,7 @@ from siyu.analytics.activity.base import (
 )
 from siyu.analytics.base import QueryRunner, register
 from siyu.analytics.result import AnalysisResult
+from siyu.analytics.zone import Zone, zone_name
 from siyu.segments.schemas import PropertyFilter
 from siyu.warehouse.query import CONTACTS, EVENTS
 
@@ -83,6 +84,7 @@ class LifecycleResult(AnalysisResult):
             "period": self.params.period,
             "from": self.params.from_.isoformat(),
             "to": self.params.to.isoformat(),
+            "timezone": zone_name(self.params),
             "event": event_label(self.params.event),
             "periods": [{"period": r["period"], **{s: r[s] for s in STATUSES}} for r in self.rows],
         }
@@ -109,12 +111,18 @@ class LifecycleRunner(QueryRunner[LifecycleParams, LifecycleResult]):
         first, last = p.period_bounds(p.period)
         origin = first - 1  # bit 0: the period before the first shown one
         n_bits = last - origin + 1
-        lo = period_start(p.period, origin)
+        zone = Zone.over(p.timezone, period_start(p.period, origin).date(), p.to)
+        lo, hi = zone.utc(period_start(p.period, origin)), zone.utc(period_start(p.period, last + 1))
+        shown_from = zone.utc(period_start(p.period, first))
         conds = event_conditions(p.event, p.where)
-        pn = period_sql(p.period, EVENTS.c.timestamp)
+        pn = period_sql(p.period, zone.local(EVENTS.c.timestamp))
         bitmaps = (
             select(EVENTS.c.contact_id, *bitmap_columns(pn - literal_column(str(origin)), n_bits))
-            .where(*conds, EVENTS.c.timestamp >= lo, EVENTS.c.timestamp < period_start(p.period, last + 1))
+            .where(
+                *conds,
+                EVENTS.c.timestamp >= lo,
+                EVENTS.c.timestamp < hi,
+            )
             .group_by(EVENTS.c.contact_id)
             .subquery("bitmaps")
         )
@@ -124,14 +132,12 @@ class LifecycleRunner(QueryRunner[LifecycleParams, LifecycleResult]):
             .where(
                 *conds,
                 EVENTS.c.timestamp < lo,
-                EVENTS.c.contact_id.in_(
-                    select(CONTACTS.c.id).where(CONTACTS.c.created_at >= period_start(p.period, first))
-                ),
+                EVENTS.c.contact_id.in_(select(CONTACTS.c.id).where(CONTACTS.c.created_at >= shown_from)),
             )
             .distinct()
             .subquery("earlier")
         )
-        created = period_sql(p.period, CONTACTS.c.created_at) - literal_column(str(origin))
+        created = period_sql(p.period, zone.local(CONTACTS.c.created_at)) - literal_column(str(origin))
         stmt = select(
             *(bitmaps.c[n] for n in word_names(n_bits)),
             created.label("created"),

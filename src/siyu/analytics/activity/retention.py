@@ -42,6 +42,7 @@ from siyu.analytics.activity.base import (
 )
 from siyu.analytics.base import QueryRunner, register
 from siyu.analytics.result import AnalysisResult
+from siyu.analytics.zone import zone_name
 from siyu.segments.schemas import PropertyFilter
 from siyu.warehouse.query import EVENTS
 
@@ -171,6 +172,7 @@ class RetentionResult(AnalysisResult):
             "return_event": event_label(p.return_event or p.start_event),
             "from": p.from_.isoformat(),
             "to": p.to.isoformat(),
+            "timezone": zone_name(p),
             "periods": self.periods,
             "cohorts": [
                 {"start": c["start"], "size": c["size"], "values": c["values"]} for c in self.cohorts
@@ -216,15 +218,17 @@ class RetentionRunner(QueryRunner[RetentionParams, RetentionResult]):
         first, last = p.period_bounds(p.period)
         n_cohorts = last - first + 1
         horizon = p.periods or n_cohorts
-        lo, hi = period_start(p.period, first), period_start(p.period, last + 1)
+        zone = p.zone(p.period)
+        lo, hi = zone.utc(period_start(p.period, first)), zone.utc(period_start(p.period, last + 1))
         ts = EVENTS.c.timestamp
+        local = zone.local
         start = event_conditions(p.start_event, p.start_where)
         back_conds = event_conditions(p.return_event or p.start_event, p.return_where)
 
         if p.type == "first_time":
             # The first-ever start event: all history before the window's end is read.
             cohort = (
-                select(EVENTS.c.contact_id, period_sql(p.period, func.min(ts)).label("c"))
+                select(EVENTS.c.contact_id, period_sql(p.period, local(func.min(ts))).label("c"))
                 .where(*start, ts < hi)
                 .group_by(EVENTS.c.contact_id)
                 .having(func.min(ts) >= lo)
@@ -232,13 +236,13 @@ class RetentionRunner(QueryRunner[RetentionParams, RetentionResult]):
             )
         else:
             cohort = (
-                select(EVENTS.c.contact_id, period_sql(p.period, ts).label("c"))
+                select(EVENTS.c.contact_id, period_sql(p.period, local(ts)).label("c"))
                 .where(*start, ts >= lo, ts < hi)
                 .distinct()
                 .cte("cohort")
             )
         back = (
-            select(EVENTS.c.contact_id, period_sql(p.period, ts).label("p"))
+            select(EVENTS.c.contact_id, period_sql(p.period, local(ts)).label("p"))
             .where(*back_conds, ts >= lo, ts < hi)
             .distinct()
             .cte("back")

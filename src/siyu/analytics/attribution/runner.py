@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -41,9 +41,11 @@ from sqlalchemy import (
     union_all,
 )
 
+from siyu.analytics.activity.base import TimezoneField, valid_zone
 from siyu.analytics.attribution.models import MODELS, Attribution, Paths, attribute
-from siyu.analytics.base import AnalyticsError, Day, Params, QueryRunner, register
+from siyu.analytics.base import FIRST_DAY, LAST_DAY, AnalyticsError, Day, Params, QueryRunner, register
 from siyu.analytics.result import AnalysisResult
+from siyu.analytics.zone import Zone
 from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES, AgeSeconds, JsonText, TryDouble
 
 if TYPE_CHECKING:
@@ -94,6 +96,13 @@ class AttributionParams(Params):
     lookback_days: float = Field(default=30, gt=0, le=3650, description="Touches this long before count.")
     from_: Day | None = Field(default=None, alias="from", description="First day of conversions.")
     to: Day | None = Field(default=None, description="Last day of conversions, inclusive.")
+    timezone: str | None = TimezoneField
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        return valid_zone(v)
+
     half_life_days: float = Field(
         default=7,
         gt=0,
@@ -276,8 +285,10 @@ class AttributionRunner(QueryRunner[AttributionParams, AttributionResult]):
     def _journeys(self) -> Paths:
         p = self.params
         lookback_s = p.lookback_days * DAY_S
-        start = datetime.combine(p.from_, time()) if p.from_ else None
-        end = datetime.combine(p.to + timedelta(days=1), time()) if p.to else None
+        # the days are the brand's: their local midnights as UTC instants
+        zone = Zone.over(p.timezone, p.from_ or FIRST_DAY, p.to or LAST_DAY)
+        start = zone.utc(p.from_) if p.from_ else None
+        end = zone.utc(p.to + timedelta(days=1)) if p.to else None
         if start and end and end <= start:
             raise AnalyticsError("to", "must not be before 'from'")
         lo = start - timedelta(seconds=lookback_s) if start else None

@@ -26,15 +26,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import ConfigDict, Field, model_validator
-from sqlalchemy import cast, func, literal, select
-from sqlalchemy.types import Date, DateTime
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import func, literal, select
+from sqlalchemy.types import DateTime
 
-from siyu.analytics.activity.base import OrderParams
+from siyu.analytics.activity.base import OrderParams, TimezoneField, valid_zone
 from siyu.analytics.base import AnalyticsError, Day, QueryRunner, in_sane_range, register
 from siyu.analytics.economics.spend import SpendRepository
 from siyu.analytics.result import AnalysisResult, table_from_rows
 from siyu.analytics.sql import PlusSeconds
+from siyu.analytics.zone import RUNNER_DEFAULT, Zone
+from siyu.brand import check_zone
 from siyu.store.models import Channel, ChannelSpend, EntryCode
 from siyu.warehouse.query import CONTACTS, EVENTS, TOUCHES
 
@@ -59,6 +61,12 @@ class RoiParams(OrderParams):
     currency: str | None = Field(
         default=None, pattern=r"^[A-Z]{3}$", description="Spend currency (needed when spend has several)."
     )
+    timezone: str | None = TimezoneField
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        return valid_zone(v)
 
     @model_validator(mode="after")
     def _range(self) -> RoiParams:
@@ -278,16 +286,15 @@ class RoiRunner(QueryRunner[RoiParams, RoiResult]):
     def _last_event_day(self) -> date:
         last = (
             self.fetch(
-                select(cast(func.max(EVENTS.c.timestamp), Date()).label("day")).where(
-                    in_sane_range(EVENTS.c.timestamp)
-                )
+                select(func.max(EVENTS.c.timestamp).label("at")).where(in_sane_range(EVENTS.c.timestamp))
             )
             .column(0)[0]
             .as_py()
         )
         if last is None:
             raise AnalyticsError("to", "the warehouse has no events; give from and to")
-        return last if isinstance(last, date) and not isinstance(last, datetime) else last.date()
+        # the brand's day of the last event (the warehouse keeps naive UTC)
+        return Zone(check_zone(self.params.timezone or RUNNER_DEFAULT)).to_local(last).date()
 
     def _campaigns(self) -> dict[int, str]:
         """Entry code → its campaign, or its state when it names none."""
@@ -318,7 +325,8 @@ class RoiRunner(QueryRunner[RoiParams, RoiResult]):
         """Per (first channel, first entry code): contacts acquired in the range, how many
         ordered once / twice or more, their orders and revenue (one warehouse query)."""
         p = self.params
-        lo, hi = _start(start), _start(to + timedelta(days=1))
+        zone = Zone.over(p.timezone, start, to)  # the range is the brand's days
+        lo, hi = zone.utc(_start(start)), zone.utc(_start(to + timedelta(days=1)))
         first = (
             select(TOUCHES.c.contact_id, func.min(TOUCHES.c.occurred_at).label("first_at"))
             .group_by(TOUCHES.c.contact_id)

@@ -254,7 +254,7 @@ def compare(a: Arm, b: Arm, alpha: float, prior: Prior) -> dict[str, Any]:
         out["note"] = "no variation in either variant"
         return out
     out["significant"] = test["p_value"] < alpha
-    if a.raw_mean == 0:
+    if a.raw_mean == 0:  # no relative interval: the absolute one (p < alpha) decides
         out["note"] = "the control's mean is 0: relative effects are undefined"
         return out
     lift = (b.mean - a.mean) / a.raw_mean
@@ -264,6 +264,12 @@ def compare(a: Arm, b: Arm, alpha: float, prior: Prior) -> dict[str, Any]:
         return out
     width = test["crit"] * math.sqrt(rel_var)
     out["ci"] = [lift - width, lift + width]
+    # "Significant" next to an interval that includes 0 reads as a contradiction (it was shown
+    # next to [-0.019, 0.619]): the call needs every interval reported to exclude 0. The
+    # relative one also carries the control mean's uncertainty, so it is the stricter.
+    if out["significant"] and out["ci"][0] <= 0 <= out["ci"][1]:
+        out["significant"] = False
+        out["note"] = f"p < {alpha:g} for the difference, but the lift's interval includes 0"
     out["relative_p_value"] = float(2 * stats.t.sf(abs(lift) / math.sqrt(rel_var), test["df"]))
     out.update(bayes(lift, rel_var, prior, alpha))
     return out

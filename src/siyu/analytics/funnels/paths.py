@@ -35,6 +35,7 @@ from siyu.analytics.activity.base import ANY_EVENT, RangeParams, WhereField, eve
 from siyu.analytics.base import QueryRunner, register
 from siyu.analytics.funnels.sqltext import SqlText
 from siyu.analytics.result import AnalysisResult
+from siyu.analytics.zone import zone_name
 from siyu.segments.schemas import PropertyFilter
 from siyu.warehouse.query import EVENTS
 
@@ -153,6 +154,7 @@ class PathsResult(AnalysisResult):
             "session_minutes": p.session_minutes,
             "from": p.from_.isoformat(),
             "to": p.to.isoformat(),
+            "timezone": zone_name(p),
             "limit": p.limit,
             "total_edges": self.total_edges,
             "edges": self.edges,
@@ -189,7 +191,9 @@ class PathsResult(AnalysisResult):
 
 
 def _bounds(p: PathsParams) -> tuple[datetime, datetime]:
-    return datetime.combine(p.from_, time()), datetime.combine(p.to, time()) + timedelta(days=1)
+    """The range's local days as UTC instants."""
+    zone = p.zone()
+    return zone.utc(p.from_), zone.utc(datetime.combine(p.to, time()) + timedelta(days=1))
 
 
 def paths_sql(q: SqlText, p: PathsParams) -> str:

@@ -35,6 +35,7 @@ from siyu.analytics.base import AnalyticsError, Params, QueryRunner, register
 from siyu.analytics.funnels.sqltext import SqlText
 from siyu.analytics.funnels.statement import MAX_STEPS, EventDef, Exclusion, FunnelQuery, funnel_sql
 from siyu.analytics.result import AnalysisResult
+from siyu.analytics.zone import zone_name
 from siyu.segments.schemas import PropertyFilter
 
 if TYPE_CHECKING:
@@ -206,6 +207,7 @@ class FunnelResult(AnalysisResult):
             "mode": p.mode,
             "from": p.from_.isoformat(),
             "to": p.to.isoformat(),
+            "timezone": zone_name(p),
         }
 
     def figure(self) -> go.Figure:
@@ -283,12 +285,13 @@ class FunnelRunner(QueryRunner[FunnelParams, FunnelResult]):
         p = self.params
         ranges = p.checked()
         bd = p.breakdown
+        zone = p.zone()  # the range is local days; the window after it is a duration
         f = FunnelQuery(
             steps=tuple(EventDef(s.event, tuple(s.where)) for s in p.steps),
             mode=p.mode,
             window_s=p.window_days * 86400,
-            lo=_midnight(p.from_),
-            hi=_midnight(p.to, 1),
+            lo=zone.utc(_midnight(p.from_)),
+            hi=zone.utc(_midnight(p.to, 1)),
             exclusions=tuple(
                 Exclusion(EventDef(x.event, tuple(x.where)), a, b)
                 for x, (a, b) in zip(p.exclusions, ranges, strict=True)

@@ -43,13 +43,16 @@ def run(kind: str, params: dict[str, Any]) -> AnalysisResult:
 
 
 def emit(result: AnalysisResult, as_json: bool, as_csv: bool) -> None:
-    """Print a result: ``--json`` payload, ``--csv`` main table, else a readable table."""
+    """Print a result: ``--json`` payload, ``--csv`` main table, else a rich table with units
+    (¥, %, durations; see ``table``)."""
     if as_json:
         print_json(result.to_dict())
     elif as_csv:
         sys.stdout.write(result.to_csv())
     else:
-        out.print(result.to_pandas().to_string(index=False))
+        from siyu.cli.analytics.table import result_table
+
+        out.print(result_table(result))
 
 
 def run_and_emit(kind: str, params: dict[str, Any], as_json: bool, as_csv: bool) -> None:

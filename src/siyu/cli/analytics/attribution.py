@@ -177,6 +177,10 @@ def experiment(
         return
     report = result.to_dict()
     emit(result, False, False)
+    for v in report["variants"][1:]:
+        verdict = "significant 显著" if v.get("significant") else "not significant 不显著"
+        note = f" ({v['note']})" if v.get("note") else ""
+        out.print(f"{v['name']}: {verdict} at alpha {report['alpha']:g}{note}")
     flag = "  ← sample-ratio mismatch! 样本比例失衡" if report["srm_flag"] else ""
     out.print(f"SRM p-value {report['srm_p_value']:.4g}{flag}")
     if report["cuped"]:

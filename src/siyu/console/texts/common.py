@@ -18,6 +18,7 @@ TEXT: dict[str, dict[str, str]] = {
     "password": {"zh": "密码", "en": "Password"},
     "language": {"zh": "语言", "en": "Language"},
     "switch_language": {"zh": "English", "en": "中文"},
+    "times_in_zone": {"zh": "本页时间均为{zone}", "en": "Times on this page are {zone}"},
     "login_failed": {
         "zh": "用户名或密码不正确。请检查后重试；忘记密码请联系管理员重置。",
         "en": "Wrong username or password. Check them and try again; if you forgot it, ask an admin to reset it.",

@@ -6,8 +6,8 @@ TEXT: dict[str, dict[str, str]] = {
     "dashboard_range": {"zh": "统计周期", "en": "Range"},
     "dashboard_last_days": {"zh": "近 {days} 天", "en": "Last {days} days"},
     "dashboard_days_note": {
-        "zh": "按 UTC 自然日统计（与分析页口径一致），截至 {today}。",
-        "en": "UTC days (as on the analytics pages), up to {today}.",
+        "zh": "按{zone}自然日统计（与分析页口径一致），截至 {today}。",
+        "en": "Days in {zone} (as on the analytics pages), up to {today}.",
     },
     "dashboard_pool": {"zh": "流量池（客户总数）", "en": "Traffic pool (contacts)"},
     "dashboard_new": {"zh": "新增客户", "en": "New contacts"},

@@ -79,7 +79,7 @@ TEXT: dict[str, dict[str, str]] = {
     "privacy_reason_unsubscribed": {"zh": "退订", "en": "unsubscribed"},
     "privacy_reason_manual": {"zh": "手动", "en": "by hand"},
     "privacy_failed": {"zh": "未能完成：{what}", "en": "Could not do it: {what}"},
-    "privacy_time_note": {"zh": "时间为北京时间", "en": "Times in Beijing time"},
+    "privacy_time_note": {"zh": "时间为{zone}", "en": "Times in {zone}"},
     # kinds of data, as a person would name them
     "privacy_kind_contacts": {"zh": "客户档案", "en": "Profiles"},
     "privacy_kind_identifiers": {"zh": "标识（手机号、邮箱等）", "en": "Identifiers (phone, email, …)"},

@@ -37,6 +37,33 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "谁在什么时候做了什么：登录、查看明文、建号、发密钥、改配置……",
         "en": "Who did what, when: sign-ins, PII reveals, new users and keys, configuration changes…",
     },
+    "settings_brand": {"zh": "品牌时区", "en": "Brand time zone"},
+    "settings_brand_desc": {
+        "zh": "概览的“今天”、分析的日/周/月、页面和导出里的时间都按这个时区计算（默认北京时间）。",
+        "en": "The zone of the dashboard's today, analytics days/weeks/months and every time shown or "
+        "exported (default: Beijing time).",
+    },
+    "brand_zone_label": {"zh": "时区", "en": "Time zone"},
+    "brand_zone_hint": {
+        "zh": "填写 IANA 时区名，例如 Asia/Shanghai（北京时间）、Asia/Hong_Kong、Asia/Tokyo。"
+        "没有单独设置时区的客户，其免打扰时段和“第 N 天几点”也按此时区。",
+        "en": "An IANA zone name, e.g. Asia/Shanghai (Beijing time), Asia/Hong_Kong, Asia/Tokyo. Contacts "
+        "without a zone of their own also get their quiet hours and “day N at HH:MM” in it.",
+    },
+    "brand_zone_now": {
+        "zh": "当前：{zone}（{name}），现在是 {now}",
+        "en": "Now: {zone} ({name}), it is {now}",
+    },
+    "brand_zone_pinned": {
+        "zh": "服务器环境变量 SIYU_TIMEZONE 已固定为 {zone}，此处的设置在其移除前不生效。",
+        "en": "The server's SIYU_TIMEZONE pins it to {zone}; a zone saved here applies only once it is removed.",
+    },
+    "brand_zone_saved": {"zh": "已保存品牌时区：{zone}", "en": "Brand time zone saved: {zone}"},
+    "brand_zone_bad": {
+        "zh": "时区“{value}”无法识别：请填写 IANA 时区名，例如 Asia/Shanghai。",
+        "en": "Time zone “{value}” is unknown: enter an IANA name such as Asia/Shanghai.",
+    },
+    "brand_save": {"zh": "保存", "en": "Save"},
     # --- shared words -------------------------------------------------------------------------
     "settings_key": {"zh": "标识", "en": "Key"},
     "settings_name": {"zh": "名称", "en": "Name"},

@@ -270,7 +270,7 @@ def audit_page(
         )
         known_actions = audit.actions(session)
         checked = chain.verify(session).dump() if verify else None
-        zone = ZoneInfo(get_client(request).ctx.timezone())
+        zone = ZoneInfo(get_client(request).ctx.timezone(session))  # this session: see client/lists.py
         entries = [
             {
                 "id": e.id,

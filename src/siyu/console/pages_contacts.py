@@ -80,7 +80,7 @@ def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> 
                 profiles,
                 client.ctx.parser,
                 flt,
-                client.contacts.zone,
+                client.ctx.timezone(session),  # this session: a second one waits on SQLite
                 PAGE_SIZE,
                 (page - 1) * PAGE_SIZE,
             )

@@ -63,7 +63,10 @@ def test_an_operators_afternoon(
     csv_file.write_text(CSV, encoding="utf-8")
     page.goto(f"{base}/console/imports")
     page.set_input_files("#import-form input[name=file]", str(csv_file))
-    page.click("#import-form [type=submit]")
+    page.click("#import-preview")  # first the mapping preview, which writes nothing
+    expect(page.locator("#import-columns")).to_be_visible()
+    shot(page, "2-import-preview", request)
+    page.click("#import-confirm")
     expect(page.locator('#import-job[data-status="done"]')).to_be_attached(timeout=60_000)
     expect(page.locator("#import-accepted")).to_have_text("3")
     expect(page.locator("#import-rejected")).to_have_text("1")

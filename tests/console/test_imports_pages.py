@@ -14,16 +14,19 @@ from tests.conftest import ConsoleSession, RunningServer
 
 from siyu.console import pages_imports
 
-#: Lines 3, 5 and 6 are bad (the header is line 1): a junk phone, no identifier, a bad email.
+#: The header is line 1. Lines 5 and 7 are rejected (no identifier; only a junk phone); lines 3
+#: and 6 are imported without their bad value (a junk phone, a bad email), which is noted.
 CONTACTS_CSV = (
     "phone,email,name,customer_no\n"
     "13800138001,a1@example.com,王一,C101\n"
     "12345,a2@example.com,坏号码,C102\n"
     "13800138003,a3@example.com,王三,C103\n"
-    ",,,\n"
+    ",,无标识,\n"
     "13800138005,not-an-email,王五,C105\n"
+    "12345,,只有坏号码,\n"
 )
-BAD = {3: "identifiers.phone", 5: "identifiers", 6: "identifiers.email"}
+BAD = {5: "identifiers", 7: "identifiers.phone"}
+NOTED = {3: "phone", 6: "email"}
 
 
 def upload(browser: ConsoleSession, name: str, content: bytes, **form: str) -> Any:
@@ -72,29 +75,36 @@ def test_csv_import_reports_bad_rows_and_keeps_good_ones(
     job_id = job_of(upload(operator, "客户名单.csv", CONTACTS_CSV.encode()))
     final = wait_done(operator, job_id)[-1]
     assert final["status"] == "done" and final["percent"] == 100
-    assert (final["lines"], final["accepted"], final["rejected"]) == (5, 2, 3)
+    assert (final["lines"], final["accepted"], final["rejected"]) == (6, 4, 2)
+    assert final["outcome"] == "partial"
     assert {e["line"]: e["field"] for e in final["errors"]} == BAD
     assert all(e["reason"] for e in final["errors"])
+    assert {n["line"]: n["field"] for n in final["notes"]} == NOTED
+    assert {n["kind"] for n in final["notes"]} == {"invalid_value"} and final["notes_count"] == 2
 
     page = operator.get(f"/console/imports/{job_id}").text
-    assert count(page, "import-accepted") == 2 and count(page, "import-rejected") == 3
+    assert count(page, "import-accepted") == 4 and count(page, "import-rejected") == 2
     assert 'data-status="done"' in page and 'id="import-progress"' in page
     rows = re.findall(r'<tr class="import-error" data-line="(\d+)" data-field="([^"]+)">', page)
     assert {int(line): field for line, field in rows} == BAD
+    noted = re.findall(r'<tr class="import-note" data-line="(\d+)" data-kind="invalid_value">', page)
+    assert sorted(int(n) for n in noted) == sorted(NOTED)
+    assert "Not valid, left out" in page and 'class="flash warn"' in page
     assert "/status" not in page  # finished: the page no longer polls
 
-    # the valid rows are kept, with their traits
+    # the valid rows are kept, with their traits; a bad phone costs the phone, not the row
     assert server.client.contact("13800138001")["traits"]["name"] == "王一"
     assert server.client.contact("customer_no:C103")["traits"]["name"] == "王三"
-    with pytest.raises(ValueError):
-        server.client.contact("customer_no:C102")
+    kept = server.client.contact("customer_no:C102")
+    assert kept["traits"]["name"] == "坏号码"
+    assert sorted(i["type"] for i in kept["identifiers"]) == ["customer_no", "email"]
 
     listing = operator.get("/console/imports").text
     assert re.search(rf'<tr data-job-id="{job_id}">.*?客户名单\.csv', listing, re.S)
 
     # importing the same file again: the good rows are duplicates, nothing new
     again = wait_done(operator, job_of(upload(operator, "客户名单.csv", CONTACTS_CSV.encode())))[-1]
-    assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 2, 3)
+    assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 4, 2)
 
 
 def test_status_reports_progress_until_done(
@@ -191,3 +201,41 @@ def test_upload_without_csrf_is_refused(
         "/console/imports", data={"kind": "contacts"}, files={"file": ("a.csv", b"phone\n", "text/csv")}
     )
     assert resp.status_code == 403
+
+
+def test_preview_shows_the_mapping_and_imports_what_was_picked(
+    server: RunningServer, console_as: Callable[[str], ConsoleSession]
+) -> None:
+    operator = console_as("operator")
+    content = "手机,姓名,生日,备用\n13800138021,孙一,1990/5/1,x\n123,无号,2000-02-30,y\n".encode("gbk")
+    resp = upload(operator, "名单.csv", content, preview="1")
+    assert resp.status_code == 200, resp.text[:500]
+    page = resp.text
+    mapped = dict(re.findall(r'<tr class="import-column" data-column="([^"]+)" data-field="([^"]+)">', page))
+    assert mapped == {"手机": "phone", "姓名": "name", "生日": "birthday", "备用": "备用"}
+    assert 'data-outcome="partial"' in page and 'class="import-error" data-line="3"' in page
+    assert server.client.stats()["contacts"] == 0  # the preview wrote nothing
+    token = re.search(r'name="token" value="([0-9a-f]{32})"', page)
+    assert token
+    form = {"csrf_token": operator.csrf, "token": token.group(1), "kind": "contacts", "format": ""}
+    for i, column in enumerate(["手机", "姓名", "生日", "备用"], start=1):
+        form[f"column_{i}"] = column
+        form[f"field_{i}"] = {"备用": "-", "姓名": "full_name"}.get(column, mapped[column])
+    started = operator.post("/console/imports/start", data=form, follow_redirects=False)
+    final = wait_done(operator, job_of(started))[-1]
+    assert (final["accepted"], final["rejected"]) == (1, 1)
+    assert server.client.contact("13800138021")["traits"] == {"full_name": "孙一", "birthday": "1990-05-01"}
+    again = operator.post("/console/imports/start", data=form, follow_redirects=False)
+    assert again.status_code == 422  # the staged file was imported and removed
+
+
+def test_an_import_that_rejected_every_row_is_shown_as_failed(
+    server: RunningServer, console_as: Callable[[str], ConsoleSession]
+) -> None:
+    operator = console_as("operator")
+    job_id = job_of(upload(operator, "bad.csv", b"phone,name\n123,a\n456,b\n"))
+    final = wait_done(operator, job_id)[-1]
+    assert (final["status"], final["outcome"], final["accepted"]) == ("done", "failed", 0)
+    page = operator.get(f"/console/imports/{job_id}").text
+    assert 'data-outcome="failed"' in page and 'class="flash err"' in page
+    assert 'class="flash ok"' not in page and "Import finished" not in page

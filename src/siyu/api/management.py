@@ -8,6 +8,7 @@ Identifiers are masked unless the caller holds ``pii.reveal`` and asks (``?revea
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -144,8 +145,18 @@ IMPORT_FORM: dict[str, Any] = {
                         "file": {"type": "string", "format": "binary"},
                         "format": {
                             "type": "string",
-                            "enum": ["jsonl", "csv"],
+                            "enum": ["jsonl", "csv", "xlsx"],
                             "description": "default from the file name",
+                        },
+                        "mapping": {
+                            "type": "string",
+                            "description": 'JSON object {"COLUMN": "FIELD"} ("-" skips a column); '
+                            "Chinese headers (手机, 姓名, 邮箱, 生日…) map without it",
+                        },
+                        "dry_run": {
+                            "type": "boolean",
+                            "description": "check the file and answer how its columns map and what "
+                            "would be rejected, importing nothing",
                         },
                     },
                 }
@@ -158,29 +169,46 @@ IMPORT_FORM: dict[str, Any] = {
 @router.post(
     "/imports",
     tags=["ingest"],
-    summary="Import a JSONL or CSV file of events or contacts",
+    summary="Import a CSV, XLSX or JSONL file of events or contacts (or check it: dry_run)",
     openapi_extra=IMPORT_FORM,
 )
 async def import_file(request: Request) -> dict[str, Any]:
-    """The caller is authorised (router dependency) before the first byte of the upload is read."""
+    """The caller is authorised (router dependency) before the first byte of the upload is read.
+    The answer's ``outcome`` is ``failed`` when every row was rejected (nothing imported)."""
     client = get_client(request)
     async with request.form(max_files=1, max_fields=10) as form:
         kind, file, fmt = form.get("kind"), form.get("file"), form.get("format") or None
         if not isinstance(kind, str) or not kind:
             raise HTTPException(422, "form field `kind` is required: events or contacts")
         if not isinstance(file, StarletteUpload):
-            raise HTTPException(422, "form field `file` is required: the JSONL or CSV file")
+            raise HTTPException(422, "form field `file` is required: the CSV, XLSX or JSONL file")
         if fmt is not None and not isinstance(fmt, str):
-            raise HTTPException(422, "form field `format` must be jsonl or csv")
+            raise HTTPException(422, "form field `format` must be csv, xlsx or jsonl")
+        mapping = _form_mapping(form.get("mapping"))
+        dry_run = str(form.get("dry_run") or "").lower() in ("1", "true", "yes", "on")
         suffix = Path(file.filename or "upload").suffix
         with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as tmp:
             while chunk := await file.read(1 << 20):
                 tmp.write(chunk)
     try:
-        report = await run_in_threadpool(client.import_file, tmp.name, kind, fmt)
+        if dry_run:
+            return await run_in_threadpool(client.import_preview, tmp.name, kind, fmt, mapping)
+        report = await run_in_threadpool(client.import_file, tmp.name, kind, fmt, mapping)
     finally:
         Path(tmp.name).unlink(missing_ok=True)
     return report.as_dict()
+
+
+def _form_mapping(raw: Any) -> dict[str, str] | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        mapping = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        mapping = None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise HTTPException(422, 'form field `mapping` must be a JSON object {"COLUMN": "FIELD"}')
+    return {str(k): v for k, v in mapping.items()}
 
 
 @router.get(

@@ -7,18 +7,14 @@ command imports what it uses, and the other command modules load when one of the
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 from rich.table import Table
 
 import siyu
-from siyu.cli.common import JsonOpt, err, fail, open_client, out, print_json
+from siyu.cli.common import JsonOpt, fail, open_client, out, print_json
 from siyu.cli.lazy import Lazy, lazy_group
 from siyu.i18n import t
 
@@ -57,6 +53,10 @@ LAZY = {
         "siyu.cli.analytics.app:analytics_app",
         "Analyses: activity, retention, funnels, CLV, attribution, experiments… 数据分析。",
     ),
+    "import": Lazy(
+        "siyu.cli.imports:import_app",
+        "Import contacts or events from CSV, Excel (.xlsx) or JSONL files. 导入文件。",
+    ),
     "users": Lazy("siyu.cli.users:users_app", "Console users and roles. 控制台用户与角色。"),
     "api-keys": Lazy("siyu.cli.users:api_keys_app", "REST API keys. 接口密钥。"),
     "brand": Lazy("siyu.cli.brand:brand_app", "Brand settings: time zone. 品牌设置：时区。"),
@@ -82,7 +82,6 @@ app = typer.Typer(
     cls=lazy_group(LAZY),
 )
 db_app = typer.Typer(help="System of record schema. 数据库结构。", no_args_is_help=True)
-import_app = typer.Typer(help="Import JSONL or CSV files. 导入文件。", no_args_is_help=True)
 #: The PIPL rights on one person, beside ``contacts show`` (their module loads when they run).
 CONTACT_RIGHTS = {
     "export": Lazy(
@@ -107,7 +106,6 @@ warehouse_app = typer.Typer(help="The analytics warehouse. 数据仓库。", no_
 keys_app = typer.Typer(help="PII encryption keys. 加密密钥。", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
-    (import_app, "import"),
     (contacts_app, "contacts"),
     (sources_app, "sources"),
     (channels_app, "channels"),
@@ -155,6 +153,10 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
 
 
 # --- serve / demo ---------------------------------------------------------------------------
+#: One size for ``siyu demo`` and ``siyu serve --demo``: both load the same brand.
+DEMO_CONTACTS = 5000
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Bind address. 监听地址。")] = "127.0.0.1",
@@ -162,7 +164,7 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Load demo data first when empty. 空库时先生成演示数据。")
     ] = False,
-    demo_contacts: Annotated[int, typer.Option(help="Demo size. 演示联系人数。")] = 5000,
+    demo_contacts: Annotated[int, typer.Option(help="Demo size. 演示联系人数。")] = DEMO_CONTACTS,
     workers: Annotated[
         int, typer.Option(help="Server processes (use the second core). 服务进程数。", min=1)
     ] = 1,
@@ -174,11 +176,10 @@ def serve(
 
     client = _client()
     if demo:
-        existing = client.stats()["contacts"]
-        if existing:
-            out.print(t("demo_exists", contacts=existing))
-        else:
+        try:
             _run_demo(client, demo_contacts, 90, 42, as_json=False)
+        except ValueError:  # another brand's data: serve it, leave it alone
+            out.print(t("demo_exists", contacts=client.stats()["contacts"]))
     first = client.users.ensure_first_owner(actor="serve")
     if first:
         url = f"http://{host}:{port}/console"
@@ -195,13 +196,15 @@ def serve(
 
 
 def _run_demo(client: Siyu, contacts: int, days: int, seed: int, as_json: bool) -> dict[str, Any]:
-    from siyu.demo.generator import DemoConfig, generate
+    from siyu.demo.generator import DemoConfig, load
 
     started = time.perf_counter()
-    summary = generate(client.ctx, DemoConfig(contacts=contacts, days=days, seed=seed))
+    summary = load(client.ctx, DemoConfig(contacts=contacts, days=days, seed=seed))
     result = {**summary, "seconds": round(time.perf_counter() - started, 2)}
     if as_json:
         _print_json(result)
+    elif summary["existing"]:
+        out.print(t("demo_already", contacts=summary["contacts"], **summary["created"]))
     else:
         out.print(
             t(
@@ -217,12 +220,13 @@ def _run_demo(client: Siyu, contacts: int, days: int, seed: int, as_json: bool) 
 
 @app.command()
 def demo(
-    contacts: Annotated[int, typer.Option(help="Persons to generate. 生成人数。", min=1)] = 10_000,
+    contacts: Annotated[int, typer.Option(help="Persons to generate. 生成人数。", min=1)] = DEMO_CONTACTS,
     days: Annotated[int, typer.Option(help="Days of history. 历史天数。", min=1)] = 90,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same brand). 随机种子。")] = 42,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a deterministic demo brand. 生成可复现的演示品牌数据。"""
+    """Load the deterministic demo brand: people, events up to now, tags, segments, templates
+    and running SOPs; again on a demo brand adds only what is missing. 生成可复现的演示品牌数据。"""
     from siyu.warehouse.store import WarehouseBusy
 
     with _client() as client:
@@ -230,141 +234,6 @@ def demo(
             _run_demo(client, contacts, days, seed, as_json)
         except (ValueError, WarehouseBusy) as exc:
             raise _fail(str(exc)) from exc
-
-
-# --- import ---------------------------------------------------------------------------------
-def _parse_mapping(items: list[str]) -> dict[str, str]:
-    mapping = {}
-    for item in items:
-        if "=" not in item:
-            raise _fail(f"--map takes COLUMN=FIELD, got {item!r}", 2)
-        col, field = item.split("=", 1)
-        mapping[col.strip()] = field.strip()
-    return mapping
-
-
-def _import(
-    kind: str,
-    file: Path,
-    fmt: str | None,
-    mapping: list[str],
-    write_key: str | None,
-    batch_size: int,
-    as_json: bool,
-) -> None:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from siyu.ingest.files import ImportFileError
-    from siyu.warehouse.store import WarehouseBusy
-
-    with _client() as client:
-        size = file.stat().st_size if file.exists() else 0
-        show = (not as_json and sys.stderr.isatty()) or size > 50_000_000
-        progress = Progress(
-            TextColumn(t("importing")),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            disable=not show,
-        )
-        with progress:
-            task = progress.add_task("import", total=size)
-            try:
-                report = client.import_file(
-                    file,
-                    kind,
-                    fmt,
-                    _parse_mapping(mapping or []),
-                    write_key,
-                    progress=lambda done, _lines: progress.update(task, completed=done),
-                    batch_size=batch_size,
-                )
-            except ImportFileError as exc:
-                raise _fail(str(exc), 2) from exc
-        with contextlib.suppress(WarehouseBusy):  # a running server feeds it instead
-            client.feed_warehouse()
-    data = report.as_dict()
-    if as_json:
-        _print_json(data)
-    else:
-        out.print(t("imported", **{k: data[k] for k in ("accepted", "duplicates", "rejected", "lines")}))
-        for e in data["errors"][:20]:
-            err.print(t("rejected_line", **e))
-        if data["rejected"] > 20:
-            err.print(t("more_errors", n=data["rejected"] - 20))
-        if data["dead_letter"]:
-            err.print(t("dead_letter", path=data["dead_letter"], job=data["job_id"]))
-
-
-FileArg = Annotated[Path, typer.Argument(help="JSONL (one call per line) or CSV file. 文件。")]
-FormatOpt = Annotated[str | None, typer.Option("--format", help="jsonl or csv (default: from the suffix).")]
-MapOpt = Annotated[list[str], typer.Option("--map", help="COLUMN=FIELD, repeatable; FIELD - skips. 列映射。")]
-KeyOpt = Annotated[str | None, typer.Option("--write-key", help="Attribute to this source. 数据源写入密钥。")]
-BatchOpt = Annotated[int, typer.Option(help="Lines per committed batch. 每批行数。", min=1)]
-
-
-def _import_command(kind: str, doc: str) -> None:
-    """Register ``siyu import KIND``: events and contacts take the same options."""
-
-    def command(
-        file: FileArg,
-        fmt: FormatOpt = None,
-        mapping: MapOpt = None,
-        write_key: KeyOpt = None,
-        batch_size: BatchOpt = 5000,
-        as_json: JsonOpt = False,
-    ) -> None:
-        _import(kind, file, fmt, mapping, write_key, batch_size, as_json)
-
-    command.__doc__ = doc
-    import_app.command(kind)(command)
-
-
-_import_command("events", "Import events (track/page/identify/group calls). 导入事件。")
-_import_command("contacts", "Import contacts: identifier columns + traits. 导入联系人。")
-
-
-@import_app.command("rejected")
-def import_rejected(
-    job: Annotated[int, typer.Argument(help="Import job id (printed by the import). 导入任务编号。")],
-    limit: Annotated[int | None, typer.Option(help="Show at most this many lines. 最多显示行数。", min=0)] = (
-        None
-    ),
-    offset: Annotated[int, typer.Option(help="Skip this many rejected lines. 跳过行数。", min=0)] = 0,
-    reveal: Annotated[
-        bool, typer.Option("--reveal", help="Show phones and emails unmasked (audited). 显示明文（记审计）。")
-    ] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV. 输出 CSV。")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Rejected lines of an import, decrypted from its dead-letter file. 查看导入被拒绝的行。"""
-    from siyu.ingest.jobs import ImportJobNotFound
-    from siyu.store.csv_safe import write_rows
-
-    with _client() as client:
-        try:
-            data = client.import_rejected(job, limit, offset, reveal=reveal, actor="cli")
-        except ImportJobNotFound as exc:
-            raise _fail(t("not_found", what=str(exc))) from exc
-    if as_json:
-        _print_json(data)
-        return
-    rows = [{**r, "record": _record_text(r)} for r in data["rows"]]
-    if as_csv:
-        sys.stdout.write(write_rows(rows, ["line", "field", "reason", "record"]))
-        return
-    if data["purged"]:
-        err.print(t("dead_letter_purged", job=job))
-    for r in rows:
-        out.print(t("rejected_line", **r) + "  " + r["record"])
-
-
-def _record_text(row: dict[str, Any]) -> str:
-    """The rejected record as one line of JSON (or the raw text of a line that was not JSON)."""
-    if row.get("record") is not None:
-        return orjson.dumps(row["record"], default=str).decode()
-    return str(row.get("raw") or "")
 
 
 # --- contacts -------------------------------------------------------------------------------
@@ -378,7 +247,8 @@ def contacts_show(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a contact's profile, identifiers masked. 查看联系人画像。"""
+    """Show a contact's profile: identifiers (masked), traits, tags, touches, recent events and
+    changed traits. 查看联系人画像：标识、属性、标签、触点、近期行为与属性变更。"""
     from siyu.profiles.views import LookupError_
 
     with _client() as client:
@@ -389,16 +259,9 @@ def contacts_show(
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"#{data['id']}")
-    table.add_column("field")
-    table.add_column("value")
-    for ident in data["identifiers"]:
-        table.add_row(ident["type"], ident["value"])
-    for k, v in data["traits"].items():
-        table.add_row(k, str(v))
-    table.add_row("first_channel", str(data["first_channel"]))
-    table.add_row("events", str(data["event_count"]))
-    out.print(table)
+    from siyu.cli.profile_view import print_profile
+
+    print_profile(data)
 
 
 @contacts_app.command("consent")

@@ -144,12 +144,25 @@ class Siyu:
         progress: Progress | None = None,
         batch_size: int = 5000,
     ) -> ImportReport:
-        """Import a JSONL or CSV file of events or contacts (see docs/ingest.md)."""
+        """Import a CSV, XLSX or JSONL file of events or contacts (see docs/ingest.md)."""
         source = None
         if write_key:
             with self.ctx.db.session() as s:
                 source = SourcesService(s).source_by_write_key(write_key)
-        importer = FileImporter(
+        importer = self._importer(batch_size)
+        settings = self.ctx.settings
+        dead_letters.purge(settings.dead_letter_dir, settings.dead_letter_retention_days)
+        return importer.run(Path(path), kind, fmt, mapping, source, progress)
+
+    def import_preview(
+        self, path: str | Path, kind: str, fmt: str | None = None, mapping: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Check a file as :meth:`import_file` would and show how its columns map, importing
+        nothing (``siyu import contacts FILE --dry-run``)."""
+        return self._importer().dry_run(Path(path), kind, fmt, mapping)
+
+    def _importer(self, batch_size: int = 5000) -> FileImporter:
+        return FileImporter(
             self.ctx.db,
             self.ingest_service,
             self.ctx.settings.dead_letter_dir,
@@ -159,9 +172,6 @@ class Siyu:
             replace(IngestLimits.from_settings(self.ctx.settings), naive_zone=self.ctx.timezone()),
             keyring=self.ctx.keyring,
         )
-        settings = self.ctx.settings
-        dead_letters.purge(settings.dead_letter_dir, settings.dead_letter_retention_days)
-        return importer.run(Path(path), kind, fmt, mapping, source, progress)
 
     def import_rejected(
         self,

@@ -1,12 +1,20 @@
-"""Imports (导入): upload a CSV/JSONL file of contacts or events and watch it import.
+"""Imports (导入): upload a CSV/XLSX/JSONL file of contacts or events and watch it import.
 
 The upload is staged under the data directory and imported by ``Siyu.import_file`` in a
 background thread of this process (``siyu.ingest.jobs``); the page polls a JSON status
-endpoint until the job is done, then shows the counts and the first rejected rows.
+endpoint until the job is done, then shows the counts, the first rejected rows and the notes
+on imported rows. "预览列映射" first checks the staged file without writing anything
+(``Siyu.import_preview``) and shows how each column maps, with a picker per column; starting
+from the preview imports the same staged file with the mapping chosen there. Staged previews
+nobody started are removed after ``STAGED_HOURS``.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,8 +30,10 @@ from siyu.console.texts import tr
 from siyu.console.web import PageError, render
 from siyu.console.web import user_language as _lang
 from siyu.ingest import jobs
+from siyu.ingest.columns import CONTACT_ALIASES, EVENT_ALIASES
 from siyu.ingest.files import Progress
-from siyu.ingest.readers import ImportFileError
+from siyu.ingest.readers import ImportFileError, detect_format
+from siyu.profiles.identifiers import IDENTIFIER_TYPES
 
 router = APIRouter(prefix="/console")
 ROUTES: RouteTable = {
@@ -31,9 +41,18 @@ ROUTES: RouteTable = {
     ("POST", "/console/imports"): P.IMPORTS_WRITE,
     ("GET", "/console/imports/{job_id}"): P.IMPORTS_WRITE,
     ("GET", "/console/imports/{job_id}/status"): P.IMPORTS_WRITE,
+    ("POST", "/console/imports/preview"): P.IMPORTS_WRITE,
+    ("POST", "/console/imports/start"): P.IMPORTS_WRITE,
 }
 KINDS = ("contacts", "events")
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "xlsx", "jsonl")
+STAGED_HOURS = 24
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+#: Fields offered in the preview's pickers besides the identifier types (labelled in texts).
+TRAIT_FIELDS = {
+    "contacts": tuple(f for f in CONTACT_ALIASES if f not in IDENTIFIER_TYPES),
+    "events": tuple(f for f in EVENT_ALIASES if f not in IDENTIFIER_TYPES),
+}
 #: Lines per committed batch. Smaller than the CLI's 5000 so the progress bar moves on files of
 #: a few thousand rows; still large enough that per-batch overhead stays small.
 BATCH_SIZE = 2000
@@ -94,24 +113,97 @@ async def imports_upload(request: Request) -> Response:
         with path.open("wb") as out:
             while chunk := await file.read(1 << 20):
                 out.write(chunk)
+        preview = bool(_text(form, "preview"))
     fmt = format if format in FORMATS else None
+    if preview:
+        return await _preview(request, path, kind, fmt, columns, values)
+    return await _start(request, path, kind, fmt, columns, values)
+
+
+async def _start(
+    request: Request, path: Path, kind: str, fmt: str | None, columns: dict[str, str], values: dict[str, str]
+) -> Response:
+    client = get_client(request)
+    lang = _lang(request)
 
     def run(progress: Progress) -> Any:
         return client.import_file(path, kind, fmt, columns or None, progress=progress, batch_size=BATCH_SIZE)
 
     try:
-        converted = await run_in_threadpool(jobs.to_utf8, path)
+        converted = None
+        if detect_format(path, fmt) == "csv":  # a workbook is not text: nothing to convert
+            converted = await run_in_threadpool(jobs.to_utf8, path)
         job_id = await run_in_threadpool(jobs.start_import, client.ctx.db, path, run)
     except ImportFileError as exc:
-        path.unlink(missing_ok=True)
+        shutil.rmtree(path.parent, ignore_errors=True)
         return _form(request, 422, error=tr("imports_cannot_start", lang, what=str(exc)), values=values)
     suffix = "?converted=1" if converted else ""
     return RedirectResponse(f"/console/imports/{job_id}{suffix}", status_code=303)
 
 
+def _clear_stale(base: Path) -> None:
+    """Staged uploads of previews nobody started, older than STAGED_HOURS."""
+    if not base.is_dir():
+        return
+    cutoff = time.time() - STAGED_HOURS * 3600
+    for folder in base.iterdir():
+        if folder.is_dir() and _TOKEN.match(folder.name) and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _preview(
+    request: Request, path: Path, kind: str, fmt: str | None, columns: dict[str, str], values: dict[str, str]
+) -> Response:
+    client = get_client(request)
+    lang = _lang(request)
+    await run_in_threadpool(_clear_stale, path.parent.parent)
+    try:
+        data = await run_in_threadpool(client.import_preview, path, kind, fmt, columns or None)
+    except ImportFileError as exc:
+        shutil.rmtree(path.parent, ignore_errors=True)
+        return _form(request, 422, error=tr("imports_cannot_start", lang, what=str(exc)), values=values)
+    pii = client.ctx.parser.pii  # the page shows no phone or email in clear
+    data["errors"] = [{**e, "reason": pii.scrub_value(e["reason"])} for e in data["errors"]]
+    data["warnings"] = [{k: pii.scrub_value(v) for k, v in n.items()} for n in data["warnings"]]
+    options = [(f, tr(f"privacy_id_{f}", lang)) for f in IDENTIFIER_TYPES]
+    options += [(f, tr(f"imports_field_{f}", lang)) for f in TRAIT_FIELDS[kind]]
+    return render(
+        request,
+        "imports_preview.html",
+        preview=data,
+        token=path.parent.name,
+        file=path.name,
+        kind=kind,
+        fmt=fmt or "",
+        options=options,
+        known={f for f, _ in options},
+    )
+
+
+@router.post("/imports/start")
+async def imports_start(request: Request) -> Response:
+    """Import the file a preview staged, with the mapping chosen on the preview page."""
+    lang = _lang(request)
+    async with request.form(max_files=0, max_fields=1000) as form:
+        token, kind, fmt = _text(form, "token"), _text(form, "kind", "contacts"), _text(form, "format")
+        mapping: dict[str, str] = {}
+        for key in form:
+            if key.startswith("column_"):
+                column = _text(form, key)
+                target = _text(form, "field_" + key.removeprefix("column_")).strip()
+                if target:
+                    mapping[column] = target
+    base = get_client(request).ctx.settings.data_dir / "uploads"
+    staged = sorted((base / token).iterdir()) if _TOKEN.match(token) and (base / token).is_dir() else []
+    if kind not in KINDS or len(staged) != 1:
+        return _form(request, 422, error=tr("imports_preview_expired", lang))
+    values = {"kind": kind, "format": fmt, "mapping": ""}
+    return await _start(request, staged[0], kind, fmt if fmt in FORMATS else None, mapping, values)
+
+
 def _status(request: Request, job_id: int) -> dict[str, Any]:
     ctx = get_client(request).ctx
-    status = jobs.job_status(ctx.db, job_id, SHOWN_ERRORS, ctx.keyring)
+    status = jobs.job_status(ctx.db, job_id, SHOWN_ERRORS, ctx.keyring, ctx.settings.dead_letter_dir)
     if status is None:
         raise PageError(404, "not_found", {"what": tr("imports_job", _lang(request), id=job_id)})
     return status

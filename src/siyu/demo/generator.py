@@ -26,10 +26,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import polars as pl
 
 from siyu.context import AppContext
-from siyu.demo import behaviour
+from siyu.demo import behaviour, people
+from siyu.demo import content as demo_content
 from siyu.profiles.identifiers import Identifier
 from siyu.profiles.repository import ProfileRepository
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
@@ -66,7 +68,9 @@ class DemoConfig:
     # gives about 50 events per contact over 90 days (1M contacts → ~50M events; measured
     # 47.4M at 1.7).
     events_per_day: float = 1.8
-    end: datetime | None = None  # default: today 00:00 UTC, so the same seed gives the same data
+    #: Default: now, so the brand's "today" has data; pass a fixed end for the same data from
+    #: the same seed (the tests and benchmarks do).
+    end: datetime | None = None
 
 
 def _setup_channels(ctx: AppContext) -> tuple[dict[str, int], dict[str, int], int]:
@@ -90,6 +94,29 @@ def _setup_channels(ctx: AppContext) -> tuple[dict[str, int], dict[str, int], in
         return ids, codes, src.id
 
 
+def load(
+    ctx: AppContext, config: DemoConfig, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """The demo brand as ``siyu demo`` and ``siyu serve --demo`` load it: people and their
+    behaviour into an empty data directory, then the operating set-up (``demo.content``).
+    Loading it again keeps the people and events (``existing``: true) and adds only what is
+    missing of the set-up; a directory holding another brand's contacts is refused."""
+    ctx.db.upgrade()
+    with ctx.db.session() as s:
+        existing = ProfileRepository(s).count_live()
+        is_demo = any(x.name == "demo" for x in SourcesService(s).sources())
+    if existing and not is_demo:
+        raise ValueError(
+            f"the database already holds {existing} contacts that are not the demo brand's; the demo "
+            "loads into an empty data directory (set SIYU_DATA_DIR to a new one)"
+        )
+    summary: dict[str, Any] = {"contacts": existing, "existing": bool(existing), "seed": config.seed}
+    if not existing:
+        summary.update(generate(ctx, config, progress), existing=False)
+    summary["created"] = demo_content.load(ctx)
+    return summary
+
+
 def generate(
     ctx: AppContext, config: DemoConfig, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Any]:
@@ -104,7 +131,7 @@ def generate(
             f"the database already holds {existing} contacts; the demo brand loads into an empty "
             "data directory (set SIYU_DATA_DIR to a new one)"
         )
-    end = config.end or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = config.end or datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=config.days)
     channel_ids, code_ids, source_id = _setup_channels(ctx)
     engine = ctx.db.engine
@@ -119,15 +146,15 @@ def generate(
         for lo in range(0, config.contacts, CHUNK):
             n = min(CHUNK, config.contacts - lo)
             chunk_seed = int(rng.integers(0, 2**63 - 1))
-            people = behaviour.persons(
+            person_rows = behaviour.persons(
                 np.random.default_rng(chunk_seed), lo, n, config, start, CHANNELS, channel_ids, code_ids
             )
             contacts, identities, links = behaviour.contact_rows(
-                people, contact_base + totals["contacts"], ctx, config.seed
+                person_rows, contact_base + totals["contacts"], ctx, config.seed
             )
             events = behaviour.events(
                 np.random.default_rng(chunk_seed + 1),
-                people,
+                person_rows,
                 contacts,
                 config,
                 start,
@@ -143,6 +170,9 @@ def generate(
                 events,
                 identity_base + totals["identities"],
                 touch_base + totals["contacts"],
+            )
+            _write_traits(
+                ctx, people.people(config.seed, lo, n), person_rows["contact_a"], person_rows["created"]
             )
             totals["contacts"] += contacts.height
             totals["identities"] += identities.height
@@ -226,6 +256,18 @@ def _write_chunk(
     as_text = full.with_columns(pl.col("timestamp", "received_at").dt.strftime(ts))
     bulk_insert(engine, "events", EVENT_COLUMNS, as_text.iter_rows())
     wh.load_arrow(full.to_arrow().cast(WAREHOUSE_EVENT_SCHEMA))
+
+
+def _write_traits(ctx: AppContext, traits: dict[str, list[str]], contact_ids: Any, created: Any) -> None:
+    """Name, gender, city and birthday of each person, on its (first) contact row."""
+    zone = "+00" if ctx.db.engine.dialect.name == "postgresql" else ""
+    stamps = [str(t).replace("T", " ")[:26] + zone for t in created.astype("datetime64[us]")]
+    rows = (
+        (int(cid), name, orjson.dumps(values[i]).decode(), stamps[i])
+        for name, values in traits.items()
+        for i, cid in enumerate(contact_ids)
+    )
+    bulk_insert(ctx.db.engine, "contact_attributes", ("contact_id", "name", "value", "updated_at"), rows)
 
 
 def _link(ctx: AppContext, links: list[tuple[str, str, datetime]], end: datetime) -> int:

@@ -39,12 +39,42 @@ log = logging.getLogger("siyu.ingest")
 
 ASSOCIATED = b"dead-letter"
 SUFFIX = ".rejected.enc"
+#: Notes on rows that were imported (values left out, rows that are one contact), kept and
+#: protected the same way: they can quote a name.
+NOTES_SUFFIX = ".notes.enc"
 
 
 def path_for(directory: Path, job_id: int) -> Path:
     """Where job ``job_id`` keeps its rejected lines (no part of the uploaded file's name: a
     file name can itself be personal, ``张三-13912345678.csv``)."""
     return directory / f"import-{job_id}{SUFFIX}"
+
+
+def notes_path_for(directory: Path, job_id: int) -> Path:
+    return directory / f"import-{job_id}{NOTES_SUFFIX}"
+
+
+def read_notes(
+    path: str | Path | None, keyring: Keyring, limit: int | None = None, pii: PiiDetector | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The first ``limit`` notes of an import (phones and emails in them masked) and how many
+    there are."""
+    if not path or not Path(path).is_file():
+        return [], 0
+    detector = pii or DEFAULT_DETECTOR
+    out: list[dict[str, Any]] = []
+    total = 0
+    with Path(path).open("rb") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            total += 1
+            if limit is not None and len(out) >= limit:
+                continue  # counted, not decrypted
+            item = _decode(raw, keyring)
+            if item is not None:
+                out.append({k: detector.scrub_value(v) for k, v in item.items()})
+    return out, total
 
 
 def recorded_name(path: Path) -> str:
@@ -162,7 +192,7 @@ def rewrap(directory: Path, keyring: Keyring) -> int:
     if not directory.is_dir():
         return 0
     done = 0
-    for entry in sorted(directory.glob("import-*" + SUFFIX)):
+    for entry in sorted([*directory.glob("import-*" + SUFFIX), *directory.glob("import-*" + NOTES_SUFFIX)]):
         lines = entry.read_bytes().splitlines()
         out: list[bytes] = []
         changed = False
@@ -246,9 +276,11 @@ __all__ = [
     "DeadLetterWriter",
     "PurgeDeadLetters",
     "drop_lines",
+    "notes_path_for",
     "path_for",
     "purge",
     "read",
+    "read_notes",
     "recorded_name",
     "rewrap",
 ]

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from siyu.audit import service as audit
 from siyu.ingest import dead_letters
-from siyu.ingest.files import ImportReport, Progress
+from siyu.ingest.files import ImportReport, Progress, outcome
 from siyu.ingest.readers import ImportFileError
 from siyu.profiles.detect import PiiDetector, mask_text
 from siyu.profiles.pii import Keyring
@@ -221,6 +221,10 @@ def _job_dict(job: ImportJob, live: _Live | None) -> dict[str, Any]:
         "file": Path(job.filename).name,
         "format": job.format,
         "status": job.status,
+        # a job that ran to the end but rejected every row imported nothing: not a success
+        "outcome": outcome(job.lines, job.accepted, job.duplicates, job.rejected)
+        if job.status == "done"
+        else job.status,
         "done": job.status in ("done", "failed"),
         "percent": _percent(job, live),
         "lines": job.lines,
@@ -234,10 +238,15 @@ def _job_dict(job: ImportJob, live: _Live | None) -> dict[str, Any]:
 
 
 def job_status(
-    db: Database, job_id: int, max_errors: int = 20, keyring: Keyring | None = None
+    db: Database,
+    job_id: int,
+    max_errors: int = 20,
+    keyring: Keyring | None = None,
+    notes_dir: Path | None = None,
 ) -> dict[str, Any] | None:
-    """The job's counts and status, its progress in percent (None when unknown), and the first
-    rejected rows. None when there is no such job."""
+    """The job's counts, status and outcome, its progress in percent (None when unknown), the
+    first rejected rows and (given the dead-letter directory) the first notes on imported rows
+    and how many there are. None when there is no such job."""
     with db.session() as s:
         job = s.get(ImportJob, job_id)
         if job is None:
@@ -247,6 +256,10 @@ def job_status(
         out = _job_dict(job, live)
         readable = job.rejected and keyring is not None
         out["errors"] = rejected_rows(job.dead_letter_path, keyring, max_errors) if readable else []
+        out["notes"], out["notes_count"] = [], 0
+        if keyring is not None and notes_dir is not None:
+            path = dead_letters.notes_path_for(notes_dir, job_id)
+            out["notes"], out["notes_count"] = dead_letters.read_notes(path, keyring, max_errors)
         return out
 
 

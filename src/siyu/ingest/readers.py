@@ -1,8 +1,8 @@
-"""Reading import files: JSONL lines and CSV rows as Segment calls, bad lines as BadRecord."""
+"""Reading import files: JSONL lines and flat records (CSV and XLSX rows, see ``tables.py``) as
+Segment calls, bad lines as BadRecord."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,17 +34,26 @@ class BadRecord:
     raw: str
 
 
+FORMATS = ("jsonl", "csv", "xlsx")
+
+
 def detect_format(path: Path, fmt: str | None) -> str:
     if fmt:
-        if fmt not in ("jsonl", "csv"):
-            raise ImportFileError(f"unknown format {fmt!r}: use jsonl or csv")
+        if fmt not in FORMATS:
+            raise ImportFileError(f"unknown format {fmt!r}: use jsonl, csv or xlsx")
         return fmt
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    if suffix == ".csv":
+    if suffix in (".csv", ".tsv"):
         return "csv"
-    raise ImportFileError(f"cannot tell the format of {path.name}: pass --format jsonl|csv")
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix == ".xls":
+        raise ImportFileError(
+            f"{path.name} is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV and import that"
+        )
+    raise ImportFileError(f"cannot tell the format of {path.name}: pass --format jsonl|csv|xlsx")
 
 
 def row_to_call(row: dict[str, Any], kind: str, mapping: dict[str, str]) -> dict[str, Any]:
@@ -108,42 +117,3 @@ def jsonl_lines(fh: io.BufferedReader, size: int) -> Iterator[tuple[list[tuple[i
             chunk, nbytes = [], 0
     if chunk or nbytes:
         yield chunk, nbytes
-
-
-def csv_records(fh: io.BufferedReader, kind: str, mapping: dict[str, str]) -> Iterator[tuple[int, int, Any]]:
-    text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text)
-    if not reader.fieldnames:
-        return
-    last = 0
-    for row in reader:
-        lineno = reader.line_num
-        pos = fh.tell() if hasattr(fh, "tell") else 0
-        size, last = max(pos - last, 0), pos
-        if None in row.values():  # DictReader fills missing cells with None
-            width = len(reader.fieldnames)
-            given = sum(v is not None for v in row.values())
-            yield (
-                lineno,
-                size,
-                BadRecord(
-                    "(row)",
-                    f"{given} columns, the header has {width}",
-                    str([v for v in row.values() if v is not None]),
-                ),
-            )
-            continue
-        if None in row:
-            extra = row.pop(None)  # type: ignore[call-overload]
-            width = len(reader.fieldnames)
-            yield (
-                lineno,
-                size,
-                BadRecord(
-                    "(row)",
-                    f"{width + len(extra)} columns, the header has {width}",
-                    str([*row.values(), *extra]),
-                ),
-            )
-            continue
-        yield lineno, size, row_to_call(row, kind, mapping)

@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.consent.service import ConsentService
+from siyu.profiles import history
 from siyu.profiles.identifiers import IDENTIFIER_PRIORITY, IdentifierError, IdentifierParser
 from siyu.profiles.pii import mask_value
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
 from siyu.store.models import Channel, Event
+from siyu.tags.service import TagService
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on both databases
 
@@ -99,9 +101,10 @@ def profile(
     events = session.scalars(
         select(Event)
         .where(Event.contact_id == contact_id)
-        .order_by(Event.timestamp.desc())
+        .order_by(Event.timestamp.desc(), Event.id.desc())
         .limit(recent_events)
     )
+    changes = history.changed_traits(history.trait_history(session, contact_id, pii=profiles.pii))
     event_count = session.scalar(
         select(func.count()).select_from(Event).where(Event.contact_id == contact_id)
     )
@@ -116,6 +119,9 @@ def profile(
             name: profiles.pii.scrub_value(a.value)
             for name, a in sorted(profiles.repo.attributes(contact_id).items())
         },
+        # every value of the traits that had more than one (a later write replaced it), oldest first
+        "trait_history": history.as_json([h for items in changes.values() for h in items]),
+        "tags": TagService(session).of(contact_id),
         "touches": touches,
         "consent": [{"purpose": p, "channel": ch, "granted": g} for (p, ch), g in sorted(consent.items())],
         "merges": [

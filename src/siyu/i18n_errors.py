@@ -89,6 +89,25 @@ MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unbalanced \{ \} or \[ \] in the summary$", "摘要里的 {{ }} 或 [ ] 不成对"),
         (r"^an empty \{\} in the summary.*", "摘要里有空的 {{}}：请写属性名，例如 {{amount}}"),
         (r"^an event name has 1 to 200 characters$", "事件名应为 1 到 200 个字符"),
+        (r"^a step has exactly one action \(got (.*)\)$", "每个步骤只能有一个动作（现在有：{1}）"),
+        (r"^give either template or content$", "请选择内容模板，或直接填写内容（二选一）"),
+        # pydantic's own English, as the segment and journey schemas pass it on by field
+        (r"^Field required$", "必须填写"),
+        (r"^Extra inputs are not permitted$", "是不认识的字段，请删除或检查拼写"),
+        (
+            r"^Input tag '([^']*)' found using '([^']*)' does not match any of the expected tags: (.*)$",
+            "类型“{1}”不存在，应为以下之一：{3}",
+        ),
+        (r"^Input should be ((?:'[^']*'(?:, | or ))*'[^']*')$", "应为以下之一：{1}"),
+        (r"^Input should be a valid dictionary.*", "应为对象（键值对）"),
+        (r"^Input should be a valid (?:integer|number).*", "应为数字"),
+        (r"^Input should be a valid string$", "应为文本"),
+        (r"^Input should be a valid list$", "应为列表"),
+        (r"^Input should be a valid boolean.*", "应为 true 或 false"),
+        (r"^String should have at most (\d+) characters?$", "最多 {1} 个字符"),
+        (r"^String should have at least (\d+) characters?$", "至少 {1} 个字符"),
+        (r"^List should have at least (\d+) items?.*", "至少 {1} 项"),
+        (r"^List should have at most (\d+) items?.*", "最多 {1} 项"),
     )
 )
 
@@ -101,7 +120,7 @@ def explain_message(message: str, lang: str) -> str:
     for pattern, zh in MESSAGES:
         found = pattern.match(message)
         if found:
-            return zh.format(*([found.group(0), *found.groups()]))
+            return zh.format(*(_show(g) for g in (found.group(0), *found.groups())))
     return f"输入不符合要求（{message}）"
 
 
@@ -148,5 +167,6 @@ def explain_validation(exc: ValidationError, lang: str, limit: int = 5) -> str:
 
 
 def _show(value: Any) -> str:
+    """A pydantic list of choices (``'a', 'b' or 'c'``) as ``a、b、c``."""
     text = str(value)
     return text.replace("' or '", "、").replace("', '", "、").strip("'") if isinstance(value, str) else text

@@ -222,9 +222,12 @@ def test_audit_log_shows_these_actions_newest_first_and_filters(server: Any, con
     assert [r[0] for r in rows] == sorted((r[0] for r in rows), reverse=True)
     mine = [r[1] for r in rows if r[2] == "user:admin-0"]
     assert "user.created" in mine and "api_key.created" in mine and "POST /console/settings/users" in mine
-    assert (
-        "&#34;username&#34;: &#34;zhao&#34;" in html or '"username": "zhao"' in html
-    )  # compact JSON details
+    # details read as labelled pairs, the values marked as data; actions and targets by label
+    assert 'username: <span translate="no">zhao</span>' in html and ">User created<" in html
+    admin.cookies.set("siyu_lang", "zh")
+    zh = admin.get("/console/settings/audit").text
+    assert '用户名：<span translate="no">zhao</span>' in zh and ">创建用户<" in zh and ">创建 API 密钥<" in zh
+    assert '提交 <code translate="no">/console/settings/users</code>' in zh
 
     only_keys = _audit_rows(admin.get("/console/settings/audit?action=api_key.created").text)
     assert only_keys and {r[1] for r in only_keys} == {"api_key.created"}

@@ -45,3 +45,31 @@ def test_every_key_used_exists() -> None:
     used = {(m.group(1), p.name) for p in sources for m in USE.finditer(p.read_text(encoding="utf-8"))}
     missing = sorted((key, where) for key, where in used if key not in TEXT)
     assert used and not missing, missing
+
+
+def test_every_provider_field_is_documented_in_chinese() -> None:
+    """A field an adapter adds must reach the providers page in Chinese (and a removed one
+    must not linger in the table)."""
+    from siyu.channels.base import PROVIDER_KINDS
+    from siyu.channels.providers import adapter_class
+    from siyu.console.texts.provider_fields import PROVIDER_FIELDS_ZH
+
+    for kind in PROVIDER_KINDS:
+        cls = adapter_class(kind)
+        assert set(PROVIDER_FIELDS_ZH.get(kind, {})) == {*cls.CONFIG_FIELDS, *cls.SECRET_FIELDS}, kind
+    assert set(PROVIDER_FIELDS_ZH) == set(PROVIDER_KINDS)
+
+
+def test_every_audit_action_written_reads_in_chinese() -> None:
+    """Each literal action passed to ``audit.record`` under src/ reads as a label, not a code."""
+    from tests.console.zh_checker import problems_in
+
+    from siyu.console.texts.audit import action
+
+    src = CONSOLE.parent
+    literal = re.compile(r"""audit\.record\(\s*[^,]+,\s*[^,]+,\s*["']([a-z_]+(?:\.[a-z_]+)?)["']""", re.S)
+    actions = {m.group(1) for p in src.rglob("*.py") for m in literal.finditer(p.read_text(encoding="utf-8"))}
+    assert len(actions) > 20
+    unread = {a: str(action(a, "zh")) for a in actions if problems_in(str(action(a, "zh")))}
+    assert not unread, unread
+    assert str(action("POST /api/v1/segments", "zh")) == '提交 <code translate="no">/api/v1/segments</code>'

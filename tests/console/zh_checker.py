@@ -21,6 +21,11 @@ from typing import Any
 ALLOWED = frozenset(
     {
         "png",
+        "jpg",
+        "jpeg",
+        "mb",
+        "kb",
+        "appid",
         "svg",
         "jsonl",
         "excel",

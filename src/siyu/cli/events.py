@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from siyu.cli.common import JsonOpt, fail, out
@@ -14,6 +15,8 @@ from siyu.cli.layers import USER_ERRORS, show
 from siyu.cli.layers import client as _client
 from siyu.client import Siyu
 from siyu.events.schemas import CatalogueNotFound
+from siyu.i18n import language
+from siyu.i18n_errors import explain_validation
 
 events_app = typer.Typer(no_args_is_help=True)  # its help: LAZY in cli/main.py
 NameArg = Annotated[str, typer.Argument(help="Event name, e.g. 'Order Completed'. 事件名。")]
@@ -24,6 +27,8 @@ def client() -> Iterator[Siyu]:
     with _client() as c:
         try:
             yield c
+        except ValidationError as exc:  # a bad edit, worded in the reader's language with its field
+            raise fail(explain_validation(exc, language())) from exc
         except (CatalogueNotFound, *USER_ERRORS) as exc:
             raise fail(str(exc)) from exc
 

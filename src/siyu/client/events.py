@@ -14,6 +14,22 @@ class EventsClient(_Part):
         with self.ctx.db.session() as s:
             return EventCatalogue(s).list()
 
+    def titles(self, names: list[str] | set[str], lang: str = "zh") -> dict[str, str]:
+        """Each event name as readers of ``lang`` see it (``Order Completed`` → ``下单``); a name
+        with no label in the catalogue or the defaults reads as itself."""
+        with self.ctx.db.session() as s:
+            return {n: label.title(lang) for n, label in EventCatalogue(s).labels(names).items()}
+
+    def property_title(self, event: str, key: str, lang: str = "zh") -> str:
+        """A property of ``event`` as readers of ``lang`` see it (``amount`` → ``金额``)."""
+        with self.ctx.db.session() as s:
+            return EventCatalogue(s).labels([event])[event].property_label(key, lang)
+
+    def choices(self, lang: str = "zh") -> dict[str, list[dict[str, str]]]:
+        """Event names and property keys for pickers, with their titles in ``lang``."""
+        with self.ctx.db.session() as s:
+            return EventCatalogue(s).choices(lang)
+
     def get(self, name: str) -> dict[str, Any]:
         with self.ctx.db.session() as s:
             return EventCatalogue(s).get(name)

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu import brand
 from siyu.context import AppContext
 from siyu.exports.contacts import export_contacts
 from siyu.exports.tabular import ExportFile, check_format
@@ -31,10 +30,8 @@ class ContactsClient:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def _zone(self, s: Session) -> str:
-        """The brand's time zone (filters by day and exports use it), read in the caller's
-        session: a second session would wait on the first's write lock on SQLite."""
-        return brand.brand_timezone(s, self.ctx.settings)
+    # The brand's time zone is read through the session already open (``ctx.timezone(s)``):
+    # a second session inside it waits forever on SQLite, whose transactions take the write lock.
 
     def _ids(
         self, s: Session, ids: Sequence[int] | None, flt: ContactFilter | dict[str, Any] | None
@@ -50,7 +47,7 @@ class ContactsClient:
                 if survivor is not None:
                     out[survivor] = None
             return list(out)
-        return all_ids(s, profiles, self.ctx.parser, _filter(flt), self._zone(s))
+        return all_ids(s, profiles, self.ctx.parser, _filter(flt), self.ctx.timezone(s))
 
     def list(
         self, flt: ContactFilter | dict[str, Any] | None = None, limit: int = 50, offset: int = 0
@@ -58,9 +55,8 @@ class ContactsClient:
         """``{"total": N, "rows": [...]}``: a page of the filtered list, identifiers masked."""
         with self.ctx.db.session() as s:
             profiles = self.ctx.profiles(s)
-            ids, total = list_contacts(
-                s, profiles, self.ctx.parser, _filter(flt), self._zone(s), limit, offset
-            )
+            zone = self.ctx.timezone(s)
+            ids, total = list_contacts(s, profiles, self.ctx.parser, _filter(flt), zone, limit, offset)
             return {"total": total, "rows": contact_rows(s, profiles, ids)}
 
     def tag(
@@ -115,7 +111,7 @@ class ContactsClient:
                 what=what,
                 reveal=reveal,
                 lang=lang,
-                zone=self._zone(s),
+                zone=self.ctx.timezone(s),
                 sheet="客户" if lang == "zh" else "Contacts",
             )
 
@@ -139,6 +135,6 @@ class ContactsClient:
                 what=f"segment:{key}",
                 reveal=reveal,
                 lang=lang,
-                zone=self._zone(s),
+                zone=self.ctx.timezone(s),
                 sheet=seg.name,
             )

@@ -7,6 +7,7 @@ One place, so that no page formats a time in UTC or money without ¥ on its own.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
+from siyu.console.texts import audit
 from siyu.console.texts.labels import label, reason
 
 #: Short names shown next to times for the zones Chinese brands use; others show the UTC offset.
@@ -112,7 +115,42 @@ def _reason_filter(ctx: Context, value: Any, kind: str) -> str:
     return reason(kind, value, ctx.get("lang") or "zh")
 
 
+def code(text: str, *snippets: str) -> Markup:
+    """``{{ t('imports_help') | code('phone', 'customer_no') }}``: the text with each of the
+    named snippets (column names, search syntax the reader types as it is) set as
+    ``<code translate="no">``, so a Chinese sentence may name them inline. Only the snippets
+    named are marked: any other English word in the text stays visible to the zh crawler."""
+    safe = str(escape(text))
+    wanted = sorted({str(escape(s)) for s in snippets if s}, key=len, reverse=True)
+    if not wanted:
+        return Markup(safe)
+    # a snippet counts only as a whole token, not inside a longer name (phone in phone_2)
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, wanted)) + r")(?![A-Za-z0-9_])")
+    return Markup(pattern.sub(lambda m: f'<code translate="no">{m.group(1)}</code>', safe))
+
+
+def ticks(text: str) -> Markup:
+    """``{{ doc | ticks }}``: parts of ``text`` quoted in backticks (parameter names, values the
+    reader types as they are) set as ``<code translate="no">``, the rest escaped."""
+    parts = str(text).split("`")
+    quoted = Markup('<code translate="no">{}</code>')
+    return Markup("").join(quoted.format(p) if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+@pass_context
+def _audit_filter(ctx: Context, value: Any, part: str) -> Markup | str:
+    """``{{ e.action | audit('action') }}`` (also ``target``, ``details``): an audit entry's
+    stored codes in the page's language."""
+    lang = ctx.get("lang") or "zh"
+    if part == "target":
+        return audit.target(value, lang)
+    return audit.action(value, lang) if part == "action" else audit.details(value, lang)
+
+
 FILTERS = {
+    "audit": _audit_filter,
+    "code": code,
+    "ticks": ticks,
     "reason": _reason_filter,
     "local": _local_filter,
     "money": _money_filter,

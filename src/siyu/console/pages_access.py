@@ -23,6 +23,8 @@ from siyu.auth.roles import ROLE_NAMES, ROLES, Permission, can_grant
 from siyu.auth.schemas import key_dict, user_dict
 from siyu.auth.service import MIN_PASSWORD, AuthError, AuthForbidden, AuthNotFound, AuthService
 from siyu.console.permissions import RouteTable
+from siyu.console.texts.audit import OBJECTS as AUDIT_OBJECTS
+from siyu.console.texts.audit import is_request
 from siyu.console.web import PageError, language, principal_of, render, text
 
 P = Permission
@@ -268,7 +270,7 @@ def audit_page(
         )
         known_actions = audit.actions(session)
         checked = chain.verify(session).dump() if verify else None
-        zone = ZoneInfo(get_client(request).ctx.timezone())
+        zone = ZoneInfo(get_client(request).ctx.timezone(session))  # this session: see client/lists.py
         entries = [
             {
                 "id": e.id,
@@ -292,6 +294,8 @@ def audit_page(
         entries=entries,
         filters=filters,
         actions=known_actions,
+        audit_request=is_request,
+        target_types=sorted(set(AUDIT_OBJECTS) | {filters["target_type"]} - {""}),
         older=older,
         newest=newest,
         filtered=bool(kept),

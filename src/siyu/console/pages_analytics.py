@@ -55,6 +55,9 @@ class Field:
     kind: str = "text"
     options: tuple[str, ...] = ()
     placeholder: str = ""
+    #: ``event`` or ``property``: the input offers the catalogue's names, each shown by its
+    #: title (下单, 金额) while the value sent stays the name; ``trait`` only words the hint.
+    choices: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,15 +81,15 @@ ANALYSES: dict[str, Analysis] = {
                 Field("mode", "select", ("sequential", "strict", "any_order")),
                 *RANGE,
                 Field("breakdown", "select", ("", "first_channel", "attribute")),
-                Field("breakdown_name", placeholder="city"),
+                Field("breakdown_name", choices="trait"),
             ),
         ),
         Analysis(
             "retention",
             "retention",
             (
-                Field("start_event", placeholder="*"),
-                Field("return_event", placeholder="Order Completed"),
+                Field("start_event", placeholder="*", choices="event"),
+                Field("return_event", choices="event"),
                 Field("type", "select", ("first_time", "recurring")),
                 Field("period", "select", ("week", "day", "month", "hour")),
                 Field("periods", "number"),
@@ -97,9 +100,13 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             "lifecycle",
             "activity",
-            (Field("period", "select", ("week", "day", "month")), Field("event", placeholder="*"), *RANGE),
+            (
+                Field("period", "select", ("week", "day", "month")),
+                Field("event", placeholder="*", choices="event"),
+                *RANGE,
+            ),
         ),
-        Analysis("activity", "activity", (Field("event", placeholder="*"), *RANGE)),
+        Analysis("activity", "activity", (Field("event", placeholder="*", choices="event"), *RANGE)),
         Analysis(
             "attribution",
             "attribution",
@@ -109,8 +116,8 @@ ANALYSES: dict[str, Analysis] = {
                     "select",
                     MODELS,
                 ),
-                Field("conversion_event", placeholder="Order Completed"),
-                Field("value_property", placeholder="amount"),
+                Field("conversion_event", choices="event"),
+                Field("value_property", choices="property"),
                 Field("lookback_days", "number", placeholder="30"),
                 Field("half_life_days", "number", placeholder="7"),
                 *RANGE,
@@ -124,8 +131,8 @@ ANALYSES: dict[str, Analysis] = {
                 Field("by", "select", ("channel", "campaign")),
                 Field("horizon_days", "number"),
                 Field("currency", placeholder="CNY"),
-                Field("order_event", placeholder="Order Completed"),
-                Field("amount_property", placeholder="amount"),
+                Field("order_event", choices="event"),
+                Field("amount_property", choices="property"),
             ),
         ),
         Analysis(
@@ -295,6 +302,7 @@ def _page(
         "field_error": None,
         "top_error": None,
         "option": lambda v: tr(f"analytics_o_{v}", lang) if f"analytics_o_{v}" in TEXT else v,
+        "choices": get_client(request).events.choices(lang),
     }
     if error is not None:
         target = field_of(error.field)

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from siyu import brand
 from siyu.api.deps import get_client, unit_of_work
 from siyu.api.files import file_response
 from siyu.auth.roles import Permission as P
@@ -81,7 +80,7 @@ def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> 
                 profiles,
                 client.ctx.parser,
                 flt,
-                brand.brand_timezone(session, client.ctx.settings),
+                client.ctx.timezone(session),  # this session: a second one waits on SQLite
                 PAGE_SIZE,
                 (page - 1) * PAGE_SIZE,
             )
@@ -92,7 +91,7 @@ def contacts(request: Request, q: str = "", page: int = 1, go: bool = False) -> 
             )
         rows = contact_rows(session, profiles, found.ids)
         options = {
-            "channels": [c.key for c in SourcesService(session).channels()],
+            "channels": [(c.key, c.name) for c in SourcesService(session).channels()],
             "segments": [(sg.key, sg.name) for sg in SegmentRepository(session).all()],
             "tags": [t["key"] for t in TagService(session).list()],
         }

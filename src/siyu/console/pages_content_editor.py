@@ -49,6 +49,7 @@ from siyu.content.service import (
 )
 from siyu.content.sms import PER_PART, SINGLE_PART, short_link_length, sms_counts
 from siyu.content.variables import variable_catalogue
+from siyu.events.service import EventCatalogue
 from siyu.profiles import views
 from siyu.segments.schemas import STAGES
 
@@ -78,6 +79,14 @@ def _editor(
     with unit_of_work(request) as session:
         materials = [material_dict(m) for m in ContentService(session).list_materials()]
         catalogue = variable_catalogue(session)
+        lang = user_language(request)
+        # the trigger's events and properties as the event catalogue names them (下单 · 金额)
+        labels = EventCatalogue(session).labels(catalogue["events"])
+        event_labels = {
+            name: {"title": label.title(lang), "props": {p: label.property_label(p, lang) for p in props}}
+            for name, props in catalogue["events"].items()
+            for label in [labels[name]]
+        }
     return render(
         request,
         "content_editor.html",
@@ -88,6 +97,7 @@ def _editor(
         trait_labels=trait_labels(catalogue["traits"], user_language(request)),
         materials=materials,
         catalogue=catalogue,
+        event_labels=event_labels,
         stages=STAGES,
         channels=EDITOR_CHANNELS,
         sms_limits={"single": SINGLE_PART, "per_part": PER_PART},

@@ -39,13 +39,17 @@ LAYOUT: dict[str, Any] = {
 def dashboard_page(request: Request, days: int = DEFAULT_DAYS) -> HTMLResponse:
     if days not in RANGES:
         days = DEFAULT_DAYS
-    data = get_client(request).analytics.dashboard(days)
+    client = get_client(request)
+    data = client.analytics.dashboard(days)
     lang = language(request, getattr(request.state, "principal", None))
     return render(
         request,
         "dashboard.html",
         zone=data.timezone,
         d=data,
+        # the order event and its amount as the catalogue names them (下单, 金额)
+        order_event=client.events.titles([data.order_event], lang)[data.order_event],
+        amount_property=client.events.property_title(data.order_event, data.amount_property, lang),
         ranges=RANGES,
         unattributed=UNATTRIBUTED,
         charts=_charts(data, lang),

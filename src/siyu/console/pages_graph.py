@@ -114,7 +114,8 @@ def _js_text(request: Request) -> dict[str, str]:
 
 
 def _editor(request: Request, document: dict[str, Any] | None, key: str | None, live: bool) -> HTMLResponse:
-    options = get_client(request).journeys.editor_options()
+    client = get_client(request)
+    options = client.journeys.editor_options()
     options["channels"] = [c for c in options["channels"] if c != "wecom_tag"]  # tag sync: its own step
     return render(
         request,
@@ -123,6 +124,8 @@ def _editor(request: Request, document: dict[str, Any] | None, key: str | None, 
         key=key,
         live=live,
         options=options,
+        # the event pickers' suggestions read as the catalogue's titles (the value stays the name)
+        event_titles=client.events.titles(options["events"], user_language(request)),
         js_text=_js_text(request),
     )
 

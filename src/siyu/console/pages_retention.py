@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from siyu.api.deps import get_client
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
-from siyu.console.web import principal_of, render, text
+from siyu.console.web import principal_of, render, text, user_language
 from siyu.retention.schemas import MAX_DAYS, MAX_RULES, MAX_YEARS
 from siyu.retention.service import RetentionError
 
@@ -144,11 +144,16 @@ def _counts(request: Request, run: dict[str, Any] | None) -> list[tuple[str, int
 
 
 def _summary(request: Request, policies: dict[str, Any]) -> list[tuple[str, str]]:
-    """(policy, how long) in the user's language: "180天", "不删除"."""
+    """(policy, how long) in the user's language: "180天", "不删除"; events by their catalogue
+    titles (下单), not the names the data carries."""
     t = _t(request)
+    names = {r["event"] for r in policies["events"]}
+    titles = get_client(request).events.titles(names, user_language(request))
     rows = [
         (
-            t("retention_events_all") if r["event"] == "*" else t("retention_events_named", event=r["event"]),
+            t("retention_events_all")
+            if r["event"] == "*"
+            else t("retention_events_named", event=titles[r["event"]]),
             t("retention_n_days", n=r["days"]),
         )
         for r in policies["events"]
@@ -185,6 +190,7 @@ def _page(
         status=status,
         form=form,
         summary=_summary(request, shown["policies"]),
+        choices=get_client(request).events.choices(user_language(request)),
         rule_rows=range(_rule_count(form, BLANK_RULES)),
         numbers=NUMBERS,
         error=error,

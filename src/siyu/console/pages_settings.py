@@ -22,7 +22,8 @@ from siyu.auth.roles import Permission as P
 from siyu.channels.base import PROVIDER_KINDS
 from siyu.channels.providers import ProviderError, adapter_class
 from siyu.console.permissions import RouteTable
-from siyu.console.web import PageError, principal_of, render, text
+from siyu.console.texts.provider_fields import PROVIDER_FIELDS_ZH
+from siyu.console.web import PageError, principal_of, render, text, user_language
 from siyu.sources import qr
 from siyu.sources.reach import Reach, channel_reach, entry_code_reach
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate
@@ -245,12 +246,17 @@ def entry_code_qr(request: Request, code_id: int, landing: str = "") -> Response
 
 
 # --- providers ---------------------------------------------------------------------------------
-def _field_docs() -> dict[str, dict[str, dict[str, str]]]:
-    """What each provider kind needs (the adapters' own documentation of their fields)."""
+def field_docs(lang: str) -> dict[str, dict[str, dict[str, str]]]:
+    """What each provider kind needs: the adapters' own documentation of their fields, in
+    Chinese from ``texts.provider_fields`` for a Chinese reader."""
     out: dict[str, dict[str, dict[str, str]]] = {}
     for kind in PROVIDER_KINDS:
         cls = adapter_class(kind)
-        out[kind] = {"config": dict(cls.CONFIG_FIELDS), "secrets": dict(cls.SECRET_FIELDS)}
+        zh = PROVIDER_FIELDS_ZH.get(kind, {}) if lang == "zh" else {}
+        out[kind] = {
+            part: {name: zh.get(name, doc) for name, doc in fields.items()}
+            for part, fields in (("config", cls.CONFIG_FIELDS), ("secrets", cls.SECRET_FIELDS))
+        }
     return out
 
 
@@ -266,7 +272,7 @@ def _providers_page(
         status=status,
         providers=rows,
         kinds=list(PROVIDER_KINDS),
-        docs=_field_docs(),
+        docs=field_docs(user_language(request)),
         flash=flash,
         error=error,
         form=forms.get("form", {}),

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from siyu.api.deps import get_client
 from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
-from siyu.console.web import principal_of, render
+from siyu.console.web import principal_of, render, user_language
 from siyu.console.web import text as _t
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError
@@ -82,6 +82,8 @@ def _editor(request: Request, timeline: dict[str, Any] | None, live: bool = Fals
         options=options,
         channels=[{"key": c, "name": _t(request, f"sop_channel_{c}")} for c in channels],
         stages=[{"key": s, "name": _t(request, f"contacts_stage_{s}")} for s in options["stages"]],
+        # value stays the event name, the option reads as its catalogue title (下单)
+        events=client.events.titles(options["events"], user_language(request)),
         js_text=js_text,
     )
 

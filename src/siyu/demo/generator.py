@@ -40,20 +40,21 @@ from siyu.store.bulk import analyze, bulk_insert, max_id, sync_sequence
 from siyu.store.models import EVENT_COLUMNS
 from siyu.warehouse.store import WAREHOUSE_EVENT_SCHEMA, Warehouse
 
-#: (key, kind, display name, share of acquisitions)
+#: (key, kind, display name, share of acquisitions). The names are the brand's own, in Chinese
+#: only: a Chinese brand names its channels in Chinese, and they show as such in charts.
 CHANNELS: tuple[tuple[str, str, str, float], ...] = (
-    ("wecom-main", "wecom", "企业微信导购 WeCom advisors", 0.26),
-    ("wechat-group", "wechat_group", "福利社群 Perk groups", 0.10),
-    ("official-account", "official_account", "公众号 Official account", 0.10),
-    ("mini-program", "mini_program", "点单小程序 Order mini-program", 0.16),
+    ("wecom-main", "wecom", "企业微信导购", 0.26),
+    ("wechat-group", "wechat_group", "福利社群", 0.10),
+    ("official-account", "official_account", "公众号", 0.10),
+    ("mini-program", "mini_program", "点单小程序", 0.16),
     ("app", "app", "品牌 App", 0.06),
-    ("store", "store", "门店 Stores", 0.12),
-    ("douyin", "douyin", "抖音 Douyin", 0.08),
-    ("xiaohongshu", "xiaohongshu", "小红书 Xiaohongshu", 0.05),
-    ("taobao", "taobao", "淘宝旗舰店 Taobao store", 0.04),
-    ("sms", "sms", "短信 SMS", 0.01),
-    ("email", "email", "邮件 Email", 0.01),
-    ("ads", "ads", "信息流广告 Feed ads", 0.01),
+    ("store", "store", "门店", 0.12),
+    ("douyin", "douyin", "抖音", 0.08),
+    ("xiaohongshu", "xiaohongshu", "小红书", 0.05),
+    ("taobao", "taobao", "淘宝旗舰店", 0.04),
+    ("sms", "sms", "短信", 0.01),
+    ("email", "email", "邮件", 0.01),
+    ("ads", "ads", "信息流广告", 0.01),
 )
 CHUNK = 50_000
 

@@ -41,6 +41,7 @@ PROPERTIES: dict[str, tuple[str, str, str]] = {
     "channel": ("渠道", "Channel", "channel"),
     "tag": ("标签", "Tag", "text"),
     "segment": ("分群", "Segment", "text"),
+    "segment_id": ("分群编号", "Segment ID", "text"),
     "from": ("原阶段", "From", "stage"),
     "to": ("新阶段", "To", "stage"),
     "reason": ("原因", "Reason", "text"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from siyu.store.models import EventDefinition
+from siyu.store.models import Event, EventDefinition
 
 
 class CatalogueRepository:
@@ -31,3 +31,15 @@ class CatalogueRepository:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def names_in_data(self, limit: int) -> list[str]:
+        """Track event names in the operational store, most frequent first (for pickers before
+        the catalogue has learned them from the warehouse)."""
+        rows = self.session.execute(
+            select(Event.event, func.count())
+            .where(Event.event.is_not(None), Event.type == "track")
+            .group_by(Event.event)
+            .order_by(func.count().desc(), Event.event)
+            .limit(limit)
+        )
+        return [name for name, _ in rows]

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu import audit
+from siyu.audit import service as audit
 from siyu.events.defaults import PROPERTIES, builtin
 from siyu.events.repository import CatalogueRepository
 from siyu.events.schemas import CatalogueError, CatalogueNotFound, EventDefinitionUpdate
@@ -29,6 +29,8 @@ from siyu.store.models import EventDefinition, utcnow
 #: every event): keys seen recently are the ones worth labelling, and the scan stays bounded.
 LEARN_SAMPLE = 200_000
 MAX_KEYS_PER_EVENT = 100
+#: How many event names and property keys a picker offers.
+CHOICES = 200
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 _FIELD = re.compile(r"\{([^{}]+)\}")
 Formatter = Callable[[str, Any], str]
@@ -125,6 +127,25 @@ class EventCatalogue:
         wanted = set(names)
         rows = self.repo.by_names(wanted)
         return {name: _merge(name, rows.get(name)) for name in wanted}
+
+    def choices(self, lang: str, limit: int = CHOICES) -> dict[str, list[dict[str, str]]]:
+        """What pickers offer: event names (catalogue entries busiest first, then names in the
+        data not yet learned) and property keys, each with the title ``lang`` reads. The value
+        a form sends stays the name or key."""
+        rows = sorted(self.repo.all(), key=lambda r: (-r.volume, r.name))
+        names = [r.name for r in rows]
+        known = set(names)
+        names += [n for n in self.repo.names_in_data(limit) if n not in known]
+        labels = {r.name: _merge(r.name, r) for r in rows}
+        events = [{"name": n, "title": (labels.get(n) or _merge(n, None)).title(lang)} for n in names[:limit]]
+        keys = sorted({k for label in labels.values() for k in label.properties})
+        plain = EventLabel(name="", display={}, summary={})
+        properties = []
+        for key in keys[:limit]:
+            owners = [label for label in labels.values() if key in label.properties]
+            title = owners[0].property_label(key, lang) if owners else plain.property_label(key, lang)
+            properties.append({"key": key, "title": title})
+        return {"events": events, "properties": properties}
 
     def list(self) -> list[dict[str, Any]]:
         """Every stored entry (events seen or edited), with its volume, busiest first."""

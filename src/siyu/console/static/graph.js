@@ -38,7 +38,7 @@
   function select(items, current, blank) {
     const s = el("select");
     if (blank !== undefined) s.append(el("option", { value: "" }, blank));
-    for (const it of items) s.append(el("option", { value: it.key, selected: it.key === current }, it.name || it.key));
+    for (const it of items) s.append(el("option", { value: it.key, selected: it.key === current, translate: it.raw ? "no" : null }, it.name || it.key));
     if (current && !items.some((it) => it.key === current)) s.append(el("option", { value: current, selected: true }, current));
     return s;
   }
@@ -218,7 +218,8 @@
     if (allowLane) items.push({ key: "lane", name: T.graph_target_lane });
     if (owner) items.push({ key: "after", name: T.graph_target_after });
     items.push({ key: "exit", name: T.graph_target_exit });
-    for (const st of allSteps()) if (st !== owner) items.push({ key: "step:" + st.id, name: tx("graph_target_step", { name: st.id }), st: st });
+    // a step's id is the journey's own name for it (data): its option is marked translate="no"
+    for (const st of allSteps()) if (st !== owner) items.push({ key: "step:" + st.id, name: tx("graph_target_step", { name: st.id }), st: st, raw: true });
     const cur = !tg ? "exit" : tg.t === "lane" ? "lane" : tg.t === "after" ? "after" : tg.t === "step" ? "step:" + tg.step.id : tg.t === "raw" ? "step:" + tg.id : "exit";
     const s = select(items, cur);
     s.className = "g-target";

@@ -270,8 +270,8 @@
       countEl.dataset.state = "done";
       notesEl.hidden = !(data.notes && data.notes.length);
       sampleEl.replaceChildren(...data.sample.map((c) => el("li", {},
-        el("a", { href: "/console/contacts/" + c.id }, "#" + c.id), " ", c.name || "", " ",
-        el("span", { class: "muted" }, (c.identifiers || []).join(" · ")))));
+        el("a", { href: "/console/contacts/" + c.id }, "#" + c.id), " ", el("span", { translate: "no" }, c.name || ""), " ",
+        el("span", { class: "muted", translate: "no" }, (c.identifiers || []).join(" · ")))));
     } catch (e) {
       if (mine !== seq) return;
       countEl.textContent = "";

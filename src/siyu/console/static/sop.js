@@ -25,14 +25,17 @@
     select.replaceChildren();
     if (blank !== undefined) select.append(el("option", { value: "" }, blank));
     for (const it of items) {
-      const o = el("option", { value: it.key }, it.name || it.key);
+      const o = el("option", { value: it.key, translate: it.raw ? "no" : null }, it.name || it.key);
       if (it.key === current) o.selected = true;
       select.append(o);
     }
   }
-  const events = O.events.map((e) => ({ key: e, name: e }));
+  // the value is the event name; the option reads as its catalogue title (下单). A name with no
+  // title reads as itself and is marked as data (translate="no"), like other names the brand typed.
+  const titled = (e) => ({ key: e, name: (data.events || {})[e] || e, raw: !((data.events || {})[e] && data.events[e] !== e) });
+  const events = O.events.map(titled);
   function eventChoices(current) {  // an event named by the journey but not (yet) in the data stays choosable
-    return current && !O.events.includes(current) ? events.concat([{ key: current, name: current }]) : events;
+    return current && !O.events.includes(current) ? events.concat([titled(current)]) : events;
   }
 
   // --- audience -------------------------------------------------------------------------------

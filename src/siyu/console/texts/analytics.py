@@ -77,6 +77,10 @@ TEXT: dict[str, dict[str, str]] = {
     "analytics_f_to": {"zh": "结束日期", "en": "To"},
     "analytics_f_breakdown": {"zh": "拆分", "en": "Breakdown"},
     "analytics_f_breakdown_name": {"zh": "拆分属性名", "en": "Breakdown attribute"},
+    # hints of the inputs that offer the event catalogue's names
+    "analytics_ph_event": {"zh": "选择或输入事件", "en": "Pick or type an event"},
+    "analytics_ph_property": {"zh": "选择或输入属性", "en": "Pick or type a property"},
+    "analytics_ph_trait": {"zh": "客户属性名，如 城市", "en": "A contact attribute, e.g. city"},
     "analytics_f_start_event": {"zh": "起始事件（* 为任意行为）", "en": "Start event (* = any activity)"},
     "analytics_f_return_event": {
         "zh": "回访事件（默认同起始事件）",
@@ -107,8 +111,8 @@ TEXT: dict[str, dict[str, str]] = {
     "analytics_f_weights": {"zh": "计划分流比例（如 50,50）", "en": "Planned split (e.g. 50,50)"},
     "analytics_f_alpha": {"zh": "显著性水平 α", "en": "Significance level α"},
     "analytics_f_file": {
-        "zh": "数据文件（CSV：variant,value[,pre_value]）",
-        "en": "Data file (CSV: variant,value[,pre_value])",
+        "zh": "数据文件（CSV，列名为分组、数值、实验前数值，可选）：",
+        "en": "Data file (CSV with the columns variant, value and, optionally, pre-period value):",
     },
     "analytics_h_variants": {
         "zh": "转化率：名称,用户数,转化数；均值：名称,用户数,均值,标准差",

@@ -6,7 +6,7 @@ TEXT: dict[str, dict[str, str]] = {
     # --- search -------------------------------------------------------------------------------
     "contacts_title": {"zh": "客户", "en": "Contacts"},
     "contacts_search_placeholder": {
-        "zh": "手机号、邮箱、姓名、customer_no:C001、unionid:…、tag:VIP",
+        "zh": "手机号或尾号 4 位、邮箱、姓名，或 类型:值",
         "en": "Phone, email, name, customer_no:C001, unionid:…, tag:VIP",
     },
     "contacts_search_help": {

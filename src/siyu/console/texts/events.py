@@ -5,7 +5,7 @@ from __future__ import annotations
 TEXT: dict[str, dict[str, str]] = {
     "settings_events": {"zh": "事件目录", "en": "Event catalogue"},
     "settings_events_desc": {
-        "zh": "行为事件和属性在运营台里显示的名称（如 Order Completed → 下单），可编辑。",
+        "zh": "行为事件和属性在运营台里显示的名称（如“下单”“金额”），从数据中自动收录，可编辑。",
         "en": "How event names and their properties read in the console (Order Completed → Ordered).",
     },
     "events_intro": {

@@ -109,6 +109,10 @@ TEXT: dict[str, dict[str, str]] = {
     "content_body": {"zh": "模板内容", "en": "Body"},
     "content_variants": {"zh": "A/B 变体", "en": "Variants"},
     "content_preview": {"zh": "按客户预览", "en": "Preview for a contact"},
+    "content_contact_placeholder": {
+        "zh": "#客户ID / 手机号 / 类型:值",
+        "en": "#42 / 13800138000 / customer_no:C001",
+    },
     "content_contact": {
         "zh": "客户（ID、手机号、邮箱或 类型:值）",
         "en": "Contact (id, phone, email or type:value)",

@@ -14,7 +14,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "privacy_lookup": {"zh": "查找个人", "en": "Find the person"},
     "privacy_lookup_hint": {
-        "zh": "手机号、邮箱，或 类型:值（如 customer_no:C001、id:42）",
+        "zh": "手机号、邮箱，或 类型:值",
         "en": "Phone, email, or type:value (customer_no:C001, id:42)",
     },
     "privacy_find": {"zh": "查找", "en": "Find"},

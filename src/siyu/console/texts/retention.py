@@ -41,7 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "retention_event_name": {"zh": "事件名", "en": "Event name"},
     "retention_keep_days": {"zh": "保留", "en": "Keep"},
-    "retention_event_placeholder": {"zh": "如 Page Viewed，或 *", "en": "e.g. Page Viewed, or *"},
+    "retention_event_placeholder": {"zh": "选择或输入事件，* 为所有事件", "en": "e.g. Page Viewed, or *"},
     "retention_unit_days": {"zh": "天", "en": "days"},
     "retention_unit_years": {"zh": "年", "en": "years"},
     "retention_other_title": {"zh": "客户、消息与日志", "en": "Contacts, messages and the log"},

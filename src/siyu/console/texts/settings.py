@@ -87,8 +87,9 @@ TEXT: dict[str, dict[str, str]] = {
         "who came through here at any time.",
     },
     "settings_new_channel": {"zh": "新建渠道", "en": "New channel"},
+    "settings_key_placeholder": {"zh": "小写字母、数字、- 或 _", "en": "e.g. wecom-main"},
     "settings_channel_key_hint": {
-        "zh": "1–64 个小写字母、数字、- 或 _，如 wecom-main",
+        "zh": "1–64 个小写字母、数字、- 或 _",
         "en": "1–64 lower-case letters, digits, - or _, e.g. wecom-main",
     },
     "settings_channel_exists": {
@@ -336,7 +337,7 @@ TEXT: dict[str, dict[str, str]] = {
     "settings_audit_older": {"zh": "更早的记录 →", "en": "Older entries →"},
     "settings_audit_newest": {"zh": "← 回到最新", "en": "← Newest"},
     "settings_audit_actor_hint": {
-        "zh": "如 user:alice、key:sk_AbCdEfG",
+        "zh": "与列表中“操作人”一栏的写法相同",
         "en": "e.g. user:alice, key:sk_AbCdEfG",
     },
     "settings_audit_none": {"zh": "没有符合条件的记录。", "en": "No entries match."},

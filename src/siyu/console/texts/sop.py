@@ -76,7 +76,8 @@ TEXT: dict[str, dict[str, str]] = {
     "sop_err_exists": {"zh": "标识“{name}”已被其他旅程使用", "en": "Key '{name}' is taken"},
     "sop_err_other": {"zh": "此项有误，请检查", "en": "This field is invalid"},
     # who is waiting at a step
-    "sop_waiting_title": {"zh": "停留在“{step}”的客户", "en": "Waiting at {step}"},
+    "sop_waiting_heading": {"zh": "停留在此步骤的客户：", "en": "Waiting at step "},
+    "sop_waiting_page": {"zh": "停留在此步骤的客户", "en": "Waiting at a step"},
     "sop_waiting_total": {"zh": "共 {total} 人", "en": "{total} contacts"},
     "sop_waiting_none": {"zh": "此步骤当前没有客户。", "en": "Nobody waits at this step."},
     "sop_waiting_link": {"zh": "查看名单", "en": "Who"},

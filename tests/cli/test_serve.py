@@ -129,5 +129,13 @@ def test_demo_command_prints_a_summary(settings: Settings, tmp_path: Path) -> No
     summary = orjson.loads(result.stdout.strip().splitlines()[-1])
     assert summary["contacts"] == 200 and summary["seed"] == 3
     assert summary["events"] > 0 and summary["contact_rows"] >= 200
-    again = CliRunner().invoke(app, ["demo", "--contacts", "200", "--json"], env=_env(settings))
-    assert again.exit_code != 0 and "empty" in again.stderr
+    # Loading the demo again adds only what is missing: the same people, no second brand.
+    again = CliRunner().invoke(
+        app, ["demo", "--contacts", "200", "--days", "30", "--seed", "3", "--json"], env=_env(settings)
+    )
+    assert again.exit_code == 0, again.output
+    engine = create_engine(settings.resolved_database_url)
+    with engine.connect() as conn:
+        contacts = conn.execute(text("SELECT count(*) FROM contacts")).scalar()
+    engine.dispose()
+    assert contacts == summary["contact_rows"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.console.test_browser import PASSWORD, browser, page, shot, sign_in  # noqa: F401 (fixtures)
+from tests.console.test_browser import PASSWORD, page, shot, sign_in  # noqa: F401 (fixture)
 from tests.content.images import png
 
 from siyu.content.service import ContentService

@@ -41,7 +41,7 @@ def test_files_of_real_work_are_private(tmp_path: Path) -> None:
         client = Siyu(ctx)
         client.batch([{"type": "identify", "userId": "C1", "traits": {"phone": "13912345678"}}])
         rows = tmp_path / "rows.csv"
-        rows.write_text("phone,email\n13800138000,bad@@\n")
+        rows.write_text("phone,email\nnot-a-phone,bad@@\n")  # nothing usable: a dead letter
         assert client.import_file(rows, "contacts").rejected == 1
         client.feed_warehouse()
         upload = jobs.stage_upload(data / "uploads", "客户.csv")

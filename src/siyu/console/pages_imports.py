@@ -41,7 +41,6 @@ ROUTES: RouteTable = {
     ("POST", "/console/imports"): P.IMPORTS_WRITE,
     ("GET", "/console/imports/{job_id}"): P.IMPORTS_WRITE,
     ("GET", "/console/imports/{job_id}/status"): P.IMPORTS_WRITE,
-    ("POST", "/console/imports/preview"): P.IMPORTS_WRITE,
     ("POST", "/console/imports/start"): P.IMPORTS_WRITE,
 }
 KINDS = ("contacts", "events")

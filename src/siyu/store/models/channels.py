@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.store.models.base import Base, BigId, Json, UTCDateTime, utcnow
@@ -52,6 +52,21 @@ class EntryCode(Base):
     state: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     campaign: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # What the code is on the provider's side: a plain link/QR of ours (``url``), a WeCom
+    # 联系我 contact way (``contact_way``) or a 获客助手 link (``acquisition_link``).
+    kind: Mapped[str] = mapped_column(String(32), default="url", server_default="url")
+    # The WeCom provider and staff (userids) a contact way or acquisition link belongs to.
+    provider_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    staff: Mapped[list] = mapped_column(Json, default=list)
+    skip_verify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Sent through send_welcome_msg when a customer is added through this code.
+    welcome_template: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Tag keys applied (locally and through mark_tag) to everyone this code brings.
+    tags: Mapped[list] = mapped_column(Json, default=list)
+    # The provider's handle and picture: contact way config_id + qr_code, or link_id + url.
+    config_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    qr_code: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

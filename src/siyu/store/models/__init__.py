@@ -33,6 +33,15 @@ from siyu.store.models.layers import (
     TagRule,
 )
 from siyu.store.models.privacy import DoNotContact, PrivacyDeletion, WarehouseErasure
+from siyu.store.models.wecom import (
+    ContactFollow,
+    CustomerGroup,
+    GroupDailyStat,
+    GroupJoinWay,
+    GroupJoinWayChange,
+    GroupMember,
+    WeComStaff,
+)
 
 __all__ = [
     "CHANNEL_KINDS",
@@ -48,16 +57,22 @@ __all__ = [
     "Contact",
     "ContactAttribute",
     "ContactChange",
+    "ContactFollow",
     "ContactMerge",
     "ContactRfm",
     "ContactScore",
     "ContactStage",
     "ContactTag",
     "ContentTemplate",
+    "CustomerGroup",
     "DoNotContact",
     "EntryCode",
     "Event",
     "EventDefinition",
+    "GroupDailyStat",
+    "GroupJoinWay",
+    "GroupJoinWayChange",
+    "GroupMember",
     "Identity",
     "ImportJob",
     "Journey",
@@ -85,5 +100,6 @@ __all__ = [
     "UserSession",
     "WarehouseErasure",
     "WarehouseRemoval",
+    "WeComStaff",
     "utcnow",
 ]

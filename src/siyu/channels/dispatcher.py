@@ -167,9 +167,13 @@ class Dispatcher:
         slots = {key: asyncio.Semaphore(self._concurrency[key]) for key, _ in calls}
 
         async def call(key: str, rows: list[QueuedMessage]) -> None:
-            slot: asyncio.Semaphore | None = slots[key]
+            sem = slots[key]
+            slot: asyncio.Semaphore | None = sem
             try:
-                await asyncio.wait_for(slots[key].acquire(), max(0.0, deadline - time.monotonic()))
+                if sem.locked():  # wait_for costs a task; a free slot is taken without one
+                    await asyncio.wait_for(sem.acquire(), max(0.0, deadline - time.monotonic()))
+                else:
+                    await sem.acquire()
             except TimeoutError:
                 done.put_nowait((None, rows, {}))  # never started: released
                 return

@@ -498,3 +498,8 @@ ROUTES = {
         "mark_tag",
     )
 }
+
+# Contact ways, acquisition links, the staff directory, customers in bulk and transfers.
+from tests.emulators.wecom_ways import ROUTES as WAYS_ROUTES  # noqa: E402
+
+ROUTES.update(WAYS_ROUTES)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.context import AppContext
 from siyu.wecom import figures, staff, sync, transfer
-from siyu.wecom.provider import provider_api
+from siyu.wecom.provider import default_provider_key, provider_api
 from siyu.wecom.ways import WaySpec, WaysService, describe
 
 
@@ -86,10 +86,16 @@ class WeComClient:
             return figures.code_figures(s, self.ctx.timezone(s), states, start, end, by_day)
 
     def sync(
-        self, provider: str, mode: str = "full", on_progress: Callable[[dict[str, Any]], None] | None = None
+        self,
+        provider: str | None = None,
+        mode: str = "full",
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Sync staff and customers; returns the finished run (``status`` done / failed)."""
-        return sync.run_sync(self.ctx, provider, mode, on_progress=on_progress)
+        """Sync staff and customers; returns the finished run (``status`` done / failed).
+        ``provider``: the default (or only) wecom provider when not given."""
+        with self.ctx.db.session() as s:
+            key = default_provider_key(s, provider)
+        return sync.run_sync(self.ctx, key, mode, on_progress=on_progress)
 
     def sync_runs(self, provider: str | None = None) -> list[dict[str, Any]]:
         return sync.last_runs(self.ctx, provider)
@@ -122,7 +128,7 @@ class StaffClient:
 
     def transfer(
         self,
-        provider: str,
+        provider: str | None,
         handover: str,
         takeover: str,
         external_userids: list[str],
@@ -130,19 +136,19 @@ class StaffClient:
         actor: str = "python",
     ) -> list[dict[str, Any]]:
         with self.ctx.db.session() as s:
-            api = provider_api(s, self.ctx.keyring, provider)
+            key = default_provider_key(s, provider)
+            api = provider_api(s, self.ctx.keyring, key)
             try:
-                return transfer.transfer(
-                    s, api, provider, handover, takeover, external_userids, message, actor
-                )
+                return transfer.transfer(s, api, key, handover, takeover, external_userids, message, actor)
             finally:
                 api.close()
 
-    def poll_transfers(self, provider: str) -> dict[str, int]:
+    def poll_transfers(self, provider: str | None = None) -> dict[str, int]:
         with self.ctx.db.session() as s:
-            api = provider_api(s, self.ctx.keyring, provider)
+            key = default_provider_key(s, provider)
+            api = provider_api(s, self.ctx.keyring, key)
             try:
-                return transfer.poll(s, api, provider)
+                return transfer.poll(s, api, key)
             finally:
                 api.close()
 

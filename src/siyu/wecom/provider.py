@@ -51,3 +51,23 @@ def in_words(exc: WeComError) -> str:
     words = ERRCODE_WORDS.get(exc.errcode)
     label = f"errcode {exc.errcode}" + (f" ({words})" if words else "")
     return f"WeCom refused {exc.path.rsplit('/', 1)[-1]}: {label}: {exc.errmsg}"
+
+
+def default_provider_key(session: Session, provider_key: str | None = None) -> str:
+    """``provider_key`` if given, else the default (or only) wecom provider."""
+    if provider_key:
+        return provider_key
+    from sqlalchemy import select
+
+    from siyu.store.models import ChannelProvider
+
+    rows = list(
+        session.execute(
+            select(ChannelProvider.key)
+            .where(ChannelProvider.kind == "wecom")
+            .order_by(ChannelProvider.is_default.desc(), ChannelProvider.id)
+        ).scalars()
+    )
+    if not rows:
+        raise WeComUnavailable("provider: no wecom provider configured (add one with siyu providers add)")
+    return rows[0]

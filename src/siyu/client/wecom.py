@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -96,6 +97,17 @@ class WeComClient:
         with self.ctx.db.session() as s:
             key = default_provider_key(s, provider)
         return sync.run_sync(self.ctx, key, mode, on_progress=on_progress)
+
+    def start_sync(self, provider: str | None = None, mode: str = "full") -> dict[str, Any]:
+        """Start a sync in a background thread; answers its progress row at once (poll
+        :meth:`sync_runs`). The thread has its own units of work."""
+        with self.ctx.db.session() as s:
+            key = default_provider_key(s, provider)
+        run = sync.open_run(self.ctx, key, mode)
+        threading.Thread(
+            target=sync.run_sync, args=(self.ctx, key, mode), kwargs={"run_id": run["id"]}, daemon=True
+        ).start()
+        return run
 
     def sync_runs(self, provider: str | None = None) -> list[dict[str, Any]]:
         return sync.last_runs(self.ctx, provider)

@@ -32,6 +32,10 @@ class StaffError(ValueError):
     pass
 
 
+class StaffNotFound(StaffError):
+    pass
+
+
 def sync_staff(session: Session, api: WeComApi, provider_key: str, full: bool = True) -> dict[str, int]:
     """The corp directory (``user/list`` of department 1 with children) into ``wecom_staff``.
     A full sync marks staff missing from the directory as having left."""
@@ -129,7 +133,7 @@ def get_staff(session: Session, userid: str, provider_key: str | None = None) ->
         q = q.where(WeComStaff.provider_key == provider_key)
     rows = list(session.scalars(q))
     if not rows:
-        raise StaffError(f"userid: no staff member {userid!r} (run siyu wecom sync first)")
+        raise StaffNotFound(f"userid: no staff member {userid!r} (run siyu wecom sync first)")
     if len(rows) > 1:
         raise StaffError(f"userid: {userid!r} is staff of several providers; name one with --provider")
     return rows[0]

@@ -68,17 +68,15 @@ def run_sync(
     batch: int = 5000,
     api: WeComApi | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    run_id: int | None = None,
 ) -> dict[str, Any]:
-    """Sync and return the finished run (``status`` ``done`` or ``failed`` with ``error``)."""
-    if mode not in MODES:
-        raise SyncError(f"mode: one of {', '.join(MODES)}")
+    """Sync and return the finished run (``status`` ``done`` or ``failed`` with ``error``);
+    ``run_id``: carry on a run opened by :func:`open_run`."""
     with ctx.db.session() as s:
         own_api = api is None
         api = api or provider_api(s, ctx.keyring, provider_key)
-        run = WeComSyncRun(provider_key=provider_key, mode=mode)
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    if run_id is None:
+        run_id = open_run(ctx, provider_key, mode)["id"]
     calls0, limited0 = api.calls, api.rate_limited
     progress: dict[str, int] = {}
 
@@ -112,6 +110,18 @@ def run_sync(
     finally:
         if own_api:
             api.close()
+
+
+def open_run(ctx: AppContext, provider_key: str, mode: str) -> dict[str, Any]:
+    """The progress row of a sync about to start (checked: the provider and the mode)."""
+    if mode not in MODES:
+        raise SyncError(f"mode: one of {', '.join(MODES)}")
+    with ctx.db.session() as s:
+        provider_api(s, ctx.keyring, provider_key).close()  # a bad provider fails here, in words
+        run = WeComSyncRun(provider_key=provider_key, mode=mode)
+        s.add(run)
+        s.flush()
+        return describe(run)
 
 
 def _customers(

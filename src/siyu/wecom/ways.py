@@ -43,6 +43,14 @@ class WaysError(ValueError):
         self.field = field
 
 
+class WaysNotFound(WaysError):
+    """No entry code with that state."""
+
+
+class WaysConflict(WaysError):
+    """The state is taken."""
+
+
 @dataclass
 class WaySpec:
     channel: str
@@ -136,7 +144,7 @@ class WaysService:
         if channel is None:
             raise WaysError("channel", f"channel {spec.channel!r} does not exist")
         if self.sources.entry_code_by_state(spec.state) is not None:
-            raise WaysError("state", f"an entry code with state {spec.state!r} already exists")
+            raise WaysConflict("state", f"an entry code with state {spec.state!r} already exists")
         api = self.api(spec.provider_key)
         config_id, picture = self._create_remote(api, spec)
         try:
@@ -213,7 +221,7 @@ class WaysService:
     def get(self, state: str) -> EntryCode:
         code = self.sources.entry_code_by_state(state)
         if code is None:
-            raise WaysError("state", f"no entry code {state!r}")
+            raise WaysNotFound("state", f"no entry code {state!r}")
         return code
 
     def _wecom(self, state: str) -> EntryCode:
@@ -318,4 +326,13 @@ class WaysService:
         return {"customers": len(rows), "attributed": attributed, "pending": pending}
 
 
-__all__ = ["SourceError", "WaySpec", "WaysError", "WaysService", "describe", "link_url"]
+__all__ = [
+    "SourceError",
+    "WaySpec",
+    "WaysConflict",
+    "WaysError",
+    "WaysNotFound",
+    "WaysService",
+    "describe",
+    "link_url",
+]

@@ -20,9 +20,10 @@ import json
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,10 +45,29 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=5000.0)
     p.add_argument("--database-url", default=None)
     args = p.parse_args()
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    if args.database_url:  # a schema of its own, dropped after, so runs never see each other
+        admin = create_engine(args.database_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        out = run(args, schema)
+    finally:
+        if args.database_url:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    print(json.dumps(out))
+
+
+def run(args: argparse.Namespace, schema: str) -> dict[str, object]:
+    url = args.database_url
+    if url:
+        url += f"{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp),
-            database_url=args.database_url or f"sqlite:///{tmp}/siyu.db",
+            database_url=url or f"sqlite:///{tmp}/siyu.db",
             secret_key=base64.b64encode(b"b" * 32).decode(),
         )
         ctx = AppContext.from_settings(settings)
@@ -82,7 +102,7 @@ def main() -> None:
             ):
                 found.setdefault(ext, set()).add(staff)
         ctx.close()
-    out = {
+    return {
         "customers": args.customers,
         "staff": args.staff,
         "database": "postgresql" if args.database_url else "sqlite",
@@ -96,7 +116,6 @@ def main() -> None:
         "second_sync_s": round(second_s, 2),
         "second_sync_written": again["follows_written"],
     }
-    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -47,10 +47,8 @@ def test_entry_code_contract(cli: Cli, env: Env) -> None:
     assert data["tags"] == ["source/poster", "campaign/spring"]
     plain = cli.json("channels", "entry-code", CHANNEL, "--state", "plain")
     assert set(plain) == {"id", "state", "channel_id"}
-    link = cli.json(
-        "channels", "entry-code", CHANNEL, "--state", "ad-1", "--wecom-provider", PROVIDER,
-        "--wecom-staff", "lisi", "--acquisition-link",
-    )  # fmt: skip
+    args = ["--wecom-provider", PROVIDER, "--wecom-staff", "lisi", "--acquisition-link"]
+    link = cli.json("channels", "entry-code", CHANNEL, "--state", "ad-1", *args)
     assert link["kind"] == "acquisition_link" and link["url"].endswith("?customer_channel=ad-1")
 
 

@@ -151,10 +151,18 @@ def _code_page(
     except WaysNotFound as exc:
         raise PageError(404, "not_found", {"what": state}) from exc
     figures = client.wecom.figures([state], by_day=True)[0]
+    pickers = _pickers(request)
     return render(
-        request, "wecom_code.html", status=status, tabs=TABS, way=way, f=figures, flash=flash, error=error,
-        **_pickers(request),
-    )  # fmt: skip
+        request,
+        "wecom_code.html",
+        status=status,
+        tabs=TABS,
+        way=way,
+        f=figures,
+        flash=flash,
+        error=error,
+        **pickers,
+    )
 
 
 @router.get("/wecom/codes/{state}")

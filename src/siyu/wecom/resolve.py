@@ -193,12 +193,17 @@ def write_follows(
         wanted[key] = {"contact_id": contact_id, **follow_values(follow)}
     existing: dict[tuple[str, str], Any] = {}
     exts = sorted({ext for _, ext in wanted})
+    columns = [
+        getattr(ContactFollow, c)
+        for c in ("id", "staff_userid", "external_userid", "deleted_at", *FOLLOW_FIELDS)
+    ]
     for chunk in chunked(exts):
+        # Plain rows, not ORM objects: a sync compares 100k relations and changes few.
         for row in session.execute(
-            select(ContactFollow).where(
+            select(*columns).where(
                 ContactFollow.provider_key == provider_key, ContactFollow.external_userid.in_(chunk)
             )
-        ).scalars():
+        ):
             existing[(row.staff_userid, row.external_userid)] = row
     inserts, updates = [], []
     now = utcnow()

@@ -62,6 +62,8 @@ def test_make_edit_and_delete_a_contact_way_in_the_console(
         "/console/wecom/codes/poster", {"name": "春季海报", "staff": ["lisi", "wangwu"], "skip_verify": "1"}
     )
     assert edited.status_code == 200 and way["user"] == ["lisi", "wangwu"]
+    settings = admin.get("/console/settings/channels").text  # the channels page shows WeCom's QR too
+    assert f'src="{way["qr_code"]}"' in settings and "/console/settings/entry-codes/" not in settings
     gone = admin.post_form("/console/wecom/codes/poster/delete")
     assert gone.status_code == 200 and not env.world.contact_ways
     assert admin.get("/console/wecom/codes/nope").status_code == 404

@@ -12,7 +12,7 @@ from tests.wecom.ways_env import PROVIDER, Env, ways_env
 
 from siyu.context import AppContext
 from siyu.profiles.identifiers import Identifier
-from siyu.store.models import Contact, ContactFollow, WeComStaff
+from siyu.store.models import Contact, ContactFollow, Touch, WeComStaff
 
 T0 = 1_780_000_000
 
@@ -112,3 +112,15 @@ def test_a_sync_that_keeps_being_refused_fails_in_words_and_keeps_its_progress(e
     run = env.siyu.wecom.sync(PROVIDER)
     assert run["status"] == "failed" and "45009" in run["error"] and "per-minute" in run["error"]
     assert env.siyu.wecom.sync_runs(PROVIDER)[0]["status"] == "failed"
+
+
+def test_a_new_contacts_first_touch_is_the_code_of_its_earliest_follow(env: Env) -> None:
+    code = env.siyu.create_entry_code("wecom-main", "poster")
+    env.world.add_follow("u1", "wmP", T0 + 50, state="")
+    env.world.add_follow("u2", "wmP", T0, state="poster")  # the earlier relation came through the code
+    env.siyu.wecom.sync(PROVIDER)
+    with env.ctx.db.session() as s:
+        contact = s.scalars(select(Contact)).one()
+        touches = s.scalars(select(Touch).where(Touch.contact_id == contact.id)).all()
+    assert contact.first_entry_code_id == code["id"]
+    assert [(t.entry_code_id, t.is_first) for t in touches] == [(code["id"], True)]

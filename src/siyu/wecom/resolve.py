@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from siyu.context import AppContext
 from siyu.profiles.identifiers import Identifier, IdentifierError
+from siyu.sources.service import SourcesService
 from siyu.store.dialect import chunked
-from siyu.store.models import ContactFollow, EntryCode, Touch, utcnow
+from siyu.store.models import ContactFollow, EntryCode, utcnow
 
 #: Follow fields compared to decide whether a known relation changed.
 FOLLOW_FIELDS = (
@@ -173,8 +174,7 @@ class BulkResolver:
                             }
                         )
                 out[ext] = cid
-            if touches:
-                self.session.execute(insert(Touch), touches)
+            SourcesService(self.session).record_touches(touches)
         return out
 
 

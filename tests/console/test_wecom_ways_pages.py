@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
+from tests.console.test_browser import PASSWORD, sign_in
+from tests.console.zh_checker import untranslated
 from tests.wecom.ways_env import CHANNEL, PROVIDER, Env, ways_env
 
 
@@ -93,3 +96,32 @@ def test_pages_in_chinese(console_as: Callable[[str], Any], env: Env, server: An
     assert "净增" in admin.get("/console/wecom/codes/poster").text
     assert "当日客户总数" in admin.get("/console/wecom/staff/lisi").text
     assert "同步记录" in admin.get("/console/wecom/sync").text
+
+
+def test_every_wecom_page_reads_in_chinese_with_data(server: Any, env: Env, browser: Browser) -> None:
+    """The zh crawl sees these pages on the demo brand, which has no WeCom data; here they are
+    full: codes of both kinds with figures, staff with days, a transfer, a finished sync."""
+    env.siyu.wecom.sync()
+    env.siyu.wecom.create_way(CHANNEL, "poster", PROVIDER, ["lisi"])
+    env.siyu.wecom.create_way(CHANNEL, "ad-7", PROVIDER, ["lisi", "wangwu"], kind="acquisition_link")
+    env.siyu.create_entry_code(CHANNEL, "plain")
+    env.siyu.staff.transfer(PROVIDER, "lisi", "zhangsan", ["wm0", "ghost"])
+    server.client.users.create("boss", PASSWORD, "owner", name="老板", language="zh", actor="test")
+    context = browser.new_context(viewport={"width": 1366, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        sign_in(page, server.url, "boss")
+        for path in (
+            "/console/wecom",
+            "/console/wecom/codes/poster",
+            "/console/wecom/codes/ad-7",
+            "/console/wecom/staff",
+            "/console/wecom/staff/lisi",
+            "/console/wecom/sync",
+            "/console/settings/channels",
+        ):
+            response = page.goto(server.url + path)
+            assert response is not None and response.status == 200, path
+            assert untranslated(page) == [], path
+    finally:
+        context.close()

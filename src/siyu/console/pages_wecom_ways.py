@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
+from siyu.channels.wecom_api import WeComError
 from siyu.console.permissions import RouteTable
+from siyu.console.texts import TEXT
 from siyu.console.web import PageError, principal_of, render, text
 from siyu.sources.service import SourcesService
 from siyu.store.models import ChannelProvider, ContentTemplate, Tag
@@ -46,6 +48,17 @@ TABS = (
 
 def _t(request: Request) -> Any:
     return partial(text, request)
+
+
+def _why(request: Request, exc: Exception) -> str:
+    """A refusal in the reader's language: WeCom's errcode in words when the page knows it."""
+    t = _t(request)
+    cause = exc.__cause__
+    if isinstance(cause, WeComError) and f"wecom_err_{cause.errcode}" in TEXT:
+        detail = t("wecom_refused_code", code=cause.errcode, words=t(f"wecom_err_{cause.errcode}"))
+    else:
+        detail = str(exc)
+    return str(t("wecom_refused", detail=detail))
 
 
 def _pickers(request: Request) -> dict[str, Any]:
@@ -138,7 +151,7 @@ async def create_code(request: Request) -> Response:
         )
     except (WaysError, WeComUnavailable) as exc:
         status = 409 if isinstance(exc, WaysConflict) else 422
-        return _codes_page(request, status, error=_t(request)("wecom_refused", detail=str(exc)), form=form)
+        return _codes_page(request, status, error=_why(request, exc), form=form)
     return RedirectResponse(f"/console/wecom?created={quote(form['state'])}", status_code=303)
 
 
@@ -186,7 +199,7 @@ async def update_code(request: Request, state: str) -> Response:
     except WaysNotFound as exc:
         raise PageError(404, "not_found", {"what": state}) from exc
     except (WaysError, WeComUnavailable) as exc:
-        return _code_page(request, state, 422, error=_t(request)("wecom_refused", detail=str(exc)))
+        return _code_page(request, state, 422, error=_why(request, exc))
     return RedirectResponse(f"/console/wecom/codes/{quote(state)}?saved=1", status_code=303)
 
 
@@ -197,7 +210,7 @@ def delete_code(request: Request, state: str) -> Response:
     except WaysNotFound as exc:
         raise PageError(404, "not_found", {"what": state}) from exc
     except (WaysError, WeComUnavailable) as exc:
-        return _code_page(request, state, 422, error=_t(request)("wecom_refused", detail=str(exc)))
+        return _code_page(request, state, 422, error=_why(request, exc))
     return RedirectResponse(f"/console/wecom?deleted={quote(state)}", status_code=303)
 
 
@@ -212,7 +225,8 @@ def staff_member_page(request: Request, userid: str) -> HTMLResponse:
         member = get_client(request).staff.show(userid)
     except StaffNotFound as exc:
         raise PageError(404, "not_found", {"what": userid}) from exc
-    return render(request, "wecom_staff_member.html", tabs=TABS, m=member)
+    known = {x["errcode"] for x in member["transfers"] if f"wecom_err_{x['errcode']}" in TEXT}
+    return render(request, "wecom_staff_member.html", tabs=TABS, m=member, known_errcodes=known)
 
 
 @router.get("/wecom/sync")

@@ -45,7 +45,10 @@ TEXT: dict[str, dict[str, str]] = {
     "wecom_welcome_template": {"zh": "欢迎语模板", "en": "Welcome message template"},
     "wecom_no_template": {"zh": "不发送欢迎语", "en": "No welcome message"},
     "wecom_tags": {"zh": "自动打标签", "en": "Tags applied"},
-    "wecom_tags_help": {"zh": "按住 Ctrl / ⌘ 可多选。", "en": "Hold Ctrl / ⌘ to pick several."},
+    "wecom_tags_help": {
+        "zh": "按住控制键（苹果电脑为 ⌘ 键）可多选。",
+        "en": "Hold Ctrl / ⌘ to pick several.",
+    },
     "wecom_create": {"zh": "生成活码", "en": "Make the code"},
     "wecom_save": {"zh": "保存修改", "en": "Save changes"},
     "wecom_delete": {"zh": "删除", "en": "Delete"},
@@ -124,4 +127,32 @@ TEXT: dict[str, dict[str, str]] = {
     "wecom_error": {"zh": "原因", "en": "Reason"},
     "wecom_provider": {"zh": "服务商账号", "en": "Provider"},
     "wecom_optional": {"zh": "可选", "en": "optional"},
+    "wecom_refused_code": {
+        "zh": "企业微信拒绝了请求（错误码 {code}）：{words}",
+        "en": "WeCom refused it (errcode {code}): {words}",
+    },
+    "wecom_err_40003": {"zh": "所选员工不是本企业成员", "en": "a staff userid is not a member of the corp"},
+    "wecom_err_40058": {"zh": "参数不符合企业微信的要求", "en": "WeCom refused a parameter"},
+    "wecom_err_40096": {
+        "zh": "该客户不是原员工的客户",
+        "en": "the customer is not a customer of that staff member",
+    },
+    "wecom_err_40128": {
+        "zh": "该客户 90 天内已被转接两次，企业微信不允许再次转接",
+        "en": "the customer was already transferred twice in the last 90 days",
+    },
+    "wecom_err_40129": {"zh": "该客户正在转接中", "en": "the customer is already being transferred"},
+    "wecom_err_45009": {
+        "zh": "已达到企业微信每分钟调用上限，请一分钟后再试",
+        "en": "WeCom's per-minute call limit was reached; try again in a minute",
+    },
+    "wecom_err_45033": {"zh": "同时调用过多，请稍后再试", "en": "too many calls at once; try again shortly"},
+    "wecom_err_48002": {
+        "zh": "应用没有调用该接口的权限（请在企业微信后台授予客户联系权限）",
+        "en": "the app may not call this API (allow it the customer-contact permission)",
+    },
+    "wecom_err_60011": {
+        "zh": "应用看不到该员工（请检查应用的可见范围）",
+        "en": "the app may not see that staff member (check the app's visible range)",
+    },
 }

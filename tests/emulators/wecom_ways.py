@@ -65,6 +65,7 @@ class WaysWorld:
     transfers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     moves: dict[str, list[int]] = field(default_factory=dict)  # ext → transfer times
     quota: int = CONTACT_WAY_QUOTA
+    directory_forbidden: bool = False  # user/list answers 48002 (the app may not read it)
     fault_every: int = 0  # every n-th call to these APIs answers ``fault_errcode``
     fault_errcode: int = 45009
     faults_injected: int = 0
@@ -265,12 +266,18 @@ class WaysWorld:
         return _cursor_page(rows, body, "customer_list", default=1000, maximum=1000)
 
     def user_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.directory_forbidden:
+            raise _refuse(48002, "api forbidden")
         if not body.get("department_id"):
             raise _refuse(40058, "department_id is required")
         dept = int(body["department_id"])
         child = str(body.get("fetch_child") or "0") == "1"
         rows = [u for u in self.users.values() if child or dept in u["department"]]
         return {"userlist": [dict(u) for u in rows]}
+
+    def get_follow_user_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Staff with the customer-contact permission (here: every active user)."""
+        return {"follow_user": [u for u, row in self.users.items() if row["status"] == 1]}
 
     def get_by_user(self, body: dict[str, Any]) -> dict[str, Any]:
         users = body.get("userid_list") or []
@@ -387,6 +394,7 @@ ROUTES: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {
         for name in ("create_link", "update_link", "delete_link", "customer")
     },
     f"{EC}/batch/get_by_user": _route("get_by_user"),
+    f"{EC}/get_follow_user_list": _route("get_follow_user_list"),
     f"{EC}/transfer_customer": _route("transfer_customer"),
     f"{EC}/transfer_result": _route("transfer_result"),
     "/cgi-bin/user/list": _route("user_list"),

@@ -124,3 +124,13 @@ def test_a_new_contacts_first_touch_is_the_code_of_its_earliest_follow(env: Env)
         touches = s.scalars(select(Touch).where(Touch.contact_id == contact.id)).all()
     assert contact.first_entry_code_id == code["id"]
     assert [(t.entry_code_id, t.is_first) for t in touches] == [(code["id"], True)]
+
+
+def test_without_directory_access_the_follow_user_list_gives_the_staff(env: Env) -> None:
+    seed(env, 200, 4)
+    env.world.directory_forbidden = True  # a customer-contact secret that may not read user/list
+    run = env.siyu.wecom.sync(PROVIDER)
+    assert run["status"] == "done" and run["follows_seen"] == sum(
+        1 for f in env.world.follows.values() for _ in f
+    )
+    assert {s["userid"] for s in env.siyu.staff.list()} == set(env.world.users)

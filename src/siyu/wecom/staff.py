@@ -21,11 +21,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.channels.wecom_api import WeComApi
+from siyu.channels.wecom_api import WeComApi, WeComError
 from siyu.store.models import ContactFollow, WeComStaff, utcnow
+from siyu.wecom.provider import EC
 
 #: WeCom's user status (90201): 1 active, 2 disabled, 4 not activated, 5 left the corp.
 STATUS_LEFT = 5
+#: user/list answers meaning "this app may not read the directory" (no API permission, the
+#: user is outside the app's visible range, or the contacts API needs another secret).
+DIRECTORY_REFUSED = {48002, 60011, 60020, 301002}
 
 
 class StaffError(ValueError):
@@ -38,9 +42,21 @@ class StaffNotFound(StaffError):
 
 def sync_staff(session: Session, api: WeComApi, provider_key: str, full: bool = True) -> dict[str, int]:
     """The corp directory (``user/list`` of department 1 with children) into ``wecom_staff``.
-    A full sync marks staff missing from the directory as having left."""
-    data = api.call("GET", "/cgi-bin/user/list", params={"department_id": 1, "fetch_child": 1})
-    users = {str(u["userid"]): u for u in data.get("userlist") or []}
+    A full sync marks staff missing from the directory as having left. When the app may not
+    read the directory (48002 / 60011 …), the staff with the customer-contact permission
+    (``externalcontact/get_follow_user_list``) are synced instead."""
+    source = "user_list"
+    try:
+        data = api.call("GET", "/cgi-bin/user/list", params={"department_id": 1, "fetch_child": 1})
+        users = {str(u["userid"]): u for u in data.get("userlist") or []}
+    except WeComError as exc:
+        if exc.errcode not in DIRECTORY_REFUSED:
+            raise
+        # A customer-contact app often may not read the directory: the staff who have the
+        # customer-contact permission are what it can list (names unknown: the userid stands in).
+        data = api.call("GET", f"{EC}/get_follow_user_list")
+        users = {str(u): {"userid": u} for u in data.get("follow_user") or []}
+        source, full = "follow_user_list", False  # absent from this list is not "left the corp"
     known = {
         s.userid: s
         for s in session.scalars(select(WeComStaff).where(WeComStaff.provider_key == provider_key))
@@ -69,7 +85,7 @@ def sync_staff(session: Session, api: WeComApi, provider_key: str, full: bool = 
         session.execute(insert(WeComStaff), inserts)
     if updates:
         session.execute(update(WeComStaff), updates)
-    return {"staff": len(users), "new": len(inserts), "left": len(gone)}
+    return {"staff": len(users), "new": len(inserts), "left": len(gone), "source": source}
 
 
 def staff_userids(session: Session, provider_key: str) -> list[str]:

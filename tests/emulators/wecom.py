@@ -498,8 +498,4 @@ ROUTES = {
         "mark_tag",
     )
 }
-
-# Contact ways, acquisition links, the staff directory, customers in bulk and transfers.
-from tests.emulators.wecom_ways import ROUTES as WAYS_ROUTES  # noqa: E402
-
-ROUTES.update(WAYS_ROUTES)
+ROUTES.update(__import__("tests.emulators.wecom_ways", fromlist=["ROUTES"]).ROUTES)  # contact ways…

@@ -98,12 +98,22 @@ def test_an_existing_contact_is_matched_by_unionid(env: Env) -> None:
     with env.ctx.db.session() as s:
         known = env.ctx.profiles(s).identify([Identifier("wechat_unionid", "un-old")]).contact_id
     env.world.add_follow("u1", "wmOLD", T0, unionid="un-old")
-    env.world.add_follow("u1", "wmFRESH", T0)
+    env.world.add_follow("u1", "wmFRESH", T0, name="小王")
+    env.world.add_follow("u1", "wmPHONE", T0, name="李四13800138000")
     env.siyu.wecom.sync(PROVIDER)
-    assert live_contacts(env.ctx) == 2
+    assert live_contacts(env.ctx) == 3
     with env.ctx.db.session() as s:
         owner = s.scalar(select(ContactFollow.contact_id).where(ContactFollow.external_userid == "wmOLD"))
+        fresh = s.scalar(select(ContactFollow.contact_id).where(ContactFollow.external_userid == "wmFRESH"))
+        phone = s.scalar(select(ContactFollow.contact_id).where(ContactFollow.external_userid == "wmPHONE"))
+        profiles = env.ctx.profiles(s)
+        traits = {a.name: a.value for a in profiles.repo.attributes(fresh).values()}
+        masked = {a.name: a.value for a in profiles.repo.attributes(phone).values()}
+        old = {a.name: a.value for a in profiles.repo.attributes(known).values()}
     assert owner == known
+    assert traits["name"] == traits["wecom_name"] == "小王" and traits["wecom_contact_type"] == "wechat"
+    assert "13800138000" not in str(masked) and masked["name"].startswith("李四")
+    assert old["wecom_name"] == "wmOLD"  # a known contact gains the traits too
 
 
 def test_a_sync_that_keeps_being_refused_fails_in_words_and_keeps_its_progress(env: Env) -> None:

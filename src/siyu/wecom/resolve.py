@@ -20,7 +20,7 @@ from siyu.context import AppContext
 from siyu.profiles.identifiers import Identifier, IdentifierError
 from siyu.sources.service import SourcesService
 from siyu.store.dialect import chunked
-from siyu.store.models import ContactFollow, EntryCode, utcnow
+from siyu.store.models import ContactAttribute, ContactFollow, EntryCode, utcnow
 
 #: Follow fields compared to decide whether a known relation changed.
 FOLLOW_FIELDS = (
@@ -46,14 +46,42 @@ def identifiers(ctx: AppContext, external: dict[str, Any]) -> list[Identifier]:
     return out
 
 
+CONTACT_TYPES = {1: "wechat", 2: "wecom"}
+GENDERS = {1: "male", 2: "female"}
+
+
+def traits_of(external_contact: dict[str, Any]) -> dict[str, Any]:
+    """The traits an external contact carries (the same as the inflow's callbacks set)."""
+    traits: dict[str, Any] = {}
+    if external_contact.get("name"):
+        traits["wecom_name"] = str(external_contact["name"])
+    if external_contact.get("gender") in GENDERS:
+        traits["gender"] = GENDERS[external_contact["gender"]]
+    if external_contact.get("avatar"):
+        traits["avatar"] = str(external_contact["avatar"])
+    if external_contact.get("type") in CONTACT_TYPES:
+        traits["wecom_contact_type"] = CONTACT_TYPES[external_contact["type"]]
+    if external_contact.get("corp_name"):
+        traits["company"] = str(external_contact["corp_name"])
+    return traits
+
+
+def corp_tag_ids(follow_user: dict[str, Any]) -> list[str]:
+    """Corp tag ids, sorted: from ``tags`` (externalcontact/get; ``type`` 1 = corp tag) or
+    ``tag_id`` (batch/get_by_user). The same form as the callbacks write, so an unchanged
+    relation compares equal."""
+    ids = [
+        str(t["tag_id"])
+        for t in follow_user.get("tags") or []
+        if isinstance(t, dict) and t.get("tag_id") and int(t.get("type", 1) or 1) == 1
+    ]
+    ids += [str(t) for t in follow_user.get("tag_id") or []]
+    return sorted(set(ids))
+
+
 def follow_values(follow_user: dict[str, Any]) -> dict[str, Any]:
     """The columns of ``contact_follows`` from WeCom's ``follow_user`` (externalcontact/get, tags as
     objects) or ``follow_info`` (batch/get_by_user, ``tag_id`` as ids) item."""
-    tags = follow_user.get("tag_id")
-    if tags is None:
-        tags = [
-            t.get("tag_id") for t in follow_user.get("tags") or [] if isinstance(t, dict) and t.get("tag_id")
-        ]
     created = follow_user.get("createtime")
     return {
         "remark": (str(follow_user.get("remark") or "") or None),
@@ -62,7 +90,7 @@ def follow_values(follow_user: dict[str, Any]) -> dict[str, Any]:
         "add_way": int(follow_user["add_way"]) if follow_user.get("add_way") is not None else None,
         "state": (str(follow_user.get("state") or "") or None),
         "oper_userid": (str(follow_user.get("oper_userid") or "") or None),
-        "corp_tags": [str(t) for t in tags],
+        "corp_tags": corp_tag_ids(follow_user),
     }
 
 
@@ -117,12 +145,21 @@ class BulkResolver:
         codes = session.execute(select(EntryCode.state, EntryCode.id, EntryCode.channel_id)).all()
         self.codes = {state: (code_id, channel_id) for state, code_id, channel_id in codes}
 
+    def _traits(self, contact_id: int, external: dict[str, Any], at: datetime) -> None:
+        traits = traits_of(external)
+        if traits:
+            if "wecom_name" in traits and "name" not in self.profiles.repo.attributes(contact_id):
+                traits["name"] = traits["wecom_name"]
+            self.profiles.set_traits(contact_id, traits, at)
+
     def resolve(self, items: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, int]:
         """``items``: (external_contact, follow_info) pairs → external_userid → contact id. A new
         contact's first touch is the entry code of its earliest follow's state, if any."""
         people: dict[str, tuple[list[Identifier], datetime, str | None]] = {}
+        externals: dict[str, dict[str, Any]] = {}
         for external, follow in items:
             ext = str(external["external_userid"])
+            externals[ext] = external
             at = follow_values(follow)["added_at"] or utcnow()
             state = follow.get("state") or None
             known = people.get(ext)
@@ -150,6 +187,7 @@ class BulkResolver:
                 )
                 self.created += int(res.created)
                 out[ext] = res.contact_id
+                self._traits(res.contact_id, externals[ext], at)
         if new:
             specs = []
             for ext in new:
@@ -157,12 +195,22 @@ class BulkResolver:
                 code = self.codes.get(state or "")
                 specs.append((idents, at, code[1] if code else None, code[0] if code else None))
             ids = self.profiles.create_many(specs, self.source)
-            touches = []
+            touches: list[dict[str, Any]] = []
+            attributes: list[dict[str, Any]] = []
             for ext, cid, (idents, at, channel_id, code_id) in zip(new, ids, specs, strict=True):
                 if cid is None:  # breaks a limit on its own: identify drops and reports
                     cid = self.profiles.identify(idents, at=at, source=self.source).contact_id
+                    self._traits(cid, externals[ext], at)
                 else:
                     self.created += 1
+                    # a name may hold a phone number: never stored in clear outside identities
+                    traits = self.profiles.pii.scrub(traits_of(externals[ext])) or {}
+                    if "wecom_name" in traits:
+                        traits["name"] = traits["wecom_name"]
+                    attributes += [
+                        {"contact_id": cid, "name": k, "value": v, "updated_at": at}
+                        for k, v in traits.items()
+                    ]
                     if channel_id is not None:
                         touches.append(
                             {
@@ -175,6 +223,8 @@ class BulkResolver:
                         )
                 out[ext] = cid
             SourcesService(self.session).record_touches(touches)
+            if attributes:  # new contacts have no traits yet: insert, nothing to compare
+                self.session.execute(insert(ContactAttribute), attributes)
         return out
 
 

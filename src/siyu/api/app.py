@@ -62,6 +62,7 @@ from siyu.stages.service import StageError
 from siyu.tags.service import TagConflict, TagError, TagNotFound
 from siyu.warehouse.feeder import FeederProcess
 from siyu.warehouse.store import WarehouseBusy
+from siyu.wecom.figures import FiguresNotFound
 from siyu.wecom.provider import WeComUnavailable
 from siyu.wecom.staff import StaffError, StaffNotFound
 from siyu.wecom.sync import SyncError
@@ -104,6 +105,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (AuthError, 422),
     (CatalogueError, 422),
     (WaysNotFound, 404),
+    (FiguresNotFound, 404),
     (WaysConflict, 409),
     (WaysError, 422),
     (WeComUnavailable, 422),

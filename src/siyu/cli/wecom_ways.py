@@ -11,6 +11,7 @@ import typer
 
 from siyu.cli.common import JsonOpt, fail, open_client, out, print_json, print_table
 from siyu.i18n import t
+from siyu.wecom.figures import FiguresNotFound
 from siyu.wecom.provider import WeComUnavailable
 from siyu.wecom.staff import StaffError
 from siyu.wecom.sync import SyncError
@@ -23,7 +24,7 @@ wecom_app = typer.Typer(
 staff_app = typer.Typer(
     help="Staff (导购): figures and customer transfers. 员工数据与客户继承。", no_args_is_help=True
 )
-ERRORS = (WaysError, WeComUnavailable, StaffError, SyncError, TransferError, ValueError)
+ERRORS = (WaysError, WeComUnavailable, StaffError, SyncError, TransferError, FiguresNotFound, ValueError)
 ProviderOpt = Annotated[
     str | None, typer.Option("--provider", help="WeCom provider key (default: the only one). 服务商。")
 ]

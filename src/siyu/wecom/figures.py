@@ -27,6 +27,12 @@ from sqlalchemy.orm import Session
 from siyu.store.models import ContactFollow, EntryCode
 
 DAY = timedelta(hours=24)
+
+
+class FiguresNotFound(LookupError):
+    """Figures asked for an entry code that does not exist."""
+
+
 WEEK = timedelta(days=7)
 
 
@@ -78,7 +84,7 @@ def code_figures(
     if states:
         missing = sorted(set(states) - {c.state for c in codes})
         if missing:
-            raise ValueError(f"state: no entry code {', '.join(missing)}")
+            raise FiguresNotFound(f"state: no entry code {', '.join(missing)}")
     wanted = {c.state for c in codes}
     totals: dict[str, dict[str, Any]] = {s: _empty() for s in wanted}
     days: dict[str, dict[date, dict[str, Any]]] = defaultdict(dict)

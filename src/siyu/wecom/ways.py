@@ -120,6 +120,9 @@ class WaysService:
             raise WaysError("state", "1–30 characters of letters, digits, _ - . (WeCom's limit is 30)")
         # The pattern keeps a state within customer_channel's 64 bytes once URL-quoted too.
         assert len(quote(spec.state, safe="").encode()) <= MAX_CUSTOMER_CHANNEL_BYTES
+        for name, value, most in (("name", spec.name, 200), ("campaign", spec.campaign, 200)):
+            if value is not None and len(value) > most:
+                raise WaysError(name, f"at most {most} characters")
         staff = [s.strip() for s in spec.staff if s and s.strip()]
         if not staff:
             raise WaysError("wecom_staff", "name at least one staff userid")
@@ -134,6 +137,8 @@ class WaysService:
             raise WaysError(
                 "welcome_template", f"no template {spec.welcome_template!r} in the content library"
             )
+        if any(len(s) > 64 for s in staff):
+            raise WaysError("wecom_staff", "a staff userid is at most 64 characters")
         for i, tag in enumerate(spec.tags):
             if not tag or len(tag) > 201:
                 raise WaysError(f"tags[{i}]", "a tag key is 1–201 characters")

@@ -292,3 +292,20 @@ def _same_time(a: datetime | None, b: datetime | None) -> bool:
     if a is None or b is None:
         return a is b
     return a.replace(tzinfo=a.tzinfo or UTC) == b.replace(tzinfo=b.tzinfo or UTC)
+
+
+def open_follow_keys(
+    session: Session, provider_key: str, external_userids: list[str]
+) -> set[tuple[str, str]]:
+    """(staff, external_userid) of the open relations among these customers."""
+    out: set[tuple[str, str]] = set()
+    for chunk in chunked(sorted(set(external_userids))):
+        rows = session.execute(
+            select(ContactFollow.staff_userid, ContactFollow.external_userid).where(
+                ContactFollow.provider_key == provider_key,
+                ContactFollow.external_userid.in_(chunk),
+                ContactFollow.deleted_at.is_(None),
+            )
+        )
+        out.update((staff, ext) for staff, ext in rows)
+    return out

@@ -30,7 +30,7 @@ from siyu.store.bulk import analyze
 from siyu.store.dialect import chunked
 from siyu.store.models import ContactFollow, WeComSyncRun, utcnow
 from siyu.wecom.provider import EC, in_words, provider_api
-from siyu.wecom.resolve import BulkResolver, write_follows
+from siyu.wecom.resolve import BulkResolver, open_follow_keys, write_follows
 from siyu.wecom.staff import staff_userids, sync_staff
 
 MODES = ("full", "incremental")
@@ -152,6 +152,11 @@ def _customers(
             analysed["at"] = max(totals["follows_seen"], batch)
         if pending:
             with ctx.db.session() as s:
+                if mode == "incremental":  # known relations are the callbacks' to keep current
+                    known = open_follow_keys(s, provider_key, [str(e["external_userid"]) for e, _ in pending])
+                    pending[:] = [
+                        (e, f) for e, f in pending if (str(f["userid"]), f["_external_userid"]) not in known
+                    ]
                 resolver = BulkResolver(s, ctx, provider_key)
                 contacts = resolver.resolve(pending)
                 rows = [(contacts[str(e["external_userid"])], f) for e, f in pending]

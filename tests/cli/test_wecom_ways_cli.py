@@ -90,6 +90,15 @@ def test_edit_delete_sync_figures_staff(cli: Cli, env: Env) -> None:
     run = cli.json("wecom", "sync")
     assert run["status"] == "done" and run["follows_seen"] == 5
     assert cli.json("wecom", "sync-runs")[0]["id"] == run["id"]
+    human = cli("wecom", "sync", "--incremental").stdout
+    assert "Sync done: 3 staff, 5 customer relations, 0 new contacts" in " ".join(human.split())
+    for args in (
+        ("wecom", "codes"),
+        ("wecom", "figures", "--by-day"),
+        ("staff", "list"),
+        ("staff", "show", "lisi"),
+    ):
+        assert "lisi" in cli(*args).stdout or "s1" in cli(*args).stdout
     fig = cli.json("wecom", "figures", "s1")[0]
     assert (fig["adds"], fig["net"], fig["scans"]) == (5, 5, None)
     assert cli.json("wecom", "codes")[0]["figures"]["adds"] == 5

@@ -290,6 +290,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Churn risk as of {as_of}: {at_risk} of {scored} contacts at or above {threshold}; holdout AUC {auc}.",
         "zh": "截至 {as_of} 的流失风险：{scored} 位联系人中 {at_risk} 位不低于 {threshold}；留出集 AUC {auc}。",
     },
+    "wecom_way_updated": {"en": "Entry code {state} updated.", "zh": "已更新活码 {state}。"},
+    "wecom_way_deleted": {
+        "en": "Entry code {state} deleted at WeCom; its figures stay.",
+        "zh": "已在企业微信删除活码 {state}；其数据保留。",
+    },
+    "wecom_sync_done": {
+        "en": "Sync {status}: {staff_total} staff, {follows_seen} customer relations, {contacts_created} new "
+        "contacts, {follows_closed} closed, {rate_limited} rate-limit answers.",
+        "zh": "同步{status}：{staff_total} 名员工，{follows_seen} 条客户关系，新建 {contacts_created} 位联系人，"
+        "关闭 {follows_closed} 条，限频 {rate_limited} 次。",
+    },
+    "wecom_sync_progress": {
+        "en": "{staff_done}/{staff_total} staff, {follows_seen} relations",
+        "zh": "{staff_done}/{staff_total} 名员工，{follows_seen} 条客户关系",
+    },
+    "wecom_link_customers": {
+        "en": "{customers} customers through the link: {attributed} attributed now, {pending} not synced yet.",
+        "zh": "经链接添加 {customers} 位客户：本次归因 {attributed} 位，{pending} 位尚未同步。",
+    },
+    "staff_transfer_done": {
+        "en": "{waiting} transfers accepted by WeCom (the customers have 24 h to object), {failed} refused.",
+        "zh": "企业微信已受理 {waiting} 位客户的转接（客户 24 小时内可拒绝），{failed} 位被拒绝。",
+    },
     "churn_no_auc": {"en": "n/a ({reason})", "zh": "无（{reason}）"},
     "churn_stored": {
         "en": "Scores stored: {inserted} new, {updated} updated, {deleted} removed, {unchanged} unchanged.",

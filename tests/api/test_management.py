@@ -510,6 +510,20 @@ def test_campaign_source_naming_a_channel_is_a_touch(server, http, write_key) ->
 
 # --- OpenAPI --------------------------------------------------------------------------------------
 EXPECTED_ROUTES = {
+    ("get", "/api/v1/wecom/entry-codes"),
+    ("post", "/api/v1/wecom/entry-codes"),
+    ("get", "/api/v1/wecom/entry-codes/{state}"),
+    ("patch", "/api/v1/wecom/entry-codes/{state}"),
+    ("delete", "/api/v1/wecom/entry-codes/{state}"),
+    ("post", "/api/v1/wecom/entry-codes/{state}/link-customers"),
+    ("get", "/api/v1/wecom/figures"),
+    ("post", "/api/v1/wecom/sync"),
+    ("get", "/api/v1/wecom/sync-runs"),
+    ("get", "/api/v1/staff"),
+    ("get", "/api/v1/staff/{userid}"),
+    ("get", "/api/v1/wecom/transfers"),
+    ("post", "/api/v1/wecom/transfers"),
+    ("post", "/api/v1/wecom/transfers/poll"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),

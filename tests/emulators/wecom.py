@@ -498,3 +498,4 @@ ROUTES = {
         "mark_tag",
     )
 }
+ROUTES.update(__import__("tests.emulators.wecom_ways", fromlist=["ROUTES"]).ROUTES)  # contact ways…

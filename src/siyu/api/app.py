@@ -26,6 +26,7 @@ from siyu.api import (
     management,
     privacy,
     retention,
+    wecom_ways,
 )
 from siyu.api.errors import error_response, install_error_answers, install_openapi, wants_chinese
 from siyu.api.security import AuditWrites, authorise
@@ -61,6 +62,12 @@ from siyu.stages.service import StageError
 from siyu.tags.service import TagConflict, TagError, TagNotFound
 from siyu.warehouse.feeder import FeederProcess
 from siyu.warehouse.store import WarehouseBusy
+from siyu.wecom.figures import FiguresNotFound
+from siyu.wecom.provider import WeComUnavailable
+from siyu.wecom.staff import StaffError, StaffNotFound
+from siyu.wecom.sync import SyncError
+from siyu.wecom.transfer import TransferError
+from siyu.wecom.ways import WaysConflict, WaysError, WaysNotFound
 
 #: Capability errors → HTTP status; the message is the capability's own, clear text.
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -97,6 +104,15 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (AuthForbidden, 403),
     (AuthError, 422),
     (CatalogueError, 422),
+    (WaysNotFound, 404),
+    (FiguresNotFound, 404),
+    (WaysConflict, 409),
+    (WaysError, 422),
+    (WeComUnavailable, 422),
+    (StaffNotFound, 404),
+    (StaffError, 422),
+    (SyncError, 422),
+    (TransferError, 422),
     (CatalogueNotFound, 404),
     (RetentionError, 422),
 )
@@ -194,6 +210,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         privacy.router,
         retention.router,
         brand.router,
+        wecom_ways.router,
     ):
         app.include_router(router, dependencies=guarded)
 

@@ -48,6 +48,22 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/channels"): P.CHANNELS_MANAGE,
     ("GET", "/api/v1/entry-codes"): P.CHANNELS_READ,
     ("POST", "/api/v1/entry-codes"): P.CHANNELS_MANAGE,
+    # WeCom contact ways, links, figures, sync, staff and transfers
+    ("GET", "/api/v1/wecom/entry-codes"): P.CHANNELS_READ,
+    ("POST", "/api/v1/wecom/entry-codes"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/wecom/entry-codes/{state}"): P.CHANNELS_READ,
+    ("PATCH", "/api/v1/wecom/entry-codes/{state}"): P.CHANNELS_MANAGE,
+    ("DELETE", "/api/v1/wecom/entry-codes/{state}"): P.CHANNELS_MANAGE,
+    ("POST", "/api/v1/wecom/entry-codes/{state}/link-customers"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/wecom/figures"): P.CHANNELS_READ,
+    ("POST", "/api/v1/wecom/sync"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/wecom/sync-runs"): P.CHANNELS_READ,
+    ("GET", "/api/v1/staff"): P.CHANNELS_READ,
+    ("GET", "/api/v1/staff/{userid}"): P.CHANNELS_READ,
+    ("GET", "/api/v1/wecom/transfers"): P.CHANNELS_READ,
+    # moving customers between staff changes who serves them: the brand's admins decide
+    ("POST", "/api/v1/wecom/transfers"): P.CHANNELS_MANAGE,
+    ("POST", "/api/v1/wecom/transfers/poll"): P.CHANNELS_MANAGE,
     # sources carry write keys (secrets): admins only, reading included
     ("GET", "/api/v1/sources"): P.CHANNELS_MANAGE,
     ("POST", "/api/v1/sources"): P.CHANNELS_MANAGE,

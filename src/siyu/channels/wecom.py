@@ -60,6 +60,8 @@ class WeComAdapter:
         "receipt_rate_per_s": "call rate of the receipt poller, apart from sends (default 50/s)",
         "retries": "retries after 45009/45033 and network errors (default 3)",
         "backoff_s": "first retry delay in seconds, doubled each retry (default 0.5)",
+        "rate_retries": "retries after 45009/45033 alone (default 6; never fewer than retries)",
+        "max_backoff_s": "longest wait between two retries in seconds (default 60)",
     }
     SECRET_FIELDS: ClassVar[dict[str, str]] = {
         "corp_secret": "required; the secret of the customer-contact app (客户联系 secret)",
@@ -78,6 +80,8 @@ class WeComAdapter:
             rate_per_s=float(config.get("rate_per_s", 100)),
             retries=int(config.get("retries", 3)),
             backoff_s=float(config.get("backoff_s", 0.5)),
+            rate_retries=int(config.get("rate_retries", 6)),
+            max_backoff_s=float(config.get("max_backoff_s", 60)),
         )
         self._task_staff: dict[str, list[str]] = {}
 

@@ -65,7 +65,8 @@ class ContentError(ValueError):
 class WeComApi:
     """One corp's API client. ``call`` returns the decoded answer of an errcode-0 call and raises
     :class:`WeComError` otherwise, having refreshed the token once on 40014/42001 and retried
-    45009/45033 with exponential backoff and jitter."""
+    45009/45033 up to ``rate_retries`` times with exponential backoff and jitter
+    (:meth:`rate_delay`). ``calls`` and ``rate_limited`` count for progress reports."""
 
     TOKEN_MARGIN_S = 300.0
 
@@ -78,6 +79,8 @@ class WeComApi:
         retries: int = 3,
         backoff_s: float = 0.5,
         timeout_s: float = 10.0,
+        rate_retries: int = 6,
+        max_backoff_s: float = 60.0,
     ) -> None:
         self.corp_id = corp_id
         self.corp_secret = corp_secret
@@ -90,9 +93,23 @@ class WeComApi:
         # asks ``lookup`` before sending again.
         self.http_once = ProviderHttp(base_url, rate_per_s, 0, backoff_s, timeout_s)
         self.http_once.limiter = self.http.limiter
+        # 45009/45033 prove WeCom did nothing, so they may be retried more often than network
+        # errors: a long sync rides out a busy minute instead of failing hours of work.
+        self.rate_retries = max(retries, rate_retries)
+        self.max_backoff_s = max_backoff_s
         self._token: str | None = None
         self._token_valid_until = 0.0
         self.token_fetches = 0
+        self.calls = 0
+        self.rate_limited = 0  # 45009/45033 answers seen (retried or not)
+
+    def rate_delay(self, errcode: int, attempt: int) -> float:
+        """Exponential backoff with jitter. 45009 is the per-minute cap (10,000 calls per API per
+        corp): it starts four times longer than 45033 (too many concurrent calls), which clears
+        as soon as a call in flight ends. Capped at ``max_backoff_s`` (a minute by default: the
+        cap's window)."""
+        base = self.backoff_s * (4 if errcode == 45009 else 1)
+        return min(self.max_backoff_s, base * 2**attempt) * (1 + random.random() * 0.25)
 
     def close(self) -> None:
         self.http.close()
@@ -133,6 +150,7 @@ class WeComApi:
         attempt = 0
         while True:
             query = {**(params or {}), "access_token": self.token()}
+            self.calls += 1
             kwargs: dict[str, Any] = {"params": query}
             if body is not None:
                 kwargs["content"] = orjson.dumps(body)
@@ -145,10 +163,12 @@ class WeComApi:
             if code in TOKEN_ERRORS and not refreshed:
                 self._token, refreshed = None, True
                 continue
-            if code in RATE_ERRORS and attempt < self.retries:
-                time.sleep(self.backoff_s * 2**attempt * (1 + random.random() * 0.25))
-                attempt += 1
-                continue
+            if code in RATE_ERRORS:
+                self.rate_limited += 1
+                if attempt < self.rate_retries:
+                    time.sleep(self.rate_delay(code, attempt))
+                    attempt += 1
+                    continue
             retry_after = (60.0 if code == 45009 else 1.0) if code in RATE_ERRORS else None
             raise WeComError(code, str(data.get("errmsg", "")), path, retry_after)
 

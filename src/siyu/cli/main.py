@@ -68,6 +68,13 @@ LAZY = {
         "siyu.cli.privacy:privacy_app",
         "PIPL: do-not-contact list and deletion receipts. 个人信息保护：勿扰名单与删除回执。",
     ),
+    "wecom": Lazy(
+        "siyu.cli.wecom_ways:wecom_app",
+        "WeCom contact ways, figures and sync. 企业微信：联系我、渠道数据与同步。",
+    ),
+    "staff": Lazy(
+        "siyu.cli.wecom_ways:staff_app", "Staff (导购): figures and customer transfers. 员工数据与客户继承。"
+    ),
     # a command, not a group: its docstring is its full help, this line its entry in the list
     "worker": Lazy(
         "siyu.cli.journeys:worker",
@@ -328,15 +335,49 @@ def channels_entry_code(
     channel: Annotated[str, typer.Argument(help="Channel key. 渠道标识。")],
     state: Annotated[str, typer.Option(help="The state string (≤ 30 chars). 活码 state。")],
     name: Annotated[str | None, typer.Option(help="Display name. 名称。")] = None,
+    wecom_provider: Annotated[
+        str | None, typer.Option(help="WeCom provider: a real contact way. 企业微信服务商（联系我二维码）。")
+    ] = None,
+    wecom_staff: Annotated[
+        str | None, typer.Option(help="Staff userids, comma-separated. 接待成员 userid，逗号分隔。")
+    ] = None,
+    skip_verify: Annotated[
+        bool, typer.Option("--skip-verify", help="Add without the staff's confirmation. 无需验证直接添加。")
+    ] = False,
+    welcome_template: Annotated[
+        str | None, typer.Option(help="Welcome message template key. 欢迎语模板。")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Tag key for everyone it brings (repeat). 自动打标签。")
+    ] = None,
+    acquisition_link: Annotated[
+        bool, typer.Option("--acquisition-link", help="A 获客助手 link instead of a QR. 获客链接。")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an entry code / acquisition link. 新建活码或获客链接。"""
     from siyu.sources.service import SourceError
+    from siyu.wecom.provider import WeComUnavailable
+    from siyu.wecom.ways import WaysError
 
+    wecom = bool(wecom_provider or wecom_staff or acquisition_link)
     with _client() as client:
         try:
-            data = client.create_entry_code(channel, state, name)
-        except (SourceError, ValueError) as exc:
+            if wecom:
+                data = client.create_entry_code(
+                    channel,
+                    state,
+                    name,
+                    wecom_provider=wecom_provider,
+                    wecom_staff=[u for u in (wecom_staff or "").split(",") if u.strip()],
+                    acquisition_link=acquisition_link,
+                    skip_verify=skip_verify,
+                    welcome_template=welcome_template,
+                    tags=list(tag or []),
+                )
+            else:
+                data = client.create_entry_code(channel, state, name)
+        except (SourceError, WaysError, WeComUnavailable, ValueError) as exc:
             raise _fail(str(exc)) from exc
     _print_json(data) if as_json else out.print(t("entry_code_created", state=data["state"]))
 

@@ -22,6 +22,7 @@ from siyu.client.lists import ContactsClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
+from siyu.client.wecom import StaffClient, WeComClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -56,6 +57,8 @@ class Siyu:
         self.audit = AuditClient(context)
         self.content = ContentClient(context)
         self.contacts = ContactsClient(context)
+        self.wecom = WeComClient(context)
+        self.staff = StaffClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:
@@ -211,7 +214,34 @@ class Siyu:
             ch = SourcesService(s).create_channel(ChannelCreate(key=key, kind=kind, name=name or key))
             return {"id": ch.id, "key": ch.key, "kind": ch.kind, "name": ch.name}
 
-    def create_entry_code(self, channel: str, state: str, name: str | None = None) -> dict[str, Any]:
+    def create_entry_code(
+        self,
+        channel: str,
+        state: str,
+        name: str | None = None,
+        wecom_provider: str | None = None,
+        wecom_staff: list[str] | None = None,
+        acquisition_link: bool = False,
+        skip_verify: bool = True,
+        welcome_template: str | None = None,
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A plain entry code, or, with ``wecom_provider`` and ``wecom_staff``, a WeCom contact
+        way (or 获客助手 link with ``acquisition_link``): see ``s.wecom.create_way``."""
+        if wecom_provider or wecom_staff or acquisition_link:
+            if not wecom_provider:
+                raise ValueError("wecom_provider: required with wecom_staff / acquisition_link")
+            return self.wecom.create_way(
+                channel,
+                state,
+                wecom_provider,
+                list(wecom_staff or []),
+                kind="acquisition_link" if acquisition_link else "contact_way",
+                name=name,
+                skip_verify=skip_verify,
+                welcome_template=welcome_template,
+                tags=tags,
+            )
         with self.ctx.db.session() as s:
             code = SourcesService(s).create_entry_code(
                 EntryCodeCreate(channel=channel, state=state, name=name or state)

@@ -29,6 +29,7 @@ from siyu.sources.reach import Reach, channel_reach, entry_code_reach
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate
 from siyu.sources.service import SourceError, SourcesService
 from siyu.store.models import CHANNEL_KINDS
+from siyu.wecom.ways import link_url
 
 router = APIRouter(prefix="/console")
 ROUTES: RouteTable = {
@@ -120,6 +121,10 @@ def _channels_page(
                 "channel_name": keys[e.channel_id].name,
                 "url": qr.entry_url(landing_url, e.state),
                 "reach": by_code.get(e.id, Reach()),
+                # WeCom codes show WeCom's own QR / link: our landing-page QR would not add anyone.
+                "kind": e.kind,
+                "wecom_qr": e.qr_code if e.kind == "contact_way" else None,
+                "wecom_url": link_url(e),
             }
             for e in codes
         ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
@@ -105,6 +106,13 @@ class SourcesService:
                 occurred_at=at,
             )
         )
+
+    def record_touches(self, rows: list[dict[str, Any]]) -> None:
+        """Many touches in one statement (a sync bringing in thousands of contacts): each row has
+        ``contact_id``, ``channel_id``, ``occurred_at`` and optionally ``entry_code_id``,
+        ``source_id``, ``is_first``."""
+        if rows:
+            self.session.execute(insert(Touch), rows)
 
     def touched_channels(self, contact_ids: list[int]) -> set[tuple[int, int]]:
         """(contact, channel) pairs that already have a touch."""

@@ -103,6 +103,7 @@ ACTIONS: Table = {
     "retention.policies_set": ("设置数据保留策略", "retention policies set"),
     "material_file.uploaded": ("上传素材文件", "material file uploaded"),
     "stage.set": ("手动设置生命周期阶段", "stage set by hand"),
+    "wecom.transfer_requested": ("申请转接客户", "customer transfer requested"),
 }
 #: detail key → (zh, en)
 DETAILS: Table = {
@@ -135,6 +136,10 @@ DETAILS: Table = {
     "started": ("启动", "started"),
     "label": ("名称", "label"),
     "ip": ("IP", "IP"),
+    "config_id": ("企业微信配置 ID", "WeCom config id"),
+    "takeover": ("接替员工", "taken over by"),
+    "customers": ("客户数", "customers"),
+    "accepted": ("已受理", "accepted"),
 }
 REQUEST = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) (/\S*)$")
 #: A logged request's method → (zh, en).

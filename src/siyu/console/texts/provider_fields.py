@@ -17,6 +17,8 @@ PROVIDER_FIELDS_ZH: dict[str, dict[str, str]] = {
         "receipt_rate_per_s": "查询发送结果的调用频率，与发送分开计算（默认每秒 50 次）",
         "retries": "遇到 `45009`/`45033` 错误或网络错误时的重试次数（默认 3）",
         "backoff_s": "首次重试前等待的秒数，之后每次加倍（默认 0.5）",
+        "rate_retries": "仅针对 `45009`/`45033` 限频错误的重试次数（默认 6，不少于上一项）",
+        "max_backoff_s": "两次重试之间最长等待秒数（默认 60）",
         "corp_secret": "必填：客户联系应用的密钥（`Secret`）",
     },
     "aliyun_sms": {

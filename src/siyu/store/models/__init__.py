@@ -42,6 +42,7 @@ from siyu.store.models.wecom import (
     GroupMember,
     WeComStaff,
 )
+from siyu.store.models.wecom_ways import WeComSyncRun, WeComTransfer
 
 __all__ = [
     "CHANNEL_KINDS",
@@ -101,5 +102,7 @@ __all__ = [
     "WarehouseErasure",
     "WarehouseRemoval",
     "WeComStaff",
+    "WeComSyncRun",
+    "WeComTransfer",
     "utcnow",
 ]

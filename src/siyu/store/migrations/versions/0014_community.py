@@ -1,0 +1,48 @@
+"""The community pyramid: each contact's role (seed / koc / member) per group and brand-wide.
+
+Revision ID: 0014_community
+Revises: 0013_wecom_tables
+Create Date: 2026-12-07 14:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import siyu.store.models.base
+
+revision = "0014_community"
+down_revision = "0013_wecom_tables"
+branch_labels = None
+depends_on = None
+
+BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "community_roles",
+        sa.Column("id", BIG, nullable=False),
+        sa.Column("group_id", BIG, nullable=False),
+        sa.Column("contact_id", BIG, nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("last_active_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("computed_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"], name=op.f("fk_community_roles_contact_id_contacts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_community_roles")),
+    )
+    with op.batch_alter_table("community_roles", schema=None) as batch_op:
+        batch_op.create_index("ix_community_roles_scope", ["group_id", "role"], unique=False)
+        batch_op.create_index(batch_op.f("ix_community_roles_contact_id"), ["contact_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("community_roles", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_community_roles_contact_id"))
+        batch_op.drop_index("ix_community_roles_scope")
+    op.drop_table("community_roles")

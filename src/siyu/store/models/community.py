@@ -1,0 +1,30 @@
+"""The community pyramid (1% / 9% / 90%): each contact's role per customer group and brand-wide,
+as last computed by the daily ranking (``siyu.community.pyramid``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.store.models.base import Base, BigId, UTCDateTime, utcnow
+
+
+class CommunityRole(Base):
+    """One contact's place in one pyramid. ``group_id`` 0 is the brand-wide pyramid (not a
+    foreign key for that reason). Rows of a scope are replaced as a whole by each ranking, so a
+    merge that leaves two rows for one contact heals at the next run."""
+
+    __tablename__ = "community_roles"
+    __table_args__ = (Index("ix_community_roles_scope", "group_id", "role"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(BigId, default=0)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # "seed" (种子用户, top 1%), "koc" (next 9%) or "member" (成员, the rest).
+    role: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -498,3 +498,8 @@ ROUTES = {
         "mark_tag",
     )
 }
+
+# Customer groups, group live codes, welcome templates and group statistics: wecom_groups.py.
+from tests.emulators.wecom_groups import ROUTES as GROUP_ROUTES  # noqa: E402
+
+ROUTES.update(GROUP_ROUTES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.store.models.base import Base, BigId, UTCDateTime, utcnow
@@ -28,3 +28,23 @@ class CommunityRole(Base):
     score: Mapped[int] = mapped_column(Integer, default=0)
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GroupMessageSend(Base):
+    """One bulk message (``add_msg_template`` with ``chat_type`` group) that included a group,
+    so the per-group monthly limit (as many as the Beijing month has days) is honoured before
+    calling WeCom. ``month`` is the Beijing calendar month, ``YYYY-MM``."""
+
+    __tablename__ = "group_message_sends"
+    __table_args__ = (
+        UniqueConstraint("group_id", "msgid"),
+        Index("ix_group_message_sends_month", "group_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("customer_groups.id"))
+    msgid: Mapped[str] = mapped_column(String(128))
+    month: Mapped[str] = mapped_column(String(7))
+    # what sent it: "manual", or "sop:<key>" for a group SOP
+    source: Mapped[str] = mapped_column(String(80), default="manual")
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

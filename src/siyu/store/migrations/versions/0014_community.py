@@ -1,4 +1,5 @@
-"""The community pyramid: each contact's role (seed / koc / member) per group and brand-wide.
+"""The community pyramid: each contact's role (seed / koc / member) per group and brand-wide;
+group bulk messages per group (the monthly limit).
 
 Revision ID: 0014_community
 Revises: 0013_wecom_tables
@@ -39,9 +40,28 @@ def upgrade() -> None:
     with op.batch_alter_table("community_roles", schema=None) as batch_op:
         batch_op.create_index("ix_community_roles_scope", ["group_id", "role"], unique=False)
         batch_op.create_index(batch_op.f("ix_community_roles_contact_id"), ["contact_id"], unique=False)
+    op.create_table(
+        "group_message_sends",
+        sa.Column("id", BIG, nullable=False),
+        sa.Column("group_id", BIG, nullable=False),
+        sa.Column("msgid", sa.String(length=128), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("source", sa.String(length=80), nullable=False),
+        sa.Column("sent_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["customer_groups.id"], name=op.f("fk_group_message_sends_group_id_customer_groups")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_group_message_sends")),
+        sa.UniqueConstraint("group_id", "msgid", name=op.f("uq_group_message_sends_group_id")),
+    )
+    with op.batch_alter_table("group_message_sends", schema=None) as batch_op:
+        batch_op.create_index("ix_group_message_sends_month", ["group_id", "month"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("group_message_sends", schema=None) as batch_op:
+        batch_op.drop_index("ix_group_message_sends_month")
+    op.drop_table("group_message_sends")
     with op.batch_alter_table("community_roles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_community_roles_contact_id"))
         batch_op.drop_index("ix_community_roles_scope")

@@ -17,6 +17,7 @@ from siyu.api import (
     analytics,
     auth,
     brand,
+    community,
     content,
     events,
     ingest,
@@ -32,9 +33,11 @@ from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
 from siyu.brand import ZoneError
+from siyu.channels.http import ProviderError as HttpProviderError
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
+from siyu.community.wecom import CommunityError, CommunityNotFound
 from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.files import UploadRefused, UploadTooLarge
@@ -99,6 +102,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CatalogueError, 422),
     (CatalogueNotFound, 404),
     (RetentionError, 422),
+    (CommunityNotFound, 404),
+    (CommunityError, 422),
+    (HttpProviderError, 502),
 )
 
 
@@ -195,6 +201,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         privacy.router,
         retention.router,
         brand.router,
+        community.router,
     ):
         app.include_router(router, dependencies=guarded)
 

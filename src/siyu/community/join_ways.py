@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.channels.wecom_api import WeComApi
-from siyu.community.wecom import EC, CommunityError, api_for
+from siyu.community.wecom import EC, CommunityError, CommunityNotFound, api_for
 from siyu.context import AppContext
 from siyu.store.models import CustomerGroup, GroupJoinWay, GroupJoinWayChange, GroupMember, utcnow
 
@@ -72,7 +72,7 @@ class JoinWayService:
             select(GroupJoinWay).where(GroupJoinWay.state == state, GroupJoinWay.deleted_at.is_(None))
         )
         if row is None:
-            raise CommunityError(f"state: no group live code {state!r}")
+            raise CommunityNotFound(f"state: no group live code {state!r}")
         return row
 
     def create(

@@ -190,9 +190,9 @@ class PyramidService:
         if chat_id:
             gid = self.session.scalar(select(CustomerGroup.id).where(CustomerGroup.chat_id == chat_id))
             if gid is None:
-                from siyu.community.wecom import CommunityError
+                from siyu.community.wecom import CommunityNotFound
 
-                raise CommunityError(f"chat_id: no customer group {chat_id!r}")
+                raise CommunityNotFound(f"chat_id: no customer group {chat_id!r}")
             stmt = stmt.where(CommunityRole.group_id == gid)
         else:
             stmt = stmt.where(CommunityRole.group_id == BRAND)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from siyu.community import health
 from siyu.community.join_ways import JoinWayService
 from siyu.community.pyramid import BRAND, PyramidService
-from siyu.community.wecom import CommunityError
+from siyu.community.wecom import CommunityNotFound
 from siyu.context import AppContext
 from siyu.store.models import CommunityRole, CustomerGroup, GroupJoinWay, GroupMember
 
@@ -37,7 +37,7 @@ class GroupService:
             select(CustomerGroup).where(CustomerGroup.chat_id == chat_id).order_by(CustomerGroup.id)
         )
         if group is None:
-            raise CommunityError(f"chat_id: no customer group {chat_id!r} (siyu groups sync reads them)")
+            raise CommunityNotFound(f"chat_id: no customer group {chat_id!r} (siyu groups sync reads them)")
         return group
 
     @staticmethod

@@ -25,6 +25,10 @@ class CommunityError(ValueError):
     """Bad input for a community operation; the message names the field and the problem."""
 
 
+class CommunityNotFound(CommunityError):
+    """No such customer group or live code."""
+
+
 def api_for(session: Session, ctx: AppContext, provider_key: str) -> WeComApi:
     providers = ProviderService(session, ctx.keyring)
     row = providers.by_key(provider_key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from siyu.console.texts import (
     analytics,
     common,
+    community,
     contacts,
     content,
     dashboard,
@@ -37,6 +38,7 @@ MODULES = (
     privacy,
     retention,
     events,
+    community,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -4,6 +4,7 @@ codes, the pyramid as JSON, and clear errors for bad input."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from tests.emulators.wecom import WeComEmulator
@@ -73,3 +74,21 @@ def test_bad_input_fails_cleanly(cli: Cli, emu: WeComEmulator) -> None:
     assert "chat_id" in cli.fails("groups", "show", "nope", code=2)
     message = cli.fails("groups", "join-ways", "create", "--state", "x" * 31, "--chat-id", "a", code=2)
     assert "state" in message
+
+
+def test_group_sop_from_a_yaml_file(cli: Cli, emu: WeComEmulator, tmp_path: Any) -> None:
+    chat = world(emu).create_group("zhangsan", "新群")
+    cli.json("groups", "sync")
+    plan = tmp_path / "sop.yaml"
+    plan.write_text(
+        "key: daily\nname: 每日早安\ntrigger: schedule\nsteps:\n  - {every: day, at: '00:00', text: 早安}\n",
+        encoding="utf-8",
+    )
+    created = cli.json("groups", "sop", "create", str(plan))
+    assert created["trigger"] == "schedule" and created["steps"][0]["text"] == "早安"
+    assert cli.json("groups", "sop", "run")["enrolled"] == 0  # today's 00:00 occurrence predates the plan
+    assert cli.json("groups", "sop", "list")[0]["key"] == "daily"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("key: x\nname: x\ntrigger: weekly\nsteps: [{at: '09:00', text: hi}]\n", encoding="utf-8")
+    assert "trigger" in cli.fails("groups", "sop", "create", str(bad), code=2)
+    assert chat

@@ -17,7 +17,9 @@ groups_app = typer.Typer(
 )
 join_ways_app = typer.Typer(help="Group live codes (群活码). 群活码。", no_args_is_help=True)
 welcome_app = typer.Typer(help="Group welcome templates (入群欢迎语). 入群欢迎语。", no_args_is_help=True)
+sop_app = typer.Typer(help="Group SOP (群SOP): timed group messages. 群SOP。", no_args_is_help=True)
 groups_app.add_typer(join_ways_app, name="join-ways")
+groups_app.add_typer(sop_app, name="sop")
 groups_app.add_typer(welcome_app, name="welcome")
 community_app = typer.Typer(
     help="Communities: the 1% / 9% / 90% pyramid and group health. 社群运营：金字塔与群健康。",
@@ -234,6 +236,54 @@ def welcome_delete(template_id: str, provider: ProviderOpt = None, as_json: Json
     with _client() as c, c.ctx.db.session() as s:
         WelcomeTemplates(s, c.ctx, provider or default_provider(s)).delete(template_id)
     _emit({"deleted": template_id}, as_json, lambda: out.print(f"deleted {template_id}"))
+
+
+# --- group SOP ------------------------------------------------------------------------------------------
+@sop_app.command("create")
+def sop_create(
+    file: Annotated[str, typer.Argument(help="A YAML or JSON plan (docs/community.md). 计划文件。")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a group SOP from a file. 新建群SOP。"""
+    from pathlib import Path
+
+    import yaml
+
+    try:
+        spec = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise fail(f"{file}: {exc}", 2) from exc
+    if not isinstance(spec, dict):
+        raise fail(f"{file}: a mapping with key, name, trigger and steps", 2)
+    with _client() as c:
+        sop = c.community.create_sop(spec, actor="cli")
+    _emit(sop, as_json, lambda: out.print(f"{sop['key']}: {len(sop['steps'])} steps"))
+
+
+@sop_app.command("list")
+def sop_list(as_json: JsonOpt = False) -> None:
+    """Group SOPs with how many steps were sent, limited or failed. 群SOP列表。"""
+    with _client() as c:
+        rows = c.community.sops()
+    _emit(
+        rows,
+        as_json,
+        lambda: print_table(
+            ["key", "name", "trigger", "sent", "due", "limited"],
+            [
+                (r["key"], r["name"], r["trigger"], r["runs"]["sent"], r["runs"]["due"], r["runs"]["limited"])
+                for r in rows
+            ],
+        ),
+    )
+
+
+@sop_app.command("run")
+def sop_run(as_json: JsonOpt = False) -> None:
+    """Send the due group-SOP steps now (siyu serve does it each round). 立即执行群SOP。"""
+    with _client() as c:
+        result = c.community.run_sops()
+    _emit(result, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in result.items())))
 
 
 # --- community ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from siyu.community.join_ways import JoinWayService
 from siyu.community.messages import GroupMessenger
 from siyu.community.pyramid import PyramidService
 from siyu.community.service import GroupService
+from siyu.community.sop import GroupSopService
 from siyu.community.wecom import api_for, default_provider
 
 
@@ -136,3 +137,33 @@ class CommunityClient(_Part):
         with self.ctx.db.session() as s:
             key = provider or default_provider(s)
             return GroupMessenger(s, self.ctx, key).send(content, chat_ids, actor=actor)
+
+    # --- group SOP ----------------------------------------------------------------------------
+    def sops(self) -> list[dict[str, Any]]:
+        with self.ctx.db.session() as s:
+            return GroupSopService(s, self.ctx).list()
+
+    def create_sop(self, spec: dict[str, Any], actor: str = "python") -> dict[str, Any]:
+        """``{key, name, trigger, steps, state?, provider?}``; see docs/community.md."""
+        from siyu.community.wecom import CommunityError
+
+        missing = [k for k in ("key", "name", "trigger", "steps") if not spec.get(k)]
+        if missing:
+            raise CommunityError(f"{missing[0]}: required")
+        with self.ctx.db.session() as s:
+            svc = GroupSopService(s, self.ctx)
+            svc.create(
+                str(spec["key"]),
+                str(spec["name"]),
+                spec.get("provider") or default_provider(s),
+                str(spec["trigger"]),
+                list(spec["steps"]),
+                spec.get("state"),
+                actor,
+            )
+            return next(x for x in svc.list() if x["key"] == spec["key"])
+
+    def run_sops(self, now: datetime | None = None) -> dict[str, int]:
+        """Enrol groups and send the due group-SOP steps (siyu serve does it each round)."""
+        with self.ctx.db.session() as s:
+            return GroupSopService(s, self.ctx).run_due(now)

@@ -1,6 +1,6 @@
 """Reading customer groups for the interfaces (CLI, REST, console, Python API), and the
-background round of the community (swap full groups out of live codes each round; the pyramid
-and the health alert once a Beijing day)."""
+background round of the community (swap full groups out of live codes and send due group-SOP
+steps each round; the pyramid and the health alert once a Beijing day)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from siyu.community import health
 from siyu.community.join_ways import JoinWayService
 from siyu.community.pyramid import BRAND, PyramidService
+from siyu.community.sop import GroupSopService
 from siyu.community.wecom import CommunityNotFound
 from siyu.context import AppContext
-from siyu.store.models import CommunityRole, CustomerGroup, GroupJoinWay, GroupMember
+from siyu.store.models import CommunityRole, CustomerGroup, GroupJoinWay, GroupMember, GroupSop
 
 log = logging.getLogger("siyu.community")
 
@@ -126,9 +127,12 @@ def community_round(ctx: AppContext, daily: bool) -> dict[str, Any]:
     done: dict[str, Any] = {}
     with ctx.db.sessionmaker() as s:
         has_codes = s.scalar(select(GroupJoinWay.id).where(GroupJoinWay.deleted_at.is_(None)).limit(1))
+        has_sops = s.scalar(select(GroupSop.id).where(GroupSop.enabled.is_(True)).limit(1))
     parts: list[tuple[str, Any]] = []
     if has_codes:
         parts.append(("swap", lambda s: JoinWayService(s, ctx).swap_full()))
+    if has_sops:
+        parts.append(("sop", lambda s: GroupSopService(s, ctx).run_due()))
     if daily:
         parts.append(("pyramid", lambda s: PyramidService(s).run()))
         parts.append(("declining", lambda s: health.check_declining(s)))

@@ -5,7 +5,7 @@ from siyu.store.models.analytics import ChannelSpend, ContactScore
 from siyu.store.models.auth import ApiKey, LoginFailure, User, UserSession
 from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
-from siyu.store.models.community import CommunityRole, GroupMessageSend
+from siyu.store.models.community import CommunityRole, GroupMessageSend, GroupSop, GroupSopRun
 from siyu.store.models.compliance import AuditEntry, ConsentRecord, WarehouseRemoval
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
 from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, MaterialFile, ShortLink
@@ -76,6 +76,8 @@ __all__ = [
     "GroupJoinWayChange",
     "GroupMember",
     "GroupMessageSend",
+    "GroupSop",
+    "GroupSopRun",
     "Identity",
     "ImportJob",
     "Journey",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import siyu.store.models.base
 
@@ -56,9 +57,53 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("group_message_sends", schema=None) as batch_op:
         batch_op.create_index("ix_group_message_sends_month", ["group_id", "month"], unique=False)
+    op.create_table(
+        "group_sops",
+        sa.Column("id", BIG, nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("provider_key", sa.String(length=64), nullable=False),
+        sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=30), nullable=True),
+        sa.Column(
+            "steps",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_group_sops")),
+        sa.UniqueConstraint("key", name=op.f("uq_group_sops_key")),
+    )
+    op.create_table(
+        "group_sop_runs",
+        sa.Column("id", BIG, nullable=False),
+        sa.Column("sop_id", BIG, nullable=False),
+        sa.Column("group_id", BIG, nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("due_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", siyu.store.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("msgid", sa.String(length=128), nullable=True),
+        sa.Column("error", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["customer_groups.id"], name=op.f("fk_group_sop_runs_group_id_customer_groups")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sop_id"], ["group_sops.id"], name=op.f("fk_group_sop_runs_sop_id_group_sops")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_group_sop_runs")),
+        sa.UniqueConstraint("sop_id", "group_id", "step", name=op.f("uq_group_sop_runs_sop_id")),
+    )
+    with op.batch_alter_table("group_sop_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_group_sop_runs_due", ["sent_at", "due_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("group_sop_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_group_sop_runs_due")
+    op.drop_table("group_sop_runs")
+    op.drop_table("group_sops")
     with op.batch_alter_table("group_message_sends", schema=None) as batch_op:
         batch_op.drop_index("ix_group_message_sends_month")
     op.drop_table("group_message_sends")

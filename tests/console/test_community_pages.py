@@ -74,5 +74,24 @@ def test_group_pages_read_in_chinese(server: Any, browser: Browser, emu: WeComEm
             assert response is not None and response.status == 200, path
             page.wait_for_function(CHARTS_DRAWN)
             assert untranslated(page) == [], path
+        # the segment builder offers the new conditions with their pickers, in Chinese
+        page.goto(server.url + "/console/segments/new")
+        page.click("#segment-advanced summary")  # the JSON box is folded under 高级
+        page.fill("#segment-definition", '{"type": "community_role", "roles": ["seed", "koc"]}')
+        page.dispatch_event("#segment-definition", "input")
+        # 15 members, all with one join: one seed, one KOC (the earlier preview may answer first)
+        page.wait_for_function("document.getElementById('segment-count').textContent === '2'")
+        assert page.locator(".segb-leaf[data-type=community_role] label").all_inner_texts()[:2] == [
+            "种子用户",
+            "KOC",
+        ]
+        assert page.locator("#segb-groups option[value=wrCHAT0001]").count() == 1
+        page.fill("#segment-definition", '{"type": "group", "groups": ["wrCHAT0001"]}')
+        page.dispatch_event("#segment-definition", "input")
+        page.wait_for_function(
+            "document.getElementById('segment-count').dataset.state === 'done' && "
+            "document.getElementById('segment-count').textContent === '15'"
+        )
+        assert untranslated(page) == []
     finally:
         context.close()

@@ -106,6 +106,7 @@ def groups_page(request: Request) -> HTMLResponse:
         summary=pyramid["summary"],
         roles=ROLES,
         chart=pyramid_chart(pyramid["summary"], lang),
+        sops=client.community.sops(),
         notice=_notice(request),
     )
 

@@ -100,4 +100,20 @@ TEXT: dict[str, dict[str, str]] = {
     "join_ways_swap_now": {"zh": "立即检查换群", "en": "Swap full groups now"},
     "join_ways_swapped": {"zh": "{n} 个活码换了群。", "en": "{n} codes changed groups."},
     "join_ways_link": {"zh": "群活码", "en": "Group live codes"},
+    # group SOP
+    "gsop_title": {"zh": "群SOP", "en": "Group SOP"},
+    "gsop_intro": {
+        "zh": "按建群、活码入群或定时给客户群发消息（每群每月不超过当月天数条）。计划用命令行创建：",
+        "en": "Group messages timed from a group's creation, from joining a live code, or on a schedule "
+        "(each group at most as many a month as the month has days). Plans are created on the command line:",
+    },
+    "gsop_none": {"zh": "还没有群SOP。", "en": "No group SOP yet."},
+    "gsop_trigger": {"zh": "触发", "en": "Trigger"},
+    "gsop_trigger_group_created": {"zh": "新建群后", "en": "After a group is created"},
+    "gsop_trigger_joined_code": {"zh": "进入活码后", "en": "After joining a live code"},
+    "gsop_trigger_schedule": {"zh": "定时", "en": "On a schedule"},
+    "gsop_steps": {"zh": "步骤", "en": "Steps"},
+    "gsop_sent": {"zh": "已发送", "en": "Sent"},
+    "gsop_due": {"zh": "待发送", "en": "Due"},
+    "gsop_limited": {"zh": "超出月度上限", "en": "Over the monthly limit"},
 }

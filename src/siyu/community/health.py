@@ -100,6 +100,11 @@ def _upsert(session: Session, provider_key: str, owner: str, day: date, data: di
     return 1
 
 
+def _in_chat(chat_id: str) -> Any:
+    """The event's ``chat_id`` property is this group's (JSON extraction on both databases)."""
+    return Event.properties["chat_id"].as_string() == chat_id
+
+
 def _members_at(session: Session, group_id: int, at: datetime) -> int:
     return int(
         session.scalar(
@@ -128,15 +133,17 @@ def figures(session: Session, group: CustomerGroup, as_of: datetime | None = Non
     speakers: set[int] = set()
     message_days: set[date] = set()
     start = now - timedelta(days=14)
-    for cid, props, ts in session.execute(
-        select(Event.contact_id, Event.properties, Event.timestamp).where(
-            Event.event == "Group Message", Event.timestamp > start, Event.timestamp <= now
+    for cid, ts in session.execute(
+        select(Event.contact_id, Event.timestamp).where(
+            Event.event == "Group Message",
+            Event.timestamp > start,
+            Event.timestamp <= now,
+            _in_chat(group.chat_id),
         )
     ):
-        if isinstance(props, dict) and props.get("chat_id") == group.chat_id:
-            message_days.add(ts.astimezone(SHANGHAI).date())
-            if ts > week:
-                speakers.add(cid)
+        message_days.add(ts.astimezone(SHANGHAI).date())
+        if ts > week:
+            speakers.add(cid)
     today = now.astimezone(SHANGHAI).date()
     silent = sum(1 for i in range(14) if today - timedelta(days=i) not in message_days)
     share = len(speakers) / members if members else 0.0
@@ -164,14 +171,16 @@ def series(
     today = now.astimezone(SHANGHAI).date()
     counts: dict[date, int] = {}
     start = now - timedelta(days=days)
-    for props, ts in session.execute(
-        select(Event.properties, Event.timestamp).where(
-            Event.event == "Group Message", Event.timestamp > start
+    for (ts,) in session.execute(
+        select(Event.timestamp).where(
+            Event.event == "Group Message",
+            Event.timestamp > start,
+            Event.timestamp <= now,
+            _in_chat(group.chat_id),
         )
     ):
-        if isinstance(props, dict) and props.get("chat_id") == group.chat_id:
-            d = ts.astimezone(SHANGHAI).date()
-            counts[d] = counts.get(d, 0) + 1
+        d = ts.astimezone(SHANGHAI).date()
+        counts[d] = counts.get(d, 0) + 1
     out = []
     for i in range(days - 1, -1, -1):
         d = today - timedelta(days=i)

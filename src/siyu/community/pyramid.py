@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.store.changes import note_changed
@@ -96,19 +96,20 @@ class PyramidService:
 
     def _activity(self, since: datetime, until: datetime) -> dict[tuple[str, int], tuple[int, datetime]]:
         """(chat id, contact) → (events, latest) in the window."""
-        out: dict[tuple[str, int], tuple[int, datetime]] = {}
+        # counted in the database, grouped by contact and the chat_id property (JSON extraction
+        # on SQLite and PostgreSQL): one row per member and group, not one per message
+        chat = Event.properties["chat_id"].as_string()
         rows = self.session.execute(
-            select(Event.contact_id, Event.properties, Event.timestamp).where(
-                Event.event.in_(ACTIVITY_EVENTS), Event.timestamp >= since, Event.timestamp <= until
+            select(Event.contact_id, chat, func.count(), func.max(Event.timestamp))
+            .where(
+                Event.event.in_(ACTIVITY_EVENTS),
+                Event.timestamp >= since,
+                Event.timestamp <= until,
+                chat.is_not(None),
             )
+            .group_by(Event.contact_id, chat)
         )
-        for cid, props, ts in rows:
-            chat_id = (props or {}).get("chat_id") if isinstance(props, dict) else None
-            if not chat_id:
-                continue
-            n, last = out.get((str(chat_id), cid), (0, ts))
-            out[(str(chat_id), cid)] = (n + 1, max(last, ts))
-        return out
+        return {(str(chat_id), cid): (int(n), last) for cid, chat_id, n, last in rows if chat_id}
 
     def run(self, as_of: datetime | None = None) -> dict[str, Any]:
         """Recompute every pyramid (each group and brand-wide) and the brand-wide role tags."""

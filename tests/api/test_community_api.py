@@ -51,5 +51,16 @@ def test_groups_live_codes_and_pyramid(http: httpx.Client, emu: WeComEmulator, s
     assert http.get("/api/v1/community/pyramid").json()["summary"] == {"seed": 1, "koc": 0, "member": 4}
     sent = http.post("/api/v1/groups/messages", json={"text": "本周活动"}).json()
     assert sent["groups"] == 1 and sent["tasks"][0]["sender"] == "zhangsan"
+    plan = {
+        "key": "daily",
+        "name": "早安",
+        "trigger": "schedule",
+        "steps": [{"every": "day", "at": "08:00", "text": "早"}],
+    }
+    assert http.post("/api/v1/group-sops", json=plan).status_code == 201
+    assert http.get("/api/v1/group-sops").json()[0]["key"] == "daily"
+    bad = http.post("/api/v1/group-sops", json={**plan, "key": "bad", "trigger": "monthly"})
+    assert bad.status_code == 422 and "trigger" in bad.text
+    assert set(http.post("/api/v1/group-sops/run").json()) == {"enrolled", "sent", "limited", "failed"}
     assert http.delete("/api/v1/group-join-ways/vip-group").status_code == 204
     assert http.get("/api/v1/group-join-ways").json() == []

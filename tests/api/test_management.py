@@ -647,6 +647,9 @@ EXPECTED_ROUTES = {
     ("get", "/api/v1/community/pyramid"),
     ("post", "/api/v1/community/rank"),
     ("post", "/api/v1/community/health"),
+    ("get", "/api/v1/group-sops"),
+    ("post", "/api/v1/group-sops"),
+    ("post", "/api/v1/group-sops/run"),
 }
 
 

@@ -42,6 +42,19 @@ class GroupMessageBody(BaseModel):
     provider: str | None = None
 
 
+class SopBody(BaseModel):
+    key: str = Field(max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(max_length=200)
+    trigger: str = Field(description="group_created, joined_code (with state) or schedule.")
+    steps: list[dict[str, Any]] = Field(
+        description="{day, at, text} or {every, weekday, at, text}.", max_length=30
+    )
+    state: str | None = Field(
+        default=None, max_length=30, description="The live code (joined_code, schedule)."
+    )
+    provider: str | None = None
+
+
 @router.get("/groups", tags=["community"], summary="Customer groups with their health score")
 def groups_list(request: Request, include_dismissed: bool = False) -> list[dict[str, Any]]:
     return get_client(request).community.groups(include_dismissed)  # type: ignore[no-any-return]
@@ -136,3 +149,20 @@ def rank(request: Request) -> dict[str, Any]:
 )
 def health(request: Request) -> list[dict[str, Any]]:
     return get_client(request).community.check_health()  # type: ignore[no-any-return]
+
+
+@router.get("/group-sops", tags=["community"], summary="Group SOP plans with sent / due / limited counts")
+def sops_list(request: Request) -> list[dict[str, Any]]:
+    return get_client(request).community.sops()  # type: ignore[no-any-return]
+
+
+@router.post("/group-sops", tags=["community"], summary="Create a group SOP plan", status_code=201)
+def sops_create(body: SopBody, request: Request) -> dict[str, Any]:
+    return get_client(request).community.create_sop(  # type: ignore[no-any-return]
+        body.model_dump(exclude_none=True), actor=actor_of(request)
+    )
+
+
+@router.post("/group-sops/run", tags=["community"], summary="Send the due group-SOP steps now")
+def sops_run(request: Request) -> dict[str, Any]:
+    return get_client(request).community.run_sops()  # type: ignore[no-any-return]

@@ -66,6 +66,9 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/community/pyramid"): P.CONTACTS_READ,
     ("POST", "/api/v1/community/rank"): P.CONTACTS_WRITE,
     ("POST", "/api/v1/community/health"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/group-sops"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/group-sops"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/group-sops/run"): P.JOURNEYS_WRITE,
     # segments, tags, stages, RFM
     ("GET", "/api/v1/segments"): P.SEGMENTS_READ,
     ("POST", "/api/v1/segments"): P.SEGMENTS_WRITE,

@@ -88,6 +88,10 @@ def test_group_sop_from_a_yaml_file(cli: Cli, emu: WeComEmulator, tmp_path: Any)
     assert created["trigger"] == "schedule" and created["steps"][0]["text"] == "早安"
     assert cli.json("groups", "sop", "run")["enrolled"] == 0  # today's 00:00 occurrence predates the plan
     assert cli.json("groups", "sop", "list")[0]["key"] == "daily"
+    assert cli.json("groups", "sop", "pause", "daily") == {"key": "daily", "enabled": False}
+    assert cli.json("groups", "sop", "list")[0]["enabled"] is False
+    cli.json("groups", "sop", "resume", "daily")
+    assert "nope" in cli.fails("groups", "sop", "pause", "nope", code=2)
     bad = tmp_path / "bad.yaml"
     bad.write_text("key: x\nname: x\ntrigger: weekly\nsteps: [{at: '09:00', text: hi}]\n", encoding="utf-8")
     assert "trigger" in cli.fails("groups", "sop", "create", str(bad), code=2)

@@ -278,6 +278,22 @@ def sop_list(as_json: JsonOpt = False) -> None:
     )
 
 
+@sop_app.command("pause")
+def sop_pause(key: str, as_json: JsonOpt = False) -> None:
+    """Pause a group SOP: nothing is enrolled or sent until resumed. 暂停群SOP。"""
+    with _client() as c:
+        c.community.pause_sop(key, actor="cli")
+    _emit({"key": key, "enabled": False}, as_json, lambda: out.print(f"paused {key}"))
+
+
+@sop_app.command("resume")
+def sop_resume(key: str, as_json: JsonOpt = False) -> None:
+    """Resume a paused group SOP. 恢复群SOP。"""
+    with _client() as c:
+        c.community.resume_sop(key, actor="cli")
+    _emit({"key": key, "enabled": True}, as_json, lambda: out.print(f"resumed {key}"))
+
+
 @sop_app.command("run")
 def sop_run(as_json: JsonOpt = False) -> None:
     """Send the due group-SOP steps now (siyu serve does it each round). 立即执行群SOP。"""

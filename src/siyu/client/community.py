@@ -167,3 +167,11 @@ class CommunityClient(_Part):
         """Enrol groups and send the due group-SOP steps (siyu serve does it each round)."""
         with self.ctx.db.session() as s:
             return GroupSopService(s, self.ctx).run_due(now)
+
+    def pause_sop(self, key: str, actor: str = "python") -> None:
+        with self.ctx.db.session() as s:
+            GroupSopService(s, self.ctx).set_enabled(key, False, actor)
+
+    def resume_sop(self, key: str, actor: str = "python") -> None:
+        with self.ctx.db.session() as s:
+            GroupSopService(s, self.ctx).set_enabled(key, True, actor)

@@ -105,6 +105,17 @@ class GroupSopService:
         )
         return row
 
+    def set_enabled(self, key: str, enabled: bool, actor: str = "system") -> GroupSop:
+        """Pause (nothing is enrolled or sent; steps that fell due meanwhile are sent on resume
+        if still within reach) or resume a plan."""
+        sop = self.session.scalar(select(GroupSop).where(GroupSop.key == key))
+        if sop is None:
+            raise CommunityNotFound(f"key: no group SOP {key!r}")
+        sop.enabled = enabled
+        verb = "resumed" if enabled else "paused"
+        audit.record(self.session, actor, f"group_sop.{verb}", "group_sop", sop.id, {"key": key})
+        return sop
+
     def list(self) -> list[dict[str, Any]]:
         out = []
         for sop in self.session.scalars(select(GroupSop).order_by(GroupSop.id)):

@@ -71,6 +71,20 @@ def test_sync_reads_groups_members_and_resolves_contacts(
     assert len(events(ctx, "Group Joined")) == 2
 
 
+def test_sync_marks_groups_gone_from_wecom_dismissed(
+    ctx: AppContext, groups: GroupWorld, provider: str
+) -> None:
+    keep, gone = groups.create_group(OWNER, push=False), groups.create_group(OWNER, push=False)
+    groups.join(gone, "wmA", push=False)
+    with ctx.db.session() as s:
+        GroupSync(s, ctx, provider).sync()
+    groups.dismiss(gone, push=False)  # the dismiss event is lost
+    with ctx.db.session() as s:
+        result = GroupSync(s, ctx, provider).sync()
+    assert (result.groups, result.dismissed, result.left) == (1, 1, 1)
+    assert open_members(ctx, gone) == set() and keep
+
+
 def test_sync_pages_by_owner_after_81017(ctx: AppContext, groups: GroupWorld, provider: str) -> None:
     groups.owner_limit = 1
     chats = [groups.create_group(owner, push=False) for owner in ("u1", "u2", "u3")]
@@ -82,6 +96,15 @@ def test_sync_pages_by_owner_after_81017(ctx: AppContext, groups: GroupWorld, pr
     assert result.by_owner and result.groups == 3
     with ctx.db.session() as s:
         assert set(s.scalars(select(CustomerGroup.chat_id))) == set(chats)
+    # a group of an owner the staff table does not know is not taken for dismissed
+    unknown_owner = groups.create_group("u9", push=False)
+    with ctx.db.session() as s:
+        GroupSync(s, ctx, provider).reconcile(unknown_owner)
+    with ctx.db.session() as s:
+        assert GroupSync(s, ctx, provider).sync().dismissed == 0
+        assert (
+            s.scalar(select(CustomerGroup.dismissed_at).where(CustomerGroup.chat_id == unknown_owner)) is None
+        )
 
 
 def test_callbacks_lost_reordered_and_repeated_end_in_wecom_state(

@@ -262,6 +262,9 @@ class GroupSync:
             )
         ).all():
             if group.chat_id not in seen:
-                result.left += len(self.dismiss(group).left)
-                result.dismissed += 1
+                # not listed: dismissed — or, listed owner by owner, owned by someone the staff
+                # table does not know yet. groupchat/get tells which (40050 → dismissed).
+                r = self.reconcile(group.chat_id)
+                result.left += len(r.left)
+                result.dismissed += int(r.dismissed)
         return result

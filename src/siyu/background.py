@@ -10,6 +10,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,15 +34,35 @@ class LayerTasks:
     interval_s: float
     batch_size: int = 50_000
     retention_interval_s: float = 3600.0
+    #: ``siyu serve``'s settings: with them the round also runs the community's work (live-code
+    #: swaps each round; pyramid and group-health alert once a Beijing day), which calls WeCom
+    #: and so needs the keyring.
+    settings: Any = None
     _last: float = field(default=float("-inf"), repr=False)
     _retention_checked: float = field(default=float("-inf"), repr=False)
+    _community_day: str = field(default="", repr=False)
 
     def __call__(self, wh: Warehouse, db: Database) -> None:
         self._retention(wh, db)
         if time.monotonic() - self._last < self.interval_s:
             return
         self._last = time.monotonic()
+        self._community(wh, db)
         run_layers(wh, db, self.batch_size)
+
+    def _community(self, wh: Warehouse, db: Database) -> None:
+        if self.settings is None:
+            return
+        from siyu.community.service import community_round
+        from siyu.context import AppContext
+
+        day = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
+        try:
+            community_round(AppContext(self.settings), daily=day != self._community_day)
+            self._community_day = day
+            wh.feed(db, self.batch_size)
+        except Exception:  # logged; retried next round
+            log.exception("community round failed")
 
     def _retention(self, wh: Warehouse, db: Database) -> None:
         """Retention when its interval has passed since the last run (kept in the database, so

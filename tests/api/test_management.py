@@ -648,6 +648,22 @@ EXPECTED_ROUTES = {
     ("put", "/api/v1/retention"),
     ("post", "/api/v1/retention/run"),
     ("get", "/api/v1/audit/verify"),
+    ("get", "/api/v1/groups"),
+    ("post", "/api/v1/groups/sync"),
+    ("post", "/api/v1/groups/messages"),
+    ("get", "/api/v1/groups/{chat_id}"),
+    ("get", "/api/v1/group-join-ways"),
+    ("post", "/api/v1/group-join-ways"),
+    ("post", "/api/v1/group-join-ways/swap"),
+    ("get", "/api/v1/group-join-ways/{state}"),
+    ("put", "/api/v1/group-join-ways/{state}"),
+    ("delete", "/api/v1/group-join-ways/{state}"),
+    ("get", "/api/v1/community/pyramid"),
+    ("post", "/api/v1/community/rank"),
+    ("post", "/api/v1/community/health"),
+    ("get", "/api/v1/group-sops"),
+    ("post", "/api/v1/group-sops"),
+    ("post", "/api/v1/group-sops/run"),
 }
 
 

@@ -37,6 +37,7 @@ ALLOWED = frozenset(
         "sha-256",
         "cac",
         "state",
+        "koc",  # key opinion consumer: the community pyramid's 9%, as Chinese teams write it
         "h5",
         "qr",
         "cdn",

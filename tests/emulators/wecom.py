@@ -499,3 +499,8 @@ ROUTES = {
     )
 }
 ROUTES.update(__import__("tests.emulators.wecom_ways", fromlist=["ROUTES"]).ROUTES)  # contact ways…
+
+# Customer groups, group live codes, welcome templates and group statistics: wecom_groups.py.
+from tests.emulators.wecom_groups import ROUTES as GROUP_ROUTES  # noqa: E402
+
+ROUTES.update(GROUP_ROUTES)

@@ -17,6 +17,7 @@ from siyu.api import (
     analytics,
     auth,
     brand,
+    community,
     content,
     events,
     ingest,
@@ -33,9 +34,11 @@ from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
 from siyu.brand import ZoneError
+from siyu.channels.http import ProviderError as HttpProviderError
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
+from siyu.community.wecom import CommunityError, CommunityNotFound
 from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.files import UploadRefused, UploadTooLarge
@@ -115,6 +118,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (TransferError, 422),
     (CatalogueNotFound, 404),
     (RetentionError, 422),
+    (CommunityNotFound, 404),
+    (CommunityError, 422),
+    (HttpProviderError, 502),
 )
 
 
@@ -162,6 +168,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
                         settings.layers_interval_s,
                         settings.warehouse_batch_size,
                         settings.retention_interval_s,
+                        settings=settings,
                     ),
                 ),
             )
@@ -211,6 +218,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         retention.router,
         brand.router,
         wecom_ways.router,
+        community.router,
     ):
         app.include_router(router, dependencies=guarded)
 

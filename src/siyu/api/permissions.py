@@ -67,6 +67,24 @@ ROUTES: dict[tuple[str, str], P | str] = {
     # sources carry write keys (secrets): admins only, reading included
     ("GET", "/api/v1/sources"): P.CHANNELS_MANAGE,
     ("POST", "/api/v1/sources"): P.CHANNELS_MANAGE,
+    # customer groups and communities: members are contacts (read masked); live codes are
+    # entry points like entry codes; group messages send; ranking writes tags
+    ("GET", "/api/v1/groups"): P.CONTACTS_READ,
+    ("POST", "/api/v1/groups/sync"): P.CHANNELS_MANAGE,
+    ("POST", "/api/v1/groups/messages"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/groups/{chat_id}"): P.CONTACTS_READ,
+    ("GET", "/api/v1/group-join-ways"): P.CHANNELS_READ,
+    ("POST", "/api/v1/group-join-ways"): P.CHANNELS_MANAGE,
+    ("POST", "/api/v1/group-join-ways/swap"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/group-join-ways/{state}"): P.CHANNELS_READ,
+    ("PUT", "/api/v1/group-join-ways/{state}"): P.CHANNELS_MANAGE,
+    ("DELETE", "/api/v1/group-join-ways/{state}"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/community/pyramid"): P.CONTACTS_READ,
+    ("POST", "/api/v1/community/rank"): P.CONTACTS_WRITE,
+    ("POST", "/api/v1/community/health"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/group-sops"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/group-sops"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/group-sops/run"): P.JOURNEYS_WRITE,
     # segments, tags, stages, RFM
     ("GET", "/api/v1/segments"): P.SEGMENTS_READ,
     ("POST", "/api/v1/segments"): P.SEGMENTS_WRITE,

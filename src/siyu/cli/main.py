@@ -64,6 +64,14 @@ LAZY = {
         "siyu.cli.retention:retention_app", "Retention policies: how long data is kept. 数据保留策略。"
     ),
     "audit": Lazy("siyu.cli.retention:audit_app", "The audit log. 审计日志。"),
+    "groups": Lazy(
+        "siyu.cli.community:groups_app",
+        "Customer groups (客户群): list, show, sync, live codes, messages. 客户群与群活码。",
+    ),
+    "community": Lazy(
+        "siyu.cli.community:community_app",
+        "Communities: the 1% / 9% / 90% pyramid and group health. 社群运营：金字塔与群健康。",
+    ),
     "privacy": Lazy(
         "siyu.cli.privacy:privacy_app",
         "PIPL: do-not-contact list and deletion receipts. 个人信息保护：勿扰名单与删除回执。",

@@ -14,6 +14,7 @@ from typing import Any
 from siyu import brand
 from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
+from siyu.client.community import CommunityClient
 from siyu.client.content import ContentClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
@@ -59,6 +60,7 @@ class Siyu:
         self.contacts = ContactsClient(context)
         self.wecom = WeComClient(context)
         self.staff = StaffClient(context)
+        self.community = CommunityClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

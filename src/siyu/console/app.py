@@ -17,6 +17,7 @@ from siyu.console import (
     pages_analytics,
     pages_auth,
     pages_brand,
+    pages_community,
     pages_contacts,
     pages_content,
     pages_content_editor,
@@ -59,6 +60,7 @@ PAGES: tuple[Any, ...] = (
     pages_events,
     pages_brand,
     pages_wecom_ways,
+    pages_community,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

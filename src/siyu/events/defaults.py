@@ -103,7 +103,16 @@ EVENTS: dict[str, tuple[str, str, str, str]] = {
     "Message Received": ("收到消息", "Received a message", "[{channel}]", "[{channel}]"),
     "Message Replied": ("回复消息", "Replied to a message", "[{channel}]", "[{channel}]"),
     "Coupon Claimed": ("领取优惠券", "Claimed a coupon", "[{value}]", "[{value}]"),
-    "Group Joined": ("加入社群", "Joined a group", "", ""),
+    "Group Joined": ("加入社群", "Joined a group", "[{group}]", "[{group}]"),
+    # customer groups (siyu.community; docs/community.md)
+    "Group Left": ("退出社群", "Left a group", "[{group}]", "[{group}]"),
+    "Group Message": ("群内发言", "Spoke in a group", "", ""),
+    "Group Declining": (
+        "所在群活跃下降",
+        "Their group is declining",
+        "[{group}][ {score}分]",
+        "[{group}][ score {score}]",
+    ),
     "Referral Sent": ("推荐好友", "Referred a friend", "", ""),
     # written by siyu itself
     "tag.added": ("添加标签", "Tag added", "[{tag}]", "[{tag}]"),

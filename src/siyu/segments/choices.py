@@ -1,6 +1,6 @@
 """What the segment builder's pick lists offer, read from the data: event names (most frequent
 first, siyu's own events left out) with the property names seen on them, tags, channels, RFM
-segment names (the configured rules plus any stored) and other segments. Typing anything else
+segment names (the configured rules plus any stored), other segments and customer groups. Typing anything else
 still works; the lists only save operators from guessing spellings.
 
 Event names and properties come from the warehouse (one grouped scan of the name column, and a
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.store.models import Channel, ContactRfm, Segment, Tag
+from siyu.store.models import Channel, ContactRfm, CustomerGroup, Segment, Tag
 from siyu.store.models.events import SYSTEM_EVENTS
 
 MAX_EVENTS = 200
@@ -65,4 +65,14 @@ def choices(session: Session, conn: Any, rfm_rules: list[dict[str, Any]]) -> dic
         "channels": list(session.scalars(select(Channel.key).order_by(Channel.key))),
         "segments": list(session.scalars(select(Segment.key).order_by(Segment.key))),
         "rfm": rfm,
+        # customer groups for the group / community_role conditions: chat id and name
+        "groups": [
+            {"chat_id": c, "name": n}
+            for c, n in session.execute(
+                select(CustomerGroup.chat_id, CustomerGroup.name)
+                .where(CustomerGroup.dismissed_at.is_(None))
+                .order_by(CustomerGroup.member_count.desc())
+                .limit(1000)
+            )
+        ],
     }

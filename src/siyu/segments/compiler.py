@@ -35,14 +35,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from siyu.segments import schemas as s
+from siyu.segments.community import community_role_leaf, group_leaf
 from siyu.segments.consent import CONSENT_IN_EFFECT, consent_condition
 from siyu.store.models import SYSTEM_EVENTS
 from siyu.warehouse.query import (
     ATTRIBUTES,
+    COMMUNITY_ROLES,
     CONSENTS,
     CONTACT_TAGS,
     CONTACTS,
     EVENTS,
+    GROUP_MEMBERS,
     RFM,
     SCORES,
     SEGMENT_MEMBERS,
@@ -67,6 +70,7 @@ class Catalog:
     channels: dict[str, int] = field(default_factory=dict)
     entry_codes: dict[str, int] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=dict)  # chat id → customer group id
 
 
 @dataclass
@@ -88,6 +92,8 @@ SIDE_TABLES: dict[str, Any] = {
     "rfm": RFM,
     "score": SCORES,
     "member": SEGMENT_MEMBERS,
+    "grp": GROUP_MEMBERS,
+    "role": COMMUNITY_ROLES,
 }
 
 
@@ -160,7 +166,7 @@ def compile_many(
 
 def references(node: s.Node) -> dict[str, set[str]]:
     """Names a definition refers to, by kind (for resolving and for cycle checks)."""
-    out: dict[str, set[str]] = {"tags": set(), "channels": set(), "entry_codes": set(), "segments": set()}
+    out: dict[str, set[str]] = {k: set() for k in ("tags", "channels", "entry_codes", "segments", "groups")}
     stack: list[Any] = [node]
     while stack:
         n = stack.pop()
@@ -177,6 +183,10 @@ def references(node: s.Node) -> dict[str, set[str]]:
             out["entry_codes"].update(n.entry_codes or [])
         elif isinstance(n, s.SegmentCondition):
             out["segments"].add(n.segment)
+        elif isinstance(n, s.GroupCondition):
+            out["groups"].update(n.groups or [])
+        elif isinstance(n, s.CommunityRoleCondition) and n.group:
+            out["groups"].add(n.group)
     return out
 
 
@@ -406,6 +416,8 @@ class _Compiler:
         sid = self.catalog.segments[node.segment]
         found = self._held("member", str(sid), m.c.segment_id == sid, m.c.segment_id == sid)
         return found if node.member else not_(found)
+
+    leaf_group, leaf_community_role = group_leaf, community_role_leaf  # siyu/segments/community.py
 
     @staticmethod
     def _ids(known: dict[str, int], names: list[str], path: str, what: str) -> list[int]:

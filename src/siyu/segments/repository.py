@@ -64,6 +64,16 @@ class SegmentRepository:
             )  # type: ignore[arg-type]
         return out
 
+    def groups(self, chat_ids: Iterable[str]) -> dict[str, int]:
+        from siyu.store.models import CustomerGroup
+
+        rows = self.session.execute(
+            select(CustomerGroup.chat_id, CustomerGroup.id)
+            .where(CustomerGroup.chat_id.in_(sorted(set(chat_ids))))
+            .order_by(CustomerGroup.id.desc())
+        ).all()
+        return {chat: gid for chat, gid in rows}  # the oldest group wins a (rare) clash of providers
+
     def segment_ids(self, keys: Iterable[str]) -> dict[str, int]:
         return dict(
             self.session.execute(

@@ -33,8 +33,7 @@ MAX_VALUES = 10_000
 # Not starting with "$" or "/": the warehouse would read those as a JSON path or pointer.
 _PROPERTY = re.compile(r"^[^$/\x00-\x1f][^\x00-\x1f]{0,127}$")
 _NAME = re.compile(r"^[^\x00-\x1f]{1,201}$")
-#: Numbers in definitions stay within what a double and the databases' integers hold exactly
-#: enough to compare.
+#: Numbers in definitions stay within what a double and the databases' integers hold exactly.
 MAX_INT = int(1.7976931348623157e308)
 MAX_COUNT = 2_000_000_000
 
@@ -354,6 +353,22 @@ class SegmentCondition(_Node):
         return v
 
 
+class GroupCondition(_Node):
+    """In customer groups (chat ids; none: any), or joined them in the last N days."""
+
+    type: Literal["group"]
+    groups: list[str] | None = Field(default=None, min_length=1, max_length=MAX_VALUES)
+    joined_within_days: int | None = Field(default=None, ge=0, le=3660)
+
+
+class CommunityRoleCondition(_Node):
+    """The pyramid role (seed 1% / koc 9% / member 90%) brand-wide, or in ``group`` (a chat id)."""
+
+    type: Literal["community_role"]
+    roles: list[Literal["seed", "koc", "member"]] = Field(min_length=1, max_length=3)
+    group: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")
+
+
 class And(_Node):
     type: Literal["and"]
     conditions: list[Node] = Field(min_length=1, max_length=500)
@@ -382,7 +397,9 @@ Node = Annotated[
     | StageCondition
     | RfmCondition
     | ChurnRiskCondition
-    | SegmentCondition,
+    | SegmentCondition
+    | GroupCondition
+    | CommunityRoleCondition,
     Field(discriminator="type"),
 ]
 NODE_TYPES = (
@@ -399,6 +416,8 @@ NODE_TYPES = (
     "rfm",
     "churn_risk",
     "segment",
+    "group",
+    "community_role",
 )
 for _model in (And, Or, Not):
     _model.model_rebuild()

@@ -109,6 +109,7 @@ class SegmentService:
             channels=self.repo.channels(refs["channels"]),
             entry_codes=self.repo.entry_codes(refs["entry_codes"]),
             segments=self.repo.segment_ids(refs["segments"]),
+            groups=self.repo.groups(refs["groups"]),
         )
 
     def compile(self, node: s.Node, as_of: datetime | None = None) -> Compiled:

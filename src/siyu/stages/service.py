@@ -145,6 +145,7 @@ class StageService:
             "channels": set(),
             "entry_codes": set(),
             "segments": set(),
+            "groups": set(),
         }
         for rule in rules:
             for kind, names in references(rule.when).items():
@@ -155,6 +156,7 @@ class StageService:
             channels=repo.channels(refs["channels"]),
             entry_codes=repo.entry_codes(refs["entry_codes"]),
             segments=repo.segment_ids(refs["segments"]),
+            groups=repo.groups(refs["groups"]),
         )
 
     def _compile(self, rules: Sequence[StageRule], as_of: datetime) -> Select[Any]:

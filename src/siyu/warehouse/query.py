@@ -178,6 +178,10 @@ STAGES = _t("contact_stages", "contact_id", "stage", "since")
 RFM = _t("contact_rfm", "contact_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment")
 SEGMENT_MEMBERS = _t("segment_members", "segment_id", "contact_id")
 SCORES = _t("contact_scores", "contact_id", "churn_risk", ("computed_at", DateTime()), "model")
+GROUP_MEMBERS = _t(
+    "group_members", "contact_id", "group_id", ("joined_at", DateTime()), ("left_at", DateTime())
+)
+COMMUNITY_ROLES = _t("community_roles", "contact_id", "group_id", "role")
 CHANGES = _t("contact_changes", "id", "contact_id")
 #: Temporary table of contact ids an incremental segment recompute evaluates.
 AFFECTED = _t("seg_affected", "id")
@@ -205,11 +209,13 @@ __all__ = [
     "AFFECTED",
     "ATTRIBUTES",
     "CHANGES",
+    "COMMUNITY_ROLES",
     "CONSENTS",
     "CONTACTS",
     "CONTACT_TAGS",
     "DUCKDB",
     "EVENTS",
+    "GROUP_MEMBERS",
     "RFM",
     "SCORES",
     "SEGMENT_MEMBERS",

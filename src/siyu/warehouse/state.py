@@ -1,7 +1,7 @@
 """Profile state in the warehouse: tags, attributes, consent, touches, journey stage, RFM,
-segment memberships and model scores (churn risk), re-shipped per contact whenever the system
-of record logs a change for it (``contact_changes``). Segments join these tables with events in
-one DuckDB query.
+segment memberships, model scores (churn risk), customer-group memberships and pyramid roles,
+re-shipped per contact whenever the system of record logs a change for it (``contact_changes``).
+Segments join these tables with events in one DuckDB query.
 
 Each mirror table is replaced per changed contact (delete, then insert what the system of
 record holds now), so shipping the same change twice is harmless and an absorbed contact's rows
@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS contact_rfm (contact_id BIGINT, recency_days DOUBLE, 
 CREATE TABLE IF NOT EXISTS segment_members (segment_id BIGINT, contact_id BIGINT);
 CREATE TABLE IF NOT EXISTS contact_scores (contact_id BIGINT, churn_risk DOUBLE, computed_at TIMESTAMP,
     model VARCHAR);
+CREATE TABLE IF NOT EXISTS group_members (contact_id BIGINT, group_id BIGINT, joined_at TIMESTAMP,
+    left_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS community_roles (contact_id BIGINT, group_id BIGINT, role VARCHAR);
 """
 
 
@@ -108,6 +111,10 @@ MIRRORS: tuple[Mirror, ...] = (
     ),
     Mirror("segment_members", (("segment_id", ""), ("contact_id", ""))),
     Mirror("contact_scores", (("contact_id", ""), ("churn_risk", ""), ("computed_at", "ts"), ("model", ""))),
+    # customer-group memberships (members without a contact are staff: not mirrored) and the
+    # pyramid roles (group 0 = brand-wide), for the segment conditions group / community_role
+    Mirror("group_members", (("contact_id", ""), ("group_id", ""), ("joined_at", "ts"), ("left_at", "ts"))),
+    Mirror("community_roles", (("contact_id", ""), ("group_id", ""), ("role", ""))),
 )
 #: Changes re-read below the cursor on PostgreSQL, where ids can commit out of order.
 LOOKBACK_CHANGES = 10_000

@@ -13,7 +13,7 @@
   const errEl = document.getElementById("segment-error");
   const notesEl = document.getElementById("segment-notes");
   const sampleEl = document.getElementById("segment-sample");
-  const LEAVES = ["attribute", "tags", "event", "stage", "channel", "first_touch", "consent", "rfm", "churn_risk", "segment"];
+  const LEAVES = ["attribute", "tags", "event", "stage", "channel", "first_touch", "consent", "rfm", "churn_risk", "segment", "group", "community_role"];
   const CMP = ["eq", "ne", "lt", "lte", "gt", "gte"];
   const ATTR_OPS = CMP.concat(["in", "not_in", "contains", "between", "is_set", "not_set", "within_last_days", "within_next_days", "anniversary_within_days"]);
   const DEFAULTS = {
@@ -27,7 +27,10 @@
     rfm: () => ({ segments: [] }),
     churn_risk: () => ({ op: "gte", value: 0.7 }),
     segment: () => ({ segment: "", member: true }),
+    group: () => ({}),
+    community_role: () => ({ roles: ["seed"] }),
   };
+  const ROLES = ["seed", "koc", "member"];
   let root = null;
 
   // --- small DOM helpers ---------------------------------------------------------------------
@@ -79,6 +82,7 @@
       case "attribute": return !String(node.name || "").trim();
       case "event": return !String(node.event || "").trim();
       case "segment": return !String(node.segment || "").trim();
+      case "community_role": return !(node.roles || []).length;
       default: return false;
     }
   }
@@ -177,6 +181,25 @@
       case "segment":
         f.push(select(["1", "0"], node.member === false ? "0" : "1", (v) => { node.member = v === "1"; ch(); }, (o) => o === "1" ? T.segb_member : T.segb_not_member));
         f.push(input(node.segment, T.segb_segment, (v) => { node.segment = v; ch(); }, { list: "segb-segments" }));
+        break;
+      case "group": // chat ids (empty: any group) and, optionally, "joined within N days"
+        f.push(input(show(node.groups), T.segb_groups, (v) => { if (list(v).length) node.groups = list(v); else delete node.groups; ch(); }, { list: "segb-groups" }));
+        f.push(input(node.joined_within_days ?? "", T.segb_joined_within, (v) => {
+          if (v.trim() === "") delete node.joined_within_days; else node.joined_within_days = Math.max(0, Number(v) || 0); ch();
+        }, { type: "number", min: 0, class: "segb-num", title: T.segb_joined_within }));
+        break;
+      case "community_role":
+        for (const r of ROLES) {
+          const cb = el("input", { type: "checkbox", value: r });
+          cb.checked = (node.roles || []).includes(r);
+          cb.addEventListener("change", () => {
+            const chosen = new Set(node.roles || []);
+            if (cb.checked) chosen.add(r); else chosen.delete(r);
+            node.roles = ROLES.filter((x) => chosen.has(x)); ch();
+          });
+          f.push(el("label", { class: "segb-check" }, cb, T["segb_role_" + r] || r));
+        }
+        f.push(input(node.group || "", T.segb_role_group, (v) => { if (v.trim()) node.group = v.trim(); else delete node.group; ch(); }, { list: "segb-groups" }));
         break;
       default: { // anything the builder has no form for stays editable as JSON
         const ta = el("textarea", { rows: 2, class: "segb-raw" }, JSON.stringify(node));

@@ -7,6 +7,7 @@ from __future__ import annotations
 from siyu.console.texts import (
     analytics,
     common,
+    community,
     contacts,
     content,
     dashboard,
@@ -39,6 +40,7 @@ MODULES = (
     retention,
     events,
     wecom_ways,
+    community,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

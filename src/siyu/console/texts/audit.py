@@ -50,6 +50,10 @@ OBJECTS: Table = {
     "brand": ("品牌", "brand"),
     "job": ("任务", "job"),
     "http": ("网络请求", "request"),
+    "customer_group": ("客户群", "customer group"),
+    "group_join_way": ("群活码", "group live code"),
+    "group_message": ("群发消息", "group message"),
+    "group_sop": ("群SOP", "group SOP"),
 }
 #: verb → (zh, en), the zh verb read before the object.
 VERBS: Table = {
@@ -80,6 +84,7 @@ VERBS: Table = {
     "changed": ("变更", "changed"),
     "enrolled": ("加入", "enrolled"),
     "run": ("运行", "run"),
+    "sent": ("发送", "sent"),
 }
 #: Actions that do not read as verb + object.
 ACTIONS: Table = {

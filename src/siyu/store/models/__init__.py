@@ -5,6 +5,7 @@ from siyu.store.models.analytics import ChannelSpend, ContactScore
 from siyu.store.models.auth import ApiKey, LoginFailure, User, UserSession
 from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
+from siyu.store.models.community import CommunityRole, GroupMessageSend, GroupSop, GroupSopRun
 from siyu.store.models.compliance import AuditEntry, ConsentRecord, WarehouseRemoval
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
 from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, MaterialFile, ShortLink
@@ -54,6 +55,7 @@ __all__ = [
     "Channel",
     "ChannelProvider",
     "ChannelSpend",
+    "CommunityRole",
     "ConsentRecord",
     "Contact",
     "ContactAttribute",
@@ -74,6 +76,9 @@ __all__ = [
     "GroupJoinWay",
     "GroupJoinWayChange",
     "GroupMember",
+    "GroupMessageSend",
+    "GroupSop",
+    "GroupSopRun",
     "Identity",
     "ImportJob",
     "Journey",

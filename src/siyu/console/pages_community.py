@@ -1,0 +1,168 @@
+"""Console pages: customer groups (客户群) with the brand-wide pyramid, one group's members and
+health chart, and group live codes (群活码).
+
+Actions (sync, rank, create a code, swap now) post back and redirect (303) with a notice; a
+refused input or a WeCom error becomes the console's error page in the user's language (the
+API's status mapping, see console/app.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from siyu.api.deps import get_client
+from siyu.auth.roles import Permission as P
+from siyu.console.permissions import RouteTable
+from siyu.console.texts import tr
+from siyu.console.web import language, principal_of, render
+
+router = APIRouter(prefix="/console")
+ROUTES: RouteTable = {
+    ("GET", "/console/groups"): P.CONTACTS_READ,
+    ("POST", "/console/groups/sync"): P.CHANNELS_MANAGE,
+    ("POST", "/console/groups/rank"): P.CONTACTS_WRITE,
+    ("GET", "/console/groups/join-ways"): P.CHANNELS_READ,
+    ("POST", "/console/groups/join-ways"): P.CHANNELS_MANAGE,
+    ("POST", "/console/groups/join-ways/swap"): P.CHANNELS_MANAGE,
+    ("GET", "/console/groups/{chat_id}"): P.CONTACTS_READ,
+}
+ROLES = ("seed", "koc", "member")
+#: Chart layout shared with the dashboard's look: compact, legend on top.
+LAYOUT: dict[str, Any] = {
+    "margin": {"l": 48, "r": 16, "t": 8, "b": 32},
+    "height": 300,
+    "legend": {"orientation": "h", "y": 1.12},
+    "paper_bgcolor": "rgba(0,0,0,0)",
+}
+
+
+#: Notices an action's redirect may ask for, with their (whole-number) parameters: the text is
+#: built here, never taken from the query string.
+NOTICES = {
+    "groups_synced": ("groups", "joined", "left"),
+    "pyramid_ranked": ("n",),
+    "join_ways_swapped": ("n",),
+    "join_ways_created": (),
+}
+
+
+def _lang(request: Request) -> str:
+    return language(request, getattr(request.state, "principal", None))
+
+
+def _notice(request: Request) -> str:
+    key = request.query_params.get("done", "")
+    if key not in NOTICES:
+        return ""
+    params: dict[str, Any] = {}
+    for name in NOTICES[key]:
+        raw = request.query_params.get(name, "0")
+        params[name] = int(raw) if raw.isdigit() else 0
+    return tr(key, _lang(request), **params)
+
+
+def _done(path: str, key: str, **params: int) -> RedirectResponse:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return RedirectResponse(f"{path}?done={key}" + (f"&{query}" if query else ""), status_code=303)
+
+
+def pyramid_chart(summary: dict[str, int], lang: str) -> str | None:
+    """The pyramid as a funnel: seeds on top, members at the base."""
+    if not any(summary.values()):
+        return None
+    fig = go.Figure(
+        go.Funnel(
+            y=[tr(f"role_{r}", lang) for r in ROLES],
+            x=[summary[r] for r in ROLES],
+            textinfo="value+percent total",
+            marker={"color": ["#c0392b", "#e67e22", "#95a5a6"]},
+        )
+    )
+    fig.update_layout(**LAYOUT)
+    return fig.to_json()  # type: ignore[no-any-return]
+
+
+def health_chart(series: list[dict[str, Any]], lang: str) -> str:
+    fig = go.Figure()
+    days = [p["day"] for p in series]
+    fig.add_scatter(name=tr("groups_chart_members", lang), x=days, y=[p["members"] for p in series])
+    fig.add_bar(name=tr("groups_chart_messages", lang), x=days, y=[p["messages"] for p in series], yaxis="y2")
+    fig.update_layout(**LAYOUT, yaxis2={"overlaying": "y", "side": "right", "showgrid": False})
+    return fig.to_json()  # type: ignore[no-any-return]
+
+
+@router.get("/groups")
+def groups_page(request: Request) -> HTMLResponse:
+    client = get_client(request)
+    lang = _lang(request)
+    pyramid = client.community.pyramid()
+    return render(
+        request,
+        "groups.html",
+        groups=client.community.groups(),
+        summary=pyramid["summary"],
+        roles=ROLES,
+        chart=pyramid_chart(pyramid["summary"], lang),
+        sops=client.community.sops(),
+        notice=_notice(request),
+    )
+
+
+@router.post("/groups/sync")
+def groups_sync(request: Request) -> RedirectResponse:
+    result = get_client(request).community.sync()
+    return _done(
+        "/console/groups", "groups_synced", **{k: int(result[k]) for k in ("groups", "joined", "left")}
+    )
+
+
+@router.post("/groups/rank")
+def groups_rank(request: Request) -> RedirectResponse:
+    result = get_client(request).community.rank()
+    return _done("/console/groups", "pyramid_ranked", n=int(result["ranked"]))
+
+
+@router.get("/groups/join-ways")
+def join_ways_page(request: Request) -> HTMLResponse:
+    ways = get_client(request).community.join_ways()
+    return render(request, "groups_join_ways.html", ways=ways, notice=_notice(request))
+
+
+@router.post("/groups/join-ways")
+async def join_ways_create(request: Request) -> RedirectResponse:
+    form = await request.form()
+    chat_ids = [c.strip() for c in str(form.get("chat_ids") or "").splitlines() if c.strip()]
+    state = str(form.get("state") or "").strip()
+    actor = principal_of(request).username
+    get_client(request).community.create_join_way(
+        str(form.get("name") or "").strip() or state,
+        state,
+        chat_ids,
+        room_base_name=str(form.get("room_base_name") or "").strip() or None,
+        swap_threshold=int(str(form.get("swap_threshold") or "480") or 480),
+        actor=actor,
+    )
+    return _done("/console/groups/join-ways", "join_ways_created")
+
+
+@router.post("/groups/join-ways/swap")
+def join_ways_swap(request: Request) -> RedirectResponse:
+    changed = get_client(request).community.swap_full()
+    return _done("/console/groups/join-ways", "join_ways_swapped", n=len(changed))
+
+
+@router.get("/groups/{chat_id}")
+def group_page(request: Request, chat_id: str) -> HTMLResponse:
+    client = get_client(request)
+    group = client.community.group(chat_id)
+    has_messages = any(p["messages"] for p in group["series"])
+    return render(
+        request,
+        "groups_detail.html",
+        g=group,
+        chart=health_chart(group["series"], _lang(request)),
+        has_messages=has_messages,
+    )

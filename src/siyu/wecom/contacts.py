@@ -9,6 +9,7 @@ none, so a nickname never overwrites a name the brand knows."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +41,9 @@ def identifiers_of(ctx: AppContext, external_contact: dict[str, Any]) -> list[Id
         raise ExternalContactError(f"external_contact.external_userid: {exc.reason}") from exc
     unionid = external_contact.get("unionid")
     if unionid:
-        try:
+        # a placeholder unionid only loses the cross-platform join, not the contact
+        with suppress(BlockedIdentifier, IdentifierError):
             out.append(ctx.parser.parse("wechat_unionid", unionid))
-        except (BlockedIdentifier, IdentifierError):
-            pass  # a placeholder unionid only loses the cross-platform join, not the contact
     return out
 
 

@@ -42,6 +42,7 @@ from siyu.store.models.wecom import (
     GroupMember,
     WeComStaff,
 )
+from siyu.store.models.wecom_inflow import WeComCallback, WeComCorpTag
 
 __all__ = [
     "CHANNEL_KINDS",
@@ -100,6 +101,8 @@ __all__ = [
     "UserSession",
     "WarehouseErasure",
     "WarehouseRemoval",
+    "WeComCallback",
+    "WeComCorpTag",
     "WeComStaff",
     "utcnow",
 ]

@@ -26,6 +26,7 @@ from siyu.api import (
     management,
     privacy,
     retention,
+    wecom_inflow,
 )
 from siyu.api.errors import error_response, install_error_answers, install_openapi, wants_chinese
 from siyu.api.security import AuditWrites, authorise
@@ -159,6 +160,8 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         if worker:
             worker.start()
         yield
+        if getattr(app.state, "wecom_receiver", None) is not None:
+            app.state.wecom_receiver.close()
         if worker:
             worker.stop()
         if feeder:
@@ -183,6 +186,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(journeys.public_router)
     guarded = [Depends(authorise)]
     for router in (
+        wecom_inflow.router,  # before journeys: /providers/{key}/callbacks/events is not a {kind}
         management.router,
         layers.router,
         events.router,

@@ -22,6 +22,7 @@ from siyu.client.lists import ContactsClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
+from siyu.client.wecom_inflow import CorpTagsClient, WeComCallbacksClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -56,6 +57,8 @@ class Siyu:
         self.audit = AuditClient(context)
         self.content = ContentClient(context)
         self.contacts = ContactsClient(context)
+        self.wecom_callbacks = WeComCallbacksClient(context)
+        self.corp_tags = CorpTagsClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

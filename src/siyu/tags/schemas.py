@@ -28,7 +28,7 @@ def validate(model: type[M], raw: Any) -> M:
         raise TagError(f"{where}: {e['msg'].removeprefix('Value error, ')}") from None
 
 
-SOURCES: tuple[str, ...] = ("manual", "rule", "keyword", "import", "journey", "segment", "merge")
+SOURCES: tuple[str, ...] = ("manual", "rule", "keyword", "import", "journey", "segment", "merge", "wecom")
 _NAME = re.compile(r"^[^/\x00-\x1f]{1,100}$")
 
 

@@ -203,6 +203,7 @@ LABELS: dict[str, Table] = {
         journey=("旅程", "Journey"),
         segment=("分群", "Segment"),
         merge=("合并", "Merge"),
+        wecom=("企业微信", "WeCom"),
         console=("运营台", "Console"),
         python=("Python 接口", "Python API"),
         api=("API", "API"),

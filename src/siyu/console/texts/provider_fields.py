@@ -18,6 +18,8 @@ PROVIDER_FIELDS_ZH: dict[str, dict[str, str]] = {
         "retries": "遇到 `45009`/`45033` 错误或网络错误时的重试次数（默认 3）",
         "backoff_s": "首次重试前等待的秒数，之后每次加倍（默认 0.5）",
         "corp_secret": "必填：客户联系应用的密钥（`Secret`）",
+        "callback_token": "可选：接收事件服务器的 `Token`（在企业微信管理后台设置回调时填写，与 `EncodingAESKey` 一起设置）",
+        "encoding_aes_key": "可选：接收事件服务器的 `EncodingAESKey`（43 个字符）",
     },
     "aliyun_sms": {
         "base_url": "接口地址（默认 `https://dysmsapi.aliyuncs.com`）",

@@ -3,7 +3,11 @@ deleted by the staff member, or deleting the staff member (流失), and failed t
 
 Each handler runs inside the inbox's processing transaction (it never commits) and is safe to
 run again: follows upsert by their natural key, events carry message ids derived from the
-callback, and a repeated welcome is refused by WeCom itself (41096, the code is used once)."""
+callback, and a repeated welcome is refused by WeCom itself (41096, the code is used once).
+
+Events are stamped when processed, not with WeCom's ``CreateTime`` (seconds, and possibly
+minutes old after a sweep): journeys enrol on events received after they started, and an
+event stamped before its own arrival could fall before a journey started a moment earlier."""
 
 from __future__ import annotations
 
@@ -129,7 +133,7 @@ def handle_add_external_contact(
     props["welcome"] = welcome
     if detail:
         props["welcome_detail"] = detail
-    emit_events(session, CONTACT_ADDED, [(_message_id("added", contact_id, event), contact_id, props)], at)
+    emit_events(session, CONTACT_ADDED, [(_message_id("added", contact_id, event), contact_id, props)])
 
 
 def _touch(session: Session, contact_id: int, code: EntryCode, at: datetime) -> None:
@@ -263,7 +267,7 @@ def _ended(
     if contact_id is None:
         return  # a customer siyu never knew: nothing to end
     props = {"provider": provider_key, "staff": staff, "state": follow.state if follow else None}
-    emit_events(session, name, [(_message_id(by, contact_id, event), contact_id, props)], at)
+    emit_events(session, name, [(_message_id(by, contact_id, event), contact_id, props)])
     note_changed(session, [contact_id])
 
 

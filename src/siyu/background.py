@@ -2,7 +2,11 @@
 tagging rules on new events, journey stages, RFM scores, then the incremental recompute of
 every dynamic segment (each its own unit of work, followed by a feed so the next step sees its
 changes); and, every ``SIYU_RETENTION_INTERVAL_S``, the retention policies (followed by a feed,
-which removes from the warehouse what retention removed from the system of record)."""
+which removes from the warehouse what retention removed from the system of record).
+
+Every ``callback_sweep_s`` it also processes WeCom callbacks left pending: the API process
+handles each right after storing it, so what is left here is what a crash (or a restart between
+answering WeCom and processing) left behind, and retries that fell due."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,15 +37,38 @@ class LayerTasks:
     interval_s: float
     batch_size: int = 50_000
     retention_interval_s: float = 3600.0
+    #: The server's settings (a pydantic model, picklable): the callback sweep builds its own
+    #: AppContext from them in the child (handlers need the keyring and settings, not just a DB).
+    settings: Any = None
+    callback_sweep_s: float = 30.0
     _last: float = field(default=float("-inf"), repr=False)
     _retention_checked: float = field(default=float("-inf"), repr=False)
+    _swept: float = field(default=float("-inf"), repr=False)
+    _ctx: Any = field(default=None, repr=False)
 
     def __call__(self, wh: Warehouse, db: Database) -> None:
+        self._sweep_callbacks()
         self._retention(wh, db)
         if time.monotonic() - self._last < self.interval_s:
             return
         self._last = time.monotonic()
         run_layers(wh, db, self.batch_size)
+
+    def _sweep_callbacks(self) -> None:
+        if self.settings is None or time.monotonic() - self._swept < self.callback_sweep_s:
+            return
+        self._swept = time.monotonic()
+        try:
+            from siyu.context import AppContext
+            from siyu.wecom.callbacks.inbox import process_due
+
+            if self._ctx is None:
+                self._ctx = AppContext(self.settings)
+            counts = process_due(self._ctx)
+            if counts:
+                log.info("wecom callbacks swept: %s", counts)
+        except Exception:  # logged; the next round tries again
+            log.exception("wecom callback sweep failed")
 
     def _retention(self, wh: Warehouse, db: Database) -> None:
         """Retention when its interval has passed since the last run (kept in the database, so

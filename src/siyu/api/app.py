@@ -147,6 +147,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
                         settings.layers_interval_s,
                         settings.warehouse_batch_size,
                         settings.retention_interval_s,
+                        settings=settings,
                     ),
                 ),
             )

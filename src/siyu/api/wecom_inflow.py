@@ -109,5 +109,5 @@ def wecom_corp_tags(request: Request, provider: str | None = None) -> list[dict[
     tags=["wecom"],
     summary="Full sync of a WeCom provider's corp tags into siyu tags",
 )
-def wecom_corp_tags_sync(request: Request, provider: str) -> dict[str, int]:
+def wecom_corp_tags_sync(request: Request, provider: str | None = None) -> dict[str, int]:
     return get_client(request).corp_tags.sync(provider)

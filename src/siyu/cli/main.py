@@ -68,6 +68,9 @@ LAZY = {
         "siyu.cli.privacy:privacy_app",
         "PIPL: do-not-contact list and deletion receipts. 个人信息保护：勿扰名单与删除回执。",
     ),
+    "wecom": Lazy(
+        "siyu.cli.wecom_inflow:wecom_app", "WeCom inflow: callbacks and corp tags. 企业微信：回调与企业标签。"
+    ),
     # a command, not a group: its docstring is its full help, this line its entry in the list
     "worker": Lazy(
         "siyu.cli.journeys:worker",

@@ -64,10 +64,12 @@ class CorpTagsClient:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def sync(self, provider: str) -> dict[str, int]:
-        """Full sync of the corp's tag library (``get_corp_tag_list``) into siyu tags."""
+    def sync(self, provider: str | None = None) -> dict[str, int]:
+        """Full sync of the corp's tag library (``get_corp_tag_list``) into siyu tags
+        (``provider``: the WeCom provider's key; default the wecom provider)."""
         with self.ctx.db.session() as s:
-            result = corp_tags.sync_provider(s, self.ctx, provider)
+            key = provider or ProviderService(s, self.ctx.keyring).for_channel("wecom_private").key
+            result = corp_tags.sync_provider(s, self.ctx, key)
             s.commit()
         return result.as_dict()
 

@@ -30,6 +30,7 @@ from siyu.console import (
     pages_segments,
     pages_settings,
     pages_sop,
+    pages_wecom,
 )
 from siyu.console.permissions import collect
 from siyu.console.web import PageError, SignInRequired, error_page, guard
@@ -57,6 +58,7 @@ PAGES: tuple[Any, ...] = (
     pages_retention,
     pages_events,
     pages_brand,
+    pages_wecom,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

@@ -16,28 +16,6 @@ from sqlalchemy.orm import Session
 
 from siyu.store.models import ContactFollow
 
-#: WeCom's ``add_way`` codes (客户来源), for people reading a profile.
-ADD_WAYS: dict[int, str] = {
-    0: "unknown",
-    1: "qr_code",
-    2: "phone_search",
-    3: "business_card",
-    4: "group_chat",
-    5: "phone_contacts",
-    6: "wechat_contacts",
-    8: "third_party",
-    9: "email_search",
-    10: "video_channel",
-    11: "schedule",
-    12: "meeting",
-    13: "wechat_friend",
-    14: "smart_desk",
-    15: "wecom_contacts",
-    16: "acquisition_link",
-    201: "internal_share",
-    202: "admin_assigned",
-}
-
 
 class FollowError(ValueError):
     """A follow item without the fields that identify it."""

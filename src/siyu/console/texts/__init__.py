@@ -19,6 +19,7 @@ from siyu.console.texts import (
     segments,
     settings,
     sop,
+    wecom,
 )
 
 LANGUAGES = ("zh", "en")
@@ -37,6 +38,7 @@ MODULES = (
     privacy,
     retention,
     events,
+    wecom,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -18,7 +18,15 @@ from siyu.journeys.engine import Engine, EngineConfig
 from siyu.journeys.policy import day_at, zone
 from siyu.journeys.triggers import TriggerFollower
 from siyu.sources.service import SourcesService
-from siyu.store.models import ContactFollow, EntryCode, Event, JourneyEnrolment, OutboxMessage, WeComCallback
+from siyu.store.models import (
+    ContactFollow,
+    EntryCode,
+    Event,
+    JourneyEnrolment,
+    OutboxMessage,
+    WeComCallback,
+    utcnow,
+)
 
 STATE = "spring-poster"
 TAG = "渠道/春季海报"
@@ -123,8 +131,8 @@ def test_spring_poster_end_to_end(inflow: Inflow) -> None:
 
     # the day-1 SOP message is queued at 10:00 on day 1 (the contact's zone = the brand's)
     s.set_consent("wecom_external_userid:wmSPRING1", "marketing", True, channel="wecom")
-    with ctx.db.session() as session:
-        TriggerFollower(session).run()
+    with ctx.db.session() as session:  # (on PostgreSQL the follower reads up to 5 s before now)
+        TriggerFollower(session).run(now=utcnow() + timedelta(seconds=10))
     with ctx.db.session() as session:
         enrolment = session.scalars(select(JourneyEnrolment)).one()
         assert enrolment.contact_id == shown["id"]

@@ -151,6 +151,8 @@ ZERO_STATS = {
     "sources": 0,
     "import_jobs": 0,
     "contacts_by_first_channel": {},
+    "wecom_customers": 0,
+    "wecom_lost": 0,
 }
 
 
@@ -193,6 +195,8 @@ def test_stats_counts_what_was_done(server, http) -> None:
         "sources": 1,
         "import_jobs": 1,
         "contacts_by_first_channel": {"wecom-main": 1},
+        "wecom_customers": 0,
+        "wecom_lost": 0,
     }
 
 

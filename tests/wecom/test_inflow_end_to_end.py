@@ -154,3 +154,5 @@ def test_spring_poster_end_to_end(inflow: Inflow) -> None:
         lost = session.scalars(select(Event).where(Event.event == "Contact Lost")).one()
         assert lost.contact_id == shown["id"] and lost.properties["state"] == STATE
     assert s.contact("wecom_external_userid:wmSPRING1")["wecom_follows"][0]["deleted_by"] == "customer"
+    stats = s.stats()
+    assert stats["wecom_lost"] == 1 and stats["wecom_customers"] == 0

@@ -185,9 +185,11 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(content.public_router)
     app.include_router(journeys.public_router)
+    # before journeys' /providers/{key}/callbacks/{kind}, which would otherwise match "events"
+    app.include_router(wecom_inflow.callback_router)
     guarded = [Depends(authorise)]
     for router in (
-        wecom_inflow.router,  # before journeys: /providers/{key}/callbacks/events is not a {kind}
+        wecom_inflow.router,
         management.router,
         layers.router,
         events.router,

@@ -13,6 +13,10 @@ from siyu.wecom.callbacks.inbox import InboxError
 from siyu.wecom.callbacks.receiver import MAX_BODY_BYTES, CallbackReceiver, CallbackRejected
 
 router = APIRouter(prefix="/api/v1")
+#: The receiver: authenticated by WeCom's signature (PUBLIC in api/permissions.py), so it is
+#: mounted without the API-key dependency, which as a sync dependency would cost a thread-pool
+#: hop on every callback.
+callback_router = APIRouter(prefix="/api/v1")
 
 
 def receiver(request: Request) -> CallbackReceiver:
@@ -37,7 +41,7 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.get(
+@callback_router.get(
     "/providers/{key}/callbacks/events",
     tags=["wecom"],
     summary="WeCom's URL check: answers the decrypted echostr in plain text",
@@ -57,7 +61,7 @@ def wecom_url_check(
         raise HTTPException(exc.status, exc.reason) from None
 
 
-@router.post(
+@callback_router.post(
     "/providers/{key}/callbacks/events",
     tags=["wecom"],
     summary="WeCom event callbacks (encrypted XML): stored durably, answered `success`, then processed",

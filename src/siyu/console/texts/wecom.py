@@ -6,7 +6,7 @@ from __future__ import annotations
 TEXT: dict[str, dict[str, str]] = {
     "settings_wecom": {"zh": "企业微信回调", "en": "WeCom callbacks"},
     "settings_wecom_desc": {
-        "zh": "接收企业微信事件（加好友、删好友、标签变更）：回调地址、Token 与 EncodingAESKey 状态、最近收到的回调。",
+        "zh": "接收企业微信事件（加好友、删好友、标签变更）：回调地址、校验密钥是否已设置、最近收到的回调及处理状态。",
         "en": "Receive WeCom events (customers added or deleted, tag changes): the callback URL, Token and "
         "EncodingAESKey status, recent callbacks.",
     },

@@ -12,7 +12,9 @@ the receive path is measured while processing competes for the same cores; ``dra
 long after the last answer the last callback was processed.
 
 Figures: ``callbacks_per_s`` (answered ``success`` per second over the run), ``p50_ms`` /
-``p99_ms`` / ``max_ms`` (time to the answer, per request), ``processed`` (rows done at the end).
+``p99_ms`` / ``max_ms`` (time to the answer, per request), ``processed`` (rows done at the end),
+and the same load on ``GET /healthz`` first (``healthz_per_s``, ``healthz_p99_ms``: the ceiling
+of the machine and web stack at that moment; the machine may be shared) with the load average.
 Last line: one JSON object.
 """
 
@@ -51,6 +53,26 @@ def _free_port() -> int:
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _baseline(url: str, n: int, senders: int) -> tuple[list[float], float]:
+    """The same load on ``GET /healthz``: what the machine and the web stack give a route that
+    does nothing (the ceiling the callback route is measured against)."""
+    latencies: list[float] = []
+    left = list(range(n))
+    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+
+        async def sender() -> None:
+            while left:
+                left.pop()
+                started = time.perf_counter()
+                (await http.get(url)).raise_for_status()
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        return latencies, time.perf_counter() - started
 
 
 async def _send(
@@ -140,6 +162,7 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
+            base_lat, base_el = asyncio.run(_baseline(f"{base}/healthz", args.callbacks, args.senders))
             latencies, elapsed = asyncio.run(
                 _send(f"{base}/api/v1/providers/wecom/callbacks/events", requests, args.senders)
             )
@@ -177,6 +200,9 @@ def main() -> None:
                 "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
                 "max_ms": round(max(latencies) * 1000, 1),
                 "processed": processed,
+                "healthz_per_s": round(len(base_lat) / base_el),
+                "healthz_p99_ms": round(_percentile(base_lat, 0.99) * 1000, 1),
+                "load_average": [round(x, 1) for x in os.getloadavg()],
                 "drain_s": round(drain_s, 1),
                 "database": args.database_url or "sqlite",
             }

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any
 
 from tests.emulators.server import Emulator, Request, Response, json_response
 
@@ -45,9 +45,6 @@ class Task:
 
 
 class WeComEmulator(Emulator):
-    #: Endpoints of subclasses in their own modules (wecom_inflow.py, …): path → method.
-    extra_routes: ClassVar[dict[str, Any]] = {}
-
     def __init__(self, corp_id: str = "wwcorp", corp_secret: str = "s3cret", token_ttl_s: int = 7200) -> None:
         super().__init__()
         self.corp_id, self.corp_secret, self.token_ttl_s = corp_id, corp_secret, token_ttl_s
@@ -184,7 +181,7 @@ class WeComEmulator(Emulator):
                         del self._http_answers[i]
                         return Response(status, body)
                 self._check_limits(request.path)
-                route = self.extra_routes.get(request.path) or ROUTES.get(request.path)
+                route = getattr(self, "extra_routes", {}).get(request.path) or ROUTES.get(request.path)
                 if route is None:
                     return Response(404, {"errcode": 404, "errmsg": "no such api"})
                 body = request.json() if request.method == "POST" else dict(request.query)

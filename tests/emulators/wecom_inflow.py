@@ -25,7 +25,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -79,6 +79,9 @@ class Delivery:
 
 
 class WeComInflowEmulator(WeComEmulator):
+    #: Read by the base emulator's dispatch (``extra_routes``): this module's endpoints.
+    extra_routes: ClassVar[dict[str, Any]] = {}
+
     def __init__(self, corp_id: str = "wwcorp", corp_secret: str = "s3cret", **kw: Any) -> None:
         super().__init__(corp_id, corp_secret, **kw)
         self.welcome_taken_errcode = 41096
@@ -293,7 +296,7 @@ class WeComInflowEmulator(WeComEmulator):
         }
 
 
-WeComInflowEmulator.extra_routes = {
+WeComInflowEmulator.extra_routes = {  # set after the class: the methods exist now
     f"{EC}/get": WeComInflowEmulator.get,
     f"{EC}/add_corp_tag": WeComInflowEmulator.api_add_corp_tag,
     f"{EC}/get_corp_tag_list": WeComInflowEmulator.get_corp_tag_list,

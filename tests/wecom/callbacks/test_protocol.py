@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from tests.emulators.wecom_inflow import encrypt, sign
 from tests.wecom.conftest import Inflow
 
+from siyu.channels.providers import ProviderError
 from siyu.store.models import Event, WeComCallback
 
 
@@ -117,3 +119,29 @@ def test_unknown_events_are_kept_as_unhandled(inflow: Inflow) -> None:
     assert rows[0].status == "unhandled" and "no handler" in (rows[0].last_error or "")
     listed = inflow.client.wecom_callbacks.list(status="unhandled")
     assert [c["change_type"] for c in listed] == ["add_half_external_contact"]
+
+
+def test_a_handler_module_not_there_leaves_the_event_unhandled(inflow: Inflow) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("siyu.community.callbacks") is not None:
+        return  # the groups capability is installed: its own tests cover the event
+    event = _event(inflow) | {"Event": "change_external_chat", "ChangeType": "create", "ChatId": "wrOgQhDgAA"}
+    assert inflow.emu.push(event).acknowledged
+    rows = _wait_processed(inflow, 1)
+    assert rows[0].status == "unhandled" and "siyu.community.callbacks" in (rows[0].last_error or "")
+
+
+def test_provider_callback_secrets_are_checked_when_saved(inflow: Inflow) -> None:
+    base = {"corp_id": "ww1"}
+    with pytest.raises(ProviderError, match="encoding_aes_key"):
+        inflow.client.providers.add(
+            "wecom2", "wecom", base, {"corp_secret": "x", "callback_token": "t", "encoding_aes_key": "short"}
+        )
+    with pytest.raises(ProviderError, match="both"):
+        inflow.client.providers.add("wecom3", "wecom", base, {"corp_secret": "x", "callback_token": "t"})
+    # a provider without callback secrets answers 409, naming what is missing
+    inflow.client.providers.add("plain", "wecom", base, {"corp_secret": "x"})
+    query, body = inflow.emu.envelope(_event(inflow))
+    resp = httpx.post(inflow.url.replace("/wecom/", "/plain/"), params=query, content=body)
+    assert resp.status_code == 409 and "callback_token" in resp.text

@@ -51,6 +51,8 @@ def test_empty(ctx: AppContext) -> None:
         "sources": 0,
         "import_jobs": 0,
         "contacts_by_first_channel": {},
+        "wecom_customers": 0,
+        "wecom_lost": 0,
     }
 
 

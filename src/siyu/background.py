@@ -2,7 +2,11 @@
 tagging rules on new events, journey stages, RFM scores, then the incremental recompute of
 every dynamic segment (each its own unit of work, followed by a feed so the next step sees its
 changes); and, every ``SIYU_RETENTION_INTERVAL_S``, the retention policies (followed by a feed,
-which removes from the warehouse what retention removed from the system of record)."""
+which removes from the warehouse what retention removed from the system of record).
+
+Every ``callback_sweep_s`` it also processes WeCom callbacks left pending: the API process
+handles each right after storing it, so what is left here is what a crash (or a restart between
+answering WeCom and processing) left behind, and retries that fell due."""
 
 from __future__ import annotations
 
@@ -35,14 +39,18 @@ class LayerTasks:
     batch_size: int = 50_000
     retention_interval_s: float = 3600.0
     #: ``siyu serve``'s settings: with them the round also runs the community's work (live-code
-    #: swaps each round; pyramid and group-health alert once a Beijing day), which calls WeCom
-    #: and so needs the keyring.
+    #: swaps each round; pyramid and group-health alert once a Beijing day) and sweeps the WeCom
+    #: callback inbox; both call WeCom and so need the keyring (an AppContext built in the child).
     settings: Any = None
+    callback_sweep_s: float = 30.0
     _last: float = field(default=float("-inf"), repr=False)
     _retention_checked: float = field(default=float("-inf"), repr=False)
     _community_day: str = field(default="", repr=False)
+    _swept: float = field(default=float("-inf"), repr=False)
+    _ctx: Any = field(default=None, repr=False)
 
     def __call__(self, wh: Warehouse, db: Database) -> None:
+        self._sweep_callbacks()
         self._retention(wh, db)
         if time.monotonic() - self._last < self.interval_s:
             return
@@ -54,15 +62,35 @@ class LayerTasks:
         if self.settings is None:
             return
         from siyu.community.service import community_round
-        from siyu.context import AppContext
 
         day = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
         try:
-            community_round(AppContext(self.settings), daily=day != self._community_day)
+            community_round(self._context(), daily=day != self._community_day)
             self._community_day = day
             wh.feed(db, self.batch_size)
         except Exception:  # logged; retried next round
             log.exception("community round failed")
+
+    def _context(self) -> Any:
+        """One AppContext for the round's WeCom work, built on first use in this process."""
+        if self._ctx is None:
+            from siyu.context import AppContext
+
+            self._ctx = AppContext(self.settings)
+        return self._ctx
+
+    def _sweep_callbacks(self) -> None:
+        if self.settings is None or time.monotonic() - self._swept < self.callback_sweep_s:
+            return
+        self._swept = time.monotonic()
+        try:
+            from siyu.wecom.callbacks.inbox import process_due
+
+            counts = process_due(self._context())
+            if counts:
+                log.info("wecom callbacks swept: %s", counts)
+        except Exception:  # logged; the next round tries again
+            log.exception("wecom callback sweep failed")
 
     def _retention(self, wh: Warehouse, db: Database) -> None:
         """Retention when its interval has passed since the last run (kept in the database, so

@@ -7,7 +7,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from siyu.store.models import Channel, Contact, ContactMerge, Event, Identity, ImportJob, Source
+from siyu.store.models import (
+    Channel,
+    Contact,
+    ContactFollow,
+    ContactMerge,
+    Event,
+    Identity,
+    ImportJob,
+    Source,
+)
 
 
 def _count(session: Session, stmt: Any) -> int:
@@ -32,4 +41,16 @@ def overview(session: Session) -> dict[str, Any]:
         "sources": _count(session, select(func.count()).select_from(Source)),
         "import_jobs": _count(session, select(func.count()).select_from(ImportJob)),
         "contacts_by_first_channel": {k: n for k, n in by_channel},
+        # WeCom: customers who follow at least one staff member, and relations the customer
+        # ended (流失: del_follow_user), a headline figure of private-domain operations.
+        "wecom_customers": _count(
+            session,
+            select(func.count(func.distinct(ContactFollow.contact_id))).where(
+                ContactFollow.deleted_at.is_(None)
+            ),
+        ),
+        "wecom_lost": _count(
+            session,
+            select(func.count()).select_from(ContactFollow).where(ContactFollow.deleted_by == "customer"),
+        ),
     }

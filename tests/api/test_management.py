@@ -151,6 +151,8 @@ ZERO_STATS = {
     "sources": 0,
     "import_jobs": 0,
     "contacts_by_first_channel": {},
+    "wecom_customers": 0,
+    "wecom_lost": 0,
 }
 
 
@@ -193,6 +195,8 @@ def test_stats_counts_what_was_done(server, http) -> None:
         "sources": 1,
         "import_jobs": 1,
         "contacts_by_first_channel": {"wecom-main": 1},
+        "wecom_customers": 0,
+        "wecom_lost": 0,
     }
 
 
@@ -636,6 +640,12 @@ EXPECTED_ROUTES = {
     ("post", "/api/v1/providers"),
     ("delete", "/api/v1/providers/{key}"),
     ("post", "/api/v1/providers/{key}/callbacks/{kind}"),
+    ("get", "/api/v1/providers/{key}/callbacks/events"),
+    ("post", "/api/v1/providers/{key}/callbacks/events"),
+    ("get", "/api/v1/wecom/callbacks"),
+    ("post", "/api/v1/wecom/callbacks/{callback_id}/retry"),
+    ("get", "/api/v1/wecom/corp-tags"),
+    ("post", "/api/v1/wecom/corp-tags/sync"),
     ("post", "/api/v1/privacy/export"),
     ("post", "/api/v1/privacy/correct"),
     ("post", "/api/v1/privacy/delete"),

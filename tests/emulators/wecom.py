@@ -181,7 +181,7 @@ class WeComEmulator(Emulator):
                         del self._http_answers[i]
                         return Response(status, body)
                 self._check_limits(request.path)
-                route = ROUTES.get(request.path)
+                route = getattr(self, "extra_routes", {}).get(request.path) or ROUTES.get(request.path)
                 if route is None:
                     return Response(404, {"errcode": 404, "errmsg": "no such api"})
                 body = request.json() if request.method == "POST" else dict(request.query)

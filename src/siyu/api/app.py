@@ -27,6 +27,7 @@ from siyu.api import (
     management,
     privacy,
     retention,
+    wecom_inflow,
     wecom_ways,
 )
 from siyu.api.errors import error_response, install_error_answers, install_openapi, wants_chinese
@@ -182,6 +183,8 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         if worker:
             worker.start()
         yield
+        if getattr(app.state, "wecom_receiver", None) is not None:
+            app.state.wecom_receiver.close()
         if worker:
             worker.stop()
         if feeder:
@@ -204,8 +207,11 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(content.public_router)
     app.include_router(journeys.public_router)
+    # before journeys' /providers/{key}/callbacks/{kind}, which would otherwise match "events"
+    app.include_router(wecom_inflow.callback_router)
     guarded = [Depends(authorise)]
     for router in (
+        wecom_inflow.router,
         management.router,
         layers.router,
         events.router,

@@ -162,6 +162,13 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("POST", "/api/v1/providers"): P.PROVIDERS_MANAGE,
     ("DELETE", "/api/v1/providers/{key}"): P.PROVIDERS_MANAGE,
     ("POST", "/api/v1/providers/{key}/callbacks/{kind}"): PUBLIC,
+    # WeCom callbacks authenticate by WeCom's signature (msg_signature over token and body)
+    ("GET", "/api/v1/providers/{key}/callbacks/events"): PUBLIC,
+    ("POST", "/api/v1/providers/{key}/callbacks/events"): PUBLIC,
+    ("GET", "/api/v1/wecom/callbacks"): P.PROVIDERS_MANAGE,
+    ("POST", "/api/v1/wecom/callbacks/{callback_id}/retry"): P.PROVIDERS_MANAGE,
+    ("GET", "/api/v1/wecom/corp-tags"): P.CHANNELS_READ,
+    ("POST", "/api/v1/wecom/corp-tags/sync"): P.PROVIDERS_MANAGE,
     # analytics
     ("GET", "/api/v1/analytics"): P.ANALYTICS_READ,
     ("POST", "/api/v1/analytics/{kind}"): P.ANALYTICS_READ,

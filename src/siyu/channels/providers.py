@@ -79,6 +79,12 @@ class ProviderService:
         for name in _required(cls.SECRET_FIELDS):
             if all(secrets.get(n) in (None, "") for n in (name, *aliases.get(name, ()))):
                 raise ProviderError(f"secrets.{name}: required for {kind} ({cls.SECRET_FIELDS[name]})")
+        check = getattr(cls, "check_secrets", None)
+        if check is not None:
+            try:
+                check(secrets)
+            except ValueError as exc:
+                raise ProviderError(str(exc)) from None
         if "concurrency" in config:
             n = config["concurrency"]
             if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1024:

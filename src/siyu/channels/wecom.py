@@ -25,6 +25,8 @@ is the ``msgid``; a moments post is the ``jobid`` of add_moment_task; a welcome 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -65,7 +67,27 @@ class WeComAdapter:
     }
     SECRET_FIELDS: ClassVar[dict[str, str]] = {
         "corp_secret": "required; the secret of the customer-contact app (客户联系 secret)",
+        "callback_token": "optional; the callback Token set in WeCom's admin (接收事件服务器 Token)",
+        "encoding_aes_key": "optional; the callback EncodingAESKey (43 characters, 接收事件服务器)",
     }
+
+    @staticmethod
+    def check_secrets(secrets: dict[str, Any]) -> None:
+        """Callbacks need both the token and the key, and the key must be WeCom's 43 characters
+        of base64 (it decodes to the 32-byte AES key): refused when saved, not at the first event."""
+        token, key = secrets.get("callback_token"), secrets.get("encoding_aes_key")
+        if bool(token) != bool(key):
+            raise ValueError(
+                "secrets.callback_token and secrets.encoding_aes_key: set both for callbacks, or neither"
+            )
+        if key:
+            key = str(key)
+            try:
+                ok = len(key) == 43 and len(base64.b64decode(key + "=", validate=True)) == 32
+            except (binascii.Error, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError("secrets.encoding_aes_key: must be the 43 characters WeCom's admin shows")
 
     def __init__(self, config: dict[str, Any], secrets: dict[str, Any]) -> None:
         if not config.get("corp_id"):

@@ -77,8 +77,8 @@ LAZY = {
         "PIPL: do-not-contact list and deletion receipts. 个人信息保护：勿扰名单与删除回执。",
     ),
     "wecom": Lazy(
-        "siyu.cli.wecom_ways:wecom_app",
-        "WeCom contact ways, figures and sync. 企业微信：联系我、渠道数据与同步。",
+        "siyu.cli.wecom:wecom_app",
+        "WeCom: contact ways, figures, sync, callbacks, corp tags. 企业微信渠道。",
     ),
     "staff": Lazy(
         "siyu.cli.wecom_ways:staff_app", "Staff (导购): figures and customer transfers. 员工数据与客户继承。"

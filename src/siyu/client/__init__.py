@@ -24,6 +24,7 @@ from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.client.wecom import StaffClient, WeComClient
+from siyu.client.wecom_inflow import CorpTagsClient, WeComCallbacksClient
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -61,6 +62,8 @@ class Siyu:
         self.wecom = WeComClient(context)
         self.staff = StaffClient(context)
         self.community = CommunityClient(context)
+        self.wecom_callbacks = WeComCallbacksClient(context)
+        self.corp_tags = CorpTagsClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

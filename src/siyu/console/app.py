@@ -31,6 +31,7 @@ from siyu.console import (
     pages_segments,
     pages_settings,
     pages_sop,
+    pages_wecom,
     pages_wecom_ways,
 )
 from siyu.console.permissions import collect
@@ -61,6 +62,7 @@ PAGES: tuple[Any, ...] = (
     pages_brand,
     pages_wecom_ways,
     pages_community,
+    pages_wecom,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

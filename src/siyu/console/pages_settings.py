@@ -54,6 +54,7 @@ SECTIONS: tuple[tuple[str, str, P], ...] = (
     ("settings_retention", "/console/settings/retention", P.RETENTION_MANAGE),
     ("settings_events", "/console/settings/events", P.ANALYTICS_READ),
     ("settings_brand", "/console/settings/brand", P.CHANNELS_READ),
+    ("settings_wecom", "/console/settings/wecom", P.PROVIDERS_MANAGE),
 )
 
 

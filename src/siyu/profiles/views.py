@@ -15,7 +15,7 @@ from siyu.profiles.identifiers import IDENTIFIER_PRIORITY, IdentifierError, Iden
 from siyu.profiles.pii import mask_value
 from siyu.profiles.service import ProfileService
 from siyu.sources.service import SourcesService
-from siyu.store.models import Channel, Event
+from siyu.store.models import Channel, ContactFollow, EntryCode, Event
 from siyu.tags.service import TagService
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on both databases
@@ -88,15 +88,26 @@ def profile(
     if reveal:
         audit.record(session, actor, "pii.revealed", "contact", contact_id, {"fields": ["identities"]})
     channels = {c.id: c.key for c in session.scalars(select(Channel))}
+    touch_rows = SourcesService(session).touches(contact_id)
+    code_ids = {t.entry_code_id for t in touch_rows if t.entry_code_id} | (
+        {contact.first_entry_code_id} if contact.first_entry_code_id else set()
+    )
+    states = (
+        dict(session.execute(select(EntryCode.id, EntryCode.state).where(EntryCode.id.in_(code_ids))).all())
+        if code_ids
+        else {}
+    )
     touches = [
         {
             "channel": channels.get(t.channel_id),
             "entry_code_id": t.entry_code_id,
+            "state": states.get(t.entry_code_id) if t.entry_code_id else None,
             "first": t.is_first,
             "at": t.occurred_at.isoformat(),
         }
-        for t in SourcesService(session).touches(contact_id)
+        for t in touch_rows
     ]
+    first = next((t for t in touches if t["first"]), None)
     consent = ConsentService(session).state(contact_id)
     events = session.scalars(
         select(Event)
@@ -112,6 +123,19 @@ def profile(
         "id": contact.id,
         "created_at": contact.created_at.isoformat(),
         "first_channel": channels.get(contact.first_channel_id) if contact.first_channel_id else None,
+        # The first touch with its entry code's state (e.g. the WeCom contact way it came through).
+        "first_touch": first
+        or (
+            {
+                "channel": channels.get(contact.first_channel_id),
+                "entry_code_id": contact.first_entry_code_id,
+                "state": states.get(contact.first_entry_code_id) if contact.first_entry_code_id else None,
+                "first": True,
+                "at": contact.created_at.isoformat(),
+            }
+            if contact.first_channel_id
+            else None
+        ),
         "identifiers": identities,
         # Masked again on the way out: rows written before PII was detected under every alias
         # (or by a path that skipped ingest) must not show a phone either.
@@ -132,6 +156,22 @@ def profile(
                 "at": m.occurred_at.isoformat(),
             }
             for m in profiles.repo.merges_of(contact_id)
+        ],
+        # WeCom staff who have (or had) this customer: remark, add time, add way, state.
+        "wecom_follows": [
+            {
+                "provider": f.provider_key,
+                "staff": f.staff_userid,
+                "remark": f.remark,
+                "added_at": f.added_at.isoformat() if f.added_at else None,
+                "add_way": f.add_way,
+                "state": f.state,
+                "deleted_at": f.deleted_at.isoformat() if f.deleted_at else None,
+                "deleted_by": f.deleted_by,
+            }
+            for f in session.scalars(
+                select(ContactFollow).where(ContactFollow.contact_id == contact_id).order_by(ContactFollow.id)
+            )
         ],
         "event_count": event_count or 0,
         "recent_events": [

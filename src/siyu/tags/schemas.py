@@ -28,7 +28,9 @@ def validate(model: type[M], raw: Any) -> M:
         raise TagError(f"{where}: {e['msg'].removeprefix('Value error, ')}") from None
 
 
-SOURCES: tuple[str, ...] = ("manual", "rule", "keyword", "import", "journey", "segment", "merge", "community")
+SOURCES: tuple[str, ...] = (
+    "manual", "rule", "keyword", "import", "journey", "segment", "merge", "community", "wecom"
+)
 _NAME = re.compile(r"^[^/\x00-\x1f]{1,100}$")
 
 

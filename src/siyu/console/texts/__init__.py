@@ -20,6 +20,7 @@ from siyu.console.texts import (
     segments,
     settings,
     sop,
+    wecom,
     wecom_ways,
 )
 
@@ -41,6 +42,7 @@ MODULES = (
     events,
     wecom_ways,
     community,
+    wecom,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -20,6 +20,8 @@ PROVIDER_FIELDS_ZH: dict[str, dict[str, str]] = {
         "rate_retries": "仅针对 `45009`/`45033` 限频错误的重试次数（默认 6，不少于上一项）",
         "max_backoff_s": "两次重试之间最长等待秒数（默认 60）",
         "corp_secret": "必填：客户联系应用的密钥（`Secret`）",
+        "callback_token": "可选：接收事件服务器的 `Token`（在企业微信管理后台设置回调时填写，与 `EncodingAESKey` 一起设置）",
+        "encoding_aes_key": "可选：接收事件服务器的 `EncodingAESKey`（43 个字符）",
     },
     "aliyun_sms": {
         "base_url": "接口地址（默认 `https://dysmsapi.aliyuncs.com`）",

@@ -43,6 +43,7 @@ from siyu.store.models.wecom import (
     GroupMember,
     WeComStaff,
 )
+from siyu.store.models.wecom_inflow import WeComCallback, WeComCorpTag
 from siyu.store.models.wecom_ways import WeComSyncRun, WeComTransfer
 
 __all__ = [
@@ -106,6 +107,8 @@ __all__ = [
     "UserSession",
     "WarehouseErasure",
     "WarehouseRemoval",
+    "WeComCallback",
+    "WeComCorpTag",
     "WeComStaff",
     "WeComSyncRun",
     "WeComTransfer",

@@ -67,3 +67,18 @@ def test_export_of_an_unknown_person_fails_cleanly(person: Person, settings: Set
     cli = Cli(cli_env(settings))
     assert "no contact matches" in cli.fails("contacts", "export", "13700000001")
     assert "phone or email" in cli.fails("contacts", "export", "nonsense")
+
+
+def test_every_table_about_a_person_is_a_named_kind_in_both_languages() -> None:
+    """A capability's new table with ``contact_id`` is copied and erased automatically; it must
+    also have a kind (a plain key: orjson refused the table's quoted_name as a dict key, a 500
+    on the console's copy download) and words for it on the privacy page."""
+    from siyu.console.texts import TEXT
+    from siyu.privacy.repository import person_tables
+    from siyu.privacy.service import _NOT_COPIED
+    from siyu.privacy.service import KINDS as NAMED
+
+    tables = [t.name for t in person_tables() if t.name not in _NOT_COPIED]
+    assert [t for t in tables if t not in NAMED] == []
+    missing = [k for t in tables if set(TEXT.get(f"privacy_kind_{(k := NAMED[t])}", {})) != {"zh", "en"}]
+    assert missing == []

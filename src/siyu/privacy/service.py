@@ -70,6 +70,10 @@ KINDS: dict[str, str] = {
     "short_links": "short_links",
     "contact_changes": "change_log",
     "dead_letters": "dead_letter_lines",
+    "contact_follows": "wecom_follows",
+    "group_members": "group_memberships",
+    "community_roles": "community_roles",
+    "wecom_transfers": "wecom_transfers",
 }
 #: Internal bookkeeping left out of a copy (it holds nothing about the person but times).
 _NOT_COPIED = {"contact_changes"}
@@ -126,7 +130,8 @@ class PrivacyService:
                     if col in row and row[col] is not None:
                         item[label] = lookup.get(row[col])
                 rows.append(item)
-            data[KINDS.get(table.name, table.name)] = rows
+            # str(): a table's name is SQLAlchemy's quoted_name, which orjson refuses as a key
+            data[KINDS.get(table.name, str(table.name))] = rows
         data["identifiers"] = [
             {
                 "type": i.type,
@@ -164,7 +169,7 @@ class PrivacyService:
         counts = {"contacts": len(ids)}
         for table in repo.person_tables():
             if table.name not in _NOT_COPIED:
-                counts[KINDS.get(table.name, table.name)] = repo.count_of(self.session, table, ids)
+                counts[KINDS.get(table.name, str(table.name))] = repo.count_of(self.session, table, ids)
         counts["merges"] = len(repo.merges_of(self.session, ids))
         return counts
 

@@ -101,6 +101,10 @@ TEXT: dict[str, dict[str, str]] = {
     "privacy_kind_short_links": {"zh": "短链接", "en": "Short links"},
     "privacy_kind_change_log": {"zh": "变更日志", "en": "Change log"},
     "privacy_kind_dead_letter_lines": {"zh": "导入失败行", "en": "Rejected import lines"},
+    "privacy_kind_wecom_follows": {"zh": "企业微信好友关系", "en": "WeCom staff relations"},
+    "privacy_kind_group_memberships": {"zh": "客户群成员记录", "en": "Customer group memberships"},
+    "privacy_kind_community_roles": {"zh": "社群角色", "en": "Community roles"},
+    "privacy_kind_wecom_transfers": {"zh": "客户继承记录", "en": "Customer transfers"},
     "privacy_kind_other": {"zh": "其它数据", "en": "Other data"},
     # identifier types, as operators name them
     "privacy_id_customer_no": {"zh": "会员号", "en": "Customer no."},

@@ -498,9 +498,7 @@ ROUTES = {
         "mark_tag",
     )
 }
-ROUTES.update(__import__("tests.emulators.wecom_ways", fromlist=["ROUTES"]).ROUTES)  # contact ways…
-
-# Customer groups, group live codes, welcome templates and group statistics: wecom_groups.py.
-from tests.emulators.wecom_groups import ROUTES as GROUP_ROUTES  # noqa: E402
-
-ROUTES.update(GROUP_ROUTES)
+# Contact ways, links, sync and transfers (wecom_ways.py); customer groups, group live codes,
+# welcome templates and group statistics (wecom_groups.py).
+for _module in ("tests.emulators.wecom_ways", "tests.emulators.wecom_groups"):
+    ROUTES.update(__import__(_module, fromlist=["ROUTES"]).ROUTES)

@@ -1,8 +1,11 @@
-"""Issue 16's "Must show" steps 1–4 and 7 against the emulator: a customer adds staff through
+"""Issue 16's "Must show" steps 1–5 and 7 against the emulator: a customer adds staff through
 the contact way ``spring-poster``; the encrypted ``add_external_contact`` arrives; the contact
 has external_userid and unionid and its first touch is the code; the welcome goes out through
 send_welcome_msg with the event's WelcomeCode within 20 s; the code's tag is applied locally and
-through mark_tag; the day-1 SOP message is queued; ``del_follow_user`` marks the churn."""
+through mark_tag; the day-1 SOP message is queued; the customer joins a group through a live code,
+pushed encrypted like every callback, and at 480 members the group is swapped out;
+``del_follow_user`` marks the churn. (Step 6, the pyramid against an independent ranking after 30
+simulated days of group messages, is ``tests/community/test_pyramid.py``.)"""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import select
 from tests.cli.conftest import Cli, cli_env
+from tests.emulators.wecom_groups import world
 from tests.wecom.conftest import Inflow
 
+from siyu.community.join_ways import JoinWayService
 from siyu.journeys.engine import Engine, EngineConfig
 from siyu.journeys.policy import day_at, zone
 from siyu.journeys.triggers import TriggerFollower
@@ -22,6 +27,7 @@ from siyu.store.models import (
     ContactFollow,
     EntryCode,
     Event,
+    GroupMember,
     JourneyEnrolment,
     OutboxMessage,
     WeComCallback,
@@ -145,9 +151,48 @@ def test_spring_poster_end_to_end(inflow: Inflow) -> None:
             assert len(queued) == (1 if at == day1 else 0)
     assert queued[0].contact_id == shown["id"]
 
+    # 5: a group live code; the customer scans it and joins; at 480 members the group is swapped
+    groups = world(emu)
+    first = groups.create_group("zhangsan", "春季福利群1", push=False)
+    second = groups.create_group("zhangsan", "春季福利群2", push=False)
+    with ctx.db.session() as session:
+        svc = JoinWayService(session, ctx)
+        code = svc.describe(
+            svc.create("wecom", "春季群活码", "spring-group", [first, second], room_base_name="春季福利群")
+        )
+        session.commit()
+    assert groups.scan(code["config_id"], "wmSPRING1", unionid="oUNION-spring-1") == first
+    pushed = groups.take_pushed()
+    assert [e["Event"] for e in pushed] == ["change_external_chat"]
+    for e in pushed:
+        assert emu.push(e).acknowledged  # encrypted and signed, through the receiver
+    wait_done(inflow, 2)
+    with ctx.db.session() as session:
+        member = session.scalars(select(GroupMember).where(GroupMember.member_id == "wmSPRING1")).one()
+        assert member.contact_id == shown["id"] and member.state == "spring-group"
+        joined = session.scalars(select(Event).where(Event.event == "Group Joined")).one()
+        assert joined.contact_id == shown["id"] and joined.properties["chat_id"] == first
+    groups.fill(first, 476)  # with the owner and our customer: 478 members
+    groups.join(first, "wmLATE1")  # 479: not yet full
+    for e in groups.take_pushed():
+        emu.push(e)
+    wait_done(inflow, 3)
+    with ctx.db.session() as session:
+        assert JoinWayService(session, ctx).swap_full() == []
+        session.commit()
+    groups.join(first, "wmLATE2")  # 480
+    for e in groups.take_pushed():
+        emu.push(e)
+    wait_done(inflow, 4)
+    with ctx.db.session() as session:
+        swapped = JoinWayService(session, ctx).swap_full()
+        session.commit()
+    assert swapped == [{"state": "spring-group", "removed": [first], "added": []}]
+    assert groups.join_ways[code["config_id"]]["chat_id_list"] == [second]
+
     # 7: the customer deletes the staff member: 流失, its own event, on the follow
     emu.customer_deletes_staff("zhangsan", "wmSPRING1")
-    wait_done(inflow, 2)
+    wait_done(inflow, 5)
     with ctx.db.session() as session:
         follow = session.scalars(select(ContactFollow)).one()
         assert follow.deleted_by == "customer" and follow.deleted_at is not None

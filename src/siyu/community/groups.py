@@ -137,9 +137,8 @@ class GroupSync:
             row.inviter_userid = (m.get("invitor") or {}).get("userid")
             row.state = m.get("state") or None
             if row.member_type == 2:
-                row.contact_id = (
-                    resolve_member(self.session, self.ctx, member_id, row.unionid) or row.contact_id
-                )
+                found = resolve_member(self.session, self.ctx, self.provider, member_id, row.unionid)
+                row.contact_id = found or row.contact_id
             if row.contact_id is not None and row.member_type == 2:
                 props = {
                     "provider": self.provider,

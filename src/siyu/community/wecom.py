@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from siyu.channels.providers import ProviderService
 from siyu.channels.wecom_api import WeComApi
 from siyu.context import AppContext
-from siyu.profiles.identifiers import Identifier, IdentifierError
 
 EC = "/cgi-bin/externalcontact"
 _CLIENTS: dict[tuple[str, ...], WeComApi] = {}
@@ -66,18 +65,16 @@ def default_provider(session: Session) -> str:
 
 
 def resolve_member(
-    session: Session, ctx: AppContext, external_userid: str, unionid: str | None
+    session: Session, ctx: AppContext, provider_key: str, external_userid: str, unionid: str | None
 ) -> int | None:
-    """The contact of an external group member, by external_userid and unionid (created when
-    neither is known). Private stand-in for ``siyu.wecom.contacts.resolve_external`` (inflow),
-    switched at merge. WeCom members of type 1 (staff) never reach here."""
-    profiles = ctx.profiles(session)
-    idents: list[Identifier] = []
+    """The contact of an external group member, through the same resolution as a customer added
+    by a staff member (``siyu.wecom.contacts.resolve_external``: external_userid + unionid);
+    None when the member's external_userid is not one. Staff members (type 1) never reach here."""
+    from siyu.wecom.contacts import ExternalContactError, resolve_external
+
     try:
-        idents.append(ctx.parser.parse("wecom_external_userid", external_userid))
-        if unionid:
-            idents.append(ctx.parser.parse("wechat_unionid", unionid))
-    except IdentifierError:
-        if not idents:
-            return None
-    return profiles.identify(idents, source="wecom_group").contact_id
+        return resolve_external(
+            session, ctx, provider_key, {"external_userid": external_userid, "unionid": unionid}
+        )
+    except ExternalContactError:
+        return None

@@ -95,3 +95,58 @@ def test_group_pages_read_in_chinese(server: Any, browser: Browser, emu: WeComEm
         assert untranslated(page) == []
     finally:
         context.close()
+
+
+def test_group_sop_and_live_code_from_the_forms(
+    console_as: Callable[[str], Any], emu: WeComEmulator, server: Any
+) -> None:
+    """An operator plans a group SOP and a live code without the command line: groups are
+    ticked by name, steps are rows; bad numbers are refused naming the field, never a 500."""
+    owner = console_as("owner")
+    owner.post_form("/console/groups/sync", follow_redirects=True)
+    page = owner.get("/console/groups/join-ways")
+    assert 'name="chat_id" value="wrCHAT0001"' in page.text and "春季会员群" in page.text
+    code = {"name": "春季群码", "state": "spring-pick", "chat_id": "wrCHAT0001", "room_base_name": "春季群"}
+    r = owner.post_form("/console/groups/join-ways", code, follow_redirects=True)
+    assert r.status_code == 200 and 'data-state="spring-pick"' in r.text
+    bad = owner.post_form("/console/groups/join-ways", {**code, "state": "spring-2", "swap_threshold": "abc"})
+    assert bad.status_code == 422 and "swap_threshold" in bad.text
+
+    operator = console_as("operator")
+    plan = {
+        "name": "入群欢迎三连",
+        "trigger": "joined_code",
+        "state": "spring-pick",
+        "day_0": "0",
+        "at_0": "10:00",
+        "text_0": "欢迎加入春季会员群！",
+        "day_1": "2",
+        "at_1": "20:30",
+        "text_1": "今晚8点半直播，记得来。",
+        "day_2": "5",
+        "at_2": "10:00",
+        "text_2": "",  # a row without text is not a step
+    }
+    r = operator.post_form("/console/groups/sops", plan, follow_redirects=True)
+    assert r.status_code == 200 and "Group SOP created" in r.text
+    listed = operator.get("/console/groups")
+    assert "入群欢迎三连" in listed.text
+    key = listed.text.split('data-sop="', 1)[1].split('"', 1)[0]
+    assert key.startswith("gsop-")
+    r = operator.post_form(f"/console/groups/sops/{key}/pause", follow_redirects=True)
+    assert r.status_code == 200 and "/resume" in r.text
+    r = operator.post_form(f"/console/groups/sops/{key}/resume", follow_redirects=True)
+    assert r.status_code == 200 and f"/console/groups/sops/{key}/pause" in r.text
+    (saved,) = [p for p in server.client.community.sops() if p["key"] == key]
+    assert saved["enabled"] and saved["state"] == "spring-pick" and saved["trigger"] == "joined_code"
+    assert [(x["day"], x["at"], x["text"]) for x in saved["steps"]] == [
+        (0, "10:00", "欢迎加入春季会员群！"),
+        (2, "20:30", "今晚8点半直播，记得来。"),
+    ]
+
+    for field, value, named in (("day_0", "abc", "steps[0].day"), ("at_0", "25:99", "steps[0].at")):
+        refused = operator.post_form("/console/groups/sops", {**plan, field: value})
+        assert refused.status_code == 422 and named in refused.text
+    no_code = operator.post_form("/console/groups/sops", {**plan, "state": ""})
+    assert no_code.status_code == 422 and "state" in no_code.text
+    assert console_as("viewer").post_form("/console/groups/sops", plan).status_code == 403

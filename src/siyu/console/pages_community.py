@@ -27,8 +27,13 @@ ROUTES: RouteTable = {
     ("GET", "/console/groups/join-ways"): P.CHANNELS_READ,
     ("POST", "/console/groups/join-ways"): P.CHANNELS_MANAGE,
     ("POST", "/console/groups/join-ways/swap"): P.CHANNELS_MANAGE,
+    ("POST", "/console/groups/sops"): P.JOURNEYS_WRITE,
+    ("POST", "/console/groups/sops/{key}/pause"): P.JOURNEYS_WRITE,
+    ("POST", "/console/groups/sops/{key}/resume"): P.JOURNEYS_WRITE,
     ("GET", "/console/groups/{chat_id}"): P.CONTACTS_READ,
 }
+#: Step rows the group SOP form offers (blank rows are left out).
+SOP_ROWS = 5
 ROLES = ("seed", "koc", "member")
 #: Chart layout shared with the dashboard's look: compact, legend on top.
 LAYOUT: dict[str, Any] = {
@@ -46,6 +51,9 @@ NOTICES = {
     "pyramid_ranked": ("n",),
     "join_ways_swapped": ("n",),
     "join_ways_created": (),
+    "gsop_created": (),
+    "gsop_paused": (),
+    "gsop_resumed": (),
 }
 
 
@@ -107,8 +115,72 @@ def groups_page(request: Request) -> HTMLResponse:
         roles=ROLES,
         chart=pyramid_chart(pyramid["summary"], lang),
         sops=client.community.sops(),
+        ways=client.community.join_ways(),
+        sop_rows=range(SOP_ROWS),
         notice=_notice(request),
     )
+
+
+def _int(value: Any, where: str, default: int | None = None) -> int | None:
+    """A whole number from a form field, or a refusal naming the field (never a 500)."""
+    from siyu.community.wecom import CommunityError
+
+    text = str(value or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or len(text) > 6:
+        raise CommunityError(f"{where}: a whole number, got {text[:20]!r}")
+    return int(text)
+
+
+def sop_steps(form: Any, trigger: str) -> list[dict[str, Any]]:
+    """The step rows of the group SOP form: a row counts once its text is filled in."""
+    steps: list[dict[str, Any]] = []
+    for i in range(SOP_ROWS):
+        text = str(form.get(f"text_{i}") or "").strip()
+        if not text:
+            continue
+        step: dict[str, Any] = {"at": str(form.get(f"at_{i}") or "").strip(), "text": text}
+        where = f"steps[{len(steps)}]"
+        if trigger == "schedule":
+            step["every"] = str(form.get(f"every_{i}") or "day")
+            if step["every"] == "week":
+                step["weekday"] = _int(form.get(f"weekday_{i}"), f"{where}.weekday", 1)
+        else:
+            step["day"] = _int(form.get(f"day_{i}"), f"{where}.day", 0)
+        steps.append(step)
+    return steps
+
+
+@router.post("/groups/sops")
+async def group_sop_create(request: Request) -> RedirectResponse:
+    """A group SOP from the form: name, trigger (with its live code), up to five step rows.
+    The key is made here: operators name plans, they do not invent identifiers."""
+    import secrets
+
+    form = await request.form()
+    trigger = str(form.get("trigger") or "")
+    spec = {
+        "key": f"gsop-{secrets.token_hex(4)}",
+        "name": str(form.get("name") or "").strip()[:200],
+        "trigger": trigger,
+        "state": str(form.get("state") or "").strip() or None,
+        "steps": sop_steps(form, trigger),
+    }
+    get_client(request).community.create_sop(spec, actor=principal_of(request).username)
+    return _done("/console/groups", "gsop_created")
+
+
+@router.post("/groups/sops/{key}/pause")
+def group_sop_pause(request: Request, key: str) -> RedirectResponse:
+    get_client(request).community.pause_sop(key, actor=principal_of(request).username)
+    return _done("/console/groups", "gsop_paused")
+
+
+@router.post("/groups/sops/{key}/resume")
+def group_sop_resume(request: Request, key: str) -> RedirectResponse:
+    get_client(request).community.resume_sop(key, actor=principal_of(request).username)
+    return _done("/console/groups", "gsop_resumed")
 
 
 @router.post("/groups/sync")
@@ -127,14 +199,18 @@ def groups_rank(request: Request) -> RedirectResponse:
 
 @router.get("/groups/join-ways")
 def join_ways_page(request: Request) -> HTMLResponse:
-    ways = get_client(request).community.join_ways()
-    return render(request, "groups_join_ways.html", ways=ways, notice=_notice(request))
+    client = get_client(request)
+    ways = client.community.join_ways()
+    groups = client.community.groups()  # open groups, largest first
+    return render(request, "groups_join_ways.html", ways=ways, groups=groups, notice=_notice(request))
 
 
 @router.post("/groups/join-ways")
 async def join_ways_create(request: Request) -> RedirectResponse:
     form = await request.form()
-    chat_ids = [c.strip() for c in str(form.get("chat_ids") or "").splitlines() if c.strip()]
+    # ticked groups (the picker), or chat ids typed one a line (groups not synced yet)
+    typed = [c.strip() for c in str(form.get("chat_ids") or "").splitlines() if c.strip()]
+    chat_ids = list(dict.fromkeys([str(c) for c in form.getlist("chat_id")] + typed))
     state = str(form.get("state") or "").strip()
     actor = principal_of(request).username
     get_client(request).community.create_join_way(
@@ -142,7 +218,7 @@ async def join_ways_create(request: Request) -> RedirectResponse:
         state,
         chat_ids,
         room_base_name=str(form.get("room_base_name") or "").strip() or None,
-        swap_threshold=int(str(form.get("swap_threshold") or "480") or 480),
+        swap_threshold=_int(form.get("swap_threshold"), "swap_threshold", 480),
         actor=actor,
     )
     return _done("/console/groups/join-ways", "join_ways_created")

@@ -17,11 +17,7 @@ TEXT: dict[str, dict[str, str]] = {
         "paste the URL below, with the same Token and EncodingAESKey as in this provider's settings. WeCom "
         "checks the address when you save.",
     },
-    "wecom_no_provider": {
-        "zh": "还没有企业微信服务商。请先在“服务商账号”中添加。",
-        "en": "No WeCom provider yet. Add one under Provider accounts first.",
-    },
-    "wecom_provider": {"zh": "服务商", "en": "Provider"},
+    # wecom_no_provider and wecom_provider: shared with the contact-way pages (texts/wecom_ways.py)
     "wecom_url": {"zh": "回调地址", "en": "Callback URL"},
     "wecom_token": {"zh": "Token", "en": "Token"},
     "wecom_aes_key": {"zh": "EncodingAESKey", "en": "EncodingAESKey"},

@@ -1,15 +1,13 @@
 """External contacts → contacts, and WeCom follow items → ``contact_follows``, one at a time and
 in bulk.
 
-The one-at-a-time helpers have the shared signatures of the contract (``resolve_external``,
-``upsert_follow``); the inflow branch owns the canonical ones in ``siyu.wecom.contacts`` and
-``siyu.wecom.follows``. These are the sync's own until the branches meet. The bulk helpers are
-what a 100k-customer sync needs: one identity lookup per batch, new contacts inserted in one
+One at a time is ``siyu.wecom.contacts.resolve_external`` and ``siyu.wecom.follows.upsert_follow``
+(the callbacks' path); their identifier, trait and corp-tag rules are used here too. The bulk
+helpers are what a 100k-customer sync needs: one identity lookup per batch, new contacts inserted in one
 statement (the way ``ingest`` creates new visitors), follows inserted and updated in bulk."""
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +15,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.context import AppContext
-from siyu.profiles.identifiers import Identifier, IdentifierError
+from siyu.profiles.identifiers import Identifier
 from siyu.sources.service import SourcesService
 from siyu.store.dialect import chunked
 from siyu.store.models import ContactAttribute, ContactFollow, EntryCode, utcnow
+from siyu.wecom.contacts import identifiers_of as identifiers
+from siyu.wecom.contacts import traits_of
+from siyu.wecom.follows import corp_tag_ids
 
 #: Follow fields compared to decide whether a known relation changed.
 FOLLOW_FIELDS = (
@@ -33,50 +34,6 @@ FOLLOW_FIELDS = (
     "oper_userid",
     "corp_tags",
 )
-
-
-def identifiers(ctx: AppContext, external: dict[str, Any]) -> list[Identifier]:
-    """external_userid (always) and unionid (when WeCom gives it: the app is bound to an open
-    platform account), normalised by the identity parser."""
-    out = [ctx.parser.parse("wecom_external_userid", external["external_userid"])]
-    if external.get("unionid"):
-        # A placeholder unionid is no identifier; the external_userid still is.
-        with suppress(IdentifierError):
-            out.append(ctx.parser.parse("wechat_unionid", external["unionid"]))
-    return out
-
-
-CONTACT_TYPES = {1: "wechat", 2: "wecom"}
-GENDERS = {1: "male", 2: "female"}
-
-
-def traits_of(external_contact: dict[str, Any]) -> dict[str, Any]:
-    """The traits an external contact carries (the same as the inflow's callbacks set)."""
-    traits: dict[str, Any] = {}
-    if external_contact.get("name"):
-        traits["wecom_name"] = str(external_contact["name"])
-    if external_contact.get("gender") in GENDERS:
-        traits["gender"] = GENDERS[external_contact["gender"]]
-    if external_contact.get("avatar"):
-        traits["avatar"] = str(external_contact["avatar"])
-    if external_contact.get("type") in CONTACT_TYPES:
-        traits["wecom_contact_type"] = CONTACT_TYPES[external_contact["type"]]
-    if external_contact.get("corp_name"):
-        traits["company"] = str(external_contact["corp_name"])
-    return traits
-
-
-def corp_tag_ids(follow_user: dict[str, Any]) -> list[str]:
-    """Corp tag ids, sorted: from ``tags`` (externalcontact/get; ``type`` 1 = corp tag) or
-    ``tag_id`` (batch/get_by_user). The same form as the callbacks write, so an unchanged
-    relation compares equal."""
-    ids = [
-        str(t["tag_id"])
-        for t in follow_user.get("tags") or []
-        if isinstance(t, dict) and t.get("tag_id") and int(t.get("type", 1) or 1) == 1
-    ]
-    ids += [str(t) for t in follow_user.get("tag_id") or []]
-    return sorted(set(ids))
 
 
 def follow_values(follow_user: dict[str, Any]) -> dict[str, Any]:
@@ -92,45 +49,6 @@ def follow_values(follow_user: dict[str, Any]) -> dict[str, Any]:
         "oper_userid": (str(follow_user.get("oper_userid") or "") or None),
         "corp_tags": corp_tag_ids(follow_user),
     }
-
-
-def resolve_external(
-    session: Session, ctx: AppContext, provider_key: str, external_contact: dict[str, Any]
-) -> int:
-    """The contact of one external contact (found or created by identity resolution)."""
-    result = ctx.profiles(session).identify(
-        identifiers(ctx, external_contact), source=f"wecom:{provider_key}"
-    )
-    return result.contact_id
-
-
-def upsert_follow(
-    session: Session, contact_id: int, provider_key: str, follow_user: dict[str, Any]
-) -> ContactFollow:
-    """Create or update the (provider, staff, customer) relation; a relation that had ended and
-    is listed again is open again."""
-    values = follow_values(follow_user)
-    ext = str(follow_user.get("external_userid") or follow_user["_external_userid"])
-    row = session.scalar(
-        select(ContactFollow).where(
-            ContactFollow.provider_key == provider_key,
-            ContactFollow.staff_userid == str(follow_user["userid"]),
-            ContactFollow.external_userid == ext,
-        )
-    )
-    if row is None:
-        row = ContactFollow(
-            provider_key=provider_key, staff_userid=str(follow_user["userid"]), external_userid=ext
-        )
-        session.add(row)
-    row.contact_id = contact_id
-    for key, value in values.items():
-        if key == "state" and not value and row.state:
-            continue  # a state once known (callback, acquisition link) is never erased by a list
-        setattr(row, key, value)
-    row.deleted_at = row.deleted_by = None
-    session.flush()
-    return row
 
 
 class BulkResolver:

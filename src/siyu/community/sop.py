@@ -4,8 +4,9 @@ Journeys enrol *contacts*; a group message goes to a *group* and is confirmed by
 a group SOP is its own small plan rather than a journey kind (see docs/community.md for the
 decision). A plan has a trigger and steps:
 
-* ``group_created``: step ``{day, at}`` is due ``day`` Beijing days after the group's creation
-  at ``at`` (only groups created after the plan, so enabling one does not message old groups);
+* ``group_created``: step ``{day, at}`` is due ``day`` days after the group's creation at
+  ``at``, both in the brand's time zone (only groups created after the plan, so enabling one
+  does not message old groups);
 * ``joined_code``: the same, counted from when the group was put on the live code ``state``
   (the code's history), so every group a code fills gets the same welcome series;
 * ``schedule``: steps ``{every: "day" | "week", weekday: 1-7, at}`` are due at each occurrence
@@ -33,7 +34,6 @@ from siyu.community.wecom import CommunityError, CommunityNotFound
 from siyu.context import AppContext
 from siyu.store.models import CustomerGroup, GroupJoinWay, GroupJoinWayChange, GroupSop, GroupSopRun, utcnow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TRIGGERS = ("group_created", "joined_code", "schedule")
 MAX_STEPS = 30
 CATCH_UP = timedelta(days=2)  # a schedule occurrence missed for longer than this is skipped
@@ -44,7 +44,7 @@ def _clock(value: Any, where: str) -> time:
         hh, mm = str(value).split(":")
         return time(int(hh), int(mm))
     except (ValueError, TypeError):
-        raise CommunityError(f"{where}.at: a Beijing time HH:MM, got {value!r}") from None
+        raise CommunityError(f"{where}.at: a time HH:MM, got {value!r}") from None
 
 
 def check_steps(trigger: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,9 +75,10 @@ def check_steps(trigger: str, steps: list[dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def _due(start: datetime, day: int, at: str) -> datetime:
-    local = start.astimezone(SHANGHAI).date() + timedelta(days=day)
-    return datetime.combine(local, _clock(at, "step"), SHANGHAI)
+def _due(start: datetime, day: int, at: str, zone: ZoneInfo) -> datetime:
+    """Day ``day`` after ``start`` at ``at``, both read in the brand's zone (as journeys' steps)."""
+    local = start.astimezone(zone).date() + timedelta(days=day)
+    return datetime.combine(local, _clock(at, "step"), zone)
 
 
 class GroupSopService:
@@ -160,6 +161,10 @@ class GroupSopService:
         )
         return [(ids[c], at) for c, at in first.items() if c in ids]
 
+    def _zone(self) -> ZoneInfo:
+        """The brand's time zone: step times are the operator's wall clock, as in journeys."""
+        return ZoneInfo(self.ctx.timezone(self.session))
+
     def _scheduled(self, sop: GroupSop, now: datetime) -> list[tuple[int, int, datetime]]:
         """(group, YYYYMMDD × 100 + step index, due) of schedule occurrences in the last CATCH_UP."""
         if sop.state:
@@ -170,13 +175,14 @@ class GroupSopService:
             stmt = select(CustomerGroup.id).where(CustomerGroup.provider_key == sop.provider_key)
         groups = list(self.session.scalars(stmt.where(CustomerGroup.dismissed_at.is_(None))))
         out = []
-        today = now.astimezone(SHANGHAI).date()
+        zone = self._zone()
+        today = now.astimezone(zone).date()
         for index, step in enumerate(sop.steps):
             for back in range(CATCH_UP.days + 1):
                 day: date = today - timedelta(days=back)
                 if step["every"] == "week" and day.isoweekday() != step["weekday"]:
                     continue
-                due = datetime.combine(day, _clock(step["at"], "step"), SHANGHAI)
+                due = datetime.combine(day, _clock(step["at"], "step"), zone)
                 if sop.created_at <= due <= now:
                     out += [(g, int(day.strftime("%Y%m%d")) * 100 + index, due) for g in groups]
         return out
@@ -191,8 +197,9 @@ class GroupSopService:
         if sop.trigger == "schedule":
             wanted = self._scheduled(sop, now)
         else:
+            zone = self._zone()
             for gid, start in self._groups_with_start(sop):
-                wanted += [(gid, i, _due(start, s["day"], s["at"])) for i, s in enumerate(sop.steps)]
+                wanted += [(gid, i, _due(start, s["day"], s["at"], zone)) for i, s in enumerate(sop.steps)]
         new = [
             GroupSopRun(sop_id=sop.id, group_id=g, step=i, due_at=d)
             for g, i, d in wanted

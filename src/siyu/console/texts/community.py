@@ -133,7 +133,7 @@ TEXT: dict[str, dict[str, str]] = {
     "gsop_weekday_5": {"zh": "周五", "en": "Fri"},
     "gsop_weekday_6": {"zh": "周六", "en": "Sat"},
     "gsop_weekday_7": {"zh": "周日", "en": "Sun"},
-    "gsop_at": {"zh": "时间（北京时间）", "en": "At (Beijing time)"},
+    "gsop_at": {"zh": "时间（品牌时区）", "en": "At (brand time zone)"},
     "gsop_text": {"zh": "消息内容", "en": "Message"},
     "gsop_form_help": {
         "zh": "填了消息内容的行才算一步。建群后/进入活码后：第 0 天即当天；定时：按频率和星期发送。“进入活码后”必须选群活码。",

@@ -144,3 +144,29 @@ def test_without_directory_access_the_follow_user_list_gives_the_staff(env: Env)
         1 for f in env.world.follows.values() for _ in f
     )
     assert {s["userid"] for s in env.siyu.staff.list()} == set(env.world.users)
+
+
+def test_a_sync_killed_with_its_process_is_interrupted_and_a_live_one_is_not_doubled(env: Env) -> None:
+    """A run row left ``running`` by a killed process blocks nothing: after STALE_AFTER without a
+    beat it reads as interrupted and the next sync records it as failed; a sync still beating
+    refuses a second one for the same provider (two would double the corp's API calls)."""
+    from datetime import timedelta
+
+    from siyu.store.models import WeComSyncRun, utcnow
+    from siyu.wecom.sync import STALE_AFTER, SyncError, open_run
+
+    seed(env, 20, 2)
+    live = open_run(env.ctx, PROVIDER, "full")
+    with pytest.raises(SyncError, match="is running"):
+        env.siyu.wecom.sync(PROVIDER)
+    with env.ctx.db.session() as s:  # the process that opened it dies: no beat from now on
+        row = s.get(WeComSyncRun, live["id"])
+        assert row is not None
+        row.beat_at = row.started_at = utcnow() - STALE_AFTER - timedelta(seconds=1)
+        s.commit()
+    assert env.siyu.wecom.sync_runs(PROVIDER)[0]["status"] == "interrupted"
+    run = env.siyu.wecom.sync(PROVIDER)
+    assert run["status"] == "done" and run["id"] != live["id"]
+    with env.ctx.db.session() as s:
+        old = s.get(WeComSyncRun, live["id"])
+        assert old is not None and old.status == "failed" and "interrupted" in (old.error or "")

@@ -19,6 +19,7 @@ API) and ``WeComApi``'s backoff on 45009/45033, counted in ``rate_limited``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -34,6 +35,9 @@ from siyu.wecom.resolve import BulkResolver, open_follow_keys, write_follows
 from siyu.wecom.staff import staff_userids, sync_staff
 
 MODES = ("full", "incremental")
+#: A running sync saves progress at least every batch (seconds apart); one silent this long was
+#: killed with its process, and is shown and recorded as interrupted.
+STALE_AFTER = timedelta(minutes=10)
 USERS_PER_CALL = 100  # batch/get_by_user: userid_list ≤ 100
 PAGE_LIMIT = 100  # batch/get_by_user: limit ≤ 100
 
@@ -42,12 +46,17 @@ class SyncError(ValueError):
     pass
 
 
+def _stale(run: WeComSyncRun) -> bool:
+    last = run.beat_at or run.started_at
+    return run.status == "running" and last is not None and utcnow() - last > STALE_AFTER
+
+
 def describe(run: WeComSyncRun) -> dict[str, Any]:
     return {
         "id": run.id,
         "provider_key": run.provider_key,
         "mode": run.mode,
-        "status": run.status,
+        "status": "interrupted" if _stale(run) else run.status,
         "staff_total": run.staff_total,
         "staff_done": run.staff_done,
         "follows_seen": run.follows_seen,
@@ -88,6 +97,7 @@ def run_sync(
             assert row is not None
             for key, value in changes.items():
                 setattr(row, key, value)
+            row.beat_at = utcnow()
             row.api_calls, row.rate_limited = api.calls - calls0, api.rate_limited - limited0
             out = describe(row)
         if on_progress:
@@ -119,7 +129,19 @@ def open_run(ctx: AppContext, provider_key: str, mode: str) -> dict[str, Any]:
         raise SyncError(f"mode: one of {', '.join(MODES)}")
     with ctx.db.session() as s:
         provider_api(s, ctx.keyring, provider_key).close()  # a bad provider fails here, in words
-        run = WeComSyncRun(provider_key=provider_key, mode=mode)
+        for other in s.scalars(
+            select(WeComSyncRun).where(
+                WeComSyncRun.provider_key == provider_key, WeComSyncRun.status == "running"
+            )
+        ):
+            if not _stale(other):  # two syncs of one corp would double its API calls and rows
+                raise SyncError(
+                    f"provider: a sync of {provider_key!r} is running (run {other.id}, started "
+                    f"{other.started_at.isoformat()}); wait for it to finish"
+                )
+            other.status, other.finished_at = "failed", utcnow()
+            other.error = "interrupted: its process stopped (no progress for 10 minutes)"
+        run = WeComSyncRun(provider_key=provider_key, mode=mode, beat_at=utcnow())
         s.add(run)
         s.flush()
         return describe(run)

@@ -116,6 +116,7 @@ TEXT: dict[str, dict[str, str]] = {
     "wecom_run_status_running": {"zh": "进行中", "en": "Running"},
     "wecom_run_status_done": {"zh": "已完成", "en": "Done"},
     "wecom_run_status_failed": {"zh": "失败", "en": "Failed"},
+    "wecom_run_status_interrupted": {"zh": "已中断（进程停止）", "en": "Interrupted (its process stopped)"},
     "wecom_run_mode_full": {"zh": "全量", "en": "Full"},
     "wecom_run_mode_incremental": {"zh": "增量", "en": "Incremental"},
     "wecom_progress": {"zh": "进度（员工）", "en": "Progress (staff)"},

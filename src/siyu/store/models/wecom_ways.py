@@ -35,6 +35,8 @@ class WeComSyncRun(Base):
     error: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set at every progress save: a ``running`` row without a beat for STALE_AFTER was killed.
+    beat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class WeComTransfer(Base):

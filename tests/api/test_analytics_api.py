@@ -5,6 +5,7 @@ field, the spend import (bad rows reported, good rows kept) and storing churn sc
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -52,7 +53,8 @@ def test_warehouse_analyses_see_what_was_just_accepted(server, http: httpx.Clien
         for i, d in ((1, 0), (2, 0), (2, 1), (3, 3))
     ]
     assert server.client.batch(calls).accepted == 4
-    today = now.date()
+    # "today" is the brand's (analyses bucket in its zone): from 16:00 UTC, Beijing is a day ahead
+    today = now.astimezone(ZoneInfo(server.client.ctx.timezone())).date()
     resp = http.post("/api/v1/analytics/activity", json={"from": today.isoformat(), "to": today.isoformat()})
     assert resp.status_code == 200, resp.text
     (row,) = resp.json()["days"]

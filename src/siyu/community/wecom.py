@@ -1,23 +1,16 @@
-"""The WeCom client of a configured provider, and the identity of an external group member.
-
-Clients are cached per (address, corp, secret): a callback handler runs once per event, and a
-fresh client per event would fetch a fresh access token each time (gettoken is rate-limited and
-tokens live 7,200 s)."""
+"""The community's way to WeCom: the provider's client and default provider (both from
+``siyu.wecom``, with refusals as :class:`CommunityError`), and the identity of an external group
+member (the same resolution as a customer a staff member adds)."""
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from sqlalchemy.orm import Session
 
-from siyu.channels.providers import ProviderService
+from siyu.channels.providers import ProviderError
 from siyu.channels.wecom_api import WeComApi
 from siyu.context import AppContext
 
 EC = "/cgi-bin/externalcontact"
-_CLIENTS: dict[tuple[str, ...], WeComApi] = {}
-_LOCK = threading.Lock()
 
 
 class CommunityError(ValueError):
@@ -29,39 +22,26 @@ class CommunityNotFound(CommunityError):
 
 
 def api_for(session: Session, ctx: AppContext, provider_key: str) -> WeComApi:
-    providers = ProviderService(session, ctx.keyring)
-    row = providers.by_key(provider_key)
-    if row is None or row.kind != "wecom":
-        raise CommunityError(f"provider: {provider_key!r} is not a configured WeCom provider")
-    config, secrets = row.config or {}, providers.secrets(row)
-    key = (
-        str(config.get("base_url") or ""),
-        str(config.get("corp_id") or ""),
-        str(secrets.get("corp_secret") or ""),
-        str(config.get("backoff_s") or ""),
-    )
-    with _LOCK:
-        api = _CLIENTS.get(key)
-        if api is None:
-            adapter: Any = providers.adapter(row)
-            api = _CLIENTS[key] = adapter.api
-    return api
+    """The provider's kept client (``siyu.wecom.client.wecom_api``: one per provider and
+    process, rebuilt when its settings change), refusals as this capability's error."""
+    from siyu.wecom.client import wecom_api
+
+    try:
+        return wecom_api(session, ctx, provider_key)
+    except ProviderError:
+        raise CommunityError(f"provider: {provider_key!r} is not a configured WeCom provider") from None
 
 
 def default_provider(session: Session) -> str:
     """The WeCom provider to use when an operator names none (the default one, else the first)."""
-    from sqlalchemy import select
+    from siyu.wecom.provider import WeComUnavailable, default_provider_key
 
-    from siyu.store.models import ChannelProvider
-
-    row = session.scalar(
-        select(ChannelProvider)
-        .where(ChannelProvider.kind == "wecom")
-        .order_by(ChannelProvider.is_default.desc(), ChannelProvider.id)
-    )
-    if row is None:
-        raise CommunityError("provider: no WeCom provider is configured (siyu channels providers add …)")
-    return row.key
+    try:
+        return default_provider_key(session)
+    except WeComUnavailable:
+        raise CommunityError(
+            "provider: no WeCom provider is configured (siyu channels providers add …)"
+        ) from None
 
 
 def resolve_member(

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from siyu.context import AppContext
     from siyu.store.models import ChannelProvider
 
-DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
-
 _clients: dict[str, tuple[str, WeComApi]] = {}
 _lock = threading.Lock()
 
@@ -49,14 +47,9 @@ def wecom_api(session: Session, ctx: AppContext, provider_key: str) -> WeComApi:
         cached = _clients.get(provider_key)
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
-        api = WeComApi(
-            str(config.get("base_url") or DEFAULT_BASE_URL),
-            str(config["corp_id"]),
-            str(secrets["corp_secret"]),
-            rate_per_s=float(config.get("rate_per_s", 100)),
-            retries=int(config.get("retries", 3)),
-            backoff_s=float(config.get("backoff_s", 0.5)),
-        )
+        # the channel adapter reads every client setting (rates, retries, rate-limit backoff):
+        # one place turns a provider's config into a WeComApi
+        api: WeComApi = ProviderService(session, ctx.keyring).adapter(row).api  # type: ignore[attr-defined]
         if cached is not None:
             cached[1].close()
         _clients[provider_key] = (fingerprint, api)

@@ -202,7 +202,11 @@ def join_ways_page(request: Request) -> HTMLResponse:
     client = get_client(request)
     ways = client.community.join_ways()
     groups = client.community.groups()  # open groups, largest first
-    return render(request, "groups_join_ways.html", ways=ways, groups=groups, notice=_notice(request))
+    # groups by name, never by WeCom's chat id (including groups a code lists that are gone)
+    names = {g["chat_id"]: g["name"] for g in client.community.groups(include_dismissed=True)}
+    return render(
+        request, "groups_join_ways.html", ways=ways, groups=groups, names=names, notice=_notice(request)
+    )
 
 
 @router.post("/groups/join-ways")

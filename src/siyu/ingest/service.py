@@ -9,7 +9,10 @@ One path serves the HTTP API and file imports. Per batch:
    new identifiers, identifiers that connect two contacts — goes through full identity
    resolution, whose result refreshes the cache;
 4. record touches (entry code in ``context.state``, utm source, or the source's channel);
-5. insert the events with INSERT … ON CONFLICT DO NOTHING.
+5. insert the events with INSERT … ON CONFLICT DO NOTHING;
+6. hand the accepted events a consumer asked for (orders: ``Order Completed`` /
+   ``Order Refunded``) to it, in the same transaction, so an order is booked exactly when its
+   event is accepted, whichever ingest path it came through.
 
 The caller commits: the answer to a client is sent only after its batch is durable.
 """
@@ -17,10 +20,10 @@ The caller commits: the answer to a client is sent only after its batch is durab
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import select
@@ -57,6 +60,29 @@ class BatchResult:
     rejected: list[Rejection] = field(default_factory=list)
     contacts_created: int = 0
     merges: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An event of this batch as a consumer sees it: the validated call, the contact it was
+    resolved to (after any merge in the batch) and the write-key source it came through."""
+
+    message: Message
+    contact_id: int
+    source: Source | None
+
+
+class EventConsumer(Protocol):
+    """Books accepted events into a capability's own tables inside the ingest transaction
+    (``siyu.commerce`` turns order events into orders). Ingest sits below the capabilities, so
+    it never imports them: the composition root (``siyu.client``) hands consumers in.
+
+    A consumer must be idempotent: on PostgreSQL a batch that lost a race is redone whole, and
+    a concurrent batch may carry the same call."""
+
+    events: frozenset[str]
+
+    def __call__(self, session: Session, accepted: list[Accepted]) -> None: ...
 
 
 #: Attempts at a batch that collides with a concurrent writer creating the same identity.
@@ -116,9 +142,12 @@ def validate_all(
 
 
 class IngestService:
-    def __init__(self, session: Session, profiles: ProfileService) -> None:
+    def __init__(
+        self, session: Session, profiles: ProfileService, consumers: Sequence[EventConsumer] = ()
+    ) -> None:
         self.session = session
         self.profiles = profiles
+        self.consumers = tuple(consumers)
         self.sources = SourcesService(session)
         # identity key → contact id, and absorbed → survivor, kept across batches of one job
         self._owners: dict[IdentityKey, int] = {}
@@ -159,7 +188,20 @@ class IngestService:
         inserted = driver_insert_ignore(self.session, "events", INGEST_COLUMNS, rows, "message_id")
         result.accepted += inserted
         result.duplicates += len(rows) - inserted
+        self._consume(fresh, rows, source)
         return result
+
+    def _consume(
+        self, fresh: list[tuple[int, Message]], rows: list[tuple[Any, ...]], source: Source | None
+    ) -> None:
+        for consumer in self.consumers:
+            mine = [
+                Accepted(msg, row[1], source)
+                for (_, msg), row in zip(fresh, rows, strict=True)
+                if msg.event is not None and msg.event in consumer.events
+            ]
+            if mine:
+                consumer(self.session, mine)
 
     # --- steps ------------------------------------------------------------------------------
     def _drop_duplicates(

@@ -74,6 +74,20 @@ KINDS: dict[str, str] = {
     "group_members": "group_memberships",
     "community_roles": "community_roles",
     "wecom_transfers": "wecom_transfers",
+    "orders": "orders",
+    "order_lines": "order_lines",
+    "order_refunds": "order_refunds",
+    "subscriptions": "subscriptions",
+    "loyalty_members": "membership",
+    "points_entries": "points_ledger",
+    "points_draws": "points_draws",
+    "tier_changes": "tier_history",
+    "checkins": "checkins",
+    "task_completions": "badges",
+    "redemptions": "points_redemptions",
+    "coupons": "coupons",
+    "coupon_redemptions": "coupon_redemptions",
+    "coupon_holdouts": "coupon_holdouts",
 }
 #: Internal bookkeeping left out of a copy (it holds nothing about the person but times).
 _NOT_COPIED = {"contact_changes"}

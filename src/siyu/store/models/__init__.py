@@ -5,10 +5,12 @@ from siyu.store.models.analytics import ChannelSpend, ContactScore
 from siyu.store.models.auth import ApiKey, LoginFailure, User, UserSession
 from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
+from siyu.store.models.commerce import Order, OrderLine, OrderRefund, Subscription, SubscriptionPlan
 from siyu.store.models.community import CommunityRole, GroupMessageSend, GroupSop, GroupSopRun
 from siyu.store.models.compliance import AuditEntry, ConsentRecord, WarehouseRemoval
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
 from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, MaterialFile, ShortLink
+from siyu.store.models.coupons import Coupon, CouponHoldout, CouponRedemption, CouponTemplate
 from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event, EventDefinition
 from siyu.store.models.jobs import ImportJob
 from siyu.store.models.journeys import (
@@ -33,6 +35,19 @@ from siyu.store.models.layers import (
     TagGroup,
     TagRule,
 )
+from siyu.store.models.loyalty import (
+    Checkin,
+    LoyaltyMember,
+    LoyaltyProgramme,
+    LoyaltyTask,
+    LoyaltyTier,
+    PointsDraw,
+    PointsEntry,
+    Redemption,
+    RedemptionItem,
+    TaskCompletion,
+    TierChange,
+)
 from siyu.store.models.privacy import DoNotContact, PrivacyDeletion, WarehouseErasure
 from siyu.store.models.wecom import (
     ContactFollow,
@@ -56,6 +71,7 @@ __all__ = [
     "Channel",
     "ChannelProvider",
     "ChannelSpend",
+    "Checkin",
     "CommunityRole",
     "ConsentRecord",
     "Contact",
@@ -68,6 +84,10 @@ __all__ = [
     "ContactStage",
     "ContactTag",
     "ContentTemplate",
+    "Coupon",
+    "CouponHoldout",
+    "CouponRedemption",
+    "CouponTemplate",
     "CustomerGroup",
     "DoNotContact",
     "EntryCode",
@@ -87,10 +107,21 @@ __all__ = [
     "JourneyStepRun",
     "JourneyVersion",
     "LoginFailure",
+    "LoyaltyMember",
+    "LoyaltyProgramme",
+    "LoyaltyTask",
+    "LoyaltyTier",
     "Material",
     "MaterialFile",
+    "Order",
+    "OrderLine",
+    "OrderRefund",
     "OutboxMessage",
+    "PointsDraw",
+    "PointsEntry",
     "PrivacyDeletion",
+    "Redemption",
+    "RedemptionItem",
     "Segment",
     "SegmentMember",
     "SegmentVersion",
@@ -98,10 +129,14 @@ __all__ = [
     "ShortLink",
     "Source",
     "StageChange",
+    "Subscription",
+    "SubscriptionPlan",
     "Tag",
     "TagChange",
     "TagGroup",
     "TagRule",
+    "TaskCompletion",
+    "TierChange",
     "Touch",
     "User",
     "UserSession",

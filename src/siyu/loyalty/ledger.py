@@ -277,7 +277,14 @@ class Ledger:
         return list(
             self.session.scalars(
                 select(E)
-                .where(E.contact_id == contact_id, E.kind == "award", E.status == "active", E.remaining > 0)
+                .where(
+                    E.contact_id == contact_id,
+                    E.kind == "award",
+                    E.status == "active",
+                    E.remaining > 0,
+                    or_(E.expires_at.is_(None), E.expires_at > self.now),
+                    func.coalesce(E.available_at, E.created_at) <= self.now,
+                )
                 .order_by(E.expires_at.is_(None), E.expires_at, E.available_at, E.id)
             )
         )
@@ -383,7 +390,7 @@ class Ledger:
         self.session.add(entry)
         self.session.flush()
         if not pending:
-            self._repay(contact_id)
+            self.settle(contact_id)  # new active points pay off a negative balance first
         self._emit("Points Earned", [(entry, {"points": points, "source": source, "reason": reason})])
         note_changed(self.session, [contact_id])
         return entry

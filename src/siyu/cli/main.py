@@ -83,6 +83,10 @@ LAZY = {
     "staff": Lazy(
         "siyu.cli.wecom_ways:staff_app", "Staff (导购): figures and customer transfers. 员工数据与客户继承。"
     ),
+    "loyalty": Lazy(
+        "siyu.cli.loyalty:loyalty_app",
+        "Membership and points (会员积分): enrol, balance, award, spend, ledger, verify, tiers. 会员与积分。",
+    ),
     # a command, not a group: its docstring is its full help, this line its entry in the list
     "worker": Lazy(
         "siyu.cli.journeys:worker",

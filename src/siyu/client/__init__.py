@@ -20,6 +20,7 @@ from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.lists import ContactsClient
+from siyu.client.loyalty import LoyaltyClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
@@ -64,6 +65,7 @@ class Siyu:
         self.community = CommunityClient(context)
         self.wecom_callbacks = WeComCallbacksClient(context)
         self.corp_tags = CorpTagsClient(context)
+        self.loyalty = LoyaltyClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

@@ -393,6 +393,10 @@ class Ledger:
             self.settle(contact_id)  # new active points pay off a negative balance first
         self._emit("Points Earned", [(entry, {"points": points, "source": source, "reason": reason})])
         note_changed(self.session, [contact_id])
+        # tiers on points earned upgrade at once (a cycle only in import, not in layering)
+        from siyu.loyalty.service import LoyaltyService
+
+        LoyaltyService(self.session, now=self.now, tz=self.tz).evaluate_tiers([contact_id])
         return entry
 
     def spend(

@@ -60,7 +60,7 @@ def template_json(t: CouponTemplate) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in {**template_fields(t), "spent": t.spent, "issued": t.issued}.items():
         if isinstance(value, Decimal):
-            out[name] = str(value)
+            out[name] = str(value.quantize(Decimal("0.01")))
         elif isinstance(value, datetime):
             out[name] = value.isoformat()
         else:

@@ -73,12 +73,22 @@ class CouponService:
         return got[contact_id]
 
     def issue_many(
-        self, template_key: str, contact_ids: list[int], *, issued_by: str, external_prefix: str
+        self,
+        template_key: str,
+        contact_ids: list[int],
+        *,
+        issued_by: str,
+        external_prefix: str,
+        external_ids: dict[int, str] | None = None,
     ) -> dict[int, Coupon | None]:
-        """A coupon each (external id ``<external_prefix>:<contact id>``); None for the held-out.
-        Contacts left out of the result got nothing because the issue limit was reached."""
+        """A coupon each (external id ``<external_prefix>:<contact id>``, or the contact's entry in
+        ``external_ids``); None for the held-out. Contacts left out of the result got nothing
+        because the issue limit was reached."""
         wanted = list(dict.fromkeys(contact_ids))
-        return self._issue(template_key, [(c, f"{external_prefix}:{c}") for c in wanted], issued_by)
+        ext = external_ids or {}
+        return self._issue(
+            template_key, [(c, ext.get(c) or f"{external_prefix}:{c}") for c in wanted], issued_by
+        )
 
     def _issue(
         self, template_key: str, wanted: list[tuple[int, str | None]], issued_by: str

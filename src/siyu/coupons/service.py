@@ -220,7 +220,7 @@ class CouponService:
         return (c, self.session.get(CouponTemplate, c.template_id)) if c else (None, None)
 
     def _check_order(self, order: OrderContext) -> None:
-        amount = Decimal(order.amount)
+        amount = Decimal(0 if order.amount is None else order.amount)
         if not amount.is_finite() or amount < 0 or amount > MAX_ORDER:
             raise CouponError(
                 "invalid_order", f"amount: {order.amount} is not an order amount", field="amount"
@@ -359,7 +359,7 @@ class CouponService:
                 code=normalise(code)[:64],
                 order_source=_cut(order.order_source, 64),
                 order_no=order.order_no[:128],
-                order_amount=Decimal(order.amount),
+                order_amount=None if order.amount is None else Decimal(order.amount),
                 discount=value,
                 status=status,
                 reason=reason,

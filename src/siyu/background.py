@@ -1,5 +1,5 @@
 """Periodic work of ``siyu serve``, run by the warehouse background process after a feed:
-tagging rules on new events, journey stages, RFM scores, then the incremental recompute of
+tagging rules on new events, journey stages, RFM scores, coupon expiry, then the incremental recompute of
 every dynamic segment (each its own unit of work, followed by a feed so the next step sees its
 changes); and, every ``SIYU_RETENTION_INTERVAL_S``, the retention policies (followed by a feed,
 which removes from the warehouse what retention removed from the system of record).
@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu.coupons.service import CouponService
 from siyu.events.service import EventCatalogue
 from siyu.retention.runner import is_due, run_retention
 from siyu.rfm.service import RfmService
@@ -118,6 +119,7 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
         ("stages", lambda s: StageService(s, wh).assign()),
         ("rfm", lambda s: RfmService(s, wh).compute()),
         ("event catalogue", lambda s: EventCatalogue(s).learn(wh.conn)),
+        ("coupon expiry", lambda s: CouponService(s).expire()),
     ]
     with db.sessionmaker() as s:
         keys = SegmentService(s, wh).recompute_order()

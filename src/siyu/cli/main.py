@@ -42,6 +42,10 @@ LAZY = {
         "siyu.cli.content:content_app",
         "Content library: templates, materials, previews. 内容库：模板、素材与预览。",
     ),
+    "coupons": Lazy(
+        "siyu.cli.coupons:coupons_app",
+        "Coupons: campaigns, codes, issue, redeem, funnel, abuse. 优惠券：活动、券码、发放、核销。",
+    ),
     "journeys": Lazy(
         "siyu.cli.journeys:journeys_app", "SOP journeys (旅程): create, start, pause, report. 自动化旅程。"
     ),

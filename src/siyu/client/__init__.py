@@ -16,6 +16,7 @@ from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.community import CommunityClient
 from siyu.client.content import ContentClient
+from siyu.client.coupons import CouponsClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
@@ -66,6 +67,7 @@ class Siyu:
         self.wecom_callbacks = WeComCallbacksClient(context)
         self.corp_tags = CorpTagsClient(context)
         self.loyalty = LoyaltyClient(context)
+        self.coupons = CouponsClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

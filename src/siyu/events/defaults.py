@@ -94,6 +94,9 @@ EVENTS: dict[str, tuple[str, str, str, str]] = {
     ),
     "Coupon Denied": ("优惠券不可用", "Coupon denied", "[{coupon}][ {reason}]", "[{coupon}][ {reason}]"),
     "Coupon Removed": ("取消优惠券", "Removed a coupon", "[{coupon}]", "[{coupon}]"),
+    # siyu's own coupon events (siyu.coupons)
+    "Coupon Issued": ("获得优惠券", "Received a coupon", "[{code}]", "[{code}]"),
+    "Coupon Redeemed": ("核销优惠券", "Redeemed a coupon", "[{code}][ {discount}]", "[{code}][ {discount}]"),
     "Product Added to Wishlist": ("收藏商品", "Added to wishlist", *_PRODUCT),
     "Product Removed from Wishlist": ("取消收藏商品", "Removed from wishlist", *_PRODUCT),
     "Wishlist Product Added to Cart": ("收藏商品加购", "Wishlist item added to cart", *_PRODUCT),

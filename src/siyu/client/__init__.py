@@ -25,6 +25,7 @@ from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.client.wecom import StaffClient, WeComClient
 from siyu.client.wecom_inflow import CorpTagsClient, WeComCallbacksClient
+from siyu.commerce.consumer import OrderConsumer
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -93,7 +94,10 @@ class Siyu:
         self.close()
 
     def ingest_service(self, session: Any) -> IngestService:
-        return IngestService(session, self.ctx.profiles(session))
+        # Order events become orders in the ingest transaction, whichever path they came by.
+        return IngestService(
+            session, self.ctx.profiles(session), consumers=[OrderConsumer(self.ctx.timezone)]
+        )
 
     # --- ingest -----------------------------------------------------------------------------
     def batch(self, calls: list[dict[str, Any]], write_key: str | None = None) -> BatchResult:

@@ -20,6 +20,7 @@ from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.lists import ContactsClient
+from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
@@ -65,6 +66,7 @@ class Siyu:
         self.community = CommunityClient(context)
         self.wecom_callbacks = WeComCallbacksClient(context)
         self.corp_tags = CorpTagsClient(context)
+        self.orders = OrdersClient(context, self)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

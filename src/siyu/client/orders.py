@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from siyu.commerce.imports import read_orders
-from siyu.commerce.repository import OrderRepository
 from siyu.commerce.report import orders_report
+from siyu.commerce.repository import OrderRepository
 from siyu.commerce.schemas import CommerceError, CommerceNotFound, RefundIn, parse_order, parse_refund
 from siyu.commerce.service import OrderService, summary
 from siyu.commerce.subscriptions import SubscriptionService

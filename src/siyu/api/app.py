@@ -25,6 +25,7 @@ from siyu.api import (
     layers,
     lists,
     management,
+    orders,
     privacy,
     retention,
     wecom_inflow,
@@ -39,6 +40,8 @@ from siyu.channels.http import ProviderError as HttpProviderError
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
+from siyu.commerce.schemas import CommerceError, CommerceNotFound
+from siyu.commerce.subscriptions import SubscriptionError
 from siyu.community.wecom import CommunityError, CommunityNotFound
 from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
@@ -122,6 +125,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommunityNotFound, 404),
     (CommunityError, 422),
     (HttpProviderError, 502),
+    (CommerceNotFound, 404),
+    (SubscriptionError, 409),
+    (CommerceError, 422),
 )
 
 
@@ -225,6 +231,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         brand.router,
         wecom_ways.router,
         community.router,
+        orders.router,
     ):
         app.include_router(router, dependencies=guarded)
 

@@ -2,7 +2,7 @@
 operators' "未入账的订单事件" page.
 
 Revision ID: 0019_commerce
-Revises: 0018_loyalty
+Revises: 0019_loyalty_ledger, 0019_coupons
 Create Date: 2026-12-07 18:00:00
 """
 
@@ -14,7 +14,9 @@ from alembic import op
 import siyu.store.models.base
 
 revision = "0019_commerce"
-down_revision = "0018_loyalty"
+# Merges the issue-17 branches into one head (the helpers each started from 0018_loyalty); the lead
+# may chain them in a line instead when merging.
+down_revision = ("0019_loyalty_ledger", "0019_coupons")
 branch_labels = None
 depends_on = None
 

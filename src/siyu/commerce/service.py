@@ -169,6 +169,7 @@ class OrderService:
                 product_ids=[ln.product_id for ln in o.lines if ln.product_id],
                 device=o.device,
                 at=o.ordered_at,
+                shipping=o.shipping,
             )
             res = coupons.redeem(o.coupon, ctx)
             self.coupon_outcomes.append(CouponOutcome(index, order.id, o.coupon, res.ok, res.reason))

@@ -26,6 +26,7 @@ from siyu.api import (
     lists,
     loyalty,
     management,
+    orders,
     privacy,
     retention,
     wecom_inflow,
@@ -40,6 +41,8 @@ from siyu.channels.http import ProviderError as HttpProviderError
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
+from siyu.commerce.schemas import CommerceError, CommerceNotFound
+from siyu.commerce.subscriptions import SubscriptionError
 from siyu.community.wecom import CommunityError, CommunityNotFound
 from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
@@ -128,6 +131,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (LoyaltyNotFound, 404),
     (InsufficientPoints, 409),
     (LoyaltyError, 422),
+    (CommerceNotFound, 404),
+    (SubscriptionError, 409),
+    (CommerceError, 422),
 )
 
 
@@ -232,6 +238,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         wecom_ways.router,
         community.router,
         loyalty.router,
+        orders.router,
     ):
         app.include_router(router, dependencies=guarded)
 

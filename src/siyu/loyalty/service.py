@@ -26,6 +26,15 @@ from siyu.store.models import Contact, LoyaltyMember, LoyaltyTier, Order, OrderR
 log = logging.getLogger(__name__)
 
 
+def _insert_ignore(session: Session, key: tuple[str, ...]) -> Any:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` into points_entries, for executemany."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(E.__table__).on_conflict_do_nothing(index_elements=list(key))
+
+
 def member_no(prefix: str, contact_id: int) -> str:
     """The card number: the programme's prefix and the contact's id. Unique and race-free by
     construction (no counter two enrolments could both read), and stable across a merge."""
@@ -153,16 +162,9 @@ class LoyaltyService:
             return
         lock_members(self.session, sorted(members))
         wanted = {f"order:{o.id}": o for o in orders if o.contact_id in members}
-        done: set[str] = set()
-        for chunk in chunked(sorted(wanted)):
-            done.update(
-                self.session.scalars(select(E.external_id).where(E.kind == "award", E.external_id.in_(chunk)))
-            )
         validity = validity_for_source(prog, "order")
         rows: list[dict[str, Any]] = []
         for ext, o in wanted.items():
-            if ext in done:
-                continue
             tier = tiers.get(members[o.contact_id]) if members[o.contact_id] else None
             points = order_points(
                 Decimal(o.total), prog.earn_per_yuan, tier.multiplier if tier else Decimal(1)
@@ -194,7 +196,9 @@ class LoyaltyService:
             return
         # Core executemany, not ORM objects: a batch holds thousands of awards, and their ids are
         # not needed (the order's external id names each award's event)
-        self.session.execute(insert(E.__table__), rows)
+        # an order earns once: a repeat is skipped by the (kind, external_id) key (no read first),
+        # and its event by its message id
+        self.session.execute(_insert_ignore(self.session, ("kind", "external_id")), rows)
         earners = sorted({r["contact_id"] for r in rows})
         emit_events(
             self.session,

@@ -91,6 +91,14 @@ def _text(value: str, field: str, size: int) -> str:
     return text
 
 
+def _reason(value: str) -> str:
+    """The reason as stored: a phone or email typed into it is masked (the ledger is read by
+    every operator and copied into exports; a person's identifiers belong in identities only)."""
+    from siyu.profiles.detect import DEFAULT
+
+    return str(DEFAULT.scrub_value(_text(value, "reason", 200)))[:200]
+
+
 def _external(value: str | None) -> str | None:
     if value is None:
         return None
@@ -372,7 +380,7 @@ class Ledger:
         the points become usable."""
         points = check_points(points)
         source = _text(source, "source", 32)
-        reason = _text(reason, "reason", 200)
+        reason = _reason(reason)
         external_id = _external(external_id)
         lock_members(self.session, [contact_id])
         found = self._existing("award", external_id)
@@ -426,7 +434,7 @@ class Ledger:
         """Spend active points, earliest expiry first; InsufficientPoints when there are too few.
         A repeat of an ``external_id`` returns the first spend and changes nothing."""
         points = check_points(points)
-        reason = _text(reason, "reason", 200)
+        reason = _reason(reason)
         external_id = _external(external_id)
         lock_members(self.session, [contact_id])
         found = self._existing("spend", external_id)
@@ -468,7 +476,7 @@ class Ledger:
         if points == 0:
             return None
         points = check_points(points)
-        reason = _text(reason, "reason", 200)
+        reason = _reason(reason)
         ext = _external(external_id)
         lock_members(self.session, [contact_id])
         found = self._existing("clawback", ext)

@@ -319,7 +319,10 @@ class Ledger:
         self.session.flush()
         release_due(self.session, self.now, [contact_id])
         expire_due(self.session, self.now, [contact_id])
-        self.session.expire_all()
+        # the statements above bypass the ORM: reload this member's entries, nothing else
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, PointsEntry) and obj.contact_id == contact_id:
+                self.session.expire(obj)
         self._repay(contact_id)
 
     def _draw(self, entry: PointsEntry, awards: list[PointsEntry], points: int) -> int:

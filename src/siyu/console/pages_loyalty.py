@@ -88,15 +88,16 @@ def field_label(field: str | None, lang: str) -> str:
 
 
 def error_text(exc: LoyaltyError, lang: str) -> str:
-    """A refused setting in the reader's language, naming the field by its label."""
+    """A refused setting in the reader's language, naming the field by its label (English also
+    keeps the capability's own detail, e.g. the allowed range)."""
     field = field_label(exc.field, lang)
-    code = exc.code if f"loyalty_err_{exc.code}" in TEXT else "other"
-    zh_detail = tr(
-        "loyalty_err_threshold_order" if exc.field in ("rank", "threshold") else "loyalty_err_range", lang
+    ladder = (
+        exc.code == "invalid_tier" and ("rank" in str(exc) or "threshold" in str(exc)) and "above" in str(exc)
     )
-    return tr(
-        f"loyalty_err_{code}", lang, field=field, detail=str(exc).split(": ", 1)[-1], detail_zh=zh_detail
-    )
+    code = "tier_order" if ladder or "both have rank" in str(exc) else exc.code
+    key = f"loyalty_err_{code}" if f"loyalty_err_{code}" in TEXT else "loyalty_err_other"
+    text = tr(key, lang, field=field)
+    return text if lang == "zh" else f"{text} ({str(exc).split(': ', 1)[-1]})"
 
 
 def _tabs(request: Request, **context: Any) -> dict[str, Any]:

@@ -232,7 +232,7 @@ def update_programme(session: Session, changes: dict[str, Any], *, actor: str = 
         audit.record(
             session,
             actor,
-            "loyalty.programme.updated",
+            "loyalty_programme.updated",
             "loyalty_programme",
             prog.id,
             {k: str(v) if isinstance(v, Decimal) else v for k, v in checked.items()},

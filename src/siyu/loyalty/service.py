@@ -356,7 +356,7 @@ class LoyaltyService:
             audit.record(
                 self.session,
                 "system",
-                "loyalty.upgrade_coupon_failed",
+                "upgrade_coupon.failed",
                 "contact",
                 contact_id,
                 {"tier": tier.key, "template": tier.upgrade_coupon, "error": getattr(exc, "code", str(exc))},

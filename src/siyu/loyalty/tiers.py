@@ -110,7 +110,7 @@ def add_tier(session: Session, key: str, values: dict[str, Any], *, actor: str =
     tier = LoyaltyTier(key=key, benefits={}, **{**defaults, **clean})
     session.add(tier)
     session.flush()
-    audit.record(session, actor, "loyalty.tier.added", "loyalty_tier", tier.id, {"key": key})
+    audit.record(session, actor, "loyalty_tier.added", "loyalty_tier", tier.id, {"key": key})
     return tier
 
 
@@ -127,7 +127,7 @@ def update_tier(session: Session, key: str, values: dict[str, Any], *, actor: st
     audit.record(
         session,
         actor,
-        "loyalty.tier.updated",
+        "loyalty_tier.updated",
         "loyalty_tier",
         tier.id,
         {k: str(v) if isinstance(v, Decimal) else v for k, v in clean.items()},

@@ -54,6 +54,9 @@ OBJECTS: Table = {
     "group_join_way": ("群活码", "group live code"),
     "group_message": ("群发消息", "group message"),
     "group_sop": ("群SOP", "group SOP"),
+    "loyalty_programme": ("积分规则", "points rules"),
+    "loyalty_tier": ("会员等级", "tier"),
+    "upgrade_coupon": ("升级礼券", "upgrade coupon"),
 }
 #: verb → (zh, en), the zh verb read before the object.
 VERBS: Table = {

@@ -197,18 +197,26 @@ TEXT: dict[str, dict[str, str]] = {
     "loyalty_l_source": {"zh": "来源", "en": "Source"},
     "loyalty_l_expires": {"zh": "过期时间", "en": "Expires"},
     "loyalty_l_shortfall": {"zh": "未能扣回 {n}", "en": "{n} not taken back"},
-    # errors, by code (the field is named by its label)
-    "loyalty_err_invalid_setting": {"zh": "{field}：数值超出允许范围或格式不对", "en": "{field}: {detail}"},
+    # errors, by code (the field is named by its label; English adds the capability's detail)
+    "loyalty_err_invalid_setting": {
+        "zh": "{field}：数值超出允许范围或格式不对",
+        "en": "{field}: not a valid value",
+    },
     "loyalty_err_invalid_validity": {
         "zh": "{field}：有效期格式不对（可选 N 天、N 个月、N 年、次年年底或永久有效）",
-        "en": "{field}: {detail}",
+        "en": "{field}: not a validity (N days, months or years, end of next year, never)",
     },
-    "loyalty_err_invalid_tier": {"zh": "{field}：{detail_zh}", "en": "{field}: {detail}"},
-    "loyalty_err_tier_exists": {"zh": "{field}：已有同样标识的等级", "en": "{field}: {detail}"},
-    "loyalty_err_other": {"zh": "{field}：输入不符合要求", "en": "{field}: {detail}"},
-    "loyalty_err_threshold_order": {
-        "zh": "门槛必须随顺序逐级提高，且顺序不能重复",
-        "en": "thresholds must rise with rank, and ranks must differ",
+    "loyalty_err_invalid_tier": {
+        "zh": "{field}：数值超出允许范围或格式不对",
+        "en": "{field}: not a valid value",
     },
-    "loyalty_err_range": {"zh": "数值超出允许范围或格式不对", "en": "out of range or not a number"},
+    "loyalty_err_tier_order": {
+        "zh": "{field}：门槛必须随顺序逐级提高，且顺序不能重复",
+        "en": "{field}: thresholds must rise with rank, and ranks must differ",
+    },
+    "loyalty_err_tier_exists": {
+        "zh": "{field}：已有同样标识的等级",
+        "en": "{field}: a tier with this key exists",
+    },
+    "loyalty_err_other": {"zh": "{field}：输入不符合要求", "en": "{field}: not accepted"},
 }

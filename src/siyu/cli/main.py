@@ -83,6 +83,10 @@ LAZY = {
     "staff": Lazy(
         "siyu.cli.wecom_ways:staff_app", "Staff (导购): figures and customer transfers. 员工数据与客户继承。"
     ),
+    "orders": Lazy(
+        "siyu.cli.orders:orders_app",
+        "Orders and subscriptions (周期购): list, import, refund, report. 订单与周期购。",
+    ),
     # a command, not a group: its docstring is its full help, this line its entry in the list
     "worker": Lazy(
         "siyu.cli.journeys:worker",

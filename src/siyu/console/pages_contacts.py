@@ -194,7 +194,10 @@ def _profile_page(
             return RedirectResponse(f"/console/contacts/{survivor}?merged_from={contact_id}", status_code=303)
         data = profile_360(session, profiles, contact_id, reveal=reveal, actor=principal.actor)
         describe_timeline(session, data["timeline"], _lang(request))
-    return render(request, "contacts_profile.html", status=status, c=data, revealed=reveal, **extra)
+    orders = client.orders.summary(f"id:{contact_id}")  # the 订单 card: spend, AOV, recent orders
+    return render(
+        request, "contacts_profile.html", status=status, c=data, revealed=reveal, orders=orders, **extra
+    )
 
 
 @router.get("/contacts/{contact_id}")

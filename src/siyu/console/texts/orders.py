@@ -11,7 +11,7 @@ TEXT: dict[str, dict[str, str]] = {
         "booked from order events, order imports and the API.",
     },
     "orders_none": {
-        "zh": "还没有订单。店铺发送“下单”事件（Order Completed）或导入订单 CSV 后，这里显示订单。",
+        "zh": "还没有订单。店铺发送“下单”事件或导入订单 CSV 后，这里显示订单。",
         "en": "No orders yet. They appear once a shop sends Order Completed events or an order CSV is imported.",
     },
     "orders_filter": {"zh": "筛选", "en": "Filter"},

@@ -8,10 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from siyu.store.dialect import chunked
-from siyu.store.models import Channel, ContactFollow, Order, OrderLine, OrderProblem, OrderRefund
+from siyu.store.models import (
+    Channel,
+    ContactFollow,
+    LoyaltyMember,
+    Order,
+    OrderLine,
+    OrderProblem,
+    OrderRefund,
+)
 
 #: Channel kind of an order source seen for the first time (the key names the shop platform);
 #: unknown platforms (有赞, the subscription renewals, the API) are "other".
@@ -99,7 +107,22 @@ class OrderRepository:
     def by_ids(self, ids: list[int]) -> list[Order]:
         out: list[Order] = []
         for chunk in chunked(sorted(ids)):
-            out.extend(self.session.scalars(select(Order).where(Order.id.in_(chunk)).order_by(Order.id)))
+            # the shop's extra properties are not needed to settle an order: not loaded
+            stmt = (
+                select(Order).options(defer(Order.properties)).where(Order.id.in_(chunk)).order_by(Order.id)
+            )
+            out.extend(self.session.scalars(stmt))
+        return out
+
+    def members(self, contact_ids: Iterable[int]) -> set[int]:
+        """The contacts among ``contact_ids`` with a loyalty card (any status)."""
+        out: set[int] = set()
+        for chunk in chunked(sorted(set(contact_ids))):
+            out.update(
+                self.session.scalars(
+                    select(LoyaltyMember.contact_id).where(LoyaltyMember.contact_id.in_(chunk))
+                )
+            )
         return out
 
     def refund_numbers(self, order_ids: Iterable[int]) -> set[tuple[int, str]]:

@@ -24,6 +24,7 @@ from siyu.api import (
     journeys,
     layers,
     lists,
+    loyalty,
     management,
     orders,
     privacy,
@@ -57,6 +58,8 @@ from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
+from siyu.loyalty.ledger import InsufficientPoints
+from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
@@ -125,6 +128,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommunityNotFound, 404),
     (CommunityError, 422),
     (HttpProviderError, 502),
+    (LoyaltyNotFound, 404),
+    (InsufficientPoints, 409),
+    (LoyaltyError, 422),
     (CommerceNotFound, 404),
     (SubscriptionError, 409),
     (CommerceError, 422),
@@ -231,6 +237,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         brand.router,
         wecom_ways.router,
         community.router,
+        loyalty.router,
         orders.router,
     ):
         app.include_router(router, dependencies=guarded)

@@ -16,10 +16,12 @@ from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.community import CommunityClient
 from siyu.client.content import ContentClient
+from siyu.client.coupons import CouponsClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.lists import ContactsClient
+from siyu.client.loyalty import LoyaltyClient
 from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
@@ -66,6 +68,8 @@ class Siyu:
         self.community = CommunityClient(context)
         self.wecom_callbacks = WeComCallbacksClient(context)
         self.corp_tags = CorpTagsClient(context)
+        self.loyalty = LoyaltyClient(context)
+        self.coupons = CouponsClient(context)
         self.orders = OrdersClient(context, self)
 
     # --- lifecycle --------------------------------------------------------------------------

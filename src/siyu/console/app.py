@@ -26,6 +26,7 @@ from siyu.console import (
     pages_graph,
     pages_imports,
     pages_journeys,
+    pages_loyalty,
     pages_orders,
     pages_privacy,
     pages_retention,
@@ -65,6 +66,7 @@ PAGES: tuple[Any, ...] = (
     pages_community,
     pages_wecom,
     pages_orders,
+    pages_loyalty,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

@@ -86,8 +86,8 @@ class ImportReport:
 def import_codes(session: Session, template: CouponTemplate, text: str) -> ImportReport:
     """Codes from a CSV (first column, or the column named ``code``; a header row is optional).
     Each bad row is reported by its row number (1 = the file's first line) with the reason —
-    ``invalid`` (characters or length), ``duplicate`` (earlier in the file) or ``taken`` (already
-    in siyu) — and every valid row is kept."""
+    ``missing`` (no code), ``invalid`` (characters or length), ``duplicate`` (earlier in the
+    file) or ``taken`` (already in siyu) — and every valid row is kept."""
     report = ImportReport()
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     column = 0
@@ -104,7 +104,9 @@ def import_codes(session: Session, template: CouponTemplate, text: str) -> Impor
             continue
         raw = cells[column] if column < len(cells) else ""
         code = normalise(raw)
-        if not CODE.match(code):
+        if not code:
+            report.errors.append({"row": number, "code": "", "reason": "missing"})
+        elif not CODE.match(code):
             report.errors.append({"row": number, "code": raw[:64], "reason": "invalid"})
         elif code in seen:
             report.errors.append(

@@ -15,7 +15,7 @@ REFUND_RULES = ("restore", "void")
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=12, decimal_places=2)]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
-Item = Annotated[str, Field(min_length=1, max_length=128)]
+Item = Annotated[str, Field(max_length=128)]  # blanks are dropped
 
 
 class TemplateIn(BaseModel):

@@ -15,6 +15,7 @@ from siyu.console.texts import (
     graph,
     imports,
     journeys,
+    loyalty,
     orders,
     privacy,
     retention,
@@ -45,6 +46,7 @@ MODULES = (
     community,
     wecom,
     orders,
+    loyalty,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -8,12 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.commerce.conftest import T0, order_call, refund_call, rows
 
 from siyu.client import Siyu
 from siyu.commerce.schemas import CommerceError, CommerceNotFound
 from siyu.context import AppContext
 from siyu.store.models import ContactFollow
-from tests.commerce.conftest import T0, order_call, refund_call, rows
 
 
 def orders(ctx: AppContext) -> list[tuple]:

@@ -674,6 +674,19 @@ EXPECTED_ROUTES = {
     ("get", "/api/v1/group-sops"),
     ("post", "/api/v1/group-sops"),
     ("post", "/api/v1/group-sops/run"),
+    ("get", "/api/v1/coupons/templates"),
+    ("post", "/api/v1/coupons/templates"),
+    ("get", "/api/v1/coupons/templates/{key}"),
+    ("patch", "/api/v1/coupons/templates/{key}"),
+    ("post", "/api/v1/coupons/templates/{key}/codes"),
+    ("post", "/api/v1/coupons/templates/{key}/codes/import"),
+    ("get", "/api/v1/coupons/templates/{key}/funnel"),
+    ("post", "/api/v1/coupons/issue"),
+    ("post", "/api/v1/coupons/validate"),
+    ("post", "/api/v1/coupons/redeem"),
+    ("get", "/api/v1/coupons/held/{query}"),
+    ("get", "/api/v1/coupons/abuse"),
+    ("post", "/api/v1/coupons/expire"),
 }
 
 

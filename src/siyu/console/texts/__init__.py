@@ -10,6 +10,7 @@ from siyu.console.texts import (
     community,
     contacts,
     content,
+    coupons,
     dashboard,
     events,
     graph,
@@ -43,6 +44,7 @@ MODULES = (
     wecom_ways,
     community,
     wecom,
+    coupons,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

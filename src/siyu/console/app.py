@@ -21,6 +21,7 @@ from siyu.console import (
     pages_contacts,
     pages_content,
     pages_content_editor,
+    pages_coupons,
     pages_dashboard,
     pages_events,
     pages_graph,
@@ -67,6 +68,7 @@ PAGES: tuple[Any, ...] = (
     pages_wecom,
     pages_orders,
     pages_loyalty,
+    pages_coupons,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

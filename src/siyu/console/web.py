@@ -46,6 +46,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("nav_orders", "/console/orders", P.CONTACTS_READ),
     ("nav_loyalty", "/console/loyalty", P.CONTACTS_READ),
     ("nav_journeys", "/console/journeys", P.JOURNEYS_READ),
+    ("nav_coupons", "/console/coupons", P.JOURNEYS_READ),
     ("nav_content", "/console/content", P.CONTENT_READ),
     ("nav_analytics", "/console/analytics", P.ANALYTICS_READ),
     ("nav_wecom", "/console/wecom", P.CHANNELS_READ),

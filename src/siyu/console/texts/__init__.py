@@ -10,6 +10,7 @@ from siyu.console.texts import (
     community,
     contacts,
     content,
+    coupons,
     dashboard,
     events,
     graph,
@@ -47,6 +48,7 @@ MODULES = (
     wecom,
     orders,
     loyalty,
+    coupons,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -91,5 +91,11 @@ def test_orders_pages_read_in_chinese(server: Any, browser: Browser) -> None:
             assert response is not None and response.status == 200, path
             page.wait_for_function(CHARTS_DRAWN)
             assert untranslated(page) == [], path
+        # a refused refund says, in Chinese, which field and what is wrong
+        page.goto(server.url + "/console/orders/taobao/T1")
+        page.fill("#refund-form input[name=amount]", "9999")
+        page.click("#refund-form button")
+        assert "退款金额：退款金额超过订单剩余金额" in page.inner_text("main")
+        assert untranslated(page) == []
     finally:
         context.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +23,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from siyu.api.deps import get_client
 from siyu.auth.roles import Permission as P
 from siyu.commerce.report import report_rows
+from siyu.commerce.schemas import CommerceError, CommerceNotFound
+from siyu.commerce.subscriptions import SubscriptionError
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import TEXT, tr
 from siyu.console.web import PageError, brand_zone, language, principal_of, render
@@ -87,6 +91,24 @@ def _day(value: str | None, field: str) -> date | None:
 def problem_text(code: str, lang: str) -> str:
     key = f"orders_problem_{code}"
     return tr(key if key in TEXT else "orders_problem_other", lang)
+
+
+@contextmanager
+def explained(request: Request) -> Iterator[None]:
+    """A refused refund or plan as the error page in the operator's language: the field and
+    what is wrong with it in words (the English message too on an English page)."""
+    try:
+        yield
+    except CommerceNotFound:
+        raise
+    except CommerceError as exc:
+        lang = _lang(request)
+        key = f"orders_problem_{exc.code}"
+        field = tr(f"orders_field_{exc.field}", lang) if f"orders_field_{exc.field}" in TEXT else exc.field
+        what = f"{field}：{tr(key, lang)}" if lang == "zh" and key in TEXT else str(exc)
+        raise PageError(
+            409 if isinstance(exc, SubscriptionError) else 422, "invalid_input", {"what": what}
+        ) from exc
 
 
 @router.get("/orders")
@@ -202,9 +224,15 @@ async def order_refund(request: Request, source: str, order_id: str) -> Redirect
     amount = str(form.get("amount") or "").strip() or None
     reason = str(form.get("reason") or "").strip() or None
     refund_id = str(form.get("refund_id") or "").strip() or None
-    get_client(request).orders.refund(
-        source, order_id, amount=amount, reason=reason, refund_id=refund_id, actor=principal_of(request).actor
-    )
+    with explained(request):
+        get_client(request).orders.refund(
+            source,
+            order_id,
+            amount=amount,
+            reason=reason,
+            refund_id=refund_id,
+            actor=principal_of(request).actor,
+        )
     return _done(f"/console/orders/{source}/{order_id}", "orders_refund_done")
 
 
@@ -224,9 +252,15 @@ def subscriptions_page(request: Request, status: str = "", plan: str = "") -> HT
 
 @router.post("/subscriptions/plans")
 async def plan_create(request: Request) -> RedirectResponse:
+    form = await request.form()
+    with explained(request):
+        _create_plan(request, form)
+    return _done("/console/subscriptions", "subs_plan_created")
+
+
+def _create_plan(request: Request, form: Any) -> None:
     import secrets
 
-    form = await request.form()
     get_client(request).orders.subscriptions.create_plan(
         f"plan-{secrets.token_hex(4)}",  # operators name plans; the key is made here
         str(form.get("name") or "").strip(),
@@ -237,7 +271,6 @@ async def plan_create(request: Request) -> RedirectResponse:
         remind_days=str(form.get("remind_days") or "3").strip(),
         product_id=str(form.get("product_id") or "").strip() or None,
     )
-    return _done("/console/subscriptions", "subs_plan_created")
 
 
 @router.post("/subscriptions/renew")
@@ -253,8 +286,9 @@ async def subscription_action(request: Request, subscription_id: int, action: st
     form = await request.form()
     subs = get_client(request).orders.subscriptions
     actor = principal_of(request).actor
-    if action == "cancel":
-        subs.cancel(subscription_id, reason=str(form.get("reason") or "").strip() or None, actor=actor)
-    else:
-        getattr(subs, action)(subscription_id, actor=actor)
+    with explained(request):
+        if action == "cancel":
+            subs.cancel(subscription_id, reason=str(form.get("reason") or "").strip() or None, actor=actor)
+        else:
+            getattr(subs, action)(subscription_id, actor=actor)
     return _done("/console/subscriptions", "subs_changed")

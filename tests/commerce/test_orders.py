@@ -256,3 +256,17 @@ def test_csv_import_errors_by_row_and_field(s: Siyu, ctx: AppContext, tmp_path: 
     # a time without an offset is Beijing time
     assert c1["ordered_at"] == "2026-06-01T02:00:00+00:00"
     assert s.orders.import_csv(path)["booked"] == 0  # importing again books nothing new
+
+
+def test_orders_follow_a_merge(s: Siyu, ctx: AppContext) -> None:
+    s.batch(
+        [
+            order_call("M1", 10, phone="13800138061"),
+            {**order_call("M2", 20), "identifiers": {"customer_no": "vip-1"}},
+        ]
+    )
+    assert rows(ctx, "SELECT count(DISTINCT contact_id) FROM orders") == [(2,)]
+    s.identify({"phone": "13800138061", "customer_no": "vip-1"})  # the same person: one contact
+    out = s.orders.summary("13800138061")
+    assert (out["orders"], out["spend"]) == (2, "30.00")
+    assert rows(ctx, "SELECT count(DISTINCT contact_id) FROM orders") == [(1,)]

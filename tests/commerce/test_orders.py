@@ -270,3 +270,18 @@ def test_orders_follow_a_merge(s: Siyu, ctx: AppContext) -> None:
     out = s.orders.summary("13800138061")
     assert (out["orders"], out["spend"]) == (2, "30.00")
     assert rows(ctx, "SELECT count(DISTINCT contact_id) FROM orders") == [(1,)]
+
+
+def test_amount_is_the_total_when_no_total_is_sent(s: Siyu, ctx: AppContext) -> None:
+    """siyu's RFM reads an order's value from ``amount``: integrations built for it book too."""
+    s.batch(
+        [
+            order_call("AM1", None, amount="88.8"),
+            order_call("AM2", None, revenue=50, shipping=10),
+            order_call("AM3", None, products=[{"price": 3, "quantity": 3}], discount=1),
+            order_call("AM4", None),
+        ]
+    )
+    got = {no: Decimal(str(t)) for _, no, t, _, _ in orders(ctx)}
+    assert got == {"AM1": Decimal("88.8"), "AM2": Decimal(60), "AM3": Decimal(8)}
+    assert [(p["order_id"], p["field"]) for p in s.orders.problems()["problems"]] == [("AM4", "total")]

@@ -29,7 +29,18 @@ from siyu.store.models import Order, OrderLine, OrderRefund, utcnow
 
 #: Properties an order's columns and lines hold already (the event keeps them all).
 BOOKED_FIELDS = frozenset(
-    {"order_id", "total", "revenue", "shipping", "tax", "discount", "currency", "coupon", "products"}
+    {
+        "order_id",
+        "total",
+        "amount",
+        "revenue",
+        "shipping",
+        "tax",
+        "discount",
+        "currency",
+        "coupon",
+        "products",
+    }
     | {"source", "staff", "device"}
 )
 

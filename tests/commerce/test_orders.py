@@ -285,3 +285,34 @@ def test_amount_is_the_total_when_no_total_is_sent(s: Siyu, ctx: AppContext) -> 
     got = {no: Decimal(str(t)) for _, no, t, _, _ in orders(ctx)}
     assert got == {"AM1": Decimal("88.8"), "AM2": Decimal(60), "AM3": Decimal(8)}
     assert [(p["order_id"], p["field"]) for p in s.orders.problems()["problems"]] == [("AM4", "total")]
+
+
+def test_backfill_books_events_stored_before(s: Siyu, ctx: AppContext) -> None:
+    """Order events already in the events table (stored before orders were booked) are booked
+    by the backfill; a second run books nothing and lists no problem twice."""
+    from siyu.store.changes import emit_events
+
+    s.identify({"phone": "13800138000"})
+    cid = rows(ctx, "SELECT id FROM contacts")[0][0]
+    with ctx.db.session() as session:
+        emit_events(
+            session,
+            "Order Completed",
+            [("old-1", cid, {"order_id": "H1", "amount": 120, "source": "store"})],
+            T0,
+        )
+        emit_events(session, "Order Completed", [("old-2", cid, {"order_id": "H2", "total": "x"})], T0)
+        emit_events(
+            session,
+            "Order Refunded",
+            [("old-3", cid, {"order_id": "H1", "amount": 20, "source": "store"})],
+            T0,
+        )
+    assert orders(ctx) == []
+    assert s.orders.backfill()["events"] == 3
+    assert [(no, Decimal(str(r)), st) for _, no, _, r, st in orders(ctx)] == [
+        ("H1", Decimal(20), "partially_refunded")
+    ]
+    s.orders.backfill()
+    assert len(orders(ctx)) == 1 and rows(ctx, "SELECT count(*) FROM order_refunds") == [(1,)]
+    assert [(p["order_id"], p["code"]) for p in s.orders.problems()["problems"]] == [("H2", "not_a_number")]

@@ -199,6 +199,18 @@ def _day(value: datetime) -> date:
     return value.date()
 
 
+@orders_app.command("backfill")
+def orders_backfill(
+    after_id: Annotated[int, typer.Option(help="Start after this event id. 从此事件编号之后开始。")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Book order events stored before orders were booked; running it again books nothing twice.
+    补录历史订单事件。"""
+    with client() as c:
+        data = c.orders.backfill(after_id)
+    _show(data, as_json, ["field", "value"], [[k, v] for k, v in data.items()])
+
+
 @orders_app.command("problems")
 def orders_problems(
     limit: Annotated[int, typer.Option(help="Problems shown. 显示条数。")] = 100, as_json: JsonOpt = False

@@ -157,8 +157,18 @@ class OrderRepository:
         return out
 
     def record_problems(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(OrderProblem.__table__.insert(), rows)
+        """Write problems, leaving out one already listed for the same event and reason (an
+        event handed over again, by a backfill, is not listed twice)."""
+        ids = sorted({str(r["message_id"]) for r in rows if r.get("message_id")})
+        listed: set[tuple[str, str]] = set()
+        for chunk in chunked(ids):
+            stmt = select(OrderProblem.message_id, OrderProblem.code).where(
+                OrderProblem.message_id.in_(chunk)
+            )
+            listed.update((m, c) for m, c in self.session.execute(stmt))
+        fresh = [r for r in rows if (r.get("message_id"), r["code"]) not in listed]
+        if fresh:
+            self.session.execute(OrderProblem.__table__.insert(), fresh)
 
     # --- reads for the interfaces -------------------------------------------------------------
     def get(self, source: str, order_no: str) -> Order | None:

@@ -316,3 +316,13 @@ def test_backfill_books_events_stored_before(s: Siyu, ctx: AppContext) -> None:
     s.orders.backfill()
     assert len(orders(ctx)) == 1 and rows(ctx, "SELECT count(*) FROM order_refunds") == [(1,)]
     assert [(p["order_id"], p["code"]) for p in s.orders.problems()["problems"]] == [("H2", "not_a_number")]
+
+
+def test_problems_never_keep_a_phone_or_email(s: Siyu, ctx: AppContext) -> None:
+    """The problems table outlives an erased person (it has no contact): identifiers a shop put
+    in the wrong field are masked there."""
+    s.batch([order_call("13912345678", "13912345678 / a.person@example.com")])
+    (p,) = s.orders.problems()["problems"]
+    stored = " ".join(str(v) for v in p.values())
+    assert "13912345678" not in stored and "a.person@example.com" not in stored
+    assert p["field"] == "total"

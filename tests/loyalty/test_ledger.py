@@ -99,3 +99,12 @@ def test_bulk_balances_match_single(ctx: AppContext, cid: int) -> None:
         got = balances(s, [cid, other, 999_999], now=at(1))
         assert got[cid].active == 10 and got[cid].next_expiry == at(3) and got[cid].next_expiry_points == 10
         assert got[other].active == 5 and got[999_999].active == 0
+
+
+def test_a_phone_or_email_typed_into_a_reason_is_masked(ctx: AppContext, cid: int) -> None:
+    with ctx.db.session() as s:
+        entry = Ledger(s, now=at(0)).award(
+            cid, 5, source="manual", reason="补偿 13912345678 / li@example.com 的积分"
+        )
+        assert "13912345678" not in entry.reason and "li@example.com" not in entry.reason
+        assert entry.reason.startswith("补偿 ")

@@ -14,6 +14,7 @@ from siyu.loyalty.ledger import Ledger
 from siyu.loyalty.programme import LoyaltyError, update_programme
 from siyu.loyalty.service import LoyaltyService
 from siyu.loyalty.tiers import add_tier
+from siyu.loyalty.verify import verify
 from siyu.store.models import Event, OrderRefund, TierChange
 
 from .helpers import add_order, at, new_contact
@@ -108,3 +109,21 @@ def test_tier_ladder_is_validated(ctx: AppContext) -> None:
         assert err.value.field == "threshold"
         with pytest.raises(LoyaltyError):
             add_tier(s, "plat", {"name": "白金", "threshold": 500, "rank": 1})
+
+
+def test_merge_keeps_the_survivors_card_and_moves_the_points(ctx: AppContext, cid: int) -> None:
+    other = new_contact(ctx, "+8613800138013")
+    with ctx.db.session() as s:
+        svc = LoyaltyService(s, now=at(0))
+        survivor_card = svc.enrol(cid).member_no
+        svc.enrol(other)
+        Ledger(s, now=at(0)).award(cid, 30, source="manual", reason="a")
+        Ledger(s, now=at(0)).award(other, 50, source="manual", reason="b")
+        Ledger(s, now=at(0)).spend(other, 20, reason="c")
+        ctx.profiles(s).merge(cid, other, "same person")
+        s.flush()
+        s.expire_all()
+        assert svc.member(cid).member_no == survivor_card and svc.member(other) is None
+        bal = Ledger(s, now=at(1)).balance(cid)
+        assert (bal.active, bal.spent) == (60, 20)
+        assert verify(s)["ok"]

@@ -297,3 +297,12 @@ def test_unknown_contacts_and_overlong_external_ids_are_refused(ctx, contacts, t
             svc.issue(key, a, issued_by="m", external_id="x" * 201)
         assert long_id.value.code == "invalid_external_id"
         assert s.scalar(select(func.count()).select_from(Coupon)) == 0
+
+
+def test_long_order_ids_and_sources_are_recorded(ctx, contacts, template) -> None:
+    key = template()
+    [a] = contacts(1)
+    code = issue(ctx, key, a)
+    long_order = OrderContext(order_source="s" * 64, order_no="单" * 128, amount=Decimal(50), contact_id=a)
+    assert redeem(ctx, code, long_order) == (True, None, Decimal("20.00"))
+    assert redeem(ctx, code, long_order) == (True, None, Decimal("20.00"))

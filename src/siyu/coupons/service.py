@@ -10,6 +10,7 @@ first, template second, so two redemptions cannot deadlock each other."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -48,6 +49,11 @@ class RedeemResult:
             "discount": None if self.discount is None else str(self.discount),
             "code": self.coupon.code if self.coupon else None,
         }
+
+
+def _digest(order: OrderContext) -> str:
+    """A short stable id of the order (source and order id may be long; message ids are not)."""
+    return hashlib.sha256(f"{order.order_source}\0{order.order_no}".encode()).hexdigest()[:24]
 
 
 def _cut(value: str | None, size: int) -> str | None:
@@ -261,7 +267,7 @@ class CouponService:
         emit_events(
             self.session,
             REDEEMED,
-            [(f"coupon.redeemed:{who:012d}:{c.id}:{order.order_source}:{order.order_no}", who, props)],
+            [(f"coupon.redeemed:{who:012d}:{c.id}:{_digest(order)}", who, props)],
             order.at or self.now,
         )
         note_changed(self.session, [who])

@@ -306,3 +306,13 @@ def test_long_order_ids_and_sources_are_recorded(ctx, contacts, template) -> Non
     long_order = OrderContext(order_source="s" * 64, order_no="单" * 128, amount=Decimal(50), contact_id=a)
     assert redeem(ctx, code, long_order) == (True, None, Decimal("20.00"))
     assert redeem(ctx, code, long_order) == (True, None, Decimal("20.00"))
+
+
+def test_order_ids_longer_than_the_orders_table_takes_are_refused(ctx, contacts, template) -> None:
+    key = template()
+    [a] = contacts(1)
+    code = issue(ctx, key, a)
+    for o in (order("x" * 129, contact_id=a), OrderContext("s" * 65, "o1", Decimal(1), contact_id=a)):
+        with ctx.db.session() as s, pytest.raises(CouponError) as bad:
+            CouponService(s, now=NOW).redeem(code, o)
+        assert bad.value.code == "invalid_order"

@@ -114,6 +114,10 @@ class CouponService:
             raise CouponError(
                 "invalid_order", "order_no: the order needs its id and source", field="order_no"
             )
+        if len(order.order_no) > 128 or len(order.order_source) > 64:  # the orders table's sizes
+            raise CouponError(
+                "invalid_order", "order_no: at most 128 characters, source 64", field="order_no"
+            )
 
     def _customer(self, c: Coupon, order: OrderContext) -> int | None:
         return c.contact_id if c.contact_id is not None else order.contact_id

@@ -22,7 +22,7 @@ TEXT: dict[str, dict[str, str]] = {
     "coupons_kind_free_shipping": {"zh": "包邮券", "en": "Free shipping"},
     "coupons_value": {"zh": "优惠", "en": "Value"},
     "coupons_value_fixed": {"zh": "立减 {amount}", "en": "{amount} off"},
-    "coupons_value_percent": {"zh": "{rate} 折", "en": "{pct}% off"},
+    "coupons_value_percent": {"zh": "{rate} 折（减 {pct}%）", "en": "{pct}% off (pays {rate}/10)"},
     "coupons_value_threshold": {"zh": "满 {min} 减 {amount}", "en": "{amount} off orders of {min} or more"},
     "coupons_value_free_shipping": {"zh": "包邮", "en": "Free shipping"},
     "coupons_value_cap": {"zh": "，最高优惠 {cap}", "en": ", at most {cap}"},

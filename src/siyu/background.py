@@ -59,7 +59,23 @@ class LayerTasks:
             return
         self._last = time.monotonic()
         self._community(wh, db)
+        self._subscriptions(db)
         run_layers(wh, db, self.batch_size)
+
+    def _subscriptions(self, db: Database) -> None:
+        """周期购: book the due renewals and send the renewal reminders due (``siyu orders
+        subscriptions renew`` does the same by hand)."""
+        from siyu.brand import brand_timezone
+        from siyu.commerce.subscriptions import SubscriptionService
+
+        try:
+            with db.session() as s:
+                tz = brand_timezone(s, self.settings) if self.settings is not None else "Asia/Shanghai"
+                counts = SubscriptionService(s, tz=tz).run()
+            if any(counts.values()):
+                log.info("subscriptions: %s", counts)
+        except Exception:  # logged; retried next round
+            log.exception("subscription renewals failed")
 
     def _community(self, wh: Warehouse, db: Database) -> None:
         if self.settings is None:

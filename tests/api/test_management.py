@@ -706,6 +706,19 @@ EXPECTED_ROUTES = {
     ("post", "/api/v1/subscriptions/{subscription_id}/resume"),
     ("post", "/api/v1/subscriptions/{subscription_id}/cancel"),
     ("post", "/api/v1/subscriptions/{subscription_id}/failures"),
+    ("get", "/api/v1/coupons/templates"),
+    ("post", "/api/v1/coupons/templates"),
+    ("get", "/api/v1/coupons/templates/{key}"),
+    ("patch", "/api/v1/coupons/templates/{key}"),
+    ("post", "/api/v1/coupons/templates/{key}/codes"),
+    ("post", "/api/v1/coupons/templates/{key}/codes/import"),
+    ("get", "/api/v1/coupons/templates/{key}/funnel"),
+    ("post", "/api/v1/coupons/issue"),
+    ("post", "/api/v1/coupons/validate"),
+    ("post", "/api/v1/coupons/redeem"),
+    ("get", "/api/v1/coupons/held/{query}"),
+    ("get", "/api/v1/coupons/abuse"),
+    ("post", "/api/v1/coupons/expire"),
 }
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from tests.commerce.conftest import order_call, refund_call
 
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from tests.commerce.conftest import order_call, rows
 
 from siyu.client import Siyu
 from siyu.commerce.schemas import CommerceError
 from siyu.context import AppContext
-from tests.commerce.conftest import order_call, rows
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -54,7 +54,7 @@ def test_concurrent_refunds_cannot_overdraw(s: Siyu, ctx: AppContext) -> None:
     for round_ in range(5):
         results = together(
             *[
-                lambda i=i: s.orders.refund("store", "R", amount=15, refund_id=f"{round_}-{i}")
+                lambda i=i, r=round_: s.orders.refund("store", "R", amount=15, refund_id=f"{r}-{i}")
                 for i in range(4)
             ]
         )

@@ -8,12 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.commerce.conftest import T0, order_call, refund_call, rows
 
 from siyu.client import Siyu
 from siyu.commerce.schemas import CommerceError, CommerceNotFound
 from siyu.context import AppContext
 from siyu.store.models import ContactFollow
-from tests.commerce.conftest import T0, order_call, refund_call, rows
 
 
 def orders(ctx: AppContext) -> list[tuple]:
@@ -256,3 +256,73 @@ def test_csv_import_errors_by_row_and_field(s: Siyu, ctx: AppContext, tmp_path: 
     # a time without an offset is Beijing time
     assert c1["ordered_at"] == "2026-06-01T02:00:00+00:00"
     assert s.orders.import_csv(path)["booked"] == 0  # importing again books nothing new
+
+
+def test_orders_follow_a_merge(s: Siyu, ctx: AppContext) -> None:
+    s.batch(
+        [
+            order_call("M1", 10, phone="13800138061"),
+            {**order_call("M2", 20), "identifiers": {"customer_no": "vip-1"}},
+        ]
+    )
+    assert rows(ctx, "SELECT count(DISTINCT contact_id) FROM orders") == [(2,)]
+    s.identify({"phone": "13800138061", "customer_no": "vip-1"})  # the same person: one contact
+    out = s.orders.summary("13800138061")
+    assert (out["orders"], out["spend"]) == (2, "30.00")
+    assert rows(ctx, "SELECT count(DISTINCT contact_id) FROM orders") == [(1,)]
+
+
+def test_amount_is_the_total_when_no_total_is_sent(s: Siyu, ctx: AppContext) -> None:
+    """siyu's RFM reads an order's value from ``amount``: integrations built for it book too."""
+    s.batch(
+        [
+            order_call("AM1", None, amount="88.8"),
+            order_call("AM2", None, revenue=50, shipping=10),
+            order_call("AM3", None, products=[{"price": 3, "quantity": 3}], discount=1),
+            order_call("AM4", None),
+        ]
+    )
+    got = {no: Decimal(str(t)) for _, no, t, _, _ in orders(ctx)}
+    assert got == {"AM1": Decimal("88.8"), "AM2": Decimal(60), "AM3": Decimal(8)}
+    assert [(p["order_id"], p["field"]) for p in s.orders.problems()["problems"]] == [("AM4", "total")]
+
+
+def test_backfill_books_events_stored_before(s: Siyu, ctx: AppContext) -> None:
+    """Order events already in the events table (stored before orders were booked) are booked
+    by the backfill; a second run books nothing and lists no problem twice."""
+    from siyu.store.changes import emit_events
+
+    s.identify({"phone": "13800138000"})
+    cid = rows(ctx, "SELECT id FROM contacts")[0][0]
+    with ctx.db.session() as session:
+        emit_events(
+            session,
+            "Order Completed",
+            [("old-1", cid, {"order_id": "H1", "amount": 120, "source": "store"})],
+            T0,
+        )
+        emit_events(session, "Order Completed", [("old-2", cid, {"order_id": "H2", "total": "x"})], T0)
+        emit_events(
+            session,
+            "Order Refunded",
+            [("old-3", cid, {"order_id": "H1", "amount": 20, "source": "store"})],
+            T0,
+        )
+    assert orders(ctx) == []
+    assert s.orders.backfill()["events"] == 3
+    assert [(no, Decimal(str(r)), st) for _, no, _, r, st in orders(ctx)] == [
+        ("H1", Decimal(20), "partially_refunded")
+    ]
+    s.orders.backfill()
+    assert len(orders(ctx)) == 1 and rows(ctx, "SELECT count(*) FROM order_refunds") == [(1,)]
+    assert [(p["order_id"], p["code"]) for p in s.orders.problems()["problems"]] == [("H2", "not_a_number")]
+
+
+def test_problems_never_keep_a_phone_or_email(s: Siyu, ctx: AppContext) -> None:
+    """The problems table outlives an erased person (it has no contact): identifiers a shop put
+    in the wrong field are masked there."""
+    s.batch([order_call("13912345678", "13912345678 / a.person@example.com")])
+    (p,) = s.orders.problems()["problems"]
+    stored = " ".join(str(v) for v in p.values())
+    assert "13912345678" not in stored and "a.person@example.com" not in stored
+    assert p["field"] == "total"

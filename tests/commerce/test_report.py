@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from tests.commerce.conftest import order_call
 
 from siyu.client import Siyu
 from siyu.commerce.report import report_rows
 from siyu.commerce.schemas import CommerceError
-from tests.commerce.conftest import order_call
 
 A, B, C = "13800138001", "13800138002", "13800138003"
 

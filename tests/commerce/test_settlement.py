@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.commerce.conftest import order_call, refund_call, rows
+
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.coupons.service import CouponService
 from siyu.coupons.templates import TemplateService
 from siyu.loyalty.service import LoyaltyService
-from tests.commerce.conftest import order_call, refund_call, rows
 
 NOW = datetime.now(UTC)
 

@@ -7,12 +7,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from tests.commerce.conftest import T0, rows
 
 from siyu.client import Siyu
 from siyu.commerce.schemas import CommerceError, CommerceNotFound
 from siyu.commerce.subscriptions import SubscriptionError
 from siyu.context import AppContext
-from tests.commerce.conftest import T0, rows
 
 DAY = timedelta(days=1)
 

@@ -106,3 +106,56 @@ def test_two_processes_race_for_the_same_coupons(
         assert given == capped.spent == Decimal("140.00") <= capped.budget
         assert sum(r["wins"] for r in results) == 27
         assert s.scalar(select(func.count()).select_from(CouponRedemption)) == 1_000
+
+
+ISSUER = """
+import json, sys, time
+from pathlib import Path
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+from siyu.coupons.service import CouponService
+
+url, people_file, go = sys.argv[1:4]
+people = json.loads(Path(people_file).read_text())
+engine = create_engine(url)
+while not Path(go).exists():
+    time.sleep(0.005)
+got = 0
+for i in range(0, len(people), 5):
+    with Session(engine) as s:
+        # the same external ids in both processes: one coupon each, never two
+        res = CouponService(s).issue_many("limited", people[i:i + 5], issued_by="t", external_prefix="race")
+        s.commit()
+    got += sum(1 for v in res.values() if v is not None)
+print(json.dumps({"got": got}))
+"""
+
+
+@pytest.mark.postgresql_only("SQLite has one writer: nothing races")
+def test_two_processes_issue_within_the_limit_and_once_per_external_id(
+    ctx: AppContext, contacts, template, db_url: str, tmp_path: Path
+) -> None:
+    template("limited", valid_days=30, issue_limit=40)
+    people = contacts(60)
+    (tmp_path / "people.json").write_text(json.dumps(people))
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", ISSUER, db_url, str(tmp_path / "people.json"), str(go)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    time.sleep(1.0)
+    go.touch()
+    for p in procs:
+        _out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    with ctx.db.session() as s:
+        rows = s.execute(select(Coupon.contact_id, Coupon.external_id)).all()
+        t = s.scalar(select(CouponTemplate).where(CouponTemplate.key == "limited"))
+        assert len(rows) == t.issued == 40  # the limit, exactly
+        assert len({r.external_id for r in rows}) == len({r.contact_id for r in rows}) == 40

@@ -283,3 +283,36 @@ def test_bad_order_amounts_are_refused(ctx, contacts, template, amount) -> None:
 def test_a_huge_unicode_code_is_recorded_as_not_found(ctx, contacts) -> None:
     [a] = contacts(1)
     assert redeem(ctx, "券" * 500, order(contact_id=a, device="d" * 500)) == (False, "not_found", None)
+
+
+def test_unknown_contacts_and_overlong_external_ids_are_refused(ctx, contacts, template) -> None:
+    key = template()
+    [a] = contacts(1)
+    with ctx.db.session() as s:
+        svc = CouponService(s, now=NOW)
+        with pytest.raises(CouponError) as unknown:
+            svc.issue_many(key, [a, 10**9], issued_by="m", external_prefix="p")
+        assert unknown.value.code == "contact_not_found"
+        with pytest.raises(CouponError) as long_id:
+            svc.issue(key, a, issued_by="m", external_id="x" * 201)
+        assert long_id.value.code == "invalid_external_id"
+        assert s.scalar(select(func.count()).select_from(Coupon)) == 0
+
+
+def test_long_order_ids_and_sources_are_recorded(ctx, contacts, template) -> None:
+    key = template()
+    [a] = contacts(1)
+    code = issue(ctx, key, a)
+    long_order = OrderContext(order_source="s" * 64, order_no="单" * 128, amount=Decimal(50), contact_id=a)
+    assert redeem(ctx, code, long_order) == (True, None, Decimal("20.00"))
+    assert redeem(ctx, code, long_order) == (True, None, Decimal("20.00"))
+
+
+def test_order_ids_longer_than_the_orders_table_takes_are_refused(ctx, contacts, template) -> None:
+    key = template()
+    [a] = contacts(1)
+    code = issue(ctx, key, a)
+    for o in (order("x" * 129, contact_id=a), OrderContext("s" * 65, "o1", Decimal(1), contact_id=a)):
+        with ctx.db.session() as s, pytest.raises(CouponError) as bad:
+            CouponService(s, now=NOW).redeem(code, o)
+        assert bad.value.code == "invalid_order"

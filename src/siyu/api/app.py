@@ -19,6 +19,7 @@ from siyu.api import (
     brand,
     community,
     content,
+    coupons,
     events,
     ingest,
     journeys,
@@ -49,6 +50,7 @@ from siyu.console.app import install as install_console
 from siyu.content.files import UploadRefused, UploadTooLarge
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
+from siyu.coupons.errors import CouponConflict, CouponError, CouponNotFound
 from siyu.events.schemas import CatalogueError, CatalogueNotFound
 from siyu.exports.tabular import ExportFormatError
 from siyu.i18n_errors import explain_message
@@ -121,6 +123,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (WeComUnavailable, 422),
     (StaffNotFound, 404),
     (StaffError, 422),
+    (CouponNotFound, 404),
+    (CouponConflict, 409),
+    (CouponError, 422),
     (SyncError, 422),
     (TransferError, 422),
     (CatalogueNotFound, 404),
@@ -239,6 +244,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         community.router,
         loyalty.router,
         orders.router,
+        coupons.router,
     ):
         app.include_router(router, dependencies=guarded)
 

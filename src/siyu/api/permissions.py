@@ -199,6 +199,20 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("DELETE", "/api/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
     ("GET", "/api/v1/audit"): P.AUDIT_READ,
     ("GET", "/api/v1/audit/verify"): P.AUDIT_READ,
+    # coupons: campaigns are marketing (journeys.*); a redemption changes a contact's coupons
+    ("GET", "/api/v1/coupons/templates"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/coupons/templates"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/coupons/templates/{key}"): P.JOURNEYS_READ,
+    ("PATCH", "/api/v1/coupons/templates/{key}"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/coupons/templates/{key}/codes"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/coupons/templates/{key}/codes/import"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/coupons/templates/{key}/funnel"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/coupons/issue"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/coupons/validate"): P.CONTACTS_READ,
+    ("POST", "/api/v1/coupons/redeem"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/coupons/held/{query}"): P.CONTACTS_READ,
+    ("GET", "/api/v1/coupons/abuse"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/coupons/expire"): P.JOURNEYS_WRITE,
     # retention (deletes personal data: admins and owners)
     ("GET", "/api/v1/retention"): P.RETENTION_MANAGE,
     # the brand's time zone: everyone who sees times may read it; who manages channels sets it

@@ -87,6 +87,10 @@ LAZY = {
     "staff": Lazy(
         "siyu.cli.wecom_ways:staff_app", "Staff (导购): figures and customer transfers. 员工数据与客户继承。"
     ),
+    "orders": Lazy(
+        "siyu.cli.orders:orders_app",
+        "Orders and subscriptions (周期购): list, import, refund, report. 订单与周期购。",
+    ),
     "loyalty": Lazy(
         "siyu.cli.loyalty:loyalty_app",
         "Membership and points (会员积分): enrol, balance, award, spend, ledger, verify, tiers. 会员与积分。",

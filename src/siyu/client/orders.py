@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from siyu.commerce.backfill import backfill
 from siyu.commerce.imports import read_orders
 from siyu.commerce.report import orders_report
 from siyu.commerce.repository import OrderRepository
@@ -193,6 +194,11 @@ class OrdersClient:
             "duplicates": result["duplicates"],
             "errors": errors,
         }
+
+    def backfill(self, after_id: int = 0) -> dict[str, int]:
+        """Book the ``Order Completed`` / ``Order Refunded`` events stored before orders were
+        booked (or any not booked yet); idempotent."""
+        return backfill(self.ctx.db, self.ctx.timezone, after_id=after_id)
 
     def refund(
         self,

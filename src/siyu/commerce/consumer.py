@@ -20,6 +20,7 @@ from siyu.commerce.repository import OrderRepository
 from siyu.commerce.schemas import CommerceError, OrderIn, RefundIn, parse_order, parse_refund
 from siyu.commerce.service import OrderService
 from siyu.ingest.service import Accepted
+from siyu.profiles.detect import mask_text
 from siyu.store.models import Channel, utcnow
 
 COMPLETED = "Order Completed"
@@ -104,7 +105,9 @@ def _problem(
     at: datetime, item: Accepted, props: dict[str, object], field: str, code: str, message: str
 ) -> dict[str, object]:
     def short(value: object, limit: int) -> str | None:
-        return None if value in (None, "") else str(value)[:limit]
+        # a phone or email where a shop put it by mistake is masked: this table is not erased
+        # with the person (it has no contact), so it must not hold their identifiers
+        return None if value in (None, "") else mask_text(str(value))[:limit]
 
     return {
         "at": at,
@@ -116,5 +119,5 @@ def _problem(
         "refund_no": short(props.get("refund_id"), 200),
         "field": field[:64],
         "code": code[:48],
-        "message": message[:500],
+        "message": mask_text(message)[:500],
     }

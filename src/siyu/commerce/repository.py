@@ -8,10 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from siyu.store.dialect import chunked
-from siyu.store.models import Channel, ContactFollow, Order, OrderLine, OrderProblem, OrderRefund
+from siyu.store.models import (
+    Channel,
+    ContactFollow,
+    LoyaltyMember,
+    Order,
+    OrderLine,
+    OrderProblem,
+    OrderRefund,
+)
 
 #: Channel kind of an order source seen for the first time (the key names the shop platform);
 #: unknown platforms (有赞, the subscription renewals, the API) are "other".
@@ -99,7 +107,22 @@ class OrderRepository:
     def by_ids(self, ids: list[int]) -> list[Order]:
         out: list[Order] = []
         for chunk in chunked(sorted(ids)):
-            out.extend(self.session.scalars(select(Order).where(Order.id.in_(chunk)).order_by(Order.id)))
+            # the shop's extra properties are not needed to settle an order: not loaded
+            stmt = (
+                select(Order).options(defer(Order.properties)).where(Order.id.in_(chunk)).order_by(Order.id)
+            )
+            out.extend(self.session.scalars(stmt))
+        return out
+
+    def members(self, contact_ids: Iterable[int]) -> set[int]:
+        """The contacts among ``contact_ids`` with a loyalty card (any status)."""
+        out: set[int] = set()
+        for chunk in chunked(sorted(set(contact_ids))):
+            out.update(
+                self.session.scalars(
+                    select(LoyaltyMember.contact_id).where(LoyaltyMember.contact_id.in_(chunk))
+                )
+            )
         return out
 
     def refund_numbers(self, order_ids: Iterable[int]) -> set[tuple[int, str]]:
@@ -134,8 +157,18 @@ class OrderRepository:
         return out
 
     def record_problems(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(OrderProblem.__table__.insert(), rows)
+        """Write problems, leaving out one already listed for the same event and reason (an
+        event handed over again, by a backfill, is not listed twice)."""
+        ids = sorted({str(r["message_id"]) for r in rows if r.get("message_id")})
+        listed: set[tuple[str, str]] = set()
+        for chunk in chunked(ids):
+            stmt = select(OrderProblem.message_id, OrderProblem.code).where(
+                OrderProblem.message_id.in_(chunk)
+            )
+            listed.update((m, c) for m, c in self.session.execute(stmt))
+        fresh = [r for r in rows if (r.get("message_id"), r["code"]) not in listed]
+        if fresh:
+            self.session.execute(OrderProblem.__table__.insert(), fresh)
 
     # --- reads for the interfaces -------------------------------------------------------------
     def get(self, source: str, order_no: str) -> Order | None:

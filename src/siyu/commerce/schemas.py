@@ -248,14 +248,21 @@ def parse_order(
     tax = money(props.get("tax"), "tax") or Decimal(0)
     discount = money(props.get("discount"), "discount") or Decimal(0)
     total = money(props.get("total"), "total")
-    if total is None:  # Segment lets a shop send revenue only, or just its products
+    if total is None:
+        # siyu's RFM reads an order's value from ``amount`` (its default amount_property), so
+        # integrations written for it send that; Segment lets a shop send revenue only, or just
+        # its products
+        total = money(props.get("amount"), "amount")
+    if total is None:
         if revenue is not None:
             total = revenue + shipping + tax
         elif lines:
             total = sum((ln.price * ln.quantity for ln in lines), Decimal(0)) + shipping + tax - discount
             total = max(total, Decimal(0))
         else:
-            raise CommerceError("total", "is required (or revenue, or products with prices)", "missing")
+            raise CommerceError(
+                "total", "is required (or amount, revenue, or products with prices)", "missing"
+            )
         if total > MAX_AMOUNT:
             raise CommerceError("total", "more than ¥100,000,000 is not a real amount", "too_large")
     currency = (text(props.get("currency"), "currency", 3) or "CNY").upper()

@@ -27,6 +27,23 @@ from siyu.store.changes import note_changed
 from siyu.store.dialect import chunked
 from siyu.store.models import Order, OrderLine, OrderRefund, utcnow
 
+#: Properties an order's columns and lines hold already (the event keeps them all).
+BOOKED_FIELDS = frozenset(
+    {
+        "order_id",
+        "total",
+        "amount",
+        "revenue",
+        "shipping",
+        "tax",
+        "discount",
+        "currency",
+        "coupon",
+        "products",
+    }
+    | {"source", "staff", "device"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class CouponOutcome:
@@ -88,8 +105,8 @@ class OrderService:
                 "staff_userid": o.staff or followers.get(o.contact_id),
                 "subscription_id": o.subscription_id,
                 "message_id": o.message_id,
-                # the lines live in order_lines; the rest of the shop's properties stay with the order
-                "properties": {k: v for k, v in o.properties.items() if k != "products"},
+                # what the columns and order_lines do not hold of the shop's properties
+                "properties": {k: v for k, v in o.properties.items() if k not in BOOKED_FIELDS},
                 "ordered_at": o.ordered_at,
                 "created_at": stamp,
                 "updated_at": stamp,
@@ -116,9 +133,14 @@ class OrderService:
         if not booked:
             return result
         self._insert_lines(booked)
-        objects = {o.id: o for o in self.repo.by_ids(result.booked)}
+        # Only members earn and only orders with a coupon redeem one: the other orders of a
+        # large import are never loaded as objects (that would cost more than booking them).
+        members = self.repo.members({o.contact_id for _, o, _ in booked})
+        wanted = [oid for _, o, oid in booked if o.coupon or o.contact_id in members]
+        objects = {o.id: o for o in self.repo.by_ids(wanted)}
         self._redeem_coupons([(i, o, objects[oid]) for i, o, oid in booked if o.coupon])
-        LoyaltyService(self.session, now=self.now, tz=self.tz).on_orders(list(objects.values()))
+        earning = [objects[oid] for _, o, oid in booked if o.contact_id in members]
+        LoyaltyService(self.session, now=self.now, tz=self.tz).on_orders(earning)
         note_changed(self.session, {o.contact_id for _, o, _ in booked})
         return result
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 class CouponError(ValueError):
     """A request the coupons capability refuses (HTTP 422)."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, code: str, message: str, *, field: str | None = None, zh: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
+        #: the problem in Chinese, without the field (the console names the field in words)
+        self.zh = zh
 
 
 class CouponNotFound(CouponError):

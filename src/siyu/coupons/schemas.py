@@ -18,6 +18,19 @@ Key = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
 Item = Annotated[str, Field(max_length=128)]  # blanks are dropped
 
 
+#: The cross-field rules' messages in Chinese (the console shows them next to the field's name).
+COHERENCE_ZH: dict[str, str] = {
+    "a fixed coupon needs an amount above 0": "立减券的面额须大于 0",
+    "a percent coupon takes off between 0 and 100 (exclusive)": "折扣券的折扣应在 0 到 100（不含）之间",
+    "a threshold coupon needs an amount above 0": "满减券的减免金额须大于 0",
+    "a threshold coupon needs a minimum order above its amount": "满减券的门槛须高于减免金额",
+    "must be above 0": "须大于 0",
+    "give an end date or a number of days after issue": "请填写截止日期，或领取后的有效天数",
+    "must be after valid_from": "须晚于生效时间",
+    "needs a time zone": "需要带时区的时间",
+}
+
+
 class TemplateIn(BaseModel):
     """A whole template, as created (and as an update is re-checked after merging)."""
 

@@ -10,26 +10,28 @@ first, template second, so two redemptions cannot deadlock each other."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from siyu.coupons.codes import insert_codes, normalise, random_code
+from siyu.coupons.codes import normalise
 from siyu.coupons.errors import CouponError
-from siyu.coupons.rules import OrderContext, discount, held_out, refusal
+from siyu.coupons.issuing import Issuer
+from siyu.coupons.rules import OrderContext, discount, refusal
 from siyu.coupons.templates import TemplateService
 from siyu.store.changes import emit_events, note_changed
-from siyu.store.dialect import chunked, insert_ignore
+from siyu.store.dialect import chunked
 from siyu.store.models.base import utcnow
-from siyu.store.models.coupons import Coupon, CouponHoldout, CouponRedemption, CouponTemplate
+from siyu.store.models.coupons import Coupon, CouponRedemption, CouponTemplate
 
 __all__ = ["CouponService", "OrderContext", "RedeemResult"]
 
-ISSUED, REDEEMED = "Coupon Issued", "Coupon Redeemed"
+REDEEMED = "Coupon Redeemed"
 MAX_ORDER = Decimal("1000000000000")
 
 
@@ -49,6 +51,11 @@ class RedeemResult:
         }
 
 
+def _digest(order: OrderContext) -> str:
+    """A short stable id of the order (source and order id may be long; message ids are not)."""
+    return hashlib.sha256(f"{order.order_source}\0{order.order_no}".encode()).hexdigest()[:24]
+
+
 def _cut(value: str | None, size: int) -> str | None:
     return None if value is None else value[:size]
 
@@ -65,7 +72,7 @@ class CouponService:
     ) -> Coupon | None:
         """One coupon for the contact; the coupon an earlier call with the same ``external_id``
         issued; or None when the contact is in the template's holdout."""
-        got = self._issue(template_key, [(contact_id, external_id)], issued_by)
+        got = Issuer(self.session, self.now).issue(template_key, [(contact_id, external_id)], issued_by)
         if contact_id not in got:
             raise CouponError(
                 "issue_limit", "the template has issued all the coupons it may", field="template"
@@ -86,133 +93,9 @@ class CouponService:
         because the issue limit was reached."""
         wanted = list(dict.fromkeys(contact_ids))
         ext = external_ids or {}
-        return self._issue(
+        return Issuer(self.session, self.now).issue(
             template_key, [(c, ext.get(c) or f"{external_prefix}:{c}") for c in wanted], issued_by
         )
-
-    def _issue(
-        self, template_key: str, wanted: list[tuple[int, str | None]], issued_by: str
-    ) -> dict[int, Coupon | None]:
-        t = self.templates.get(template_key)
-        if t.status != "active":
-            raise CouponError(
-                f"template_{t.status}", f"coupon template {t.key!r} is {t.status}", field="template"
-            )
-        result: dict[int, Coupon | None] = {}
-        out = [(c, x) for c, x in wanted if held_out(t.key, c, t.holdout_percent)]
-        if out:
-            rows = [
-                {"template_id": t.id, "contact_id": c, "issued_by": issued_by, "at": self.now} for c, _ in out
-            ]
-            insert_ignore(self.session, CouponHoldout.__table__, rows, ["template_id", "contact_id"])
-            result.update((c, None) for c, _ in out)
-        todo = [(c, x) for c, x in wanted if c not in result]
-        if not todo:
-            return result
-        # Lock the template row first: concurrent issues of one template queue here, so the
-        # external ids read below include every committed issue.
-        table = CouponTemplate.__table__
-        self.session.execute(update(table).where(table.c.id == t.id).values(issued=table.c.issued))
-        ext = [x for _, x in todo if x is not None]
-        done: dict[str, Coupon] = {}
-        for chunk in chunked(ext, 1_000):
-            done.update(
-                (c.external_id, c)
-                for c in self.session.scalars(select(Coupon).where(Coupon.external_id.in_(chunk)))
-            )
-        for c, x in todo:
-            if x is not None and x in done:
-                result[c] = done[x]
-        todo = [(c, x) for c, x in todo if c not in result]
-        todo = todo[: self._reserve(t, len(todo))]
-        if todo:
-            fresh = self._hand_out(t, todo, issued_by)
-            result.update(fresh)
-            self._announce(t, list(fresh.values()))
-        return result
-
-    def _reserve(self, t: CouponTemplate, n: int) -> int:
-        """Counts ``n`` issues against the issue limit (fewer when it runs out); returns how many."""
-        table = CouponTemplate.__table__
-        if t.issue_limit is not None:
-            self.session.refresh(t, ["issued"])
-            n = max(0, min(n, t.issue_limit - t.issued))
-        if n:
-            self.session.execute(update(table).where(table.c.id == t.id).values(issued=table.c.issued + n))
-            self.session.expire(t, ["issued"])
-        return n
-
-    def _hand_out(
-        self, t: CouponTemplate, todo: list[tuple[int, str | None]], issued_by: str
-    ) -> dict[int, Coupon]:
-        expires = t.valid_until
-        if t.valid_days is not None:
-            after = self.now + timedelta(days=t.valid_days)
-            expires = after if expires is None else min(expires, after)
-        values = {
-            "status": "issued",
-            "issued_by": _cut(issued_by, 120),
-            "issued_at": self.now,
-            "valid_from": t.valid_from,
-            "expires_at": expires,
-        }
-        pool = self.session.scalars(
-            select(Coupon.id)
-            .where(Coupon.template_id == t.id, Coupon.status == "unassigned")
-            .order_by(Coupon.id)
-            .limit(len(todo))
-            .with_for_update(skip_locked=True)
-        ).all()
-        ids: list[int] = []
-        for (contact, ext), coupon_id in zip(todo, pool, strict=False):
-            self.session.execute(
-                update(Coupon)
-                .where(Coupon.id == coupon_id, Coupon.status == "unassigned")
-                .values(contact_id=contact, external_id=ext, **values)
-            )
-            ids.append(coupon_id)
-        rest = todo[len(pool) :]
-        while rest:  # a fresh code per contact; a code collision (≈never) is retried
-            rows = {random_code(t.code_prefix): (c, x) for c, x in rest}
-            fresh = [
-                {
-                    "template_id": t.id,
-                    "code": code,
-                    "contact_id": c,
-                    "external_id": x,
-                    "created_at": self.now,
-                    **values,
-                }
-                for code, (c, x) in rows.items()
-            ]
-            made = insert_codes(self.session, fresh)
-            ids.extend(self.session.scalars(select(Coupon.id).where(Coupon.code.in_(list(made)))))
-            rest = [cx for code, cx in rows.items() if code not in made]
-        coupons: list[Coupon] = []
-        for chunk in chunked(ids, 1_000):
-            coupons.extend(
-                self.session.scalars(
-                    select(Coupon).where(Coupon.id.in_(chunk)).execution_options(populate_existing=True)
-                )
-            )
-        return {c.contact_id: c for c in coupons if c.contact_id is not None}
-
-    def _announce(self, t: CouponTemplate, coupons: list[Coupon]) -> None:
-        rows = [
-            (
-                f"coupon.issued:{c.contact_id:012d}:{c.id}",
-                c.contact_id,
-                {
-                    "code": c.code,
-                    "template": t.key,
-                    "expires_at": c.expires_at.isoformat() if c.expires_at else None,
-                },
-            )
-            for c in coupons
-            if c.contact_id is not None
-        ]
-        emit_events(self.session, ISSUED, rows, self.now)
-        note_changed(self.session, [c.contact_id for c in coupons if c.contact_id is not None])
 
     # --- validate / redeem -------------------------------------------------------------------
     def _find(self, code: str) -> tuple[Coupon | None, CouponTemplate | None]:
@@ -230,6 +113,10 @@ class CouponService:
         if not order.order_no or not order.order_source:
             raise CouponError(
                 "invalid_order", "order_no: the order needs its id and source", field="order_no"
+            )
+        if len(order.order_no) > 128 or len(order.order_source) > 64:  # the orders table's sizes
+            raise CouponError(
+                "invalid_order", "order_no: at most 128 characters, source 64", field="order_no"
             )
 
     def _customer(self, c: Coupon, order: OrderContext) -> int | None:
@@ -384,7 +271,7 @@ class CouponService:
         emit_events(
             self.session,
             REDEEMED,
-            [(f"coupon.redeemed:{who:012d}:{c.id}:{order.order_source}:{order.order_no}", who, props)],
+            [(f"coupon.redeemed:{who:012d}:{c.id}:{_digest(order)}", who, props)],
             order.at or self.now,
         )
         note_changed(self.session, [who])

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.coupons.errors import CouponConflict, CouponError, CouponNotFound
-from siyu.coupons.schemas import TemplateIn, TemplatePatch
+from siyu.coupons.schemas import COHERENCE_ZH, TemplateIn, TemplatePatch
+from siyu.i18n_errors import explain_error
 from siyu.store.models.base import utcnow
 from siyu.store.models.coupons import CouponTemplate
 
@@ -23,11 +24,12 @@ RULE_FIELDS = ("channels", "products", "per_customer")
 def invalid(exc: ValidationError) -> CouponError:
     """The first problem of a refused template, with the field it concerns."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
+    loc = str(err["loc"][0]) if err["loc"] else ""
     message = str(err["msg"]).removeprefix("Value error, ")
     if not loc and ": " in message:  # a rule across fields names its field first
         loc, message = message.split(": ", 1)
-    return CouponError("invalid_template", f"{loc}: {message}" if loc else message, field=loc or None)
+    zh = COHERENCE_ZH.get(message) or explain_error(err, "zh")
+    return CouponError("invalid_template", f"{loc}: {message}" if loc else message, field=loc or None, zh=zh)
 
 
 def template_fields(t: CouponTemplate) -> dict[str, Any]:

@@ -120,6 +120,29 @@ EVENTS: dict[str, tuple[str, str, str, str]] = {
         "[{group}][ score {score}]",
     ),
     "Referral Sent": ("推荐好友", "Referred a friend", "", ""),
+    # subscriptions (周期购; siyu.commerce.subscriptions, docs/orders.md)
+    "Subscription Started": ("开通周期购", "Started a subscription", "[{plan}]", "[{plan}]"),
+    "Subscription Renewed": (
+        "周期购续费",
+        "Subscription renewed",
+        "[{plan}][ 第{renewal}期]",
+        "[{plan}][ #{renewal}]",
+    ),
+    "Subscription Renewal Failed": (
+        "周期购扣款失败",
+        "Subscription renewal failed",
+        "[第{failures}次]",
+        "[failure {failures}]",
+    ),
+    "Subscription Renewal Due": (
+        "周期购即将续费",
+        "Subscription renewal due",
+        "[{days}天后]",
+        "[in {days} days]",
+    ),
+    "Subscription Paused": ("暂停周期购", "Paused a subscription", "", ""),
+    "Subscription Resumed": ("恢复周期购", "Resumed a subscription", "", ""),
+    "Subscription Cancelled": ("取消周期购", "Cancelled a subscription", "[{reason}]", "[{reason}]"),
     # written by siyu itself
     "tag.added": ("添加标签", "Tag added", "[{tag}]", "[{tag}]"),
     "tag.removed": ("移除标签", "Tag removed", "[{tag}]", "[{tag}]"),

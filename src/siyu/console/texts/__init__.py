@@ -10,12 +10,14 @@ from siyu.console.texts import (
     community,
     contacts,
     content,
+    coupons,
     dashboard,
     events,
     graph,
     imports,
     journeys,
     loyalty,
+    orders,
     privacy,
     retention,
     segments,
@@ -44,7 +46,9 @@ MODULES = (
     wecom_ways,
     community,
     wecom,
+    orders,
     loyalty,
+    coupons,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

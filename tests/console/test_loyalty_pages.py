@@ -117,3 +117,26 @@ def test_member_list_filters_by_tier(server: Any, console_as: Any) -> None:
         and f'data-contact="{b}"' in page.text
         and f'data-contact="{a}"' not in page.text
     )
+
+
+def test_points_are_adjusted_by_hand_from_the_profile(server: Any, console_as: Any) -> None:
+    cid = contact(server, "13800138009")
+    server.client.loyalty.enrol(cid)
+    operator = zh(console_as("operator"))
+    assert (
+        operator.post_form(
+            f"/console/loyalty/members/{cid}/adjust", {"points": "50", "reason": "补偿"}
+        ).status_code
+        == 200
+    )
+    short = operator.post_form(f"/console/loyalty/members/{cid}/adjust", {"points": "-80"})
+    assert short.status_code == 422 and "可用积分不足" in short.text
+    bad = operator.post_form(f"/console/loyalty/members/{cid}/adjust", {"points": "十"})
+    assert bad.status_code == 422 and "不是整数" in bad.text
+    huge = operator.post_form(f"/console/loyalty/members/{cid}/adjust", {"points": str(10**15)})
+    assert huge.status_code == 422 and "1 到 100,000,000" in huge.text
+    operator.post_form(f"/console/loyalty/members/{cid}/adjust", {"points": "-20", "reason": "扣减"})
+    bal = server.client.loyalty.balance(cid)
+    assert (bal["active"], bal["spent"]) == (30, 20)
+    viewer = console_as("viewer")
+    assert viewer.post_form(f"/console/loyalty/members/{cid}/adjust", {"points": "5"}).status_code == 403

@@ -32,6 +32,7 @@ ROUTES: RouteTable = {
     ("POST", "/console/loyalty/tiers"): P.CHANNELS_MANAGE,
     ("POST", "/console/loyalty/tiers/{key}"): P.CHANNELS_MANAGE,
     ("POST", "/console/loyalty/members/{contact_id}/enrol"): P.CONTACTS_WRITE,
+    ("POST", "/console/loyalty/members/{contact_id}/adjust"): P.CONTACTS_WRITE,
 }
 TABS = (
     ("loyalty_tab_members", "/console/loyalty"),
@@ -130,6 +131,34 @@ def enrol(request: Request, contact_id: int) -> Response:
     except LoyaltyError as exc:
         raise PageError(422, "invalid_input", {"what": error_text(exc, user_language(request))}) from None
     return RedirectResponse(f"/console/contacts/{contact_id}?enrolled=1#contact-loyalty", status_code=303)
+
+
+@router.post("/loyalty/members/{contact_id}/adjust")
+async def adjust(request: Request, contact_id: int) -> Response:
+    """A hand adjustment: positive points are awarded (source ``manual``), negative ones spent."""
+    form = await request.form()
+    lang = user_language(request)
+    typed, reason = str(form.get("points") or "").strip(), str(form.get("reason") or "").strip()
+    try:
+        points = int(typed)
+    except ValueError:
+        raise PageError(
+            422, "invalid_input", {"what": tr("loyalty_adjust_bad", lang, value=typed[:20])}
+        ) from None
+    loyalty, actor = get_client(request).loyalty, principal_of(request).actor
+    try:
+        if points >= 0:
+            loyalty.award(contact_id, points, reason or tr("loyalty_source_manual", lang), actor=actor)
+        else:
+            loyalty.spend(
+                contact_id, -points, reason=reason or tr("loyalty_source_manual", lang), actor=actor
+            )
+    except LoyaltyError as exc:
+        what = (
+            tr("loyalty_adjust_short", lang) if exc.code == "insufficient_points" else error_text(exc, lang)
+        )
+        raise PageError(422, "invalid_input", {"what": what}) from None
+    return RedirectResponse(f"/console/contacts/{contact_id}#contact-loyalty", status_code=303)
 
 
 # --- programme ---------------------------------------------------------------------------------

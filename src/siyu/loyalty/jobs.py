@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from siyu.loyalty.ledger import LIVE, E, Ledger, brand_tz, expire_due, lock_members, release_due
+from siyu.loyalty.ledger import Ledger, brand_tz, lock_members
 from siyu.loyalty.programme import get_programme
+from siyu.loyalty.sweep import LIVE, E, expire_due, release_due
 from siyu.loyalty.tiers import list_tiers, qualified_tier, qualifying, record_change
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.models import LoyaltyMember, utcnow

@@ -19,24 +19,22 @@ points queue instead of both seeing the same balance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from siyu.loyalty.programme import MAX_POINTS, LoyaltyError, expiry_for, get_programme, validity_for_source
+from siyu.loyalty.sweep import LIVE, E, expire_due, release_due
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.dialect import chunked
 from siyu.store.locks import xact_locks_for
 from siyu.store.models import PointsDraw, PointsEntry, utcnow
 
 LOCK = "loyalty.points"
-E = PointsEntry
-#: award statuses that still hold points (pending ones only for their own order's clawback)
-LIVE = ("active", "pending")
 
 
 class InsufficientPoints(LoyaltyError):
@@ -170,103 +168,6 @@ def balances(session: Session, contact_ids: list[int], now: datetime | None = No
             out[cid].next_expiry = at
             out[cid].next_expiry_points = int(points or 0)
     return out
-
-
-def expire_due(
-    session: Session,
-    now: datetime,
-    contact_ids: Sequence[int] | None = None,
-    *,
-    contact_range: tuple[int, int] | None = None,
-) -> dict[int, int]:
-    """Expire what is left of every award past its expiry (of the given contacts, of the
-    contacts in ``contact_range`` inclusive, or all): one ``expire`` entry per award drawing its
-    remainder. Returns points expired per contact.
-
-    Three ``INSERT … SELECT`` / ``UPDATE`` statements per scope, computed by the database: the
-    nightly job may meet a million awards, and sending each row back and forth cost PostgreSQL
-    ~0.2 ms a row. Callers hold the members' locks, so the due set cannot change in between."""
-    expired: dict[int, int] = {}
-    base = [E.kind == "award", E.status.in_(LIVE), E.expires_at <= now]
-    scopes: list[list[Any]]
-    if contact_range is not None:
-        scopes = [[*base, E.contact_id.between(*contact_range)]]
-    elif contact_ids is not None:
-        scopes = [[*base, E.contact_id.in_(chunk)] for chunk in chunked(sorted(set(contact_ids)))]
-    else:
-        scopes = [base]
-    table = E.__table__
-    for where in scopes:
-        due = [*where, E.remaining > 0]
-        totals = session.execute(
-            select(E.contact_id, func.sum(E.remaining)).where(*due).group_by(E.contact_id)
-        ).all()
-        if totals:
-            cols = [
-                "contact_id",
-                "kind",
-                "points",
-                "remaining",
-                "status",
-                "source",
-                "reason",
-                "related_id",
-                "created_at",
-                "actor",
-                "shortfall",
-            ]
-            session.execute(
-                insert(table).from_select(
-                    cols,
-                    select(
-                        E.contact_id,
-                        literal("expire"),
-                        -E.remaining,
-                        literal(0),
-                        literal("done"),
-                        literal("expiry"),
-                        literal("expired"),
-                        E.id,
-                        literal(now, type_=E.created_at.type),
-                        literal("system"),
-                        literal(0),
-                    ).where(*due),
-                )
-            )
-            # the entries just written: this scope's expiries of ``now`` that draw nothing yet
-            scope = where[len(base) :]
-            fresh = select(E.contact_id, E.id, E.related_id, -E.points).where(
-                *scope,
-                E.kind == "expire",
-                E.created_at == now,
-                ~select(PointsDraw.id).where(PointsDraw.entry_id == E.id).exists(),
-            )
-            session.execute(
-                insert(PointsDraw.__table__).from_select(
-                    ["contact_id", "entry_id", "award_id", "points"], fresh
-                )
-            )
-            session.execute(update(table).where(*due).values(remaining=0, status="expired"))
-            expired.update({int(cid): int(n) for cid, n in totals})
-        # spent-out awards past expiry hold nothing; marking them keeps the job's scan short
-        session.execute(update(table).where(*where, E.remaining == 0).values(status="expired"))
-    return expired
-
-
-def release_due(session: Session, now: datetime, contact_ids: Sequence[int] | None = None) -> list[int]:
-    """Pending awards whose refund window has passed become active; the contacts concerned."""
-    cond = [E.kind == "award", E.status == "pending", E.available_at <= now]
-    found: set[int] = set()
-    scopes: Iterable[Sequence[int] | None] = (
-        chunked(sorted(set(contact_ids))) if contact_ids is not None else [None]
-    )
-    for scope in scopes:
-        where = cond + ([E.contact_id.in_(scope)] if scope is not None else [])
-        found.update(session.scalars(select(E.contact_id).where(*where).distinct()))
-        session.execute(
-            update(E).where(*where).values(status="active").execution_options(synchronize_session=False)
-        )
-    return sorted(found)
 
 
 class Ledger:

@@ -20,19 +20,41 @@ from siyu.loyalty.ledger import E, Ledger, brand_tz, lock_members
 from siyu.loyalty.programme import MAX_POINTS, LoyaltyError, expiry_for, get_programme, validity_for_source
 from siyu.loyalty.tiers import list_tiers, qualified_tier, qualifying, record_change
 from siyu.store.changes import emit_events, note_changed
-from siyu.store.dialect import chunked
+from siyu.store.dialect import chunked, driver_insert_ignore, storage_time
 from siyu.store.models import Contact, LoyaltyMember, LoyaltyTier, Order, OrderRefund, TierChange, utcnow
 
 log = logging.getLogger(__name__)
 
 
-def _insert_ignore(session: Session, key: tuple[str, ...]) -> Any:
-    """``INSERT … ON CONFLICT (key) DO NOTHING`` into points_entries, for executemany."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(E.__table__).on_conflict_do_nothing(index_elements=list(key))
+#: The columns an order's award is written with (the rest take their defaults).
+AWARD_COLUMNS = (
+    "contact_id",
+    "kind",
+    "points",
+    "remaining",
+    "status",
+    "source",
+    "reason",
+    "external_id",
+    "available_at",
+    "expires_at",
+    "order_id",
+    "actor",
+    "created_at",
+    "shortfall",
+)
+
+
+def _insert_awards(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert awards on the driver's fastest path (SQLite executemany, PostgreSQL COPY), skipping
+    any whose (kind, external_id) exists: an order earns once, without a read first."""
+    stamp = storage_time(session.get_bind().dialect.name)
+    times = {"available_at", "expires_at", "created_at"}
+    data = [
+        tuple((stamp(r[c]) if r[c] is not None else None) if c in times else r[c] for c in AWARD_COLUMNS)
+        for r in rows
+    ]
+    driver_insert_ignore(session, "points_entries", AWARD_COLUMNS, data, "kind, external_id")
 
 
 def member_no(prefix: str, contact_id: int) -> str:
@@ -198,7 +220,7 @@ class LoyaltyService:
         # not needed (the order's external id names each award's event)
         # an order earns once: a repeat is skipped by the (kind, external_id) key (no read first),
         # and its event by its message id
-        self.session.execute(_insert_ignore(self.session, ("kind", "external_id")), rows)
+        _insert_awards(self.session, rows)
         earners = sorted({r["contact_id"] for r in rows})
         emit_events(
             self.session,

@@ -127,3 +127,21 @@ def test_merge_keeps_the_survivors_card_and_moves_the_points(ctx: AppContext, ci
         bal = Ledger(s, now=at(1)).balance(cid)
         assert (bal.active, bal.spent) == (60, 20)
         assert verify(s)["ok"]
+
+
+def test_spend_basis_counts_money_net_of_refunds(ctx: AppContext, cid: int) -> None:
+    with ctx.db.session() as s:
+        update_programme(s, {"tier_basis": "spend", "tier_window_days": 30})
+        add_tier(s, "base", {"name": "普通", "threshold": 0})
+        gold = add_tier(s, "gold", {"name": "金卡", "threshold": 500})
+        svc = LoyaltyService(s, now=at(0))
+        member = svc.enrol(cid)
+        old = add_order(s, cid, "OLD", "900", at(-40))  # outside the window
+        small = add_order(s, cid, "S1", "400", at(0))
+        svc.on_orders([old, small])
+        assert member.tier_id != gold.id
+        small.refunded = Decimal(100)  # ¥300 net: another ¥199 is not enough, ¥200 is
+        svc.on_orders([add_order(s, cid, "S2", "199", at(0))])
+        assert member.tier_id != gold.id
+        svc.on_orders([add_order(s, cid, "S3", "1", at(0))])
+        assert member.tier_id == gold.id

@@ -92,7 +92,8 @@ class RepurchaseResult(AnalysisResult):
     def payload(self) -> dict[str, Any]:
         by = {r["segment"]: r for r in self.rows}
         m, n = by["members"]["repurchase_rate"], by["non_members"]["repurchase_rate"]
-        return {**self.info, "rows": self.rows, "difference": None if m is None or n is None else round(m - n, 6)}
+        difference = None if m is None or n is None else round(m - n, 6)
+        return {**self.info, "rows": self.rows, "difference": difference}
 
     def figure(self, lang: str = "en") -> go.Figure:
         from plotly.subplots import make_subplots

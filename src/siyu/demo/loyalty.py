@@ -266,6 +266,7 @@ def _orders(
             "updated_at": at,
         }
         oid = out.add(Order, **row)
+        row = out.rows[Order][-1]  # the stored dict: refunds and coupons update it below
         product, name, category = MENU[int(picks[i])]
         out.add(
             OrderLine,

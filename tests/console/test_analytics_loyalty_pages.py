@@ -85,6 +85,14 @@ def test_coupons_page_says_when_there_is_no_holdout(server: Any, campaign: None)
     assert "无留出组，无法计算增量" in seen and "no_holdout" not in seen
     assert "新客50元券" in seen and "¥380.00" in seen and "280.0%" in seen
     assert "new50" not in seen  # the key is hidden; the template's name is shown
+    picker = re.search(r'<select name="template">(.*?)</select>', text, re.S)
+    assert picker, "the template is picked by name"
+    assert re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)<', picker.group(1)) == [
+        ("", "全部券模板"),
+        ("new50", "新客50元券"),
+        ("vip20", "会员20元券"),
+        ("old", "旧券"),
+    ]
 
 
 def test_the_index_lists_the_four_analyses_and_a_bad_template_is_named(

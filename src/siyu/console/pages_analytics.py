@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.experiments.inputs import read_values_csv
 from siyu.analytics.experiments.split_tests import find_split_test, split_tests
+from siyu.analytics.loyalty.coupons import template_choices
 from siyu.analytics.result import AnalysisResult
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
@@ -51,7 +52,8 @@ MAX_UPLOAD = 20 << 20
 
 @dataclass(frozen=True)
 class Field:
-    """A form field: ``text``, ``lines`` (one item per line), ``date``, ``number`` or ``select``."""
+    """A form field: ``text``, ``lines`` (one item per line), ``date``, ``number``, ``select``
+    or ``pick`` (a select of the brand's own things, shown by name: coupon templates)."""
 
     name: str
     kind: str = "text"
@@ -178,7 +180,7 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             "coupons",
             "loyalty",
-            (*RANGE, Field("template", choices="template"), Field("currency", placeholder="CNY")),
+            (*RANGE, Field("template", "pick"), Field("currency", placeholder="CNY")),
             hide_zh=("template",),
             hide_en=("template",),
             money=COUPON_MONEY,
@@ -363,6 +365,14 @@ def _params_for(request: Request, analysis: Analysis, values: dict[str, str]) ->
     return to_params(analysis, values)
 
 
+def _picks(request: Request, analysis: Analysis) -> dict[str, list[tuple[str, str]]]:
+    """The options of the form's ``pick`` fields: (value, the brand's name for it)."""
+    if not any(f.kind == "pick" for f in analysis.fields):
+        return {}
+    with unit_of_work(request) as session:
+        return {"template": template_choices(session)}
+
+
 def _page(
     request: Request,
     analysis: Analysis,
@@ -382,6 +392,7 @@ def _page(
         "top_error": None,
         "option": lambda v: tr(f"analytics_o_{v}", lang) if f"analytics_o_{v}" in TEXT else v,
         "choices": get_client(request).events.choices(lang),
+        "picks": _picks(request, analysis),
     }
     if error is not None:
         target = field_of(error.field)

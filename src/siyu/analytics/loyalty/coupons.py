@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 from pydantic import Field
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
 
 from siyu.analytics.base import AnalyticsError, register
 from siyu.analytics.loyalty.base import RangeParams, RecordRunner, dec, ratio, yuan
@@ -63,6 +64,12 @@ LABELS = {
     },
     "en": {"issued": "Issued", "attempted": "Attempted", "redeemed": "Redeemed", "title": "Coupon funnel"},
 }
+
+
+def template_choices(session: Session) -> list[tuple[str, str]]:
+    """(key, name) of every coupon template, for forms that pick one by its name."""
+    stmt = select(CouponTemplate.key, CouponTemplate.name).order_by(CouponTemplate.id)
+    return [(str(k), str(n)) for k, n in session.execute(stmt)]
 
 
 class CouponsParams(RangeParams):

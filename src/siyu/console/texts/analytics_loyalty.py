@@ -26,10 +26,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
     # --- fields -------------------------------------------------------------------------------------
     "analytics_f_table": {"zh": "表格内容", "en": "Table"},
-    "analytics_f_template": {"zh": "券模板（留空为全部）", "en": "Coupon template (empty: all)"},
+    "analytics_f_template": {"zh": "券模板", "en": "Coupon template"},
     "analytics_o_distribution": {"zh": "当前等级分布", "en": "distribution now"},
     "analytics_o_migration": {"zh": "等级迁移矩阵", "en": "migration matrix"},
-    "analytics_ph_template": {"zh": "如 new50", "en": "e.g. new50"},
+    "analytics_o_every_template": {"zh": "全部券模板", "en": "every template"},
     # --- summaries ----------------------------------------------------------------------------------
     "analytics_summary": {"zh": "概览", "en": "Summary"},
     "analytics_s_range": {"zh": "统计期间", "en": "Range"},

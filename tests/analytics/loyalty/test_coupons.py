@@ -161,3 +161,28 @@ def test_an_unknown_template_is_named(ctx: AppContext, campaign: None) -> None:
     with pytest.raises(AnalyticsError) as err:
         run(ctx, "coupons", template="nope")
     assert err.value.field == "template" and "nope" in err.value.message
+
+
+def test_a_holdout_without_any_discount_yet_has_no_roi(ctx: AppContext) -> None:
+    """Issued and held out, nothing redeemed: incremental GMV is known, ROI (÷ discount 0) is not."""
+    with ctx.db.session() as s:
+        c = contacts(s, 3)
+        t = CouponTemplate(key="quiet", name="安静券 🎫", kind="percent", amount=Decimal(10))
+        s.add(t)
+        s.flush()
+        s.add(
+            Coupon(
+                template_id=t.id,
+                code="Q1",
+                contact_id=c[0],
+                status="issued",
+                issued_at=bj("2026-03-02 10:00"),
+            )
+        )
+        s.add(CouponHoldout(template_id=t.id, contact_id=c[1], at=bj("2026-03-02 10:00")))
+        order(s, c[0], "q1", bj("2026-03-05 10:00"), "40")
+        order(s, c[1], "q2", bj("2026-03-05 10:00"), "10")
+        s.commit()
+    row = run(ctx, "coupons", **MARCH, timezone=ZONE).to_dict()["rows"][0]
+    assert row["template_name"] == "安静券 🎫"
+    assert (row["incremental_gmv"], row["roi"], row["note"]) == (30.0, None, "no_discount")

@@ -140,3 +140,18 @@ def test_an_empty_ledger_reports_nothing_and_an_unknown_breakage(ctx: AppContext
     assert payload["rows"] == [] and payload["outstanding"]["points"] == 0
     assert payload["programme"] is False and payload["point_value"] == 0.01
     assert payload["breakage"]["breakage_rate"] is None
+
+
+def test_points_beyond_32_bits_and_a_large_point_value_do_not_overflow(ctx: AppContext) -> None:
+    """Two awards near the Integer maximum sum past 2³¹ (PostgreSQL's sum of integers is a
+    bigint); ¥1,000 a point makes a liability in the trillions, exact to the fen."""
+    with ctx.db.session() as s:
+        s.add(LoyaltyProgramme(point_value="1000.0001"))
+        c = contacts(s, 2)
+        for cid in c:
+            entry(s, cid, "award", 2_000_000_000, utc("2026-03-01 00:00"), 2_000_000_000, expires=None)
+        s.commit()
+    payload = run(ctx, "points_liability", **MARCH).to_dict()
+    assert payload["outstanding"]["points"] == 4_000_000_000
+    assert payload["outstanding"]["liability"] == 4_000_000_400_000.0
+    assert payload["breakage"]["awarded_points"] == 4_000_000_000

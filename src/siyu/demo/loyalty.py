@@ -146,6 +146,7 @@ def load(
             rows = out.rows.get(model, [])
             for i in range(0, len(rows), 20_000):
                 s.execute(insert(model), rows[i : i + 20_000])
+        _template_counters(s, out.rows.get(Coupon, []))
         s.commit()
     for t in tables:
         sync_sequence(engine, t)
@@ -156,6 +157,19 @@ def load(
         "points_entries": len(out.rows[PointsEntry]),
         "coupons": len(out.rows[Coupon]),
     }
+
+
+def _template_counters(s: Session, coupons: list[dict[str, Any]]) -> None:
+    """Templates that keep counters of coupons issued and discount spent (for the issue limit and
+    the budget) get the demo's, so the coupon service's checks start from the truth."""
+    counters = {"issued": defaultdict(int), "spent": defaultdict(Decimal)}
+    for c in coupons:
+        counters["issued"][c["template_id"]] += 1
+        counters["spent"][c["template_id"]] += c["discount"] or Decimal(0)
+    for template in s.scalars(select(CouponTemplate)):
+        for name, values in counters.items():
+            if hasattr(CouponTemplate, name):  # columns of the coupon service's migration
+                setattr(template, name, values.get(template.id, 0))
 
 
 def _setup(s: Session) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:

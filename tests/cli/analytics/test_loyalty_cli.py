@@ -4,6 +4,8 @@ main table, the plain table carries ¥ and %, and a bad parameter fails cleanly 
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from tests.analytics.loyalty.rows import ZONE, run
@@ -42,12 +44,17 @@ def test_member_repurchase_json_csv_and_table(ctx: AppContext, march: Any) -> No
     assert "50.0%" in table and "¥140.00" in table and "¥840.00" in table
 
 
-def test_tiers_migration_csv(ctx: AppContext, history: Any) -> None:  # noqa: F811
+def test_tiers_migration_csv(ctx: AppContext, history: Any, tmp_path: Path) -> None:  # noqa: F811
     cli = cli_for(ctx)
     rows = cli("tiers", *MARCH, "--table", "migration", "--csv").stdout.splitlines()
     assert rows[0].startswith('"from_tier","from_name"')
     assert '"silver","银卡","Silver","silver","银卡","Silver","same",3' in rows
     assert cli.json("tiers", *MARCH)["migration"][0]["movement"] == "up"
+    chart = tmp_path / "tiers.html"
+    cli("tiers", *MARCH, "--chart", str(chart), "--json", SIYU_LANG="zh")
+    page = chart.read_text()
+    assert "期初等级" in page and "银卡" in page  # the chart in the CLI's language
+    assert not re.search(r"<script[^>]+src=", page) and "Plotly.newPlot" in page  # opens offline
     err = cli.fails("tiers", "--table", "sideways")
     assert "table" in err
 

@@ -4,13 +4,33 @@ holds the warehouse)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from siyu.cli.analytics.app import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, run_and_emit
+from siyu.cli.analytics.app import CsvOpt, FromOpt, JsonOpt, ToOpt, analytics_app, emit, run
+from siyu.i18n import language
 
 CurrencyOpt = Annotated[str, typer.Option("--currency", help="Orders in this currency. 订单币种。")]
+ChartOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--chart",
+        help="Also write the chart to this HTML file (opens offline, in the CLI's language). "
+        "同时把图表写入此 HTML 文件（离线可打开）。",
+    ),
+]
+
+
+def run_and_emit(
+    kind: str, params: dict[str, Any], as_json: bool, as_csv: bool, chart: Path | None = None
+) -> None:
+    """Run, print, and with ``--chart`` write the chart (plotly.js inside: no network needed)."""
+    result = run(kind, params)
+    emit(result, as_json, as_csv)
+    if chart is not None:
+        result.figure(lang=language()).write_html(chart, include_plotlyjs=True)  # type: ignore[call-arg]
 
 
 @analytics_app.command("member-repurchase")
@@ -20,10 +40,11 @@ def member_repurchase(
     currency: CurrencyOpt = "CNY",
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    chart: ChartOpt = None,
 ) -> None:
     """Members vs non-members: repurchase rate and AOV (default: the last 365 days).
     会员与非会员的复购率与客单价（默认最近 365 天）。"""
-    run_and_emit("member_repurchase", {"from": from_, "to": to, "currency": currency}, as_json, as_csv)
+    run_and_emit("member_repurchase", {"from": from_, "to": to, "currency": currency}, as_json, as_csv, chart)
 
 
 @analytics_app.command("points-liability")
@@ -32,10 +53,11 @@ def points_liability(
     to: ToOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    chart: ChartOpt = None,
 ) -> None:
     """Points liability (outstanding × point value, by month of expiry) and breakage.
     积分负债（未用积分 × 积分价值，按到期月份）与沉淀率。"""
-    run_and_emit("points_liability", {"from": from_, "to": to}, as_json, as_csv)
+    run_and_emit("points_liability", {"from": from_, "to": to}, as_json, as_csv, chart)
 
 
 @analytics_app.command("tiers")
@@ -52,10 +74,11 @@ def tiers(
     ] = "distribution",
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    chart: ChartOpt = None,
 ) -> None:
     """Members per tier now and the tier migration matrix (default: the last 90 days).
     当前各等级会员数与期初 → 期末的等级迁移矩阵（默认最近 90 天）。"""
-    run_and_emit("tiers", {"from": from_, "to": to, "table": table}, as_json, as_csv)
+    run_and_emit("tiers", {"from": from_, "to": to, "table": table}, as_json, as_csv, chart)
 
 
 @analytics_app.command("coupons")
@@ -68,8 +91,9 @@ def coupons(
     currency: CurrencyOpt = "CNY",
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    chart: ChartOpt = None,
 ) -> None:
     """Coupon funnel per template: issued → redeemed, discount, incremental GMV and ROI.
     各券模板的发放 → 核销漏斗、优惠金额、相对留出组的增量成交额与 ROI。"""
     params = {"from": from_, "to": to, "template": template, "currency": currency}
-    run_and_emit("coupons", params, as_json, as_csv)
+    run_and_emit("coupons", params, as_json, as_csv, chart)

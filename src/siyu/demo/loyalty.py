@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.demo.ledger import HOLDOUT, PENDING_DAYS, SIGNUP_DAYS, SIGNUP_POINTS, Rows, campaign, replay
@@ -145,7 +145,7 @@ def load(
         ):
             rows = out.rows.get(model, [])
             for i in range(0, len(rows), 20_000):
-                s.execute(insert(model), rows[i : i + 20_000])
+                s.execute(model.__table__.insert(), rows[i : i + 20_000])  # Core: one executemany
         _template_counters(s, out.rows.get(Coupon, []))
         s.commit()
     for t in tables:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from siyu.console.texts import (
     analytics,
+    analytics_loyalty,
     common,
     community,
     contacts,
@@ -36,6 +37,7 @@ MODULES = (
     content,
     graph,
     analytics,
+    analytics_loyalty,
     settings,
     privacy,
     retention,

@@ -37,6 +37,7 @@ ALLOWED = frozenset(
         "sha-256",
         "cac",
         "state",
+        "gmv",  # 成交总额: Chinese e-commerce teams say and write GMV
         "koc",  # key opinion consumer: the community pyramid's 9%, as Chinese teams write it
         "h5",
         "qr",

@@ -19,12 +19,15 @@ from siyu.api import (
     brand,
     community,
     content,
+    coupons,
     events,
     ingest,
     journeys,
     layers,
     lists,
+    loyalty,
     management,
+    orders,
     privacy,
     retention,
     wecom_inflow,
@@ -39,12 +42,15 @@ from siyu.channels.http import ProviderError as HttpProviderError
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
+from siyu.commerce.schemas import CommerceError, CommerceNotFound
+from siyu.commerce.subscriptions import SubscriptionError
 from siyu.community.wecom import CommunityError, CommunityNotFound
 from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
 from siyu.content.files import UploadRefused, UploadTooLarge
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
+from siyu.coupons.errors import CouponConflict, CouponError, CouponNotFound
 from siyu.events.schemas import CatalogueError, CatalogueNotFound
 from siyu.exports.tabular import ExportFormatError
 from siyu.i18n_errors import explain_message
@@ -54,6 +60,8 @@ from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
+from siyu.loyalty.ledger import InsufficientPoints
+from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
@@ -115,6 +123,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (WeComUnavailable, 422),
     (StaffNotFound, 404),
     (StaffError, 422),
+    (CouponNotFound, 404),
+    (CouponConflict, 409),
+    (CouponError, 422),
     (SyncError, 422),
     (TransferError, 422),
     (CatalogueNotFound, 404),
@@ -122,6 +133,12 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommunityNotFound, 404),
     (CommunityError, 422),
     (HttpProviderError, 502),
+    (LoyaltyNotFound, 404),
+    (InsufficientPoints, 409),
+    (LoyaltyError, 422),
+    (CommerceNotFound, 404),
+    (SubscriptionError, 409),
+    (CommerceError, 422),
 )
 
 
@@ -225,6 +242,9 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         brand.router,
         wecom_ways.router,
         community.router,
+        loyalty.router,
+        orders.router,
+        coupons.router,
     ):
         app.include_router(router, dependencies=guarded)
 

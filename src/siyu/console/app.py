@@ -21,11 +21,14 @@ from siyu.console import (
     pages_contacts,
     pages_content,
     pages_content_editor,
+    pages_coupons,
     pages_dashboard,
     pages_events,
     pages_graph,
     pages_imports,
     pages_journeys,
+    pages_loyalty,
+    pages_orders,
     pages_privacy,
     pages_retention,
     pages_segments,
@@ -63,6 +66,9 @@ PAGES: tuple[Any, ...] = (
     pages_wecom_ways,
     pages_community,
     pages_wecom,
+    pages_orders,
+    pages_loyalty,
+    pages_coupons,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

@@ -11,11 +11,14 @@ from siyu.console.texts import (
     community,
     contacts,
     content,
+    coupons,
     dashboard,
     events,
     graph,
     imports,
     journeys,
+    loyalty,
+    orders,
     privacy,
     retention,
     segments,
@@ -45,6 +48,9 @@ MODULES = (
     wecom_ways,
     community,
     wecom,
+    orders,
+    loyalty,
+    coupons,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -22,6 +22,8 @@ OBJECTS: Table = {
     "role": ("角色", "role"),
     "api_key": ("API 密钥", "API key"),
     "channel": ("渠道", "channel"),
+    "subscription": ("周期购订阅", "subscription"),
+    "subscription_plan": ("周期购计划", "subscription plan"),
     "entry_code": ("活码", "entry code"),
     "source": ("数据源", "source"),
     "journey": ("旅程", "journey"),
@@ -88,6 +90,8 @@ VERBS: Table = {
 }
 #: Actions that do not read as verb + object.
 ACTIONS: Table = {
+    "subscription.cancelled": ("取消周期购订阅", "subscription cancelled"),
+    "subscription.failed": ("记录周期购扣款失败", "subscription payment failed"),
     "login": ("登录", "signed in"),
     "login.failed": ("登录失败", "sign-in failed"),
     "logout": ("退出登录", "signed out"),

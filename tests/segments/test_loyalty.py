@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from tests.segments.conftest import AS_OF
 
 from siyu.segments.schemas import SegmentDefinitionError
 from siyu.store.changes import note_changed
 from siyu.store.models import Contact, Coupon, CouponTemplate, LoyaltyMember, LoyaltyTier, PointsEntry
-from tests.segments.conftest import AS_OF
 
 DAY = timedelta(days=1)
 
@@ -46,7 +46,7 @@ def loyal(env: Any) -> dict[str, Any]:
             s.add(c)
             s.flush()
             ids.append(c.id)
-        c1, c2, c3, c4, c5, c6 = ids
+        c1, c2, c3, c4, _c5, c6 = ids
         tiers = {}
         for rank, key in enumerate(["basic", "silver", "gold"]):
             t = LoyaltyTier(key=key, name=key, rank=rank, threshold=Decimal(rank * 1000))

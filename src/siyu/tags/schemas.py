@@ -29,7 +29,15 @@ def validate(model: type[M], raw: Any) -> M:
 
 
 SOURCES: tuple[str, ...] = (
-    "manual", "rule", "keyword", "import", "journey", "segment", "merge", "community", "wecom"
+    "manual",
+    "rule",
+    "keyword",
+    "import",
+    "journey",
+    "segment",
+    "merge",
+    "community",
+    "wecom",
 )
 _NAME = re.compile(r"^[^/\x00-\x1f]{1,100}$")
 

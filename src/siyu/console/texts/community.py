@@ -95,10 +95,16 @@ TEXT: dict[str, dict[str, str]] = {
     "join_ways_reason_dismissed": {"zh": "群已解散", "en": "Group dismissed"},
     "join_ways_create": {"zh": "新建群活码", "en": "New group live code"},
     "join_ways_chat_ids": {"zh": "群ID（每行一个）", "en": "Chat ids (one a line)"},
-    "join_ways_state": {"zh": "渠道标记（state，字母数字，≤30）", "en": "Source mark (state, letters and digits, ≤ 30)"},
+    "join_ways_state": {
+        "zh": "渠道标记（state，字母数字，≤30）",
+        "en": "Source mark (state, letters and digits, ≤ 30)",
+    },
     "join_ways_pick_groups": {"zh": "选择群（最多5个）", "en": "Pick groups (up to 5)"},
     "join_ways_members_n": {"zh": "{n} 人", "en": "{n} members"},
-    "join_ways_no_groups": {"zh": "还没有同步到客户群，可先在客户群页同步。", "en": "No groups synced yet: sync them on the groups page."},
+    "join_ways_no_groups": {
+        "zh": "还没有同步到客户群，可先在客户群页同步。",
+        "en": "No groups synced yet: sync them on the groups page.",
+    },
     "join_ways_typed": {"zh": "按群ID填写（未同步的群）", "en": "Type chat ids (groups not synced yet)"},
     "join_ways_room_base_name": {"zh": "自动建群名称", "en": "Name of new groups"},
     "join_ways_created": {"zh": "已创建群活码。", "en": "Group live code created."},

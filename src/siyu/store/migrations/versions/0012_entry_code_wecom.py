@@ -42,7 +42,14 @@ def downgrade() -> None:
     with op.batch_alter_table("entry_codes", schema=None) as batch_op:
         batch_op.drop_index("ix_entry_codes_config_id")
         for column in (
-            "deleted_at", "qr_code", "config_id", "tags", "welcome_template",
-            "skip_verify", "staff", "provider_key", "kind",
+            "deleted_at",
+            "qr_code",
+            "config_id",
+            "tags",
+            "welcome_template",
+            "skip_verify",
+            "staff",
+            "provider_key",
+            "kind",
         ):
             batch_op.drop_column(column)

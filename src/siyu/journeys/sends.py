@@ -271,7 +271,9 @@ def _render(
     are derived from the message key, so a step run again after a crash renders the same
     links. A split's variant picks the template variant of that name when there is one."""
     ids = [e.contact_id for e in group]
-    variables = contact_variables(run.session, run.keyring, ids)
+    variables = contact_variables(
+        run.session, run.keyring, ids, zone=run.config.default_timezone, now=run.now
+    )
     for e in group:  # the triggering event's properties, e.g. {{ trigger.order_id }}
         variables.setdefault(e.contact_id, {})["trigger"] = e.data.get("trigger", {})
     keys = {e.contact_id: message_key(e, step.id) for e in group}

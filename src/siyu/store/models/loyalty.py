@@ -141,6 +141,8 @@ class PointsEntry(Base):
     related_id: Mapped[int | None] = mapped_column(ForeignKey("points_entries.id"), nullable=True)
     # the ``Points Expiring`` notice was recorded for this award
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # a clawback's points that could not be taken back (no balance left, negative not allowed)
+    shortfall: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     actor: Mapped[str] = mapped_column(String(120), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -31,6 +31,7 @@ def _award(
     cid: int, points: int, n: int, *, status: str = "active", expires: datetime | None = None
 ) -> PointsEntry:
     return PointsEntry(
+        available_at=NOW + (5 * DAY if status == "pending" else -30 * DAY),
         contact_id=cid,
         kind="award",
         points=points,
@@ -114,7 +115,7 @@ def test_loyalty_variables(ctx: AppContext) -> None:
     with ctx.db.session() as s:
         v = contact_variables(s, None, w["ids"], zone="Asia/Shanghai", now=NOW)
     m = v[w["member"]]
-    assert m["points"] == 120 + 30 + 500 + 9  # active awards; the expiry job has not run for the 9
+    assert m["points"] == 120 + 30 + 500  # the 9 past their date are expired even before the job runs
     assert (m["tier"], m["tier_en"], m["member_no"]) == ("金卡会员", "Gold", "M00000")
     assert m["coupon"]["code"] == "NEW0"  # the newest usable one
     assert m["coupon"]["expires_at"] == "2026-03-31 23:59"  # Beijing time
@@ -124,7 +125,7 @@ def test_loyalty_variables(ctx: AppContext) -> None:
     assert o["tier"] is None and o["coupon"] is None and o["points_expiring"] == 0
     text = "{{ tier }}您好，积分 {{ points }}，券码 {{ coupon.code }} 有效至 {{ coupon.expires_at }}"
     r = render({"text": text}, m, None)
-    assert r.content["text"] == "金卡会员您好，积分 659，券码 NEW0 有效至 2026-03-31 23:59", r.errors
+    assert r.content["text"] == "金卡会员您好，积分 650，券码 NEW0 有效至 2026-03-31 23:59", r.errors
     r = render({"text": "{% if coupon %}{{ coupon.code }}{% else %}无券{% endif %}"}, o, None)
     assert r.content["text"] == "无券"
     # in New York the two awards expire on different local days

@@ -73,8 +73,8 @@ def test_variables_are_loaded_in_bulk(ctx: AppContext, people: dict[str, int]) -
         s.connection()  # begin first, so only the loader's queries are counted
         with counted(ctx) as statements:
             got = contact_variables(s, ctx.keyring, ids, zone="Asia/Shanghai")
-    # traits, tags, stages + member/tier, points, next expiry, coupons: not one query per contact
-    assert len(statements) == 7, statements
+    # traits, tags, stages + member/tier, balances (2), next expiry, coupons: not one per contact
+    assert len(statements) == 8, statements
     c1, c2, c3, bare = (got[i] for i in ids)
     assert c1 == {
         "contact": {"id": ids[0], "name": "张三", "city": "上海", "points": 120, "referral_code": "ZS01"},

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 from tests.segments.conftest import AS_OF
 
+from siyu.loyalty.ledger import Ledger
 from siyu.segments.schemas import SegmentDefinitionError
 from siyu.store.changes import note_changed
 from siyu.store.models import Contact, Coupon, CouponTemplate, LoyaltyMember, LoyaltyTier, PointsEntry
@@ -22,7 +23,9 @@ DAY = timedelta(days=1)
 def award(
     cid: int, points: int, *, status: str = "active", expires: timedelta | None = None, n: int = 0
 ) -> Any:
+    """Active awards were released a month before AS_OF; pending ones are released 5 days after."""
     return PointsEntry(
+        available_at=AS_OF + (5 * DAY if status == "pending" else -30 * DAY),
         contact_id=cid,
         kind="award",
         points=points,
@@ -72,7 +75,7 @@ def loyal(env: Any) -> dict[str, Any]:
                 award(c1, 100, status="pending", expires=400 * DAY),
                 award(c2, 50, expires=40 * DAY),
                 award(c2, 70, status="expired", expires=-DAY),  # gone: counts nowhere
-                award(c4, 5, expires=-DAY),  # past its date, not yet expired by the job
+                award(c4, 5, expires=-DAY),  # past its date, not yet expired by the job: gone
             ]
         )
         spent = award(c3, 80, expires=5 * DAY)
@@ -122,12 +125,20 @@ def test_tier_conditions(env: Any, loyal: dict[str, Any]) -> None:
 def test_points_conditions(env: Any, loyal: dict[str, Any]) -> None:
     c1, c2, c3, c4, c5, c6 = (loyal[k] for k in ("c1", "c2", "c3", "c4", "c5", "c6"))
     assert env.preview_ids({"type": "points", "op": "gte", "value": 500}) == [c1]
-    assert env.preview_ids({"type": "points", "op": "gt", "value": 0}) == sorted([c1, c2, c4])
+    assert env.preview_ids({"type": "points", "op": "gt", "value": 0}) == sorted([c1, c2])
     assert env.preview_ids({"type": "points", "balance": "pending", "op": "eq", "value": 100}) == [c1]
     # no points at all reads as 0: non-members match "below 10" unless combined with tier
     assert env.preview_ids({"type": "points", "op": "lt", "value": 10}) == sorted([c3, c4, c5, c6])
     both = {"type": "and", "conditions": [{"type": "tier"}, {"type": "points", "op": "lt", "value": 10}]}
     assert env.preview_ids(both) == sorted([c3, c4])
+    # a week on, c1's pending 100 is released (before the job runs) and 200 have expired
+    later = AS_OF + 7 * DAY
+    assert env.preview_ids({"type": "points", "op": "eq", "value": 300}, as_of=later) == []
+    assert env.preview_ids({"type": "points", "op": "eq", "value": 600}, as_of=later) == [c1]
+    assert env.preview_ids({"type": "points", "op": "eq", "value": 400}, as_of=later + 5 * DAY) == [c1]
+    assert (
+        env.preview_ids({"type": "points", "balance": "pending", "op": "gt", "value": 0}, as_of=later) == []
+    )
 
 
 def test_points_expiring_moves_with_the_calendar(env: Any, loyal: dict[str, Any]) -> None:
@@ -162,12 +173,13 @@ def test_coupon_conditions(env: Any, loyal: dict[str, Any]) -> None:
 
 def test_changes_are_reshipped(env: Any, loyal: dict[str, Any]) -> None:
     c1, c2 = loyal["c1"], loyal["c2"]
-    with env.session() as s:  # c1 spends everything; c2 moves up to gold
-        s.execute(update(PointsEntry).where(PointsEntry.contact_id == c1).values(remaining=0))
+    with env.session() as s:  # c1 spends through the ledger (earliest expiry first); c2 moves up
+        Ledger(s, now=AS_OF, tz="Asia/Shanghai").spend(c1, 450, reason="gift", external_id="s1")
         gold = s.query(LoyaltyTier).filter_by(key="gold").one()
         s.execute(update(LoyaltyMember).where(LoyaltyMember.contact_id == c2).values(tier_id=gold.id))
-        note_changed(s, [c1, c2])
-    assert env.preview_ids({"type": "points", "op": "gt", "value": 0}) == sorted([c2, loyal["c4"]])
+        note_changed(s, [c2])
+    assert env.preview_ids({"type": "points", "op": "eq", "value": 50}) == [c1, c2]  # c2 had 50
+    assert env.preview_ids({"type": "points_expiring", "within_days": 30}) == []  # the 200 went first
     assert env.preview_ids({"type": "tier", "tiers": ["gold"]}) == [c1, c2]
 
 

@@ -1,8 +1,9 @@
-"""Template variables from the loyalty programme and coupons, loaded for a whole send batch (four
+"""Template variables from the loyalty programme and coupons, loaded for a whole send batch (five
 queries per chunk of contacts, never one per contact):
 
-``points``              the active points balance (the ledger's: what ``siyu loyalty balance``
-                        shows); a contact without ledger rows keeps the older trait ``points``
+``points``              the active points balance (``siyu.loyalty.ledger.balances`` at send
+                        time: what ``siyu loyalty balance`` shows); a contact who is neither a
+                        member nor has ledger rows keeps the older trait ``points``
 ``tier``                the member's tier name (Chinese ``name``; templates carry no language,
                         so an English template uses ``tier_en``); None for non-members
 ``tier_en``             the tier's English name (else its Chinese name)
@@ -27,9 +28,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from siyu.loyalty.ledger import balances
 from siyu.store.dialect import chunked
 from siyu.store.models import Coupon, CouponTemplate, LoyaltyMember, LoyaltyTier, PointsEntry, utcnow
 
@@ -66,14 +68,10 @@ def loyalty_variables(
             .where(LoyaltyMember.contact_id.in_(chunk))
         ):
             out[cid].update(member_no=no, tier=name, tier_en=name_en or name)
-        for cid, active in session.execute(
-            select(
-                PointsEntry.contact_id, func.sum(PointsEntry.remaining).filter(PointsEntry.status == "active")
-            )
-            .where(PointsEntry.contact_id.in_(chunk), PointsEntry.kind == "award")
-            .group_by(PointsEntry.contact_id)
-        ):
-            out[cid]["points"] = int(active or 0)
+        members = {cid for cid in chunk if out[cid]["member_no"] is not None}
+        for cid, b in balances(session, chunk, now).items():
+            if cid in members or any((b.active, b.pending, b.spent, b.expired, b.negative, b.earned)):
+                out[cid]["points"] = b.active  # the ledger's balance at ``now``
         _expiring(session, chunk, out, now, tz)
         _coupons(session, chunk, out, now, tz)
     return out

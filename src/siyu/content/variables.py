@@ -1,7 +1,7 @@
 """The variables a template sees for a contact, loaded for a whole batch at once.
 
 Three queries per batch of up to :data:`~siyu.store.dialect.IN_CHUNK` contacts (traits, tags,
-stage), plus four for the loyalty programme (``content/loyalty_variables.py``) — never one per
+stage), plus five for the loyalty programme (``content/loyalty_variables.py``) — never one per
 contact: the journey engine renders a step for thousands of contacts.
 
 Variables:

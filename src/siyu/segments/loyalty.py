@@ -5,8 +5,10 @@ filtered aggregate per leaf over one scan of a warehouse mirror table):
   active member.
 * ``points``: the member's ``active`` (default) or ``pending`` balance compared with ``value``.
   Contacts without points have 0, so ``{"op": "lt", "value": 100}`` also matches non-members;
-  combine with ``tier`` to mean members only. The balance is the ledger's (what ``siyu loyalty
-  balance`` shows): awards past their date that the expiry job has not expired yet still count.
+  combine with ``tier`` to mean members only. The balance follows the ledger's rule at the
+  evaluation time (``siyu.loyalty.ledger.balances``): a pending award whose refund window has
+  passed is active, an award past its expiry is not, even before the jobs have run. So it moves
+  with the calendar, and a segment using it is recomputed in full.
 * ``points_expiring``: active points whose expiry falls within the next ``within_days`` days,
   compared with ``value`` (default: at least 1 point). It moves with the calendar, so a segment
   using it is recomputed in full.
@@ -122,7 +124,11 @@ def tier_leaf(c: Any, node: TierCondition, path: str) -> ColumnElement[bool]:
 
 def points_leaf(c: Any, node: PointsCondition, path: str) -> ColumnElement[bool]:
     p = POINTS_LOTS
-    total = c._side("pts", f"bal|{node.balance}", func.sum(p.c.points).filter(p.c.status == node.balance))
+    c.full_only.append(f"{path}: points are released and expire with the calendar")
+    unexpired = or_(p.c.expires_at.is_(None), p.c.expires_at > c.now)
+    released = p.c.available_at <= c.now
+    cond = and_(unexpired, released if node.balance == "active" else ~released)
+    total = c._side("pts", f"bal|{node.balance}", func.sum(p.c.points).filter(cond))
     return _compare(func.coalesce(total, 0), node.op, node.value)
 
 
@@ -130,7 +136,7 @@ def points_expiring_leaf(c: Any, node: PointsExpiringCondition, path: str) -> Co
     p = POINTS_LOTS
     c.full_only.append(f"{path}: points expiring within days moves with the calendar")
     until = c.now + timedelta(days=node.within_days)
-    soon = and_(p.c.status == "active", p.c.expires_at > c.now, p.c.expires_at <= until)
+    soon = and_(p.c.available_at <= c.now, p.c.expires_at > c.now, p.c.expires_at <= until)
     total = c._side("pts", f"exp|{node.within_days}", func.sum(p.c.points).filter(soon))
     return _compare(func.coalesce(total, 0), node.op, node.value)
 
@@ -155,7 +161,7 @@ def coupons_leaf(c: Any, node: CouponsCondition, path: str) -> ColumnElement[boo
     if node.templates:
         cond = and_(cond, h.c.template.in_(sorted(set(node.templates))))
     count = node.count or Count()
-    key = repr((node.state, sorted(set(node.templates or [])), c.now if node.state != "held" else None))
+    key = repr((node.state, sorted(set(node.templates or []))))
     n = c._side("cpn", key, func.sum(h.c.n).filter(cond))
     return _compare(func.coalesce(n, 0), count.op, count.value)
 

@@ -183,7 +183,9 @@ GROUP_MEMBERS = _t(
 )
 COMMUNITY_ROLES = _t("community_roles", "contact_id", "group_id", "role")
 LOYALTY_MEMBERS = _t("loyalty_members", "contact_id", "status", "tier", "tier_rank")
-POINTS_LOTS = _t("points_lots", "contact_id", "status", ("expires_at", DateTime()), "points")
+POINTS_LOTS = _t(
+    "points_lots", "contact_id", "status", ("available_at", DateTime()), ("expires_at", DateTime()), "points"
+)
 COUPON_HOLDINGS = _t("coupon_holdings", "contact_id", "template", "status", ("expires_at", DateTime()), "n")
 CHANGES = _t("contact_changes", "id", "contact_id")
 #: Temporary table of contact ids an incremental segment recompute evaluates.

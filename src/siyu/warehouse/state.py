@@ -37,8 +37,8 @@ CREATE TABLE IF NOT EXISTS group_members (contact_id BIGINT, group_id BIGINT, jo
 CREATE TABLE IF NOT EXISTS community_roles (contact_id BIGINT, group_id BIGINT, role VARCHAR);
 CREATE TABLE IF NOT EXISTS loyalty_members (contact_id BIGINT, status VARCHAR, tier VARCHAR,
     tier_rank INTEGER);
-CREATE TABLE IF NOT EXISTS points_lots (contact_id BIGINT, status VARCHAR, expires_at TIMESTAMP,
-    points BIGINT);
+CREATE TABLE IF NOT EXISTS points_lots (contact_id BIGINT, status VARCHAR, available_at TIMESTAMP,
+    expires_at TIMESTAMP, points BIGINT);
 CREATE TABLE IF NOT EXISTS coupon_holdings (contact_id BIGINT, template VARCHAR, status VARCHAR,
     expires_at TIMESTAMP, n BIGINT);
 """
@@ -93,8 +93,9 @@ class Mirror:
 
 
 #: Loyalty state for the segment leaves tier / points / points_expiring / coupons. Points are
-#: kept per (status, expiry date), not as "expiring soon" flags: what expires within N days
-#: moves with the calendar, and a stored date answers it on any day without a re-ship.
+#: kept per (status, release date, expiry date), not as "active" / "expiring soon" flags: the
+#: balance at a moment follows the ledger's rule (released and unexpired is active, even before
+#: the jobs catch up), and stored dates answer it for any day without a re-ship.
 LOYALTY_MIRRORS = (
     Mirror(
         "loyalty_members",
@@ -104,10 +105,12 @@ LOYALTY_MIRRORS = (
     ),
     Mirror(
         "points_lots",
-        (("contact_id", ""), ("status", ""), ("expires_at", "ts"), ("points", "")),
-        "SELECT contact_id, status, expires_at, SUM(remaining) AS points FROM points_entries "
+        (("contact_id", ""), ("status", ""), ("available_at", "ts"), ("expires_at", "ts"), ("points", "")),
+        "SELECT contact_id, status, COALESCE(available_at, created_at) AS available_at, expires_at, "
+        "SUM(remaining) AS points FROM points_entries "
         "WHERE kind = 'award' AND status IN ('active', 'pending') AND remaining <> 0 "
-        "AND contact_id IN {changed} GROUP BY contact_id, status, expires_at",
+        "AND contact_id IN {changed} "
+        "GROUP BY contact_id, status, COALESCE(available_at, created_at), expires_at",
     ),
     Mirror(
         "coupon_holdings",

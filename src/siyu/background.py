@@ -1,5 +1,6 @@
 """Periodic work of ``siyu serve``, run by the warehouse background process after a feed:
-tagging rules on new events, journey stages, RFM scores, then the incremental recompute of
+tagging rules on new events, the loyalty jobs (points released, announced, expired; tiers
+reviewed), journey stages, RFM scores, coupon expiry, then the incremental recompute of
 every dynamic segment (each its own unit of work, followed by a feed so the next step sees its
 changes); and, every ``SIYU_RETENTION_INTERVAL_S``, the retention policies (followed by a feed,
 which removes from the warehouse what retention removed from the system of record).
@@ -19,7 +20,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu.coupons.service import CouponService
 from siyu.events.service import EventCatalogue
+from siyu.loyalty.jobs import run_jobs as run_loyalty_jobs
 from siyu.retention.runner import is_due, run_retention
 from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
@@ -114,10 +117,16 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
     the segments it refers to). Each step is its own unit of work followed by a feed."""
     tagged = run_until_caught_up(db).matched
     wh.feed(db, batch_size)
+    try:  # points released, announced and expired and tiers reviewed before segments read them
+        run_loyalty_jobs(db)
+        wh.feed(db, batch_size)
+    except Exception:  # logged; the next round catches up (each batch committed on its own)
+        log.exception("loyalty jobs failed")
     steps: list[tuple[str, Callable[[Session], object]]] = [
         ("stages", lambda s: StageService(s, wh).assign()),
         ("rfm", lambda s: RfmService(s, wh).compute()),
         ("event catalogue", lambda s: EventCatalogue(s).learn(wh.conn)),
+        ("coupon expiry", lambda s: CouponService(s).expire()),
     ]
     with db.sessionmaker() as s:
         keys = SegmentService(s, wh).recompute_order()

@@ -24,7 +24,9 @@ from siyu.api import (
     journeys,
     layers,
     lists,
+    loyalty,
     management,
+    orders,
     privacy,
     retention,
     wecom_inflow,
@@ -39,6 +41,8 @@ from siyu.channels.http import ProviderError as HttpProviderError
 from siyu.channels.providers import ProviderConflict, ProviderError, ProviderNotFound
 from siyu.client import Siyu
 from siyu.client import open as open_client
+from siyu.commerce.schemas import CommerceError, CommerceNotFound
+from siyu.commerce.subscriptions import SubscriptionError
 from siyu.community.wecom import CommunityError, CommunityNotFound
 from siyu.consent.service import ConsentError
 from siyu.console.app import install as install_console
@@ -54,6 +58,8 @@ from siyu.ingest.readers import ImportFileError
 from siyu.journeys.schemas import JourneyDefinitionError
 from siyu.journeys.service import JourneyConflict, JourneyError, JourneyNotFound
 from siyu.journeys.worker import WorkerProcess
+from siyu.loyalty.ledger import InsufficientPoints
+from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
@@ -122,6 +128,12 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommunityNotFound, 404),
     (CommunityError, 422),
     (HttpProviderError, 502),
+    (LoyaltyNotFound, 404),
+    (InsufficientPoints, 409),
+    (LoyaltyError, 422),
+    (CommerceNotFound, 404),
+    (SubscriptionError, 409),
+    (CommerceError, 422),
 )
 
 
@@ -225,6 +237,8 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         brand.router,
         wecom_ways.router,
         community.router,
+        loyalty.router,
+        orders.router,
     ):
         app.include_router(router, dependencies=guarded)
 

@@ -42,6 +42,10 @@ LAZY = {
         "siyu.cli.content:content_app",
         "Content library: templates, materials, previews. 内容库：模板、素材与预览。",
     ),
+    "coupons": Lazy(
+        "siyu.cli.coupons:coupons_app",
+        "Coupons: campaigns, codes, issue, redeem, funnel, abuse. 优惠券：活动、券码、发放、核销。",
+    ),
     "journeys": Lazy(
         "siyu.cli.journeys:journeys_app", "SOP journeys (旅程): create, start, pause, report. 自动化旅程。"
     ),
@@ -82,6 +86,10 @@ LAZY = {
     ),
     "staff": Lazy(
         "siyu.cli.wecom_ways:staff_app", "Staff (导购): figures and customer transfers. 员工数据与客户继承。"
+    ),
+    "loyalty": Lazy(
+        "siyu.cli.loyalty:loyalty_app",
+        "Membership and points (会员积分): enrol, balance, award, spend, ledger, verify, tiers. 会员与积分。",
     ),
     # a command, not a group: its docstring is its full help, this line its entry in the list
     "worker": Lazy(

@@ -16,15 +16,19 @@ from siyu.client.analytics import AnalyticsClient
 from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.community import CommunityClient
 from siyu.client.content import ContentClient
+from siyu.client.coupons import CouponsClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.lists import ContactsClient
+from siyu.client.loyalty import LoyaltyClient
+from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.client.wecom import StaffClient, WeComClient
 from siyu.client.wecom_inflow import CorpTagsClient, WeComCallbacksClient
+from siyu.commerce.consumer import OrderConsumer
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
@@ -64,6 +68,9 @@ class Siyu:
         self.community = CommunityClient(context)
         self.wecom_callbacks = WeComCallbacksClient(context)
         self.corp_tags = CorpTagsClient(context)
+        self.loyalty = LoyaltyClient(context)
+        self.coupons = CouponsClient(context)
+        self.orders = OrdersClient(context, self)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:
@@ -93,7 +100,10 @@ class Siyu:
         self.close()
 
     def ingest_service(self, session: Any) -> IngestService:
-        return IngestService(session, self.ctx.profiles(session))
+        # Order events become orders in the ingest transaction, whichever path they came by.
+        return IngestService(
+            session, self.ctx.profiles(session), consumers=[OrderConsumer(self.ctx.timezone)]
+        )
 
     # --- ingest -----------------------------------------------------------------------------
     def batch(self, calls: list[dict[str, Any]], write_key: str | None = None) -> BatchResult:

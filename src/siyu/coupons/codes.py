@@ -86,8 +86,8 @@ class ImportReport:
 def import_codes(session: Session, template: CouponTemplate, text: str) -> ImportReport:
     """Codes from a CSV (first column, or the column named ``code``; a header row is optional).
     Each bad row is reported by its row number (1 = the file's first line) with the reason —
-    ``missing`` (no code), ``invalid`` (characters or length), ``duplicate`` (earlier in the file) or ``taken`` (already
-    in siyu) — and every valid row is kept."""
+    ``missing`` (no code), ``invalid`` (characters or length), ``duplicate`` (earlier in the
+    file) or ``taken`` (already in siyu) — and every valid row is kept."""
     report = ImportReport()
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     column = 0

@@ -32,11 +32,13 @@ REASONS = (
 @dataclass
 class OrderContext:
     """The order a code is presented on. ``amount`` is what the order costs before the coupon
-    (yuan); ``shipping`` is the shipping fee a free-shipping coupon covers."""
+    (yuan); ``shipping`` is the shipping fee a free-shipping coupon covers. ``amount`` None is a
+    code checked at a counter (核销) without the order: the rules on the amount are the shop's
+    to check, and the discount is the coupon's face value (a percent coupon's cap)."""
 
     order_source: str
     order_no: str
-    amount: Decimal
+    amount: Decimal | None
     contact_id: int | None = None
     channel: str | None = None
     product_ids: list[str] = field(default_factory=list)
@@ -47,6 +49,12 @@ class OrderContext:
 
 def discount(t: CouponTemplate, order: OrderContext) -> Decimal:
     """The discount in yuan, never more than the order (or, for free shipping, its shipping)."""
+    if order.amount is None:
+        if t.kind == "percent":
+            return Decimal(t.max_discount or 0).quantize(CENT)
+        face = Decimal(t.amount) if t.kind != "free_shipping" else Decimal(order.shipping or 0)
+        capped = min(face, Decimal(t.max_discount)) if t.max_discount is not None else face
+        return capped.quantize(CENT)
     amount = Decimal(order.amount)
     if t.kind == "fixed" or t.kind == "threshold":
         value = Decimal(t.amount)
@@ -85,7 +93,7 @@ def refusal(t: CouponTemplate, c: Coupon, order: OrderContext, at: datetime) -> 
     products = rules.get("products") or []
     if products and not set(products) & {str(p) for p in order.product_ids}:
         return "products"
-    if Decimal(order.amount) < Decimal(t.min_order or 0):
+    if order.amount is not None and Decimal(order.amount) < Decimal(t.min_order or 0):
         return "min_order"
     return None
 

@@ -73,12 +73,22 @@ class CouponService:
         return got[contact_id]
 
     def issue_many(
-        self, template_key: str, contact_ids: list[int], *, issued_by: str, external_prefix: str
+        self,
+        template_key: str,
+        contact_ids: list[int],
+        *,
+        issued_by: str,
+        external_prefix: str,
+        external_ids: dict[int, str] | None = None,
     ) -> dict[int, Coupon | None]:
-        """A coupon each (external id ``<external_prefix>:<contact id>``); None for the held-out.
-        Contacts left out of the result got nothing because the issue limit was reached."""
+        """A coupon each (external id ``<external_prefix>:<contact id>``, or the contact's entry in
+        ``external_ids``); None for the held-out. Contacts left out of the result got nothing
+        because the issue limit was reached."""
         wanted = list(dict.fromkeys(contact_ids))
-        return self._issue(template_key, [(c, f"{external_prefix}:{c}") for c in wanted], issued_by)
+        ext = external_ids or {}
+        return self._issue(
+            template_key, [(c, ext.get(c) or f"{external_prefix}:{c}") for c in wanted], issued_by
+        )
 
     def _issue(
         self, template_key: str, wanted: list[tuple[int, str | None]], issued_by: str
@@ -210,7 +220,7 @@ class CouponService:
         return (c, self.session.get(CouponTemplate, c.template_id)) if c else (None, None)
 
     def _check_order(self, order: OrderContext) -> None:
-        amount = Decimal(order.amount)
+        amount = Decimal(0 if order.amount is None else order.amount)
         if not amount.is_finite() or amount < 0 or amount > MAX_ORDER:
             raise CouponError(
                 "invalid_order", f"amount: {order.amount} is not an order amount", field="amount"
@@ -349,7 +359,7 @@ class CouponService:
                 code=normalise(code)[:64],
                 order_source=_cut(order.order_source, 64),
                 order_no=order.order_no[:128],
-                order_amount=Decimal(order.amount),
+                order_amount=None if order.amount is None else Decimal(order.amount),
                 discount=value,
                 status=status,
                 reason=reason,

@@ -4,7 +4,7 @@ field, so the console and the CLI can say what is wrong and where."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -62,7 +62,7 @@ def template_json(t: CouponTemplate) -> dict[str, Any]:
         if isinstance(value, Decimal):
             out[name] = str(value.quantize(Decimal("0.01")))
         elif isinstance(value, datetime):
-            out[name] = value.isoformat()
+            out[name] = value.astimezone(UTC).isoformat()
         else:
             out[name] = value
     return out

@@ -53,6 +53,9 @@ PROPERTIES: dict[str, tuple[str, str, str]] = {
     "link": ("链接", "Link", "text"),
     "rating": ("评分", "Rating", "number"),
     "review_body": ("评价内容", "Review", "text"),
+    "points": ("积分", "Points", "number"),
+    "days": ("天数", "Days", "number"),
+    "member_no": ("会员号", "Member number", "text"),
 }
 
 _ORDER = (
@@ -91,6 +94,9 @@ EVENTS: dict[str, tuple[str, str, str, str]] = {
     ),
     "Coupon Denied": ("优惠券不可用", "Coupon denied", "[{coupon}][ {reason}]", "[{coupon}][ {reason}]"),
     "Coupon Removed": ("取消优惠券", "Removed a coupon", "[{coupon}]", "[{coupon}]"),
+    # siyu's own coupon events (siyu.coupons)
+    "Coupon Issued": ("获得优惠券", "Received a coupon", "[{code}]", "[{code}]"),
+    "Coupon Redeemed": ("核销优惠券", "Redeemed a coupon", "[{code}][ {discount}]", "[{code}][ {discount}]"),
     "Product Added to Wishlist": ("收藏商品", "Added to wishlist", *_PRODUCT),
     "Product Removed from Wishlist": ("取消收藏商品", "Removed from wishlist", *_PRODUCT),
     "Wishlist Product Added to Cart": ("收藏商品加购", "Wishlist item added to cart", *_PRODUCT),
@@ -121,6 +127,19 @@ EVENTS: dict[str, tuple[str, str, str, str]] = {
     "segment.exited": ("离开分群", "Left a segment", "[{segment}]", "[{segment}]"),
     "stage.changed": ("阶段变化", "Stage changed", "[{from} → ][{to}]", "[{from} → ][{to}]"),
     "link.clicked": ("点击短链", "Clicked a link", "", ""),
+    # membership and points (siyu.loyalty; docs/loyalty.md)
+    "Member Enrolled": ("开卡入会", "Became a member", "[{member_no}]", "[{member_no}]"),
+    "Points Earned": ("获得积分", "Earned points", "[+{points}分]", "[+{points} points]"),
+    "Points Spent": ("使用积分", "Spent points", "[-{points}分]", "[-{points} points]"),
+    "Points Expiring": (
+        "积分即将过期",
+        "Points expiring soon",
+        "[{points}分][，{days}天后过期]",
+        "[{points} points][ in {days} days]",
+    ),
+    "Points Expired": ("积分过期", "Points expired", "[{points}分]", "[{points} points]"),
+    "Tier Upgraded": ("会员升级", "Tier upgraded", "", ""),
+    "Tier Downgraded": ("会员降级", "Tier downgraded", "", ""),
     # Segment call types without an event name
     "identify": ("更新资料", "Profile updated", "", ""),
     "page": ("浏览页面", "Viewed a page", "[{path}]", "[{path}]"),

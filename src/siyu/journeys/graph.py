@@ -79,6 +79,8 @@ def step_detail(step: Step) -> str:
         return ", ".join(sorted(step.set_attribute))[:40]
     if step.award_points:
         return f"{step.award_points.points:+d}"
+    if step.issue_coupon:
+        return step.issue_coupon.template
     if step.webhook:
         return step.webhook.event
     return ""

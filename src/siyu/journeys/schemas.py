@@ -307,6 +307,17 @@ class Points(_M):
     reason: str = Field(default="journey", min_length=1, max_length=200)
 
 
+class IssueCoupon(_M):
+    """Give each contact a coupon of the template (its holdout gets none and goes on too)."""
+
+    template: str
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        return check_slug(v)
+
+
 class WeComTags(_M):
     """Mirror tags to WeCom corp tags (ids from `get_corp_tag_list`) on the contact's customer
     record, so staff see them in the WeCom client."""
@@ -342,6 +353,7 @@ class Step(_M):
     set_stage: Literal[STAGES] | None = None  # type: ignore[valid-type]
     set_attribute: dict[str, Any] | None = None
     award_points: Points | None = None
+    issue_coupon: IssueCoupon | None = None
     webhook: Webhook | None = None
     wecom_tags: WeComTags | None = None
     exit: bool | None = None

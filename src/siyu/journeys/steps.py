@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from siyu.coupons.errors import CouponError
+from siyu.coupons.service import CouponService
 from siyu.journeys.conditions import Subject, evaluate
 from siyu.journeys.engine import Enrolment, Handler, Run
 from siyu.journeys.facts import time_zones
@@ -234,6 +236,29 @@ def award_points(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]
     return _onward(spec, step, group)
 
 
+def issue_coupon(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
+    """A coupon each, idempotent per enrolment and step (a re-run of the step issues nothing
+    twice). Held-out contacts, and contacts past the template's issue limit, go on without one;
+    so does everyone when the template is paused or gone (the reason is kept on the enrolment)."""
+    p = step.issue_coupon
+    assert p is not None
+    ids = {e.contact_id: f"journey:{e.journey_id}:{e.id}:{step.id}" for e in group}
+    try:
+        got = CouponService(run.session, now=run.now).issue_many(
+            p.template, list(ids), issued_by=f"journey:{spec.key}", external_prefix="", external_ids=ids
+        )
+    except CouponError as exc:
+        got = {}
+        for e in group:
+            e.data["coupon_error"] = exc.code
+    for e in group:
+        coupon = got.get(e.contact_id)
+        if coupon is not None:
+            expires = coupon.expires_at.isoformat() if coupon.expires_at else None
+            e.data["coupon"] = {"code": coupon.code, "expires_at": expires}
+    return _onward(spec, step, group)
+
+
 def exit_step(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
     return [(e, EXIT) for e in group]
 
@@ -252,5 +277,6 @@ HANDLERS: dict[str, Handler] = {
     "set_stage": set_stage,
     "set_attribute": set_attribute,
     "award_points": award_points,
+    "issue_coupon": issue_coupon,
     "exit": exit_step,
 }

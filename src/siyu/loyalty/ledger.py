@@ -277,7 +277,14 @@ class Ledger:
         return list(
             self.session.scalars(
                 select(E)
-                .where(E.contact_id == contact_id, E.kind == "award", E.status == "active", E.remaining > 0)
+                .where(
+                    E.contact_id == contact_id,
+                    E.kind == "award",
+                    E.status == "active",
+                    E.remaining > 0,
+                    or_(E.expires_at.is_(None), E.expires_at > self.now),
+                    func.coalesce(E.available_at, E.created_at) <= self.now,
+                )
                 .order_by(E.expires_at.is_(None), E.expires_at, E.available_at, E.id)
             )
         )
@@ -383,9 +390,13 @@ class Ledger:
         self.session.add(entry)
         self.session.flush()
         if not pending:
-            self._repay(contact_id)
+            self.settle(contact_id)  # new active points pay off a negative balance first
         self._emit("Points Earned", [(entry, {"points": points, "source": source, "reason": reason})])
         note_changed(self.session, [contact_id])
+        # tiers on points earned upgrade at once (a cycle only in import, not in layering)
+        from siyu.loyalty.service import LoyaltyService
+
+        LoyaltyService(self.session, now=self.now, tz=self.tz).evaluate_tiers([contact_id])
         return entry
 
     def spend(

@@ -36,6 +36,11 @@ class LoyaltyError(ValueError):
         super().__init__(message)
         self.code = code
         self.field = field
+        self.message = message
+
+
+class LoyaltyNotFound(LoyaltyError):
+    """The tier, member or entry asked for does not exist."""
 
 
 def get_programme(session: Session) -> LoyaltyProgramme:

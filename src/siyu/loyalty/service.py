@@ -220,7 +220,7 @@ class LoyaltyService:
             ).all()
             ledger = self.ledger()
             for cid in in_debt:
-                ledger._repay(cid)
+                ledger.settle(cid)
         note_changed(self.session, earners)
         self.evaluate_tiers(earners)
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
-from siyu.loyalty.programme import LoyaltyError, get_programme
+from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound, get_programme
 from siyu.store.dialect import chunked
 from siyu.store.models import LoyaltyMember, LoyaltyTier, Order, PointsEntry, TierChange
 
@@ -138,7 +138,7 @@ def update_tier(session: Session, key: str, values: dict[str, Any], *, actor: st
 def get_tier(session: Session, key: str) -> LoyaltyTier:
     tier = session.scalar(select(LoyaltyTier).where(LoyaltyTier.key == key))
     if tier is None:
-        raise LoyaltyError("tier_not_found", f"no tier {key!r}", field="key")
+        raise LoyaltyNotFound("tier_not_found", f"no tier {key!r}", field="key")
     return tier
 
 

@@ -125,6 +125,7 @@ LABELS: dict[str, Table] = {
         set_stage=("设置阶段", "Set stage"),
         set_attribute=("设置属性", "Set attribute"),
         award_points=("发放积分", "Award points"),
+        issue_coupon=("发放优惠券", "Issue a coupon"),
         exit=("退出", "Exit"),
     ),
     "trigger": _t(

@@ -5,7 +5,14 @@ from siyu.store.models.analytics import ChannelSpend, ContactScore
 from siyu.store.models.auth import ApiKey, LoginFailure, User, UserSession
 from siyu.store.models.base import Base, utcnow
 from siyu.store.models.channels import CHANNEL_KINDS, Channel, EntryCode, Source, Touch
-from siyu.store.models.commerce import Order, OrderLine, OrderRefund, Subscription, SubscriptionPlan
+from siyu.store.models.commerce import (
+    Order,
+    OrderLine,
+    OrderProblem,
+    OrderRefund,
+    Subscription,
+    SubscriptionPlan,
+)
 from siyu.store.models.community import CommunityRole, GroupMessageSend, GroupSop, GroupSopRun
 from siyu.store.models.compliance import AuditEntry, ConsentRecord, WarehouseRemoval
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
@@ -115,6 +122,7 @@ __all__ = [
     "MaterialFile",
     "Order",
     "OrderLine",
+    "OrderProblem",
     "OrderRefund",
     "OutboxMessage",
     "PointsDraw",

@@ -143,3 +143,27 @@ class Subscription(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderProblem(Base):
+    """An order event, import row or renewal that could not be booked (a refund of an unknown
+    order, an amount above what is left, a total that is not a number …). The event itself stays
+    stored; this row is what the console's "未入账的订单事件" page shows operators. It holds
+    where and why only, never the call's properties (they may carry PII)."""
+
+    __tablename__ = "order_problems"
+    __table_args__ = (Index("ix_order_problems_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # ingest (an event), import (a CSV row), api, subscription
+    origin: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    order_no: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    refund_no: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    field: Mapped[str] = mapped_column(String(64))
+    # a stable code (order_not_found, amount_above_remaining, not_a_number …) and the English text
+    code: Mapped[str] = mapped_column(String(48))
+    message: Mapped[str] = mapped_column(String(500))

@@ -8,8 +8,9 @@ queries per chunk of contacts, never one per contact):
                         so an English template uses ``tier_en``); None for non-members
 ``tier_en``             the tier's English name (else its Chinese name)
 ``member_no``           the member number (会员号)
-``coupon``              the latest issued coupon that is still usable (issued, not redeemed, not
-                        expired; the newest by issue time): ``coupon.code``,
+``coupon``              in a journey, the coupon its ``issue_coupon`` step gave this enrolment;
+                        otherwise the latest issued coupon that is still usable (issued, not
+                        redeemed, not expired; the newest by issue time): ``coupon.code``,
                         ``coupon.expires_at`` (readable, in the brand's time zone:
                         ``2026-12-31 23:59``; "" when it never expires), ``coupon.expires_iso``
                         (for ``| date("%m月%d日")``), ``coupon.template``, ``coupon.name``;
@@ -113,13 +114,19 @@ def _coupons(
         .order_by(Coupon.contact_id, Coupon.issued_at.desc(), Coupon.id.desc())
     )
     for cid, code, expires, key, name in rows:
-        if out[cid]["coupon"] is not None:
-            continue  # the newest came first
-        local = _aware(expires).astimezone(tz) if expires is not None else None
-        out[cid]["coupon"] = {
-            "code": code,
-            "expires_at": local.strftime(READABLE) if local else "",
-            "expires_iso": local.isoformat() if local else None,
-            "template": key,
-            "name": name,
-        }
+        if out[cid]["coupon"] is None:  # the newest came first
+            out[cid]["coupon"] = coupon_view(code, expires, tz, key, name)
+
+
+def coupon_view(
+    code: str, expires: datetime | None, tz: ZoneInfo, template: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """The ``coupon`` variable: its expiry readable in the brand's zone ``tz``."""
+    local = _aware(expires).astimezone(tz) if expires is not None else None
+    return {
+        "code": code,
+        "expires_at": local.strftime(READABLE) if local else "",
+        "expires_iso": local.isoformat() if local else None,
+        "template": template,
+        "name": name,
+    }

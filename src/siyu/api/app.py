@@ -25,6 +25,7 @@ from siyu.api import (
     layers,
     lists,
     loyalty,
+    loyalty_engage,
     management,
     orders,
     privacy,
@@ -238,6 +239,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         wecom_ways.router,
         community.router,
         loyalty.router,
+        loyalty_engage.router,
         orders.router,
     ):
         app.include_router(router, dependencies=guarded)

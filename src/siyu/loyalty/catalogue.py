@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
+from siyu.coupons.errors import CouponError
 from siyu.coupons.service import CouponService
 from siyu.loyalty.ledger import Ledger, lock_members
 from siyu.loyalty.programme import MAX_POINTS, LoyaltyError, LoyaltyNotFound
@@ -156,7 +157,14 @@ class CatalogueService:
                     "coupon_template: needed for a coupon",
                     field="coupon_template",
                 )
-            CouponService(self.session, now=self.now).templates.get(item.coupon_template)  # CouponNotFound
+            try:
+                CouponService(self.session, now=self.now).templates.get(item.coupon_template)
+            except CouponError:
+                raise LoyaltyError(
+                    "coupon_template_not_found",
+                    f"coupon_template: no coupon template {item.coupon_template!r}",
+                    field="coupon_template",
+                ) from None
         elif item.coupon_template:
             raise LoyaltyError(
                 "invalid_coupon_template", "coupon_template: only for kind coupon", field="coupon_template"

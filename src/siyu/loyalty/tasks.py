@@ -190,7 +190,14 @@ class TaskService:
 
     def _check_coupon(self, template: str | None) -> None:
         if template is not None:
-            CouponService(self.session, now=self.now).templates.get(template)  # CouponNotFound names it
+            try:
+                CouponService(self.session, now=self.now).templates.get(template)
+            except CouponError:
+                raise LoyaltyError(
+                    "coupon_template_not_found",
+                    f"reward_coupon: no coupon template {template!r}",
+                    field="reward_coupon",
+                ) from None
 
     def badges(self, contact_id: int) -> list[dict[str, Any]]:
         rows = self.session.execute(

@@ -90,3 +90,14 @@ def test_leap_day_birthdays_fall_on_the_28th_in_other_years() -> None:
     assert is_birthday((2, 29), date(2027, 2, 28))
     assert not is_birthday((2, 29), date(2028, 2, 28))
     assert is_birthday((2, 29), date(2028, 2, 29))
+
+
+def test_the_serve_round_runs_the_job_at_most_hourly(ctx: AppContext) -> None:
+    from siyu.loyalty.birthday import run_birthdays_if_due
+
+    _members(ctx)
+    with ctx.db.session() as s:
+        assert run_birthdays_if_due(s, now=EVENING).gifted == 2  # type: ignore[union-attr]
+    with ctx.db.session() as s:
+        assert run_birthdays_if_due(s, now=EVENING + timedelta(minutes=59)) is None
+        assert run_birthdays_if_due(s, now=EVENING + timedelta(hours=12)).gifted == 1  # type: ignore[union-attr]

@@ -65,6 +65,24 @@ class BirthdayRun:
         return dict(self.__dict__)
 
 
+LAST_RUN = "loyalty.birthdays_at"
+
+
+def run_birthdays_if_due(
+    session: Session, *, now: datetime | None = None, every_s: float = 3600
+) -> BirthdayRun | None:
+    """For ``siyu serve``'s round: run at most once per ``every_s`` (the job reads every member,
+    so not every minute; hourly still gifts each member within an hour of their local midnight)."""
+    from siyu.store.settings import get_setting, put_setting
+
+    now = now or utcnow()
+    last = get_setting(session, LAST_RUN)
+    if last and (now - datetime.fromisoformat(str(last))).total_seconds() < every_s:
+        return None
+    put_setting(session, LAST_RUN, now.isoformat())
+    return run_birthdays(session, now=now)
+
+
 def run_birthdays(session: Session, *, now: datetime | None = None, tz: str | None = None) -> BirthdayRun:
     """Give today's birthday gifts (the caller commits)."""
     now = now or utcnow()

@@ -26,6 +26,7 @@ from siyu.console import (
     pages_graph,
     pages_imports,
     pages_journeys,
+    pages_loyalty_engage,
     pages_privacy,
     pages_retention,
     pages_segments,
@@ -63,6 +64,7 @@ PAGES: tuple[Any, ...] = (
     pages_wecom_ways,
     pages_community,
     pages_wecom,
+    pages_loyalty_engage,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

@@ -26,6 +26,7 @@ from siyu.console import (
     pages_graph,
     pages_imports,
     pages_journeys,
+    pages_loyalty,
     pages_loyalty_engage,
     pages_privacy,
     pages_retention,
@@ -64,6 +65,7 @@ PAGES: tuple[Any, ...] = (
     pages_wecom_ways,
     pages_community,
     pages_wecom,
+    pages_loyalty,
     pages_loyalty_engage,
 )
 

@@ -19,6 +19,7 @@ from siyu.api.deps import get_client, unit_of_work
 from siyu.api.files import file_response
 from siyu.auth.roles import Permission as P
 from siyu.console.event_text import describe_timeline
+from siyu.console.pages_loyalty import profile_card
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import tr
 from siyu.console.web import PageError, principal_of, render
@@ -194,7 +195,10 @@ def _profile_page(
             return RedirectResponse(f"/console/contacts/{survivor}?merged_from={contact_id}", status_code=303)
         data = profile_360(session, profiles, contact_id, reveal=reveal, actor=principal.actor)
         describe_timeline(session, data["timeline"], _lang(request))
-    return render(request, "contacts_profile.html", status=status, c=data, revealed=reveal, **extra)
+        loyalty = profile_card(session, contact_id, _lang(request))
+    return render(
+        request, "contacts_profile.html", status=status, c=data, revealed=reveal, loyalty=loyalty, **extra
+    )
 
 
 @router.get("/contacts/{contact_id}")

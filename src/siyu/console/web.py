@@ -43,6 +43,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("nav_imports", "/console/imports", P.IMPORTS_WRITE),
     ("nav_segments", "/console/segments", P.SEGMENTS_READ),
     ("nav_groups", "/console/groups", P.CONTACTS_READ),
+    ("nav_loyalty", "/console/loyalty", P.CONTACTS_READ),
     ("nav_journeys", "/console/journeys", P.JOURNEYS_READ),
     ("nav_content", "/console/content", P.CONTENT_READ),
     ("nav_analytics", "/console/analytics", P.ANALYTICS_READ),

@@ -240,12 +240,17 @@ def update_programme(session: Session, changes: dict[str, Any], *, actor: str = 
     return prog
 
 
+def plain_decimal(value: Decimal) -> str:
+    """``2.0000`` → ``2``, ``0.0100`` → ``0.01`` (never exponent notation)."""
+    return f"{Decimal(value).normalize():f}"
+
+
 def programme_dict(prog: LoyaltyProgramme) -> dict[str, Any]:
     """The settings as plain JSON values (money and rates as strings, never floats)."""
     return {
         "name": prog.name,
-        "point_value": str(prog.point_value),
-        "earn_per_yuan": str(prog.earn_per_yuan),
+        "point_value": plain_decimal(prog.point_value),
+        "earn_per_yuan": plain_decimal(prog.earn_per_yuan),
         "signup_points": prog.signup_points,
         "birthday_points": prog.birthday_points,
         "pending_days": prog.pending_days,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.loyalty.ledger import E, Ledger, brand_tz, lock_members
@@ -21,7 +21,7 @@ from siyu.loyalty.programme import MAX_POINTS, LoyaltyError, expiry_for, get_pro
 from siyu.loyalty.tiers import list_tiers, qualified_tier, qualifying, record_change
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.dialect import chunked
-from siyu.store.models import Contact, LoyaltyMember, LoyaltyTier, Order, OrderRefund, utcnow
+from siyu.store.models import Contact, LoyaltyMember, LoyaltyTier, Order, OrderRefund, TierChange, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -192,22 +192,20 @@ class LoyaltyService:
             )
         if not rows:
             return
-        ids = (
-            self.session.execute(insert(E).returning(E.id, sort_by_parameter_order=True), rows)
-            .scalars()
-            .all()
-        )
+        # Core executemany, not ORM objects: a batch holds thousands of awards, and their ids are
+        # not needed (the order's external id names each award's event)
+        self.session.execute(insert(E.__table__), rows)
         earners = sorted({r["contact_id"] for r in rows})
         emit_events(
             self.session,
             "Points Earned",
             (
                 (
-                    f"Points Earned:{r['contact_id']:012d}:{i}",
+                    f"Points Earned:{r['contact_id']:012d}:{r['external_id']}",
                     r["contact_id"],
                     {"points": r["points"], "source": "order", "reason": r["reason"]},
                 )
-                for r, i in zip(rows, ids, strict=True)
+                for r in rows
             ),
             self.now,
         )
@@ -274,57 +272,71 @@ class LoyaltyService:
         if not tiers:
             return
         prog = get_programme(self.session)
-        ranks = {t.id: t.rank for t in tiers}
-        members = []
+        by_id = {t.id: t for t in tiers}
+        members: dict[int, int | None] = {}
         for chunk in chunked(sorted(set(contact_ids))):
-            members.extend(
-                self.session.scalars(
-                    select(LoyaltyMember).where(
+            members.update(
+                self.session.execute(
+                    select(LoyaltyMember.contact_id, LoyaltyMember.tier_id).where(
                         LoyaltyMember.contact_id.in_(chunk), LoyaltyMember.status == "active"
                     )
-                )
+                ).all()
             )
         if not members:
             return
-        figures = qualifying(self.session, [m.contact_id for m in members], self.now)
-        ups: list[tuple[LoyaltyMember, LoyaltyTier | None, LoyaltyTier, int]] = []
-        for m in members:
-            best = qualified_tier(tiers, figures[m.contact_id])
-            current = ranks.get(m.tier_id) if m.tier_id else None
-            if best is not None and (current is None or best.rank > current):
-                old = next((t for t in tiers if t.id == m.tier_id), None)
-                change = record_change(
-                    self.session,
-                    m,
-                    best,
-                    "upgrade",
-                    f"qualified: {figures[m.contact_id]}",
-                    self.now,
-                    prog.tier_period_days,
+        figures = qualifying(self.session, list(members), self.now)
+        found: list[tuple[int, LoyaltyTier | None, LoyaltyTier]] = []
+        for cid, tier_id in members.items():
+            best = qualified_tier(tiers, figures[cid])
+            old = by_id.get(tier_id) if tier_id else None
+            if best is not None and (old is None or best.rank > old.rank):
+                found.append((cid, old, best))
+        if not found:
+            return
+        # set-based: an ingest batch can upgrade thousands of members at once
+        self.session.execute(
+            insert(TierChange.__table__),
+            [
+                {
+                    "contact_id": cid,
+                    "from_tier_id": old.id if old else None,
+                    "to_tier_id": new.id,
+                    "kind": "upgrade",
+                    "reason": f"qualified: {figures[cid]}",
+                    "at": self.now,
+                }
+                for cid, old, new in found
+            ],
+        )
+        # an upgrade is named by member, tier and moment (its event, its coupon's external id)
+        stamp = self.now.strftime("%Y%m%dT%H%M%S%f")
+        ids = [f"{new.key}:{stamp}" for _, _, new in found]
+        review = self.now + timedelta(days=prog.tier_period_days)
+        for tier in {new.id: new for _, _, new in found}.values():
+            for chunk in chunked([cid for cid, _, new in found if new.id == tier.id]):
+                self.session.execute(
+                    update(LoyaltyMember)
+                    .where(LoyaltyMember.contact_id.in_(chunk))
+                    .values(tier_id=tier.id, tier_since=self.now, tier_review_at=review, updated_at=self.now)
                 )
-                self.session.flush()
-                ups.append((m, old, best, change.id))
+        ups = [(cid, old, new, change_id) for (cid, old, new), change_id in zip(found, ids, strict=True)]
         if not ups:
             return
         emit_events(
             self.session,
             "Tier Upgraded",
             (
-                (
-                    f"Tier Upgraded:{m.contact_id:012d}:{cid}",
-                    m.contact_id,
-                    {"from": old.key if old else None, "to": new.key},
-                )
-                for m, old, new, cid in ups
+                (f"Tier Upgraded:{cid:012d}:{change}", cid, {"from": old.key if old else None, "to": new.key})
+                for cid, old, new, change in ups
             ),
             self.now,
         )
-        for m, _, new, change_id in ups:
+        for cid, _, new, change in ups:
             if new.upgrade_coupon:
-                self._upgrade_coupon(new, m.contact_id, change_id)
-        note_changed(self.session, [m.contact_id for m, *_ in ups])
+                self._upgrade_coupon(new, cid, change)
+        note_changed(self.session, [cid for cid, *_ in ups])
 
-    def _upgrade_coupon(self, tier: LoyaltyTier, contact_id: int, change_id: int) -> None:
+    def _upgrade_coupon(self, tier: LoyaltyTier, contact_id: int, change_id: str) -> None:
         from siyu.coupons.service import CouponService
 
         try:
@@ -332,7 +344,7 @@ class LoyaltyService:
                 tier.upgrade_coupon or "",
                 contact_id,
                 issued_by=f"tier:{tier.key}",
-                external_id=f"tier-upgrade:{change_id}",
+                external_id=f"tier-upgrade:{contact_id}:{change_id}",
             )
         except ValueError as exc:  # a paused or missing template must not stop the order
             from siyu.audit import service as audit

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
-from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound, get_programme
+from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound, get_programme, plain_decimal
 from siyu.store.dialect import chunked
 from siyu.store.models import LoyaltyMember, LoyaltyTier, Order, PointsEntry, TierChange
 
@@ -148,8 +148,8 @@ def tier_dict(t: LoyaltyTier) -> dict[str, Any]:
         "name": t.name,
         "name_en": t.name_en,
         "rank": t.rank,
-        "threshold": str(t.threshold),
-        "multiplier": str(t.multiplier),
+        "threshold": plain_decimal(t.threshold),
+        "multiplier": plain_decimal(t.multiplier),
         "upgrade_coupon": t.upgrade_coupon,
         "birthday_coupon": t.birthday_coupon,
         "birthday_points": t.birthday_points,

@@ -15,6 +15,7 @@ from siyu.console.texts import (
     graph,
     imports,
     journeys,
+    loyalty,
     loyalty_engage,
     privacy,
     retention,
@@ -44,6 +45,7 @@ MODULES = (
     wecom_ways,
     community,
     wecom,
+    loyalty,
     loyalty_engage,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}

@@ -160,7 +160,7 @@ TEXT: dict[str, dict[str, str]] = {
     "contacts_message": {"zh": "消息", "en": "Message"},
     "contacts_merges": {"zh": "合并记录", "en": "Merge history"},
     "contacts_merge_row": {"zh": "#{absorbed} 并入 #{survivor}", "en": "#{absorbed} merged into #{survivor}"},
-    "contacts_points": {"zh": "积分、裂变推荐与社群", "en": "points, referrals and community groups"},
+    "contacts_points": {"zh": "裂变推荐与社群", "en": "referrals and community groups"},
     # --- imports ------------------------------------------------------------------------------
     "imports_title": {"zh": "导入", "en": "Imports"},
     "imports_upload": {"zh": "上传文件", "en": "Upload a file"},

@@ -136,7 +136,9 @@ class CatalogueService:
         self._check(item)
         self.session.add(item)
         self.session.flush()
-        audit.record(self.session, actor, "loyalty.item_created", "redemption_item", item.id, item_dict(item))
+        audit.record(
+            self.session, actor, "catalogue_item.created", "redemption_item", item.id, item_dict(item)
+        )
         return item
 
     def update(self, key: str, values: dict[str, Any], *, actor: str = "system") -> RedemptionItem:
@@ -146,7 +148,7 @@ class CatalogueService:
             setattr(item, k, v)
         self._check(item)
         self.session.flush()
-        audit.record(self.session, actor, "loyalty.item_updated", "redemption_item", item.id, changes)
+        audit.record(self.session, actor, "catalogue_item.updated", "redemption_item", item.id, changes)
         return item
 
     def _check(self, item: RedemptionItem) -> None:

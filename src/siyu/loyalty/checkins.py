@@ -113,7 +113,7 @@ class CheckinService:
         prog = get_programme(self.session)
         prog.checkin = checked
         prog.updated_at = self.now
-        audit.record(self.session, actor, "loyalty.checkin_settings", "loyalty_programme", prog.id, checked)
+        audit.record(self.session, actor, "checkin_settings.updated", "loyalty_programme", prog.id, checked)
         return checked
 
     def local_day(self, contact_id: int) -> date:

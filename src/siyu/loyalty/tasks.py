@@ -174,7 +174,7 @@ class TaskService:
         self._check_coupon(t.reward_coupon)
         self.session.add(t)
         self.session.flush()
-        audit.record(self.session, actor, "loyalty.task_created", "loyalty_task", t.id, task_dict(t))
+        audit.record(self.session, actor, "loyalty_task.created", "loyalty_task", t.id, task_dict(t))
         return t
 
     def update(self, key: str, values: dict[str, Any], *, actor: str = "system") -> LoyaltyTask:
@@ -185,7 +185,7 @@ class TaskService:
         for k, v in changes.items():
             setattr(t, k, v)
         self.session.flush()
-        audit.record(self.session, actor, "loyalty.task_updated", "loyalty_task", t.id, changes)
+        audit.record(self.session, actor, "loyalty_task.updated", "loyalty_task", t.id, changes)
         return t
 
     def _check_coupon(self, template: str | None) -> None:

@@ -160,3 +160,13 @@ def test_the_last_unit_goes_to_one_of_two_racing_members(ctx: AppContext, member
         assert s.scalar(select(RedemptionItem.stock).where(RedemptionItem.key == "mug")) == 0
         loser = next(c for c, o in outcome.items() if o != "ok")
         assert Ledger(s, now=at(1)).balance(loser).active == 1000
+
+
+def test_a_paused_coupon_template_refuses_the_redemption(ctx: AppContext, member: int) -> None:
+    with ctx.db.session() as s:
+        TemplateService(s, now=at(0)).update("tea", {"status": "paused"})
+    before = state(ctx, member)
+    with pytest.raises(LoyaltyError) as err:
+        redeem(ctx, member, "tea", "p-1")
+    assert err.value.code == "coupon_unavailable"
+    assert state(ctx, member) == before

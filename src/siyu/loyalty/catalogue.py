@@ -225,9 +225,14 @@ class CatalogueService:
         )
         coupon_id = None
         if item.kind == "coupon" and item.coupon_template:
-            coupon = CouponService(self.session, now=self.now).issue(
-                item.coupon_template, contact_id, issued_by="redemption", external_id=f"redeem:{ext}"
-            )
+            try:
+                coupon = CouponService(self.session, now=self.now).issue(
+                    item.coupon_template, contact_id, issued_by="redemption", external_id=f"redeem:{ext}"
+                )
+            except CouponError as exc:  # paused, ended or exhausted: refuse the whole redemption
+                raise LoyaltyError(
+                    "coupon_unavailable", f"the coupon cannot be issued: {exc}", field="item"
+                ) from exc
             if coupon is None:  # the template holds this member out: they paid, so refuse it all
                 raise LoyaltyError(
                     "coupon_unavailable", "the coupon template holds this member out (holdout)", field="item"

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 TEXT: dict[str, dict[str, str]] = {
     "nav_engage": {"zh": "会员互动", "en": "Engagement"},
+    # the content editor's variables picker (content/variables.py BUILTINS from the loyalty programme)
+    "content_var_tier": {"zh": "会员等级", "en": "Tier"},
+    "content_var_coupon.code": {"zh": "优惠券码", "en": "Coupon code"},
+    "content_var_coupon.expires_at": {"zh": "优惠券有效期至", "en": "Coupon valid until"},
+    "content_var_points_expiring": {"zh": "即将过期的积分", "en": "Points expiring next"},
+    "content_var_points_expiring_at": {"zh": "积分过期日期", "en": "Points expiry date"},
+    "content_var_member_no": {"zh": "会员号", "en": "Member number"},
     "eng_tab_checkins": {"zh": "每日签到", "en": "Check-ins"},
     "eng_tab_tasks": {"zh": "任务与勋章", "en": "Tasks & badges"},
     "eng_tab_catalogue": {"zh": "积分商城", "en": "Points catalogue"},

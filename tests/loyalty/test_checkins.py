@@ -3,6 +3,7 @@ reset by a missed day, points and milestone rewards booked once, bad settings na
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -98,3 +99,32 @@ def test_bad_settings_name_the_field(settings: object, field: str) -> None:
     with pytest.raises(LoyaltyError) as err:
         check_settings(settings)
     assert err.value.field == field
+
+
+@pytest.mark.postgresql_only("SQLite has one writer at a time: the second check-in waits for the first")
+def test_two_taps_at_once_count_once(ctx: AppContext, member: int) -> None:
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def tap() -> None:
+        s = ctx.db.sessionmaker()
+        try:
+            barrier.wait()
+            results.append(CheckinService(s, now=LATE, tz="Asia/Shanghai").check_in(member).new)
+            s.commit()
+        except BaseException as exc:
+            errors.append(exc)
+            s.rollback()
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=tap) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert errors == [] and sorted(results) == [False, True]
+    with ctx.db.session() as s:
+        assert Ledger(s, now=LATE).balance(member).active == 2
+        assert s.scalar(select(func.count()).where(Event.event == "Checked In")) == 1

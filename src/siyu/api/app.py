@@ -26,6 +26,7 @@ from siyu.api import (
     layers,
     lists,
     loyalty,
+    loyalty_engage,
     management,
     orders,
     privacy,
@@ -243,6 +244,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         wecom_ways.router,
         community.router,
         loyalty.router,
+        loyalty_engage.router,
         orders.router,
         coupons.router,
     ):

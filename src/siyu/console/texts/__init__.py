@@ -18,6 +18,7 @@ from siyu.console.texts import (
     imports,
     journeys,
     loyalty,
+    loyalty_engage,
     orders,
     privacy,
     retention,
@@ -51,6 +52,7 @@ MODULES = (
     orders,
     loyalty,
     coupons,
+    loyalty_engage,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -56,6 +56,10 @@ OBJECTS: Table = {
     "group_join_way": ("群活码", "group live code"),
     "group_message": ("群发消息", "group message"),
     "group_sop": ("群SOP", "group SOP"),
+    # engagement (siyu.loyalty.tasks / catalogue / checkins)
+    "loyalty_task": ("会员任务", "loyalty task"),
+    "catalogue_item": ("积分商城商品", "catalogue item"),
+    "checkin_settings": ("签到奖励设置", "check-in rewards"),
 }
 #: verb → (zh, en), the zh verb read before the object.
 VERBS: Table = {

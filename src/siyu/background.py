@@ -1,6 +1,7 @@
 """Periodic work of ``siyu serve``, run by the warehouse background process after a feed:
 tagging rules on new events, the loyalty jobs (points released, announced, expired; tiers
-reviewed), journey stages, RFM scores, coupon expiry, then the incremental recompute of
+reviewed), loyalty tasks on new events, journey stages, RFM scores, coupon expiry, birthday
+gifts (at most hourly), then the incremental recompute of
 every dynamic segment (each its own unit of work, followed by a feed so the next step sees its
 changes); and, every ``SIYU_RETENTION_INTERVAL_S``, the retention policies (followed by a feed,
 which removes from the warehouse what retention removed from the system of record).
@@ -22,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from siyu.coupons.service import CouponService
 from siyu.events.service import EventCatalogue
+from siyu.loyalty.birthday import run_birthdays_if_due
 from siyu.loyalty.jobs import run_jobs as run_loyalty_jobs
+from siyu.loyalty.tasks import run_until_caught_up as run_loyalty_tasks
 from siyu.retention.runner import is_due, run_retention
 from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
@@ -138,11 +141,17 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
         wh.feed(db, batch_size)
     except Exception:  # logged; the next round catches up (each batch committed on its own)
         log.exception("loyalty jobs failed")
+    try:  # tasks completed on the events that arrived (rewards and badges before segments read them)
+        run_loyalty_tasks(db)
+        wh.feed(db, batch_size)
+    except Exception:  # logged; the cursor only moves with committed batches
+        log.exception("loyalty tasks failed")
     steps: list[tuple[str, Callable[[Session], object]]] = [
         ("stages", lambda s: StageService(s, wh).assign()),
         ("rfm", lambda s: RfmService(s, wh).compute()),
         ("event catalogue", lambda s: EventCatalogue(s).learn(wh.conn)),
         ("coupon expiry", lambda s: CouponService(s).expire()),
+        ("birthday gifts", lambda s: run_birthdays_if_due(s)),
     ]
     with db.sessionmaker() as s:
         keys = SegmentService(s, wh).recompute_order()

@@ -29,6 +29,10 @@ RUNS: dict[str, dict[str, Any]] = {
     "churn": {},
     "attribution": {},
     "roi": {},
+    "member_repurchase": {},
+    "points_liability": {},
+    "tiers": {},
+    "coupons": {},
 }
 #: kind → its day parameters
 DAYS: dict[str, list[str]] = {
@@ -38,6 +42,7 @@ DAYS: dict[str, list[str]] = {
     "churn": ["as_of"],
     "clv": ["calibration_end", "holdout_end"],
     "rfm": ["as_of"],
+    **{k: ["from", "to"] for k in ("member_repurchase", "points_liability", "tiers", "coupons")},
 }
 
 

@@ -59,3 +59,26 @@ def test_campaign_lifecycle_over_rest(server, http) -> None:
     assert [t["key"] for t in http.get("/api/v1/coupons/templates", params={"status": "paused"}).json()] == [
         "new"
     ]
+
+
+def test_a_refused_template_is_worded_in_chinese_when_asked(server, http) -> None:
+    body = {
+        "key": "t1",
+        "name": "券",
+        "kind": "threshold",
+        "amount": "30",
+        "min_order": "20",
+        "valid_days": 3,
+    }
+    zh = http.post("/api/v1/coupons/templates/none/funnel")  # a wrong method is not a coupon error
+    assert zh.status_code == 405
+    made = http.patch("/api/v1/coupons/templates/none", json={"amount": "1"})
+    assert made.status_code == 404
+    server.client.coupons.create_template(**{**body, "min_order": "200"})
+    refused = http.patch(
+        "/api/v1/coupons/templates/t1", json={"min_order": "20"}, headers={"Accept-Language": "zh-CN"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["path"] == "min_order" and "门槛" in refused.json()["detail"]
+    english = http.patch("/api/v1/coupons/templates/t1", json={"min_order": "20"})
+    assert english.json()["detail"].startswith("min_order:")

@@ -123,3 +123,9 @@ def test_plans_are_checked_by_field(s: Siyu) -> None:
     with pytest.raises(CommerceNotFound):
         plans.subscribe("13800138000", "nope")
     assert [p["key"] for p in plans.plans()] == ["p"]
+
+
+def test_an_id_beyond_any_column_is_not_found(s: Siyu) -> None:
+    for bad in (0, -1, 2**63, 10**30):
+        with pytest.raises(CommerceNotFound):
+            s.orders.subscriptions.show(bad)

@@ -234,7 +234,19 @@ def test_index_lists_every_analysis_and_viewers_may_use_it(server, console_as, b
     index = viewer.get("/console/analytics")
     assert index.status_code == 200
     kinds = re.findall(r'href="/console/analytics/([a-z_]+)" data-kind', index.text)
-    assert kinds == ["funnel", "retention", "lifecycle", "activity", "attribution", "roi", "experiment"]
+    assert kinds == [
+        "funnel",
+        "retention",
+        "lifecycle",
+        "activity",
+        "attribution",
+        "roi",
+        "member_repurchase",
+        "points_liability",
+        "tiers",
+        "coupons",
+        "experiment",
+    ]
     for kind in kinds:
         page = viewer.get(f"/console/analytics/{kind}")
         assert page.status_code == 200 and 'id="analysis-form"' in page.text

@@ -43,7 +43,15 @@ def test_index_links_only_to_pages_the_user_may_use(console_as: Callable[[str], 
     admin = console_as("admin").get("/console/settings").text
     sections = re.findall(r'data-section="([^"]+)"', admin)
     assert sections == [
-        "channels", "providers", "users", "roles", "api-keys", "audit", "retention", "events", "brand",
+        "channels",
+        "providers",
+        "users",
+        "roles",
+        "api-keys",
+        "audit",
+        "retention",
+        "events",
+        "brand",
         "wecom",
     ]
     for href in re.findall(r'<a class="card" href="([^"]+)"', admin):  # no dead links

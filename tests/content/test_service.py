@@ -56,13 +56,25 @@ def counted(ctx: AppContext) -> Iterator[list[str]]:
         event.remove(ctx.db.engine, "before_cursor_execute", hook)
 
 
+#: A contact outside the loyalty programme (see tests/content/test_loyalty_variables.py)
+NO_LOYALTY = {
+    "tier": None,
+    "tier_en": None,
+    "member_no": None,
+    "coupon": None,
+    "points_expiring": 0,
+    "points_expiring_at": None,
+}
+
+
 def test_variables_are_loaded_in_bulk(ctx: AppContext, people: dict[str, int]) -> None:
     ids = [people[u] for u in ("c1", "c2", "c3", "bare")]
     with ctx.db.session() as s:
         s.connection()  # begin first, so only the loader's queries are counted
         with counted(ctx) as statements:
-            got = contact_variables(s, ctx.keyring, ids)
-    assert len(statements) == 3, statements  # traits, tags, stages: not one query per contact
+            got = contact_variables(s, ctx.keyring, ids, zone="Asia/Shanghai")
+    # traits, tags, stages + member/tier, balances (2), next expiry, coupons: not one per contact
+    assert len(statements) == 8, statements
     c1, c2, c3, bare = (got[i] for i in ids)
     assert c1 == {
         "contact": {"id": ids[0], "name": "张三", "city": "上海", "points": 120, "referral_code": "ZS01"},
@@ -72,6 +84,7 @@ def test_variables_are_loaded_in_bulk(ctx: AppContext, people: dict[str, int]) -
         "referral_code": "ZS01",
         "stage": "repurchase",
         "timezone": "Asia/Shanghai",
+        **NO_LOYALTY,
     }
     assert (c2["name"], c2["tags"], c2["points"], c2["timezone"], c2["stage"]) == (
         "小李",
@@ -89,6 +102,7 @@ def test_variables_are_loaded_in_bulk(ctx: AppContext, people: dict[str, int]) -
         "referral_code": None,
         "stage": None,
         "timezone": "Asia/Shanghai",
+        **NO_LOYALTY,
     }
     assert all("phone" not in v["contact"] for v in got.values())  # PII never becomes template text
 

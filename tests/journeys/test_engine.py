@@ -343,22 +343,38 @@ def test_set_stage_and_set_attribute(jk) -> None:
     assert [p["to"] for p in changed] == ["retention"]
 
 
-def test_award_points_event_is_written_once_even_when_the_step_runs_again(jk) -> None:
+def test_award_points_books_the_ledger_once_even_when_the_step_runs_again(jk) -> None:
+    from siyu.loyalty.ledger import Ledger
+    from siyu.loyalty.service import LoyaltyService
+    from siyu.store.models import PointsEntry
+
     jk.journey([{"id": "points", "award_points": {"points": 50, "reason": "welcome"}}])
-    c = jk.contact()
-    jk.enrol([c])
+    member, stranger = jk.contact(), jk.contact()
+    with jk.ctx.db.session() as s:
+        LoyaltyService(s, now=T0).enrol(member, source="test")
+    jk.enrol([member, stranger])
     jk.run(T0)
-    events = jk.events("points.awarded")
-    assert [(cid, p) for cid, _, p in events] == [
-        (c, {"points": 50, "reason": "welcome", "journey": "j", "step": "points"})
-    ]
-    # A worker that died after writing the event but before saving the state runs the step again.
+    enrolment, jid = jk.enrolment(member), jk.journey_id()
+    with jk.ctx.db.session() as s:
+        rows = s.execute(
+            select(
+                PointsEntry.contact_id, PointsEntry.points, PointsEntry.source, PointsEntry.external_id
+            ).where(PointsEntry.kind == "award")
+        ).all()
+        assert rows == [(member, 50, "journey", f"journey:{jid}:{enrolment['id']}:points")]
+        assert Ledger(s, now=T0).balance(member).active == 50
+    # the non-member was skipped and went on: the journey finished for both
+    assert {jk.enrolment(c)["status"] for c in (member, stranger)} == {"completed"}
+    assert [cid for cid, _, _ in jk.events("Points Earned")] == [member]
+    # A worker that died after booking but before saving the state runs the step again.
     with jk.ctx.db.session() as s:
         s.execute(
             update(JourneyEnrolment).values(status="active", step="points", due_at=T0, finished_at=None)
         )
-    assert jk.run(at(minutes=1)).claimed == 1
-    assert len(jk.events("points.awarded")) == 1
+    assert jk.run(at(minutes=1)).claimed == 2
+    with jk.ctx.db.session() as s:
+        assert Ledger(s, now=at(minutes=1)).balance(member).active == 50
+    assert len(jk.events("Points Earned")) == 1
 
 
 def test_exit_step_ends_the_journey(jk) -> None:

@@ -3,6 +3,8 @@ holdout goes on without one."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import func, select, update
 from tests.journeys.conftest import T0, at
 
@@ -70,3 +72,26 @@ def test_the_step_needs_a_template_key() -> None:
     doc = {"key": "j", "name": "j", "trigger": {"list": {}}, "steps": [{"id": "g", "issue_coupon": {}}]}
     with pytest.raises((JourneyDefinitionError, ValueError)):
         parse_journey(doc)
+
+
+def test_a_later_send_shows_the_coupon_this_journey_issued(jk) -> None:
+    """``{{ coupon.code }}`` after an ``issue_coupon`` step is that step's coupon (not another one
+    the contact holds), its expiry readable in the brand's zone."""
+    _template(jk)
+    text = "券码 {{ coupon.code }}，{{ coupon.expires_at }} 前有效 {{ points }}"
+    jk.template(body={"template_code": "SMS_1", "params": {"code": "{{ coupon.code }}"}, "text": text})
+    jk.journey(
+        [
+            {"id": "gift", "issue_coupon": {"template": "welcome"}},
+            {"id": "hi", "send": {"channel": "sms", "template": "hello"}},
+        ]
+    )
+    c = jk.contact()
+    jk.consent(c, True)
+    jk.enrol([c])
+    jk.run(T0)
+    with jk.ctx.db.session() as s:
+        code, expires = s.execute(select(Coupon.code, Coupon.expires_at).where(Coupon.contact_id == c)).one()
+    local = expires.astimezone(ZoneInfo("Asia/Shanghai")) if expires.tzinfo else expires
+    [message] = jk.outbox()
+    assert message["content"]["text"] == f"券码 {code}，{local:%Y-%m-%d %H:%M} 前有效 0"

@@ -10,3 +10,4 @@ from siyu.analytics.economics import roi  # noqa: F401
 from siyu.analytics.experiments import runner as experiments  # noqa: F401
 from siyu.analytics.funnels import paths  # noqa: F401
 from siyu.analytics.funnels import runner as funnels  # noqa: F401
+from siyu.analytics.loyalty import coupons, liability, repurchase, tiers  # noqa: F401

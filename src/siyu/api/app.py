@@ -26,6 +26,7 @@ from siyu.api import (
     layers,
     lists,
     loyalty,
+    loyalty_engage,
     management,
     orders,
     privacy,
@@ -168,6 +169,16 @@ def _error_answers(app: FastAPI) -> None:
     app.add_exception_handler(SegmentDefinitionError, invalid_definition)
     app.add_exception_handler(JourneyDefinitionError, invalid_definition)
 
+    def invalid_coupon(request: Request, exc: Exception) -> JSONResponse:
+        """A refused coupon template in Chinese when asked (the field stays as sent)."""
+        assert isinstance(exc, CouponError)
+        if wants_chinese(request) and exc.zh:
+            detail = f"{exc.field}：{exc.zh}" if exc.field else exc.zh
+            return error_response(422, detail, path=exc.field, error=exc.zh)
+        return error_response(422, str(exc), path=exc.field, error=exc.message if exc.field else None)
+
+    app.add_exception_handler(CouponError, invalid_coupon)  # its subclasses keep their 404 / 409
+
 
 def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     @asynccontextmanager
@@ -243,6 +254,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         wecom_ways.router,
         community.router,
         loyalty.router,
+        loyalty_engage.router,
         orders.router,
         coupons.router,
     ):

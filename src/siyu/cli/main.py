@@ -95,6 +95,21 @@ LAZY = {
         "siyu.cli.loyalty:loyalty_app",
         "Membership and points (会员积分): enrol, balance, award, spend, ledger, verify, tiers. 会员与积分。",
     ),
+    "checkins": Lazy(
+        "siyu.cli.loyalty_engage:checkins_app",
+        "Daily check-ins (签到): check in, history, settings. 每日签到。",
+    ),
+    "tasks": Lazy(
+        "siyu.cli.loyalty_engage:tasks_app",
+        "Tasks and badges (任务与勋章): define, run, badges. 任务与勋章。",
+    ),
+    "catalogue": Lazy(
+        "siyu.cli.loyalty_engage:catalogue_app",
+        "The points catalogue (积分商城): items and redemptions. 积分商城。",
+    ),
+    "birthdays": Lazy(
+        "siyu.cli.loyalty_engage:birthdays_app", "The birthday gift (生日礼): run today's gifts. 生日礼。"
+    ),
     # a command, not a group: its docstring is its full help, this line its entry in the list
     "worker": Lazy(
         "siyu.cli.journeys:worker",

@@ -22,6 +22,7 @@ from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
 from siyu.client.lists import ContactsClient
 from siyu.client.loyalty import LoyaltyClient
+from siyu.client.loyalty_engage import EngageClient
 from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.retention import AuditClient, RetentionClient
@@ -69,6 +70,7 @@ class Siyu:
         self.wecom_callbacks = WeComCallbacksClient(context)
         self.corp_tags = CorpTagsClient(context)
         self.loyalty = LoyaltyClient(context)
+        self.engage = EngageClient(context)  # check-ins, tasks, catalogue, birthdays
         self.coupons = CouponsClient(context)
         self.orders = OrdersClient(context, self)
 

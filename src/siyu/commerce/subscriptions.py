@@ -184,7 +184,8 @@ class SubscriptionService:
         return sub
 
     def get(self, subscription_id: int) -> Subscription:
-        sub = self.session.get(Subscription, subscription_id)
+        # an id no column can hold is no subscription (never the database driver's overflow)
+        sub = self.session.get(Subscription, subscription_id) if 0 < subscription_id < 2**63 else None
         if sub is None:
             raise CommerceNotFound(
                 "subscription", f"no subscription {subscription_id}", "subscription_not_found"

@@ -28,6 +28,7 @@ from siyu.console import (
     pages_imports,
     pages_journeys,
     pages_loyalty,
+    pages_loyalty_engage,
     pages_orders,
     pages_privacy,
     pages_retention,
@@ -69,6 +70,7 @@ PAGES: tuple[Any, ...] = (
     pages_orders,
     pages_loyalty,
     pages_coupons,
+    pages_loyalty_engage,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

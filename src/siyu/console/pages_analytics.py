@@ -10,6 +10,7 @@ shown next to its field with everything typed kept.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,9 +25,11 @@ from starlette.datastructures import UploadFile
 from siyu.analytics.base import AnalyticsError
 from siyu.analytics.experiments.inputs import read_values_csv
 from siyu.analytics.experiments.split_tests import find_split_test, split_tests
+from siyu.analytics.loyalty.coupons import template_choices
 from siyu.analytics.result import AnalysisResult
 from siyu.api.deps import get_client, unit_of_work
 from siyu.auth.roles import Permission as P
+from siyu.console.analytics_summary import summary
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import TEXT, tr
 from siyu.console.web import PageError, language, render, user_language
@@ -49,7 +52,8 @@ MAX_UPLOAD = 20 << 20
 
 @dataclass(frozen=True)
 class Field:
-    """A form field: ``text``, ``lines`` (one item per line), ``date``, ``number`` or ``select``."""
+    """A form field: ``text``, ``lines`` (one item per line), ``date``, ``number``, ``select``
+    or ``pick`` (a select of the brand's own things, shown by name: coupon templates)."""
 
     name: str
     kind: str = "text"
@@ -65,9 +69,24 @@ class Analysis:
     kind: str
     doc: str  # docs/analytics/<doc>.md
     fields: tuple[Field, ...]
+    #: Columns left off the page (codes such as tier keys; the other language's names); the
+    #: CSV keeps every column.
+    hide_zh: tuple[str, ...] = ()
+    hide_en: tuple[str, ...] = ()
+    #: Columns of yuan, shown with ¥.
+    money: tuple[str, ...] = ()
+    #: Columns whose values are codes shown in words (``analytics_v_<code>``); ``blank`` is the
+    #: word of an empty cell of such a column (a month of expiry: never).
+    words: tuple[str, ...] = ()
+    blank: str = ""
+
+    def hidden(self, lang: str) -> tuple[str, ...]:
+        return self.hide_en if lang == "en" else self.hide_zh
 
 
 RANGE = (Field("from", "date"), Field("to", "date"))
+TIER_CODES = ("tier", "from_tier", "to_tier")
+COUPON_MONEY = ("discount", "redeemed_gmv", "gmv_per_issued", "gmv_per_holdout", "incremental_gmv")
 MODELS = ("all", "first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 ANALYSES: dict[str, Analysis] = {
     a.kind: a
@@ -136,6 +155,38 @@ ANALYSES: dict[str, Analysis] = {
             ),
         ),
         Analysis(
+            "member_repurchase",
+            "loyalty",
+            (*RANGE, Field("currency", placeholder="CNY")),
+            money=("gmv", "aov"),
+            words=("segment",),
+        ),
+        Analysis(
+            "points_liability",
+            "loyalty",
+            RANGE,
+            money=("liability",),
+            words=("month",),
+            blank="never",
+        ),
+        Analysis(
+            "tiers",
+            "loyalty",
+            (*RANGE, Field("table", "select", ("distribution", "migration"))),
+            hide_zh=(*TIER_CODES, "tier_name_en", "from_name_en", "to_name_en"),
+            hide_en=(*TIER_CODES, "tier_name", "from_name", "to_name"),
+            words=("movement",),
+        ),
+        Analysis(
+            "coupons",
+            "loyalty",
+            (*RANGE, Field("template", "pick"), Field("currency", placeholder="CNY")),
+            hide_zh=("template",),
+            hide_en=("template",),
+            money=COUPON_MONEY,
+            words=("note",),
+        ),
+        Analysis(
             "experiment",
             "experiments",
             (
@@ -148,7 +199,19 @@ ANALYSES: dict[str, Analysis] = {
     )
 }
 #: The index's order.
-ORDER = ("funnel", "retention", "lifecycle", "activity", "attribution", "roi", "experiment")
+ORDER = (
+    "funnel",
+    "retention",
+    "lifecycle",
+    "activity",
+    "attribution",
+    "roi",
+    "member_repurchase",
+    "points_liability",
+    "tiers",
+    "coupons",
+    "experiment",
+)
 
 
 # --- form ⇄ parameters ---------------------------------------------------------------------------
@@ -205,8 +268,15 @@ _PERCENT = re.compile(
 )
 
 
-def cell(column: str, v: Any) -> tuple[str, str, bool]:
-    """(shown, raw, numeric) of one value: rates as percentages, money-sized numbers grouped."""
+def cell(column: str, v: Any, a: Analysis | None = None, lang: str = "zh") -> tuple[str, str, bool]:
+    """(shown, raw, numeric) of one value: rates as percentages, money-sized numbers grouped,
+    the analysis's money columns in ¥ and its coded columns in words."""
+    if a is not None and column in a.words:
+        code = v if v is not None else a.blank
+        if code and f"analytics_v_{code}" in TEXT:
+            return tr(f"analytics_v_{code}", lang), "" if v is None else str(v), False
+    if a is not None and column in a.money and isinstance(v, int | float) and not isinstance(v, bool):
+        return f"¥{v:,.2f}", repr(v) if isinstance(v, float) else str(v), True
     if v is None:
         return "–", "", False
     if isinstance(v, bool):
@@ -222,15 +292,26 @@ def cell(column: str, v: Any) -> tuple[str, str, bool]:
     return str(v), str(v), False
 
 
-def table_of(result: AnalysisResult) -> dict[str, Any]:
+def table_of(result: AnalysisResult, a: Analysis | None = None, lang: str = "zh") -> dict[str, Any]:
+    """The page's table: the analysis's columns minus the hidden ones, headed in ``lang``."""
     frame = result.frame()
-    columns = frame.column_names
+    hidden = a.hidden(lang) if a is not None else ()
+    columns = [c for c in frame.column_names if c not in hidden]
     rows = frame.slice(0, MAX_ROWS).to_pylist()
+    names = analytics_headers(columns, lang)
     return {
         "columns": columns,
-        "rows": [[cell(c, r[c]) for c in columns] for r in rows],
+        "headers": [names.get(c, c) for c in columns],
+        "rows": [[cell(c, r[c], a, lang) for c in columns] for r in rows],
         "total": frame.num_rows,
     }
+
+
+def figure_json(result: AnalysisResult, lang: str) -> str:
+    """The chart, in ``lang`` when the result words its own labels (``figure(lang=…)``)."""
+    if "lang" in inspect.signature(result.figure).parameters:
+        return str(result.figure(lang=lang).to_json())  # type: ignore[call-arg]
+    return str(result.figure().to_json())
 
 
 def retention_view(result: AnalysisResult, lang: str) -> dict[str, Any]:
@@ -284,6 +365,14 @@ def _params_for(request: Request, analysis: Analysis, values: dict[str, str]) ->
     return to_params(analysis, values)
 
 
+def _picks(request: Request, analysis: Analysis) -> dict[str, list[tuple[str, str]]]:
+    """The options of the form's ``pick`` fields: (value, the brand's name for it)."""
+    if not any(f.kind == "pick" for f in analysis.fields):
+        return {}
+    with unit_of_work(request) as session:
+        return {"template": template_choices(session)}
+
+
 def _page(
     request: Request,
     analysis: Analysis,
@@ -303,6 +392,7 @@ def _page(
         "top_error": None,
         "option": lambda v: tr(f"analytics_o_{v}", lang) if f"analytics_o_{v}" in TEXT else v,
         "choices": get_client(request).events.choices(lang),
+        "picks": _picks(request, analysis),
     }
     if error is not None:
         target = field_of(error.field)
@@ -315,8 +405,9 @@ def _page(
             )
     if result is not None:
         context["result"] = result
-        context["table"] = table_of(result)
-        context["figure"] = result.figure().to_json()
+        context["table"] = table_of(result, analysis, lang)
+        context["figure"] = figure_json(result, lang)
+        context["summary"] = summary(analysis.kind, result.to_dict(), lang)
         if analysis.kind == "retention":
             context["retention"] = retention_view(result, lang)
     template = "analytics_experiment.html" if analysis.kind == "experiment" else "analytics_run.html"

@@ -113,7 +113,12 @@ def _choices(request: Request) -> dict[str, Any]:
                 "segments": [],
                 "rfm": [],
             }
-    return {**found, "stages": list(STAGES)}
+    # tier names in the operator's language (the English name where one is given)
+    lang = language(request, principal_of(request))
+    tiers = [
+        {"key": r["key"], "name": r["name_en"] if lang == "en" else r["name"]} for r in found.get("tiers", [])
+    ]
+    return {**found, "tiers": tiers, "stages": list(STAGES)}
 
 
 def _builder(request: Request, status: int = 200, **context: Any) -> HTMLResponse:

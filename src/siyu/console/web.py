@@ -49,6 +49,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("nav_coupons", "/console/coupons", P.JOURNEYS_READ),
     ("nav_content", "/console/content", P.CONTENT_READ),
     ("nav_analytics", "/console/analytics", P.ANALYTICS_READ),
+    ("nav_engage", "/console/loyalty/checkins", P.CONTACTS_READ),
     ("nav_wecom", "/console/wecom", P.CHANNELS_READ),
     ("nav_settings", "/console/settings", P.CHANNELS_READ),
     ("nav_privacy", "/console/privacy", P.PRIVACY_DELETE),

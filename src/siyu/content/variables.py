@@ -1,14 +1,17 @@
 """The variables a template sees for a contact, loaded for a whole batch at once.
 
 Three queries per batch of up to :data:`~siyu.store.dialect.IN_CHUNK` contacts (traits, tags,
-stage) — never one per contact: the journey engine renders a step for thousands of contacts.
+stage), plus five for the loyalty programme (``content/loyalty_variables.py``) — never one per
+contact: the journey engine renders a step for thousands of contacts.
 
 Variables:
 
 ``contact``        every trait, plus ``id`` (``{{ contact.city }}``)
 ``name``           trait ``name``, else ``nickname``, else ""
 ``tags``           tag keys the contact holds (``{% if "vip" in tags %}``)
-``points``         trait ``points``, else 0
+``points``         the active points balance (ledger), else trait ``points``, else 0
+``tier`` ``tier_en`` ``member_no`` ``coupon`` (``.code``, ``.expires_at`` …) ``points_expiring``
+``points_expiring_at``: the loyalty programme, see ``content/loyalty_variables.py``
 ``referral_code``  trait ``referral_code``, else None
 ``stage``          journey stage (``retention`` …), else None
 ``timezone``       trait ``timezone``, else Asia/Shanghai (the ``date`` filter uses it)
@@ -20,11 +23,14 @@ identifier are left out too, should a source have stored one.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from siyu.brand import stored_timezone
+from siyu.content.loyalty_variables import loyalty_variables
 from siyu.content.render import DEFAULT_TIMEZONE
 from siyu.profiles.identifiers import PII_TYPES
 from siyu.profiles.pii import Keyring
@@ -33,9 +39,15 @@ from siyu.store.models import ContactAttribute, ContactStage, ContactTag, Tag
 
 
 def contact_variables(
-    session: Session, keyring: Keyring | None, contact_ids: list[int]
+    session: Session,
+    keyring: Keyring | None,
+    contact_ids: list[int],
+    *,
+    zone: str | None = None,
+    now: datetime | None = None,
 ) -> dict[int, dict[str, Any]]:
     """``{contact_id: variables}`` for every id given (unknown ids get the defaults).
+    ``zone``: the brand's time zone for coupon and points dates (default: the stored brand zone).
 
     ``keyring`` is part of the signature for variables derived from PII later (a masked phone
     for a "we sent it to 138****8000" line); nothing here decrypts today."""
@@ -63,7 +75,11 @@ def contact_variables(
                 select(ContactStage.contact_id, ContactStage.stage).where(ContactStage.contact_id.in_(chunk))
             ).all()
         )
-    return {cid: _variables(cid, traits[cid], tags[cid], stages.get(cid)) for cid in ids}
+    loyal = loyalty_variables(session, ids, zone or stored_timezone(session) or DEFAULT_TIMEZONE, now)
+    out = {cid: _variables(cid, traits[cid], tags[cid], stages.get(cid)) for cid in ids}
+    for cid, extra in loyal.items():
+        out[cid].update(extra)  # the ledger's points replace the trait where the contact has any
+    return out
 
 
 def _variables(cid: int, traits: dict[str, Any], tags: list[str], stage: str | None) -> dict[str, Any]:
@@ -80,7 +96,21 @@ def _variables(cid: int, traits: dict[str, Any], tags: list[str], stage: str | N
 
 
 #: Variables every contact has (besides ``contact.<trait>``), in the order the picker shows them.
-BUILTINS = ("name", "tags", "points", "referral_code", "stage", "timezone", "contact.id")
+BUILTINS = (
+    "name",
+    "tags",
+    "points",
+    "tier",
+    "coupon.code",
+    "coupon.expires_at",
+    "points_expiring",
+    "points_expiring_at",
+    "member_no",
+    "referral_code",
+    "stage",
+    "timezone",
+    "contact.id",
+)
 #: How many recent events the picker reads to learn event properties: enough to see every
 #: event a brand sends, cheap at any table size (newest first, by primary key).
 RECENT_EVENTS = 2000

@@ -11,7 +11,9 @@ What it produces, from one seed:
   later identify call links — those merges run through the real identity-resolution engine;
 * behaviour per contact: page views, content clicks (by category), messages, coupon claims,
   group joins, referrals, and orders that follow a buy-till-you-die pattern (Poisson purchases
-  with a geometric dropout after each, Gamma-Gamma spend per order).
+  with a geometric dropout after each, Gamma-Gamma spend per order);
+* the orders as order rows (some refunded), a three-tier membership programme with its members,
+  points ledger, tier history and coupons (``demo/loyalty.py``, ``demo/ledger.py``).
 
 Bulk rows go straight to the system of record (executemany / COPY) and to the warehouse
 (Arrow), chunk by chunk, so memory stays bounded; merges are then applied by the engine and
@@ -32,6 +34,7 @@ import polars as pl
 from siyu.context import AppContext
 from siyu.demo import behaviour, people
 from siyu.demo import content as demo_content
+from siyu.demo import loyalty as demo_loyalty
 from siyu.profiles.identifiers import Identifier
 from siyu.profiles.repository import ProfileRepository
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
@@ -142,6 +145,8 @@ def generate(
     rng = np.random.default_rng(config.seed)
     wh = Warehouse(ctx.settings.resolved_warehouse_path)
     totals = {"contacts": 0, "events": 0, "identities": 0, "orders": 0, "links": []}
+    channel_kinds = {channel_ids[key]: kind for key, kind, _, _ in CHANNELS}
+    order_frames: list[pl.DataFrame] = []
     try:
         for lo in range(0, config.contacts, CHUNK):
             n = min(CHUNK, config.contacts - lo)
@@ -174,6 +179,7 @@ def generate(
             _write_traits(
                 ctx, people.people(config.seed, lo, n), person_rows["contact_a"], person_rows["created"]
             )
+            order_frames.append(demo_loyalty.order_rows(events, contacts, channel_kinds))
             totals["contacts"] += contacts.height
             totals["identities"] += identities.height
             totals["events"] += events.height
@@ -185,6 +191,8 @@ def generate(
             sync_sequence(engine, table)
         analyze(engine, ("contacts", "identities", "events", "touches"))
         merges = _link(ctx, totals.pop("links"), end)
+        # orders, members, the points ledger and coupons: after the merges, on the survivors
+        loyalty = demo_loyalty.load(ctx, pl.concat(order_frames), channel_ids, end, config.seed)
         wh.feed(ctx.db, ctx.settings.warehouse_batch_size)
     finally:
         wh.close()
@@ -195,6 +203,7 @@ def generate(
         "orders": totals["orders"],
         "identities": totals["identities"],
         "merges": merges,
+        "loyalty": loyalty,
         "seed": config.seed,
         "start": start.isoformat(),
         "end": end.isoformat(),

@@ -163,6 +163,9 @@ EVENTS: dict[str, tuple[str, str, str, str]] = {
     "Points Expired": ("积分过期", "Points expired", "[{points}分]", "[{points} points]"),
     "Tier Upgraded": ("会员升级", "Tier upgraded", "", ""),
     "Tier Downgraded": ("会员降级", "Tier downgraded", "", ""),
+    # engagement (siyu.loyalty.checkins / tasks; docs/loyalty-engagement.md)
+    "Checked In": ("签到", "Checked in", "[连续{streak}天]", "[day {streak} in a row]"),
+    "Task Completed": ("完成任务", "Completed a task", "[{task}]", "[{task}]"),
     # Segment call types without an event name
     "identify": ("更新资料", "Profile updated", "", ""),
     "page": ("浏览页面", "Viewed a page", "[{path}]", "[{path}]"),

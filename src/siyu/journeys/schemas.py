@@ -301,8 +301,10 @@ class Split(_M):
 
 
 class Points(_M):
-    points: int
-    reason: str = "journey"
+    """Points booked in the loyalty ledger for members (non-members are skipped)."""
+
+    points: int = Field(ge=1, le=2_147_483_647)
+    reason: str = Field(default="journey", min_length=1, max_length=200)
 
 
 class IssueCoupon(_M):

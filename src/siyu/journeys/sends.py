@@ -6,11 +6,13 @@ row's idempotency key (``journey:contact:enrolment:step``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
+from zoneinfo import ZoneInfo
 
 from siyu.content.links import LinkMaker, flush_links, link_secret
+from siyu.content.loyalty_variables import coupon_view
 from siyu.content.render import render
 from siyu.content.service import ContentNotFound, ContentService
 from siyu.content.variables import contact_variables
@@ -271,9 +273,17 @@ def _render(
     are derived from the message key, so a step run again after a crash renders the same
     links. A split's variant picks the template variant of that name when there is one."""
     ids = [e.contact_id for e in group]
-    variables = contact_variables(run.session, run.keyring, ids)
+    variables = contact_variables(
+        run.session, run.keyring, ids, zone=run.config.default_timezone, now=run.now
+    )
+    zone = ZoneInfo(run.config.default_timezone)
     for e in group:  # the triggering event's properties, e.g. {{ trigger.order_id }}
         variables.setdefault(e.contact_id, {})["trigger"] = e.data.get("trigger", {})
+        issued = e.data.get("coupon")  # the coupon this journey's issue_coupon step gave
+        if isinstance(issued, dict) and issued.get("code"):
+            at = issued.get("expires_at")
+            expires = datetime.fromisoformat(at) if isinstance(at, str) else None
+            variables[e.contact_id]["coupon"] = coupon_view(str(issued["code"]), expires, zone)
     keys = {e.contact_id: message_key(e, step.id) for e in group}
     secret = link_secret(run.keyring)
     if s.template is None:

@@ -18,9 +18,9 @@ from siyu.journeys.policy import day_at
 from siyu.journeys.schemas import EXIT, JourneySpec, Step
 from siyu.journeys.sends import send, webhook, wecom_tags
 from siyu.stages.service import StageService
-from siyu.store.changes import emit_events, note_changed
+from siyu.store.changes import note_changed
 from siyu.store.dialect import chunked
-from siyu.store.models import ContactAttribute, Event
+from siyu.store.models import ContactAttribute, Event, LoyaltyMember
 from siyu.tags.rules import property_matches
 from siyu.tags.service import TagService
 
@@ -202,20 +202,37 @@ def set_attribute(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment
 
 
 def award_points(run: Run, spec: JourneySpec, step: Step, group: list[Enrolment]) -> Go:
-    """Records a ``points.awarded`` event for the loyalty programme to book; the message id
-    makes a re-run of the step harmless."""
+    """Book the points in the ledger (source ``journey``) with the external id
+    ``journey:<journey id>:<enrolment id>:<step id>``, so a step run again after a crash, or a
+    re-entry, awards nothing twice. Only members earn: a contact without a card is *skipped*
+    (enrolling them here would record a consent they never gave) and goes on with the journey;
+    ``Points Earned`` is the ledger's event for those who did earn."""
+    from siyu.loyalty.ledger import Ledger  # journeys sit above loyalty; loaded when a step awards
+
     p = step.award_points
     assert p is not None
-    props = {"points": p.points, "reason": p.reason, "journey": spec.key, "step": step.id}
-    emit_events(
-        run.session,
-        "points.awarded",
-        (
-            (f"points.awarded:{e.journey_id}:{e.contact_id:012d}:{e.id}:{step.id}", e.contact_id, props)
-            for e in group
-        ),
-        run.now,
-    )
+    ids = [e.contact_id for e in group]
+    members: set[int] = set()
+    for ch in chunked(ids):
+        members.update(
+            run.session.scalars(
+                select(LoyaltyMember.contact_id).where(
+                    LoyaltyMember.contact_id.in_(ch), LoyaltyMember.status == "active"
+                )
+            )
+        )
+    ledger = Ledger(run.session, now=run.now, tz=run.config.default_timezone)
+    for e in sorted(group, key=lambda x: x.contact_id):  # ascending: the ledger's lock order
+        if e.contact_id not in members:
+            continue
+        ledger.award(
+            e.contact_id,
+            p.points,
+            source="journey",
+            reason=p.reason,
+            external_id=f"journey:{e.journey_id}:{e.id}:{step.id}",
+            actor=f"journey:{spec.key}",
+        )
     return _onward(spec, step, group)
 
 

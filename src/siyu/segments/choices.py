@@ -1,6 +1,7 @@
 """What the segment builder's pick lists offer, read from the data: event names (most frequent
 first, siyu's own events left out) with the property names seen on them, tags, channels, RFM
-segment names (the configured rules plus any stored), other segments and customer groups. Typing anything else
+segment names (the configured rules plus any stored), other segments, customer groups, tiers and
+coupon templates. Typing anything else
 still works; the lists only save operators from guessing spellings.
 
 Event names and properties come from the warehouse (one grouped scan of the name column, and a
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.store.models import Channel, ContactRfm, CustomerGroup, Segment, Tag
+from siyu.store.models import Channel, ContactRfm, CouponTemplate, CustomerGroup, LoyaltyTier, Segment, Tag
 from siyu.store.models.events import SYSTEM_EVENTS
 
 MAX_EVENTS = 200
@@ -72,6 +73,22 @@ def choices(session: Session, conn: Any, rfm_rules: list[dict[str, Any]]) -> dic
                 select(CustomerGroup.chat_id, CustomerGroup.name)
                 .where(CustomerGroup.dismissed_at.is_(None))
                 .order_by(CustomerGroup.member_count.desc())
+                .limit(1000)
+            )
+        ],
+        # tiers (lowest first) and coupon templates for the tier / coupons conditions
+        "tiers": [
+            {"key": k, "name": n, "name_en": e or n}
+            for k, n, e in session.execute(
+                select(LoyaltyTier.key, LoyaltyTier.name, LoyaltyTier.name_en).order_by(LoyaltyTier.rank)
+            )
+        ],
+        "coupon_templates": [
+            {"key": k, "name": n}
+            for k, n in session.execute(
+                select(CouponTemplate.key, CouponTemplate.name)
+                .where(CouponTemplate.status != "ended")
+                .order_by(CouponTemplate.id.desc())
                 .limit(1000)
             )
         ],

@@ -35,8 +35,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from siyu.segments import schemas as s
+from siyu.segments.catalog import Catalog
 from siyu.segments.community import community_role_leaf, group_leaf
 from siyu.segments.consent import CONSENT_IN_EFFECT, consent_condition
+from siyu.segments.loyalty import LOYALTY_SIDES, coupons_leaf, points_expiring_leaf, points_leaf, tier_leaf
 from siyu.store.models import SYSTEM_EVENTS
 from siyu.warehouse.query import (
     ATTRIBUTES,
@@ -63,17 +65,6 @@ ACTIVITY_TYPES = ("track", "page", "screen")
 
 
 @dataclass
-class Catalog:
-    """Names resolved from the system of record: tag key → (id, half-life in days or None)."""
-
-    tags: dict[str, tuple[int, float | None]] = field(default_factory=dict)
-    channels: dict[str, int] = field(default_factory=dict)
-    entry_codes: dict[str, int] = field(default_factory=dict)
-    segments: dict[str, int] = field(default_factory=dict)
-    groups: dict[str, int] = field(default_factory=dict)  # chat id → customer group id
-
-
-@dataclass
 class Window:
     """A behaviour leaf's relative window: matching events older than ``days`` leave it."""
 
@@ -94,6 +85,7 @@ SIDE_TABLES: dict[str, Any] = {
     "member": SEGMENT_MEMBERS,
     "grp": GROUP_MEMBERS,
     "role": COMMUNITY_ROLES,
+    **LOYALTY_SIDES,
 }
 
 
@@ -162,32 +154,6 @@ def compile_many(
     compiler = _Compiler(catalog, as_of or datetime.now(UTC))
     conditions = [compiler.node(node, path) for node, path in nodes]
     return conditions, compiler.finish(true())
-
-
-def references(node: s.Node) -> dict[str, set[str]]:
-    """Names a definition refers to, by kind (for resolving and for cycle checks)."""
-    out: dict[str, set[str]] = {k: set() for k in ("tags", "channels", "entry_codes", "segments", "groups")}
-    stack: list[Any] = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, s.And | s.Or):
-            stack.extend(n.conditions)
-        elif isinstance(n, s.Not):
-            stack.append(n.condition)
-        elif isinstance(n, s.TagsCondition):
-            out["tags"].update(n.tags)
-        elif isinstance(n, s.ChannelCondition):
-            out["channels"].update(n.channels)
-        elif isinstance(n, s.FirstTouchCondition):
-            out["channels"].update(n.channels or [])
-            out["entry_codes"].update(n.entry_codes or [])
-        elif isinstance(n, s.SegmentCondition):
-            out["segments"].add(n.segment)
-        elif isinstance(n, s.GroupCondition):
-            out["groups"].update(n.groups or [])
-        elif isinstance(n, s.CommunityRoleCondition) and n.group:
-            out["groups"].add(n.group)
-    return out
 
 
 def _naive(at: datetime) -> datetime:
@@ -418,6 +384,8 @@ class _Compiler:
         return found if node.member else not_(found)
 
     leaf_group, leaf_community_role = group_leaf, community_role_leaf  # siyu/segments/community.py
+    leaf_tier, leaf_points, leaf_points_expiring = tier_leaf, points_leaf, points_expiring_leaf  # loyalty.py
+    leaf_coupons = coupons_leaf
 
     @staticmethod
     def _ids(known: dict[str, int], names: list[str], path: str, what: str) -> list[int]:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.segments import schemas as s
-from siyu.segments.compiler import references
+from siyu.segments.catalog import references
 from siyu.store.models import Journey, Segment
 
 #: Keys of a journey definition whose value names a segment / a tag.

@@ -124,3 +124,18 @@ class SegmentRepository:
                 .order_by(SegmentVersion.version.desc())
             )
         )
+
+    # --- loyalty names -------------------------------------------------------------------------
+    def tiers(self) -> dict[str, int]:
+        """Every tier key → rank (``at_least`` needs the ranks of all of them)."""
+        from siyu.store.models import LoyaltyTier
+
+        return dict(self.session.execute(select(LoyaltyTier.key, LoyaltyTier.rank)).all())  # type: ignore[arg-type]
+
+    def coupon_templates(self, keys: Iterable[str]) -> set[str]:
+        from siyu.store.models import CouponTemplate
+
+        out: set[str] = set()
+        for chunk in chunked(sorted(set(keys))):
+            out.update(self.session.scalars(select(CouponTemplate.key).where(CouponTemplate.key.in_(chunk))))
+        return out

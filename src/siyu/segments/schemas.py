@@ -2,7 +2,8 @@
 
 A definition is a tree of nodes, each with a ``type``: ``and`` / ``or`` (``conditions``),
 ``not`` (``condition``), and the leaves ``attribute``, ``tags``, ``event``, ``channel``,
-``first_touch``, ``consent``, ``stage``, ``rfm``, ``churn_risk`` and ``segment``. Validation
+``first_touch``, ``consent``, ``stage``, ``rfm``, ``churn_risk``, ``segment``, ``group``,
+``community_role`` and the loyalty leaves ``tier``, ``points``, ``points_expiring``, ``coupons``. Validation
 errors name the bad node by its path, e.g. ``definition.conditions[1].count.value``.
 """
 
@@ -13,8 +14,10 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from siyu.segments.loyalty import CouponsCondition, PointsCondition, PointsExpiringCondition, TierCondition
+from siyu.segments.nodes import Compare, Count, _Node
 from siyu.store.slugs import check_slug
 
 #: Journey stages in the order of the user journey, then the two inactive ones.
@@ -35,10 +38,8 @@ _PROPERTY = re.compile(r"^[^$/\x00-\x1f][^\x00-\x1f]{0,127}$")
 _NAME = re.compile(r"^[^\x00-\x1f]{1,201}$")
 #: Numbers in definitions stay within what a double and the databases' integers hold exactly.
 MAX_INT = int(1.7976931348623157e308)
-MAX_COUNT = 2_000_000_000
 
 Scalar = str | int | float | bool
-Compare = Literal["eq", "ne", "lt", "lte", "gt", "gte"]
 
 
 class SegmentDefinitionError(ValueError):
@@ -48,10 +49,6 @@ class SegmentDefinitionError(ValueError):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
-
-
-class _Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_number(v: Any) -> None:
@@ -193,11 +190,6 @@ class TagsCondition(_Node):
     @classmethod
     def _names(cls, v: list[str]) -> list[str]:
         return _check_names(v) or v
-
-
-class Count(_Node):
-    op: Compare = "gte"
-    value: int = Field(default=1, ge=0, le=MAX_COUNT)
 
 
 class Aggregate(_Node):
@@ -399,7 +391,11 @@ Node = Annotated[
     | ChurnRiskCondition
     | SegmentCondition
     | GroupCondition
-    | CommunityRoleCondition,
+    | CommunityRoleCondition
+    | TierCondition
+    | PointsCondition
+    | PointsExpiringCondition
+    | CouponsCondition,
     Field(discriminator="type"),
 ]
 NODE_TYPES = (
@@ -418,6 +414,10 @@ NODE_TYPES = (
     "segment",
     "group",
     "community_role",
+    "tier",
+    "points",
+    "points_expiring",
+    "coupons",
 )
 for _model in (And, Or, Not):
     _model.model_rebuild()

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
 from siyu.segments import schemas as s
-from siyu.segments.compiler import Catalog, Compiled, compile_definition, references
+from siyu.segments.catalog import Catalog, references, resolve
+from siyu.segments.compiler import Compiled, compile_definition
 from siyu.segments.dependents import dependents_of
 from siyu.segments.repository import SegmentRepository
 from siyu.store.changes import emit_events, note_changed
@@ -103,14 +104,7 @@ class SegmentService:
 
     # --- compile -----------------------------------------------------------------------------
     def catalog(self, node: s.Node) -> Catalog:
-        refs = references(node)
-        return Catalog(
-            tags=self.repo.tags(refs["tags"]),
-            channels=self.repo.channels(refs["channels"]),
-            entry_codes=self.repo.entry_codes(refs["entry_codes"]),
-            segments=self.repo.segment_ids(refs["segments"]),
-            groups=self.repo.groups(refs["groups"]),
-        )
+        return resolve(self.repo, [node])
 
     def compile(self, node: s.Node, as_of: datetime | None = None) -> Compiled:
         return compile_definition(node, self.catalog(node), as_of)

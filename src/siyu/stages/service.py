@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Select
 
 from siyu.audit import service as audit
-from siyu.segments.compiler import Catalog, compile_many, references
+from siyu.segments.catalog import Catalog, resolve
+from siyu.segments.compiler import compile_many
 from siyu.segments.repository import SegmentRepository
 from siyu.segments.schemas import STAGES, SegmentDefinitionError
 from siyu.stages.repository import StageRepository
@@ -140,24 +141,7 @@ class StageService:
         return dumped
 
     def _catalog(self, rules: Sequence[StageRule]) -> Catalog:
-        refs: dict[str, set[str]] = {
-            "tags": set(),
-            "channels": set(),
-            "entry_codes": set(),
-            "segments": set(),
-            "groups": set(),
-        }
-        for rule in rules:
-            for kind, names in references(rule.when).items():
-                refs[kind] |= names
-        repo = SegmentRepository(self.session)
-        return Catalog(
-            tags=repo.tags(refs["tags"]),
-            channels=repo.channels(refs["channels"]),
-            entry_codes=repo.entry_codes(refs["entry_codes"]),
-            segments=repo.segment_ids(refs["segments"]),
-            groups=repo.groups(refs["groups"]),
-        )
+        return resolve(SegmentRepository(self.session), [rule.when for rule in rules])
 
     def _compile(self, rules: Sequence[StageRule], as_of: datetime) -> Select[Any]:
         try:

@@ -182,6 +182,11 @@ GROUP_MEMBERS = _t(
     "group_members", "contact_id", "group_id", ("joined_at", DateTime()), ("left_at", DateTime())
 )
 COMMUNITY_ROLES = _t("community_roles", "contact_id", "group_id", "role")
+LOYALTY_MEMBERS = _t("loyalty_members", "contact_id", "status", "tier", "tier_rank")
+POINTS_LOTS = _t(
+    "points_lots", "contact_id", "status", ("available_at", DateTime()), ("expires_at", DateTime()), "points"
+)
+COUPON_HOLDINGS = _t("coupon_holdings", "contact_id", "template", "status", ("expires_at", DateTime()), "n")
 CHANGES = _t("contact_changes", "id", "contact_id")
 #: Temporary table of contact ids an incremental segment recompute evaluates.
 AFFECTED = _t("seg_affected", "id")
@@ -213,9 +218,12 @@ __all__ = [
     "CONSENTS",
     "CONTACTS",
     "CONTACT_TAGS",
+    "COUPON_HOLDINGS",
     "DUCKDB",
     "EVENTS",
     "GROUP_MEMBERS",
+    "LOYALTY_MEMBERS",
+    "POINTS_LOTS",
     "RFM",
     "SCORES",
     "SEGMENT_MEMBERS",

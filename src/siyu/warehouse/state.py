@@ -35,14 +35,27 @@ CREATE TABLE IF NOT EXISTS contact_scores (contact_id BIGINT, churn_risk DOUBLE,
 CREATE TABLE IF NOT EXISTS group_members (contact_id BIGINT, group_id BIGINT, joined_at TIMESTAMP,
     left_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS community_roles (contact_id BIGINT, group_id BIGINT, role VARCHAR);
+CREATE TABLE IF NOT EXISTS loyalty_members (contact_id BIGINT, status VARCHAR, tier VARCHAR,
+    tier_rank INTEGER);
+CREATE TABLE IF NOT EXISTS points_lots (contact_id BIGINT, status VARCHAR, available_at TIMESTAMP,
+    expires_at TIMESTAMP, points BIGINT);
+CREATE TABLE IF NOT EXISTS coupon_holdings (contact_id BIGINT, template VARCHAR, status VARCHAR,
+    expires_at TIMESTAMP, n BIGINT);
 """
+#: Changed contacts, for the ``source`` of a mirror that aggregates or joins.
+CHANGED = "(SELECT contact_id FROM contact_changes WHERE id > :low AND id <= :high)"
 
 
 @dataclass(frozen=True)
 class Mirror:
+    """A warehouse table holding, per contact, what the system of record holds now."""
+
     table: str
     #: (column, kind) with kind "" (plain), "ts" (UTC timestamp), "json", "bool"
     columns: tuple[tuple[str, str], ...]
+    #: a SELECT giving the columns (restricted to ``{changed}`` contacts) when they are not
+    #: the system-of-record table's own columns
+    source: str | None = None
 
     def select(self, dialect: str) -> str:
         exprs = []
@@ -62,10 +75,9 @@ class Mirror:
                 exprs.append(f"{name} <> 0")
             else:
                 exprs.append(name)
-        return (
-            f"SELECT {', '.join(exprs)} FROM {self.table} WHERE contact_id IN "
-            "(SELECT contact_id FROM contact_changes WHERE id > :low AND id <= :high)"
-        )
+        if self.source is not None:
+            return f"SELECT {', '.join(exprs)} FROM ({self.source.format(changed=CHANGED)}) src"
+        return f"SELECT {', '.join(exprs)} FROM {self.table} WHERE contact_id IN {CHANGED}"
 
     def insert(self) -> str:
         casts = []
@@ -80,6 +92,34 @@ class Mirror:
         return f"INSERT INTO {self.table} ({cols}) SELECT {', '.join(casts)} FROM incoming_state"
 
 
+#: Loyalty state for the segment leaves tier / points / points_expiring / coupons. Points are
+#: kept per (status, release date, expiry date), not as "active" / "expiring soon" flags: the
+#: balance at a moment follows the ledger's rule (released and unexpired is active, even before
+#: the jobs catch up), and stored dates answer it for any day without a re-ship.
+LOYALTY_MIRRORS = (
+    Mirror(
+        "loyalty_members",
+        (("contact_id", ""), ("status", ""), ("tier", ""), ("tier_rank", "")),
+        "SELECT m.contact_id, m.status, t.key AS tier, t.rank AS tier_rank FROM loyalty_members m "
+        "LEFT JOIN loyalty_tiers t ON t.id = m.tier_id WHERE m.contact_id IN {changed}",
+    ),
+    Mirror(
+        "points_lots",
+        (("contact_id", ""), ("status", ""), ("available_at", "ts"), ("expires_at", "ts"), ("points", "")),
+        "SELECT contact_id, status, COALESCE(available_at, created_at) AS available_at, expires_at, "
+        "SUM(remaining) AS points FROM points_entries "
+        "WHERE kind = 'award' AND status IN ('active', 'pending') AND remaining <> 0 "
+        "AND contact_id IN {changed} "
+        "GROUP BY contact_id, status, COALESCE(available_at, created_at), expires_at",
+    ),
+    Mirror(
+        "coupon_holdings",
+        (("contact_id", ""), ("template", ""), ("status", ""), ("expires_at", "ts"), ("n", "")),
+        "SELECT c.contact_id, t.key AS template, c.status, c.expires_at, COUNT(*) AS n FROM coupons c "
+        "JOIN coupon_templates t ON t.id = c.template_id WHERE c.contact_id IN {changed} "
+        "GROUP BY c.contact_id, t.key, c.status, c.expires_at",
+    ),
+)
 MIRRORS: tuple[Mirror, ...] = (
     Mirror("contact_attributes", (("contact_id", ""), ("name", ""), ("value", "json"))),
     Mirror("contact_tags", (("contact_id", ""), ("tag_id", ""), ("weight", ""), ("weighted_at", "ts"))),
@@ -115,6 +155,7 @@ MIRRORS: tuple[Mirror, ...] = (
     # pyramid roles (group 0 = brand-wide), for the segment conditions group / community_role
     Mirror("group_members", (("contact_id", ""), ("group_id", ""), ("joined_at", "ts"), ("left_at", "ts"))),
     Mirror("community_roles", (("contact_id", ""), ("group_id", ""), ("role", ""))),
+    *LOYALTY_MIRRORS,
 )
 #: Changes re-read below the cursor on PostgreSQL, where ids can commit out of order.
 LOOKBACK_CHANGES = 10_000

@@ -1,7 +1,7 @@
 """`siyu analytics …`: every analysis on the command line.
 
 The commands live in small modules per area (``activity``, ``funnels``, ``value``,
-``attribution``, ``economics`` in this package); this module holds what
+``attribution``, ``economics``, ``loyalty`` in this package); this module holds what
 they share: the Typer app, running an analysis through the Python API, and printing its result
 as a table, ``--json`` (the payload) or ``--csv`` (the main table).
 """
@@ -77,6 +77,7 @@ def _register() -> None:
         attribution,
         economics,
         funnels,
+        loyalty,
         value,
     )
 

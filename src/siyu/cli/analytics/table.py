@@ -18,7 +18,16 @@ from rich.table import Table
 from siyu.analytics.result import AnalysisResult
 
 #: Columns holding a share of 1, shown as a percentage.
-PERCENT = ("rate", "share", "stickiness", "conversion_from_first", "conversion_from_previous")
+PERCENT = (
+    "rate",
+    "share",
+    "stickiness",
+    "conversion_from_first",
+    "conversion_from_previous",
+    "repurchase_rate",
+    "redemption_rate",
+    "breakage_rate",
+)
 PERCENT_PARTS = (
     "removal_effect",
     "p_alive",
@@ -30,8 +39,21 @@ PERCENT_PARTS = (
     "chance_to_win",
 )
 #: Columns holding money (the brand's currency, yuan).
-MONEY = ("revenue", "spend", "clv", "monetary", "expected_spend", "cac")
-MONEY_SUFFIX = ("_revenue", "_spend", "_value_cny")
+MONEY = (
+    "revenue",
+    "spend",
+    "clv",
+    "monetary",
+    "expected_spend",
+    "cac",
+    "gmv",
+    "aov",
+    "discount",
+    "liability",
+    "gmv_per_issued",
+    "gmv_per_holdout",
+)
+MONEY_SUFFIX = ("_revenue", "_spend", "_value_cny", "_gmv")
 
 
 def column_kind(name: str) -> str:

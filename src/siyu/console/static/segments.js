@@ -13,7 +13,7 @@
   const errEl = document.getElementById("segment-error");
   const notesEl = document.getElementById("segment-notes");
   const sampleEl = document.getElementById("segment-sample");
-  const LEAVES = ["attribute", "tags", "event", "stage", "channel", "first_touch", "consent", "rfm", "churn_risk", "segment", "group", "community_role"];
+  const LEAVES = ["attribute", "tags", "event", "stage", "channel", "first_touch", "consent", "rfm", "churn_risk", "segment", "group", "community_role", "tier", "points", "points_expiring", "coupons"];
   const CMP = ["eq", "ne", "lt", "lte", "gt", "gte"];
   const ATTR_OPS = CMP.concat(["in", "not_in", "contains", "between", "is_set", "not_set", "within_last_days", "within_next_days", "anniversary_within_days"]);
   const DEFAULTS = {
@@ -29,6 +29,10 @@
     segment: () => ({ segment: "", member: true }),
     group: () => ({}),
     community_role: () => ({ roles: ["seed"] }),
+    tier: () => ({}),
+    points: () => ({ balance: "active", op: "gte", value: 100 }),
+    points_expiring: () => ({ within_days: 30, op: "gte", value: 1 }),
+    coupons: () => ({ state: "unused", count: { op: "gte", value: 1 } }),
   };
   const ROLES = ["seed", "koc", "member"];
   let root = null;
@@ -201,6 +205,51 @@
         }
         f.push(input(node.group || "", T.segb_role_group, (v) => { if (v.trim()) node.group = v.trim(); else delete node.group; ch(); }, { list: "segb-groups" }));
         break;
+      case "tier": { // tiers by name (CHOICES.tiers, lowest first): "is one of" or "at least"
+        const tiers = CHOICES.tiers || [];
+        const mode = node.at_least ? "at_least" : "in";
+        f.push(select(["in", "at_least"], mode, (v) => {
+          delete node.tiers; delete node.at_least;
+          if (v === "at_least" && tiers.length) node.at_least = tiers[0].key;
+          render(); ch();
+        }, (o) => T["segb_tier_" + o]));
+        if (mode === "at_least") {
+          f.push(select(tiers.map((x) => x.key), node.at_least, (v) => { node.at_least = v; ch(); },
+            (k) => (tiers.find((x) => x.key === k) || { name: k }).name));
+        } else {
+          for (const tr of tiers) {
+            const cb = el("input", { type: "checkbox", value: tr.key });
+            cb.checked = (node.tiers || []).includes(tr.key);
+            cb.addEventListener("change", () => {
+              const chosen = new Set(node.tiers || []);
+              if (cb.checked) chosen.add(tr.key); else chosen.delete(tr.key);
+              const keys = tiers.map((x) => x.key).filter((k) => chosen.has(k));
+              if (keys.length) node.tiers = keys; else delete node.tiers; ch();
+            });
+            f.push(el("label", { class: "segb-check" }, cb, tr.name));
+          }
+        }
+        break;
+      }
+      case "points":
+        f.push(select(["active", "pending"], node.balance || "active", (v) => { node.balance = v; ch(); }, (o) => T["segb_balance_" + o]));
+        f.push(select(CMP, node.op || "gte", (v) => { node.op = v; ch(); }, opLabel));
+        f.push(input(node.value, T.segb_points, (v) => { node.value = Math.trunc(Number(v) || 0); ch(); }, { type: "number", step: 1, class: "segb-num" }));
+        break;
+      case "points_expiring":
+        f.push(input(node.within_days, T.segb_expiring_days, (v) => { node.within_days = Math.max(0, Math.trunc(Number(v) || 0)); ch(); }, { type: "number", min: 0, class: "segb-num", title: T.segb_expiring_days }));
+        f.push(el("span", { class: "muted" }, T.segb_expiring_days));
+        f.push(select(CMP, node.op || "gte", (v) => { node.op = v; ch(); }, opLabel));
+        f.push(input(node.value ?? 1, T.segb_points, (v) => { node.value = Math.max(0, Math.trunc(Number(v) || 0)); ch(); }, { type: "number", min: 0, class: "segb-num" }));
+        break;
+      case "coupons": {
+        const c = node.count || { op: "gte", value: 1 };
+        f.push(select(["unused", "held", "redeemed", "expired"], node.state || "unused", (v) => { node.state = v; ch(); }, (o) => T["segb_coupon_" + o]));
+        f.push(select(CMP, c.op || "gte", (v) => { node.count = Object.assign({}, c, { op: v }); ch(); }, opLabel));
+        f.push(input(c.value ?? 1, T.segb_coupon_count, (v) => { node.count = Object.assign({}, node.count || c, { value: Math.max(0, Math.trunc(Number(v) || 0)) }); ch(); }, { type: "number", min: 0, class: "segb-num" }));
+        f.push(input(show(node.templates), T.segb_coupon_templates, (v) => { if (list(v).length) node.templates = list(v); else delete node.templates; ch(); }, { list: "segb-coupons" }));
+        break;
+      }
       default: { // anything the builder has no form for stays editable as JSON
         const ta = el("textarea", { rows: 2, class: "segb-raw" }, JSON.stringify(node));
         ta.addEventListener("input", () => {

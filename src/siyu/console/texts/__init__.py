@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from siyu.console.texts import (
     analytics,
+    analytics_loyalty,
     common,
     community,
     contacts,
@@ -17,6 +18,7 @@ from siyu.console.texts import (
     imports,
     journeys,
     loyalty,
+    loyalty_engage,
     orders,
     privacy,
     retention,
@@ -39,6 +41,7 @@ MODULES = (
     content,
     graph,
     analytics,
+    analytics_loyalty,
     settings,
     privacy,
     retention,
@@ -49,6 +52,7 @@ MODULES = (
     orders,
     loyalty,
     coupons,
+    loyalty_engage,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -59,6 +59,10 @@ OBJECTS: Table = {
     "loyalty_programme": ("积分规则", "points rules"),
     "loyalty_tier": ("会员等级", "tier"),
     "upgrade_coupon": ("升级礼券", "upgrade coupon"),
+    # engagement (siyu.loyalty.tasks / catalogue / checkins)
+    "loyalty_task": ("会员任务", "loyalty task"),
+    "catalogue_item": ("积分商城商品", "catalogue item"),
+    "checkin_settings": ("签到奖励设置", "check-in rewards"),
 }
 #: verb → (zh, en), the zh verb read before the object.
 VERBS: Table = {

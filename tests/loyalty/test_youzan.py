@@ -1,8 +1,9 @@
 """The 有赞 scenario end to end, on a fixed clock through the real order, coupon and loyalty
-services: a member orders ¥300; the points stay pending 7 days, then become active; the member
-crosses a tier and gets its upgrade coupon; redeems it on the next order, which is refunded
-(points clawed back, the coupon's refund rule applied); drops one tier at period end; and 30
-days before the points expire the ``Points Expiring`` event a reminder SOP triggers on is there."""
+services: a member orders ¥300; the points stay pending 7 days, then become active; with them
+the member crosses a tier (points still refundable do not count) and gets its upgrade coupon;
+redeems it on the next order, which is refunded (points clawed back, the coupon's refund rule
+applied); drops one tier at period end; and 30 days before the points expire the ``Points
+Expiring`` event a reminder SOP triggers on is there."""
 
 from __future__ import annotations
 
@@ -44,18 +45,18 @@ def test_youzan_member_journey(ctx: AppContext) -> None:
             s, "gold", {"name": "金卡", "threshold": 300, "multiplier": 2, "upgrade_coupon": "gold_gift"}
         )
         LoyaltyService(s, now=at(0)).enrol(cid, source="youzan")
-        # 1. a ¥300 order
+        # 1. a ¥300 order: points pending through the refund window, which do not lift a tier
         OrderService(s, now=at(0)).book([OrderIn("youzan", "YZ1", cid, Decimal(300), at(0))])
         bal = Ledger(s, now=at(0)).balance(cid)
         assert (bal.active, bal.pending) == (0, 300)
-        # 3. (immediately, on points earned, pending included) gold and its coupon
-        assert tier(s, cid) == "gold"
-        (coupon,) = CouponService(s, now=at(0)).held(cid)
-        code = coupon.code
-        assert s.scalar(select(Coupon.template_id).where(Coupon.code == code)) is not None
-    # 2. seven days later the points are active
+        assert tier(s, cid) == "base" and CouponService(s, now=at(0)).held(cid) == []
+    # 2. seven days later the points are active; 3. with them, gold and its coupon
     assert run_jobs(ctx.db, at(6))["release"] == 0
     assert run_jobs(ctx.db, at(7))["release"] == 1
+    with ctx.db.session() as s:
+        assert tier(s, cid) == "gold"
+        (coupon,) = CouponService(s, now=at(7)).held(cid)
+        code = coupon.code
     with ctx.db.session() as s:
         bal = Ledger(s, now=at(7)).balance(cid)
         assert (bal.active, bal.pending) == (300, 0)
@@ -69,13 +70,16 @@ def test_youzan_member_journey(ctx: AppContext) -> None:
         bal = Ledger(s, now=at(12)).balance(cid)
         assert (bal.active, bal.pending, bal.negative) == (300, 0, 0)
         assert s.scalar(select(Coupon.status).where(Coupon.code == code)) == "issued"  # rule: restore
-    # 5. a year on, nothing earned in the last 180 days: one tier down
-    run_jobs(ctx.db, at(365))
+    # 5. a year after reaching gold, nothing earned in the last 180 days: one tier down
+    run_jobs(ctx.db, at(371))
+    with ctx.db.session() as s:
+        assert tier(s, cid) == "gold"  # the period runs from day 7
+    run_jobs(ctx.db, at(372))
     with ctx.db.session() as s:
         assert tier(s, cid) == "silver"
         down = s.scalar(select(Event.properties).where(Event.event == "Tier Downgraded"))
         assert down == {"from": "gold", "to": "silver"}
-        expires = Ledger(s, now=at(365)).balance(cid).next_expiry
+        expires = Ledger(s, now=at(372)).balance(cid).next_expiry
         assert expires is not None
     # 6. thirty days before the points expire (end of next year, Beijing): the reminder's event
     run_jobs(ctx.db, expires - timedelta(days=30, hours=1))

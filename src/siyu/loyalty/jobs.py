@@ -57,6 +57,10 @@ def release_batch(session: Session, now: datetime, limit: int = BATCH) -> int:
     for cid in in_debt:
         ledger.settle(cid)
     note_changed(session, released)
+    # released points now count towards tiers (points still refundable did not)
+    from siyu.loyalty.service import LoyaltyService
+
+    LoyaltyService(session, now=now).evaluate_tiers(released)
     return len(cids)
 
 

@@ -329,7 +329,8 @@ class Ledger:
         # tiers on points earned upgrade at once (a cycle only in import, not in layering)
         from siyu.loyalty.service import LoyaltyService
 
-        LoyaltyService(self.session, now=self.now, tz=self.tz).evaluate_tiers([contact_id])
+        if not pending:  # pending points lift a tier when the release job frees them
+            LoyaltyService(self.session, now=self.now, tz=self.tz).evaluate_tiers([contact_id])
         return entry
 
     def spend(

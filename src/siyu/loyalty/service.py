@@ -246,7 +246,8 @@ class LoyaltyService:
             for cid in in_debt:
                 ledger.settle(cid)
         note_changed(self.session, earners)
-        self.evaluate_tiers(earners)
+        # on points, only released points count (pending ones wait for the release job)
+        self.evaluate_tiers(earners if prog.tier_basis == "spend" else sorted(set(active)))
 
     def on_refunds(self, refunds: list[tuple[Order, OrderRefund]]) -> None:
         """Claw back an order's points in proportion to what has been refunded so far: after

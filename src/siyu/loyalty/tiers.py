@@ -18,12 +18,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from siyu.audit import service as audit
 from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound, get_programme, plain_decimal
 from siyu.store.dialect import chunked
-from siyu.store.models import LoyaltyMember, LoyaltyTier, Order, PointsEntry, TierChange
+from siyu.store.models import LoyaltyMember, LoyaltyTier, Order, PointsDraw, PointsEntry, TierChange
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TIER_FIELDS = (
@@ -157,31 +157,46 @@ def tier_dict(t: LoyaltyTier) -> dict[str, Any]:
 
 
 def qualifying(session: Session, contact_ids: Sequence[int], now: datetime) -> dict[int, Decimal]:
-    """Each contact's figure over the window: points earned (net of clawbacks) or ¥ spent net of refunds."""
+    """Each contact's figure over the window: ¥ spent net of refunds, or points *earned*.
+
+    Points count once they are released (past their refund window: points still refundable do
+    not lift a tier), by when they became usable, net of clawbacks in the window; a clawback's
+    part taken from an award that does not count (still pending, or voided) is not taken twice."""
     prog = get_programme(session)
     since = now - timedelta(days=prog.tier_window_days)
     out = {cid: Decimal(0) for cid in contact_ids}
+    E, W = PointsEntry, aliased(PointsEntry)
     for chunk in chunked(sorted(set(contact_ids))):
         if prog.tier_basis == "spend":
-            q = (
+            queries = [
                 select(Order.contact_id, func.sum(Order.total - Order.refunded))
                 .where(Order.contact_id.in_(chunk), Order.ordered_at >= since, Order.ordered_at <= now)
                 .group_by(Order.contact_id)
-            )
+            ]
         else:
-            E = PointsEntry
-            q = (
+            window = [E.contact_id.in_(chunk), E.created_at >= since, E.created_at <= now]
+            queries = [
                 select(E.contact_id, func.sum(E.points))
                 .where(
                     E.contact_id.in_(chunk),
-                    E.kind.in_(("award", "clawback")),
-                    E.created_at >= since,
-                    E.created_at <= now,
+                    E.kind == "award",
+                    E.status != "voided",
+                    E.available_at >= since,
+                    E.available_at <= now,
                 )
-                .group_by(E.contact_id)
-            )
-        for cid, value in session.execute(q):
-            out[cid] = Decimal(value or 0)
+                .group_by(E.contact_id),
+                select(E.contact_id, func.sum(E.points))
+                .where(*window, E.kind == "clawback")
+                .group_by(E.contact_id),
+                select(E.contact_id, func.sum(PointsDraw.points))
+                .join(PointsDraw, PointsDraw.entry_id == E.id)
+                .join(W, W.id == PointsDraw.award_id)
+                .where(*window, E.kind == "clawback", (W.status == "voided") | (W.available_at > now))
+                .group_by(E.contact_id),
+            ]
+        for q in queries:
+            for cid, value in session.execute(q):
+                out[cid] += Decimal(value or 0)
     return out
 
 

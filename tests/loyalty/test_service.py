@@ -145,3 +145,22 @@ def test_spend_basis_counts_money_net_of_refunds(ctx: AppContext, cid: int) -> N
         assert member.tier_id != gold.id
         svc.on_orders([add_order(s, cid, "S3", "1", at(0))])
         assert member.tier_id == gold.id
+
+
+def test_points_figure_counts_released_points_net_of_clawbacks_once(ctx: AppContext, cid: int) -> None:
+    from siyu.loyalty.tiers import qualifying
+
+    with ctx.db.session() as s:
+        ledger = Ledger(s, now=at(0))
+        ledger.award(cid, 300, source="manual", reason="active")
+        voided = add_order(s, cid, "V1", "100", at(0))
+        ledger.award(cid, 100, source="order", reason="o", order_id=voided.id, pending_until=at(7))
+        kept = add_order(s, cid, "K1", "50", at(0))
+        ledger.award(cid, 50, source="order", reason="o", order_id=kept.id, pending_until=at(7))
+        assert qualifying(s, [cid], at(1))[cid] == 300  # pending points do not count yet
+        ledger.clawback(cid, 100, reason="refund", external_id="r-v", order_id=voided.id)  # voids it
+        ledger.clawback(cid, 20, reason="refund", external_id="r-k", order_id=kept.id)  # reduces it
+        assert qualifying(s, [cid], at(1))[cid] == 300
+        assert (
+            qualifying(s, [cid], at(8))[cid] == 330
+        )  # released: 300 + 50 − 20; the voided 100 never counted

@@ -44,7 +44,7 @@ class CouponTemplate(Base):
     code_prefix: Mapped[str] = mapped_column(String(16), default="")
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | paused | ended
     # counters kept by conditional UPDATEs (``WHERE spent + d <= budget``), so two workers racing
-    # for the last of a budget or of an issue limit cannot both pass (0019_coupons)
+    # for the last of a budget or of an issue limit cannot both pass (0020_coupons)
     spent: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     issued: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,8 +1,8 @@
 """Order problems: order events, import rows and renewals that could not be booked, kept for the
 operators' "未入账的订单事件" page.
 
-Revision ID: 0019_commerce
-Revises: 0019_loyalty_ledger, 0019_coupons
+Revision ID: 0021_commerce
+Revises: 0020_coupons
 Create Date: 2026-12-07 18:00:00
 """
 
@@ -13,10 +13,8 @@ from alembic import op
 
 import siyu.store.models.base
 
-revision = "0019_commerce"
-# Merges the issue-17 branches into one head (the helpers each started from 0018_loyalty); the lead
-# may chain them in a line instead when merging.
-down_revision = ("0019_loyalty_ledger", "0019_coupons")
+revision = "0021_commerce"
+down_revision = "0020_coupons"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 redemptions) and ``issued`` (coupons handed out), each moved by one conditional UPDATE so a
 budget or an issue limit holds when two workers race for the last of it.
 
-Revision ID: 0019_coupons
-Revises: 0018_loyalty
+Revision ID: 0020_coupons
+Revises: 0019_loyalty_ledger
 Create Date: 2026-12-07 17:50:00
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_coupons"
-down_revision = "0018_loyalty"
+revision = "0020_coupons"
+down_revision = "0019_loyalty_ledger"
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,11 @@ from siyu.loyalty.service import LoyaltyService
 from siyu.loyalty.tasks import TaskService, check_condition, run_until_caught_up
 from siyu.store.models import Coupon, Event
 
-LATER = datetime.now(UTC) + timedelta(minutes=5)  # past the settle horizon of every event sent
+
+def _later() -> datetime:
+    """Past the settle horizon of every event sent so far: taken when the test runs, not when
+    the module is imported (a CI run reaches this file half an hour after collecting it)."""
+    return datetime.now(UTC) + timedelta(minutes=5)
 
 
 def _people(ctx: AppContext, n: int) -> list[int]:
@@ -67,18 +71,19 @@ def test_tasks_complete_once_with_rewards_and_badges(ctx: AppContext) -> None:
     _track(ctx, "t2", "Order Completed", order_id="5", source="mini")  # c is not a member
     _track(ctx, "t2", "Order Completed", order_id="6", source="mini")
     Siyu(ctx).identify({"customer_no": "t0"}, {"city": "上海"})
-    first = run_until_caught_up(ctx.db, now=LATER)
+    later = _later()
+    first = run_until_caught_up(ctx.db, now=later)
     assert first.completed == {"two-orders": 1, "profile": 1}
     _track(ctx, "t0", "Order Completed", order_id="7", source="mini")  # a's second from mini
     _track(ctx, "t1", "Order Completed", order_id="8", source="mini")  # b again: already done
     # the follower's own events (stamped at its ``now``) settle before later runs read past them
-    second = run_until_caught_up(ctx.db, now=LATER + timedelta(minutes=10))
+    second = run_until_caught_up(ctx.db, now=later + timedelta(minutes=10))
     assert second.completed == {"two-orders": 1}
-    assert run_until_caught_up(ctx.db, now=LATER + timedelta(minutes=20)).completed == {}
+    assert run_until_caught_up(ctx.db, now=later + timedelta(minutes=20)).completed == {}
     with ctx.db.session() as s:
-        assert Ledger(s, now=LATER + timedelta(hours=1)).balance(a).active == 100 + 20
-        assert Ledger(s, now=LATER + timedelta(hours=1)).balance(b).active == 100
-        assert Ledger(s, now=LATER + timedelta(hours=1)).balance(c).active == 0
+        assert Ledger(s, now=later + timedelta(hours=1)).balance(a).active == 100 + 20
+        assert Ledger(s, now=later + timedelta(hours=1)).balance(b).active == 100
+        assert Ledger(s, now=later + timedelta(hours=1)).balance(c).active == 0
         assert {x["badge"] for x in TaskService(s).badges(a)} == {"repeat-buyer", None}
         assert s.scalar(select(func.count()).select_from(Coupon).where(Coupon.contact_id.in_([a, b]))) == 2
         done = s.execute(
@@ -108,10 +113,11 @@ def test_a_paused_reward_coupon_still_completes_the_task(ctx: AppContext) -> Non
         )
         TemplateService(s).update("gone", {"status": "paused"})
     _track(ctx, "t0", "Order Completed", order_id="1")
-    run = run_until_caught_up(ctx.db, now=LATER)
+    later = _later()
+    run = run_until_caught_up(ctx.db, now=later)
     assert (run.completed, run.coupon_errors) == ({"first": 1}, 1)
     with ctx.db.session() as s:
-        assert Ledger(s, now=LATER + timedelta(hours=1)).balance(a).active == 5
+        assert Ledger(s, now=later + timedelta(hours=1)).balance(a).active == 5
 
 
 @pytest.mark.parametrize(

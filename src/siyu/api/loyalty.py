@@ -94,7 +94,7 @@ def members(
     request: Request,
     tier: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     return get_client(request).loyalty.members(tier=tier, limit=limit, offset=offset)  # type: ignore[no-any-return]
 
@@ -123,7 +123,7 @@ def ledger(
     query: str,
     request: Request,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
 ) -> list[dict[str, Any]]:
     return get_client(request).loyalty.ledger(query, limit=limit, offset=offset)  # type: ignore[no-any-return]
 

@@ -89,7 +89,7 @@ def orders_list(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     return get_client(request).orders.list(
         contact=contact,
@@ -105,7 +105,9 @@ def orders_list(
 
 @router.get("/orders/problems", tags=["orders"], summary="Order events and rows that could not be booked")
 def orders_problems(
-    request: Request, limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)
+    request: Request,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     return get_client(request).orders.problems(limit, offset)
 
@@ -188,7 +190,7 @@ def subscriptions_list(
     status: str | None = Query(default=None, description="active, paused, cancelled, ended, failed"),
     plan: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
 ) -> list[dict[str, Any]]:
     return get_client(request).orders.subscriptions.list(status=status, plan=plan, limit=limit, offset=offset)
 

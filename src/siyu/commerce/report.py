@@ -31,6 +31,10 @@ def day_bounds(since: date, until: date, tz: str) -> tuple[datetime, datetime]:
         raise CommerceError("until", "is before since", "bad_range")
     if (until - since).days > MAX_DAYS:
         raise CommerceError("until", f"a range of at most {MAX_DAYS} days", "bad_range")
+    # the database stores UTC: a day at the ends of the calendar has no UTC instant to compare
+    for name, day in (("since", since), ("until", until)):
+        if not date(1900, 1, 1) <= day <= date(9998, 12, 31):
+            raise CommerceError(name, "a day between 1900-01-01 and 9998-12-31", "bad_range")
     zone = ZoneInfo(tz)
     return (
         datetime.combine(since, time(), zone),

@@ -9,6 +9,7 @@ ids below the cursor and inserts only rows the warehouse lacks.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,19 @@ _FEED_SQL = {
 }
 
 
+#: One feed at a time per warehouse file in this process. Every ``duckdb.connect`` of a path in
+#: one process shares one database, so two requests of the API feeding at once (a console page
+#: and its chart, say) ran two transactions deleting the same mirror rows, and DuckDB failed
+#: one with "Conflict on tuple deletion" (a 500 on the page).
+_FEED_LOCKS: dict[str, threading.Lock] = {}
+_FEED_LOCKS_GUARD = threading.Lock()
+
+
+def _feed_lock(path: Path) -> threading.Lock:
+    with _FEED_LOCKS_GUARD:
+        return _FEED_LOCKS.setdefault(str(path.resolve()), threading.Lock())
+
+
 class WarehouseBusy(RuntimeError):
     """Another process (usually ``siyu serve``) holds the warehouse file."""
 
@@ -146,6 +160,10 @@ class Warehouse:
     # --- feeding ----------------------------------------------------------------------------
     def feed(self, db: Database, batch_size: int = 50_000) -> FeedResult:
         """Ship new events, contacts and merges; returns what was shipped."""
+        with _feed_lock(self.path):
+            return self._feed(db, batch_size)
+
+    def _feed(self, db: Database, batch_size: int) -> FeedResult:
         result = FeedResult()
         with db.sessionmaker() as session:
             result.events = self._feed_events(session, batch_size)

@@ -30,7 +30,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from siyu.analytics.activity.base import TimezoneField, valid_zone
 from siyu.analytics.base import AnalyticsError, Day, Params, QueryRunner
-from siyu.analytics.result import AnalysisResult
+from siyu.analytics.result import AnalysisResult, table_from_rows
 from siyu.analytics.zone import Zone, today_in
 from siyu.store.models import LoyaltyProgramme
 
@@ -62,6 +62,25 @@ class RangeParams(Params):
 
 P = TypeVar("P", bound=Params)
 R = TypeVar("R", bound=AnalysisResult)
+
+
+class RowsResult(AnalysisResult):
+    """A result made of summary figures (``info``) and one table of rows, which is its CSV;
+    subclasses name the table's ``schema`` and draw the chart."""
+
+    schema: ClassVar[Any]
+
+    def __init__(self, params: Any, info: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.params = params
+        self.info = info
+        self.rows = rows
+
+    def frame(self) -> Any:
+        return table_from_rows(self.rows, self.schema)
+
+    def payload(self) -> dict[str, Any]:
+        return {**self.info, "rows": self.rows}
 
 
 class RecordRunner(QueryRunner[P, R]):

@@ -29,8 +29,7 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from siyu.analytics.base import AnalyticsError, register
-from siyu.analytics.loyalty.base import RangeParams, RecordRunner, dec, ratio, yuan
-from siyu.analytics.result import AnalysisResult, table_from_rows
+from siyu.analytics.loyalty.base import RangeParams, RecordRunner, RowsResult, dec, ratio, yuan
 from siyu.store.models import Coupon, CouponHoldout, CouponRedemption, CouponTemplate, Order
 
 if TYPE_CHECKING:
@@ -77,20 +76,11 @@ class CouponsParams(RangeParams):
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="Orders in this currency.")
 
 
-class CouponsResult(AnalysisResult):
+class CouponsResult(RowsResult):
     kind = "coupons"
 
-    def __init__(self, params: CouponsParams, info: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.params = params
-        self.info = info
-        self.rows = rows
-
-    def frame(self) -> pa.Table:
-        return table_from_rows(self.rows, SCHEMA)
-
-    def payload(self) -> dict[str, Any]:
-        return {**self.info, "rows": self.rows}
+    schema = SCHEMA
+    params: CouponsParams
 
     def figure(self, lang: str = "en") -> go.Figure:
         import plotly.graph_objects as go

@@ -24,8 +24,15 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from siyu.analytics.base import AnalyticsError, Day, register
-from siyu.analytics.loyalty.base import LocalMonth, RangeParams, RecordRunner, month_of, ratio, yuan
-from siyu.analytics.result import AnalysisResult, table_from_rows
+from siyu.analytics.loyalty.base import (
+    LocalMonth,
+    RangeParams,
+    RecordRunner,
+    RowsResult,
+    month_of,
+    ratio,
+    yuan,
+)
 from siyu.analytics.zone import Zone
 from siyu.store.models import PointsEntry
 
@@ -67,20 +74,11 @@ class LiabilityParams(RangeParams):
     to: Day | None = Field(default=None, description="Last day of the breakage period (default: today).")
 
 
-class LiabilityResult(AnalysisResult):
+class LiabilityResult(RowsResult):
     kind = "points_liability"
 
-    def __init__(self, params: LiabilityParams, info: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.params = params
-        self.info = info
-        self.rows = rows
-
-    def frame(self) -> pa.Table:
-        return table_from_rows(self.rows, SCHEMA)
-
-    def payload(self) -> dict[str, Any]:
-        return {**self.info, "rows": self.rows}
+    schema = SCHEMA
+    params: LiabilityParams
 
     def figure(self, lang: str = "en") -> go.Figure:
         import plotly.graph_objects as go

@@ -24,8 +24,7 @@ from pydantic import Field
 from sqlalchemy import and_, case, func, not_, or_, select
 
 from siyu.analytics.base import AnalyticsError, Day, register
-from siyu.analytics.loyalty.base import RangeParams, RecordRunner, dec, ratio, yuan
-from siyu.analytics.result import AnalysisResult, table_from_rows
+from siyu.analytics.loyalty.base import RangeParams, RecordRunner, RowsResult, dec, ratio, yuan
 from siyu.store.models import LoyaltyMember, Order
 
 if TYPE_CHECKING:
@@ -77,23 +76,17 @@ def counted_orders(lo: Any, hi: Any, currency: str) -> list[Any]:
     return [Order.ordered_at >= lo, Order.ordered_at < hi, Order.currency == currency, not_(fully_refunded)]
 
 
-class RepurchaseResult(AnalysisResult):
+class RepurchaseResult(RowsResult):
     kind = "member_repurchase"
 
-    def __init__(self, params: RepurchaseParams, info: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.params = params
-        self.info = info
-        self.rows = rows
-
-    def frame(self) -> pa.Table:
-        return table_from_rows(self.rows, SCHEMA)
+    schema = SCHEMA
+    params: RepurchaseParams
 
     def payload(self) -> dict[str, Any]:
         by = {r["segment"]: r for r in self.rows}
         m, n = by["members"]["repurchase_rate"], by["non_members"]["repurchase_rate"]
         difference = None if m is None or n is None else round(m - n, 6)
-        return {**self.info, "rows": self.rows, "difference": difference}
+        return {**super().payload(), "difference": difference}
 
     def figure(self, lang: str = "en") -> go.Figure:
         from plotly.subplots import make_subplots

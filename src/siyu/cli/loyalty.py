@@ -36,13 +36,14 @@ ExternalId = Annotated[
 @contextmanager
 def _client() -> Iterator[Any]:
     """The client; a refused request ends the command with its message (exit 2)."""
+    from siyu.coupons.errors import CouponError
     from siyu.loyalty.programme import LoyaltyError
     from siyu.profiles.views import LookupError_
 
     with open_client() as client:
         try:
             yield client
-        except (LoyaltyError, LookupError_) as exc:
+        except (LoyaltyError, CouponError, LookupError_) as exc:
             raise fail(str(exc), 2) from exc
 
 
@@ -270,8 +271,9 @@ TierBirthdayPoints = Annotated[
 ]
 
 
-def _tier_values(**given: Any) -> dict[str, Any]:
-    return {k: v for k, v in given.items() if v is not None}
+def _given(**values: Any) -> dict[str, Any]:
+    """The options given (an option left out changes nothing)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _print_tiers(rows: list[dict[str, Any]]) -> None:
@@ -306,7 +308,7 @@ def tiers_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a tier (thresholds must rise with rank). 新增等级。"""
-    values = _tier_values(
+    values = _given(
         name=name,
         name_en=name_en,
         rank=rank,
@@ -335,7 +337,7 @@ def tiers_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a tier. 修改等级。"""
-    values = _tier_values(
+    values = _given(
         name=name,
         name_en=name_en,
         rank=rank,

@@ -5,13 +5,12 @@ IDENTIFIER is a phone, an email, ``type:value`` or ``id:N``, like ``siyu contact
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
-from siyu.cli.common import JsonOpt, fail, open_client, out, print_json, print_table
+from siyu.cli.common import JsonOpt, fail, out, print_table
+from siyu.cli.loyalty import _client, _emit, _given
 
 checkins_app = typer.Typer(
     help="Daily check-ins (签到): check in, history, settings. 每日签到。", no_args_is_help=True
@@ -32,31 +31,6 @@ Name = Annotated[str | None, typer.Option("--name", help="Name shown to operator
 Active = Annotated[
     bool | None, typer.Option("--active/--inactive", help="On offer / evaluated, or not. 启用或停用。")
 ]
-
-
-@contextmanager
-def _client() -> Iterator[Any]:
-    """The client; a refused request ends the command with its message (exit 2)."""
-    from siyu.coupons.errors import CouponError
-    from siyu.loyalty.programme import LoyaltyError
-    from siyu.profiles.views import LookupError_
-
-    with open_client() as client:
-        try:
-            yield client
-        except (LoyaltyError, CouponError, LookupError_) as exc:
-            raise fail(str(exc), 2) from exc
-
-
-def _emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
-    if as_json:
-        print_json(data)
-    else:
-        text()
-
-
-def _given(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def _json_arg(value: str, what: str) -> Any:

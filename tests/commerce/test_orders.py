@@ -326,3 +326,25 @@ def test_problems_never_keep_a_phone_or_email(s: Siyu, ctx: AppContext) -> None:
     stored = " ".join(str(v) for v in p.values())
     assert "13912345678" not in stored and "a.person@example.com" not in stored
     assert p["field"] == "total"
+
+
+def test_hostile_order_shapes_are_problems_by_field_and_cost_no_neighbour(s: Siyu, ctx: AppContext) -> None:
+    """What an attacker or a broken shop sends: too many lines, products that are not a list,
+    a line that is not an object, an order id far too long, a refund larger than the order."""
+    many = [{"product_id": f"p{i}", "price": 1, "quantity": 1} for i in range(501)]
+    calls = [
+        order_call("lines", 501, products=many),
+        order_call("not-a-list", 5, products={"product_id": "x"}),
+        order_call("not-an-object", 5, products=["x"]),
+        order_call("x" * 5_000, 5),
+        order_call("ok", 10),
+        refund_call("ok", refund_id="r-big", amount=11),
+    ]
+    result = s.batch(calls)
+    assert result.rejected == []  # the events are stored; only the booking is refused
+    assert [no for _, no, *_ in orders(ctx)] == ["ok"]
+    assert [float(r) for *_, r, _ in orders(ctx)] == [0.0]  # the over-refund took nothing
+    problems = {(p["order_id"][:20], p["field"].split("[")[0]) for p in s.orders.problems()["problems"]}
+    assert {("lines", "products"), ("not-a-list", "products"), ("not-an-object", "products")} <= problems
+    assert any(field == "order_id" for oid, field in problems if oid.startswith("xxx"))
+    assert ("ok", "amount") in problems

@@ -11,10 +11,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = os.environ.get("SIYU_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+# Assertions wait as long as actions do. Playwright's 5 s default for `expect` was too short for
+# a save that round-trips through PostgreSQL while the rest of the suite loads both cores
+# (the graph editor's inline error arrived after 5 s in a CI run); a wrong page still fails.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")

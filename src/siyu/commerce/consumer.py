@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from siyu.commerce.repository import OrderRepository
 from siyu.commerce.schemas import CommerceError, OrderIn, RefundIn, parse_order, parse_refund
 from siyu.commerce.service import OrderService
+from siyu.ingest.messages import Message
 from siyu.ingest.service import Accepted
 from siyu.profiles.detect import mask_text
 from siyu.store.models import Channel, utcnow
@@ -40,6 +41,9 @@ class OrderConsumer:
     ) -> None:
         self._tz = tz or (lambda _session: "Asia/Shanghai")
         self._now = now or utcnow
+
+    def wants(self, message: Message) -> bool:
+        return message.event in self.events
 
     def __call__(self, session: Session, accepted: list[Accepted]) -> None:
         now = self._now()

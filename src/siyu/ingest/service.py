@@ -80,7 +80,10 @@ class EventConsumer(Protocol):
     A consumer must be idempotent: on PostgreSQL a batch that lost a race is redone whole, and
     a concurrent batch may carry the same call."""
 
-    events: frozenset[str]
+    def wants(self, message: Message) -> bool:
+        """Whether this call is for the consumer: by event name (orders), or by what it
+        carries (a ``referral_code`` on any track or identify call)."""
+        ...
 
     def __call__(self, session: Session, accepted: list[Accepted]) -> None: ...
 
@@ -198,7 +201,7 @@ class IngestService:
             mine = [
                 Accepted(msg, row[1], source)
                 for (_, msg), row in zip(fresh, rows, strict=True)
-                if msg.event is not None and msg.event in consumer.events
+                if consumer.wants(msg)
             ]
             if mine:
                 consumer(self.session, mine)

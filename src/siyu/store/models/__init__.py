@@ -56,6 +56,7 @@ from siyu.store.models.loyalty import (
     TierChange,
 )
 from siyu.store.models.privacy import DoNotContact, PrivacyDeletion, WarehouseErasure
+from siyu.store.models.referrals import Referral, ReferralCampaign, ReferralParticipant, ReferralReward
 from siyu.store.models.wecom import (
     ContactFollow,
     CustomerGroup,
@@ -130,6 +131,10 @@ __all__ = [
     "PrivacyDeletion",
     "Redemption",
     "RedemptionItem",
+    "Referral",
+    "ReferralCampaign",
+    "ReferralParticipant",
+    "ReferralReward",
     "Segment",
     "SegmentMember",
     "SegmentVersion",

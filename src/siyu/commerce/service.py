@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from siyu.commerce.repository import SOURCE_KINDS, SOURCE_NAMES, OrderRepository, insert_statement
 from siyu.commerce.schemas import BookResult, OrderIn, Problem, RefundIn, RefundResult
+from siyu.coupons.batch import BatchRedeemer
 from siyu.coupons.service import CouponService, OrderContext
 from siyu.loyalty.service import LoyaltyService
 from siyu.sources.service import SourcesService
@@ -174,13 +175,13 @@ class OrderService:
             self.session.execute(OrderLine.__table__.insert(), list(chunk))
 
     def _redeem_coupons(self, items: list[tuple[int, OrderIn, Order]]) -> None:
-        """One redemption per order that names a coupon: each is its own decision (limits,
-        single use), which no set-based statement can take for them. The amount checked against
-        a minimum is the goods' amount before the discount (a 满减 threshold is on that)."""
+        """One redemption per order that names a coupon, each its own decision (limits, single
+        use), written for the whole batch at once (``siyu.coupons.batch``). The amount checked
+        against a minimum is the goods' amount before the discount (a 满减 threshold is on that)."""
         if not items:
             return
-        coupons = CouponService(self.session, now=self.now)
-        for index, o, order in items:
+        asked: list[tuple[str, OrderContext]] = []
+        for _index, o, _order in items:
             assert o.coupon is not None
             ctx = OrderContext(
                 order_source=o.source,
@@ -193,8 +194,10 @@ class OrderService:
                 at=o.ordered_at,
                 shipping=o.shipping,
             )
-            res = coupons.redeem(o.coupon, ctx)
-            self.coupon_outcomes.append(CouponOutcome(index, order.id, o.coupon, res.ok, res.reason))
+            asked.append((o.coupon, ctx))
+        done = BatchRedeemer(self.session, self.now).redeem_many(asked)
+        for (index, _o, order), (code, _ctx), res in zip(items, asked, done, strict=True):
+            self.coupon_outcomes.append(CouponOutcome(index, order.id, code, res.ok, res.reason))
 
     # --- refunds ------------------------------------------------------------------------------
     def refund(self, refunds: list[RefundIn]) -> RefundResult:

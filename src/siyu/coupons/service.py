@@ -60,6 +60,24 @@ def _cut(value: str | None, size: int) -> str | None:
     return None if value is None else value[:size]
 
 
+def check_order(order: OrderContext) -> None:
+    """The order fields the redemption tables store, checked before any rule."""
+    amount = Decimal(0 if order.amount is None else order.amount)
+    if not amount.is_finite() or amount < 0 or amount > MAX_ORDER:
+        raise CouponError("invalid_order", f"amount: {order.amount} is not an order amount", field="amount")
+    if order.shipping is not None and not (Decimal(0) <= Decimal(order.shipping) <= MAX_ORDER):
+        raise CouponError("invalid_order", f"shipping: {order.shipping} is not a fee", field="shipping")
+    if not order.order_no or not order.order_source:
+        raise CouponError("invalid_order", "order_no: the order needs its id and source", field="order_no")
+    if len(order.order_no) > 128 or len(order.order_source) > 64:  # the orders table's sizes
+        raise CouponError("invalid_order", "order_no: at most 128 characters, source 64", field="order_no")
+
+
+def customer(c: Coupon, order: OrderContext) -> int | None:
+    """Whose redemption it is: the coupon's holder, else (an unassigned bearer code) the buyer."""
+    return c.contact_id if c.contact_id is not None else order.contact_id
+
+
 class CouponService:
     def __init__(self, session: Session, *, now: datetime | None = None) -> None:
         self.session = session
@@ -103,24 +121,10 @@ class CouponService:
         return (c, self.session.get(CouponTemplate, c.template_id)) if c else (None, None)
 
     def _check_order(self, order: OrderContext) -> None:
-        amount = Decimal(0 if order.amount is None else order.amount)
-        if not amount.is_finite() or amount < 0 or amount > MAX_ORDER:
-            raise CouponError(
-                "invalid_order", f"amount: {order.amount} is not an order amount", field="amount"
-            )
-        if order.shipping is not None and not (Decimal(0) <= Decimal(order.shipping) <= MAX_ORDER):
-            raise CouponError("invalid_order", f"shipping: {order.shipping} is not a fee", field="shipping")
-        if not order.order_no or not order.order_source:
-            raise CouponError(
-                "invalid_order", "order_no: the order needs its id and source", field="order_no"
-            )
-        if len(order.order_no) > 128 or len(order.order_source) > 64:  # the orders table's sizes
-            raise CouponError(
-                "invalid_order", "order_no: at most 128 characters, source 64", field="order_no"
-            )
+        check_order(order)
 
     def _customer(self, c: Coupon, order: OrderContext) -> int | None:
-        return c.contact_id if c.contact_id is not None else order.contact_id
+        return customer(c, order)
 
     def _used(self, t: CouponTemplate, contact_id: int | None) -> int:
         if contact_id is None:

@@ -32,11 +32,19 @@ def emit_events(
     Rows are written in message-id order, and callers put the zero-padded contact id in their
     message ids, so the inserts walk the events table's indexes in order rather than at random
     (100k events into a 50M-event SQLite table: 1.7 s instead of 2.9 s)."""
+    when = at or utcnow()
+    return emit_timed_events(session, event, ((mid, cid, props, when) for mid, cid, props in rows))
+
+
+def emit_timed_events(
+    session: Session, event: str, rows: Iterable[tuple[str, int, dict[str, Any], datetime]]
+) -> int:
+    """``emit_events`` where each row carries its own time (a batch of orders each redeeming a
+    coupon: each ``Coupon Redeemed`` happened when its order did)."""
     stamp = storage_time(session.get_bind().dialect.name)
-    when = stamp(at or utcnow())
     data = sorted(
-        (mid, cid, None, "track", event, orjson.dumps(props).decode(), None, when, when)
-        for mid, cid, props in rows
+        (mid, cid, None, "track", event, orjson.dumps(props).decode(), None, stamp(t), stamp(t))
+        for mid, cid, props, t in rows
     )
     written = 0
     for chunk in chunked(data, 20_000):

@@ -215,19 +215,21 @@ def _lines(raw: Any) -> list[LineIn]:
         raise CommerceError("products", f"at most {MAX_LINES} products per order", "too_many")
     lines = []
     for i, item in enumerate(raw):
-        where = f"products[{i}]"
         if not isinstance(item, dict):
-            raise CommerceError(where, "should be an object", "not_an_object")
-        lines.append(
-            LineIn(
-                product_id=text(item.get("product_id"), f"{where}.product_id", 128),
-                sku=text(item.get("sku"), f"{where}.sku", 128),
-                name=text(item.get("name"), f"{where}.name", 200),
-                category=text(item.get("category"), f"{where}.category", 200),
-                price=money(item.get("price"), f"{where}.price") or Decimal(0),
-                quantity=quantity(item.get("quantity"), f"{where}.quantity"),
+            raise CommerceError(f"products[{i}]", "should be an object", "not_an_object")
+        try:  # field names are built only for a line that fails (most orders pass)
+            lines.append(
+                LineIn(
+                    product_id=text(item.get("product_id"), "product_id", 128),
+                    sku=text(item.get("sku"), "sku", 128),
+                    name=text(item.get("name"), "name", 200),
+                    category=text(item.get("category"), "category", 200),
+                    price=money(item.get("price"), "price") or Decimal(0),
+                    quantity=quantity(item.get("quantity"), "quantity"),
+                )
             )
-        )
+        except CommerceError as exc:
+            raise CommerceError(f"products[{i}].{exc.field}", exc.message, exc.code) from None
     return lines
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from siyu.loyalty.ledger import Ledger, brand_tz, lock_members
 from siyu.loyalty.programme import get_programme
-from siyu.loyalty.sweep import LIVE, E, expire_due, release_due
+from siyu.loyalty.sweep import LIVE, E, expire_due, release_due, unindexed
 from siyu.loyalty.tiers import list_tiers, qualified_tier, qualifying, record_change
 from siyu.store.changes import emit_events, note_changed
 from siyu.store.models import LoyaltyMember, utcnow
@@ -33,17 +33,25 @@ def _stamp(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S%f")
 
 
+def _members(session: Session, due: list[Any]) -> list[int]:
+    """The members with rows ``due``, in id order: read once per run through the time index.
+    A run then works through them in batches scoped by member; re-asking for "the first 5,000
+    due members" each batch re-read every due row each time (quadratic: a 1M-member notice
+    took 308 s where 100k took 3.5 s, because announced awards stay live)."""
+    return sorted(session.scalars(select(E.contact_id).where(*due).distinct()))
+
+
 def release_batch(session: Session, now: datetime, limit: int = BATCH) -> int:
     """Pending awards whose refund window has passed become active (and repay any debt)."""
-    cids = list(
-        session.scalars(
-            select(E.contact_id)
-            .where(E.kind == "award", E.status == "pending", E.available_at <= now)
-            .group_by(E.contact_id)
-            .order_by(E.contact_id)
-            .limit(limit)
-        )
-    )
+    return release_members(session, now, release_due_members(session, now)[:limit])
+
+
+def release_due_members(session: Session, now: datetime) -> list[int]:
+    return _members(session, [E.kind == "award", E.status == "pending", E.available_at <= now])
+
+
+def release_members(session: Session, now: datetime, cids: list[int]) -> int:
+    """``release_batch`` for the given members (in id order)."""
     if not cids:
         return 0
     lock_members(session, cids)
@@ -68,24 +76,38 @@ def notify_batch(session: Session, now: datetime, limit: int = BATCH, tz: str | 
     """``Points Expiring`` for members with points expiring within ``expiry_notice_days``: one
     event per member and run (points, the earliest expiry, days until it on the brand's
     calendar), each award announced once (``notified_at``)."""
+    return notify_members(session, now, notify_due_members(session, now)[:limit], tz)
+
+
+def _notice_due(session: Session, now: datetime, scoped: bool) -> list[Any] | None:
     prog = get_programme(session)
     if prog.expiry_notice_days <= 0:
-        return 0
+        return None
     horizon = now + timedelta(days=prog.expiry_notice_days)
-    due = [
+    status, expires = (
+        (unindexed(session, E.status), unindexed(session, E.expires_at))
+        if scoped
+        else (E.status, E.expires_at)
+    )
+    return [
         E.kind == "award",
-        E.status.in_(LIVE),
+        status.in_(LIVE),
         E.remaining > 0,
         E.notified_at.is_(None),
-        E.expires_at > now,
-        E.expires_at <= horizon,
+        expires > now,
+        expires <= horizon,
     ]
-    cids = list(
-        session.scalars(
-            select(E.contact_id).where(*due).group_by(E.contact_id).order_by(E.contact_id).limit(limit)
-        )
-    )
-    if not cids:
+
+
+def notify_due_members(session: Session, now: datetime) -> list[int]:
+    due = _notice_due(session, now, scoped=False)
+    return [] if due is None else _members(session, due)
+
+
+def notify_members(session: Session, now: datetime, cids: list[int], tz: str | None = None) -> int:
+    """``notify_batch`` for the given members; returns the members announced."""
+    due = _notice_due(session, now, scoped=True)
+    if due is None or not cids:
         return 0
     zone = ZoneInfo(tz or brand_tz(session))
     today = now.astimezone(zone).date()
@@ -117,25 +139,23 @@ def notify_batch(session: Session, now: datetime, limit: int = BATCH, tz: str | 
         .values(notified_at=now)
         .execution_options(synchronize_session=False)
     )
-    return len(cids)
+    return len(rows)
 
 
 def expire_batch(session: Session, now: datetime, limit: int = BATCH) -> int:
     """Expire what is left of awards past their expiry; ``Points Expired`` per member."""
-    cids = list(
-        session.scalars(
-            select(E.contact_id)
-            .where(E.kind == "award", E.status.in_(LIVE), E.expires_at <= now)
-            .group_by(E.contact_id)
-            .order_by(E.contact_id)
-            .limit(limit)
-        )
-    )
+    return expire_members(session, now, expire_due_members(session, now)[:limit])
+
+
+def expire_due_members(session: Session, now: datetime) -> list[int]:
+    return _members(session, [E.kind == "award", E.status.in_(LIVE), E.expires_at <= now])
+
+
+def expire_members(session: Session, now: datetime, cids: list[int]) -> int:
+    """``expire_batch`` for the given members (in id order)."""
     if not cids:
         return 0
     lock_members(session, cids)
-    # the first ``limit`` due members in id order: every due member between the first and the
-    # last is one of them, so a range replaces a long IN list
     expired = expire_due(session, now, contact_range=(cids[0], cids[-1]))
     emit_events(
         session,
@@ -207,6 +227,16 @@ JOBS: dict[str, Callable[..., int]] = {
 }
 
 
+#: the jobs whose due members are read once per run, then handled in batches of members
+SCOPED: dict[
+    str, tuple[Callable[[Session, datetime], list[int]], Callable[[Session, datetime, list[int]], int]]
+] = {
+    "release": (release_due_members, release_members),
+    "notify": (notify_due_members, notify_members),
+    "expire": (expire_due_members, expire_members),
+}
+
+
 def run_jobs(
     db: Any, now: datetime | None = None, *, only: list[str] | None = None, batch: int = BATCH
 ) -> dict[str, int]:
@@ -219,6 +249,15 @@ def run_jobs(
         if only and name not in only:
             continue
         done[name] = 0
+        scoped = SCOPED.get(name)
+        if scoped is not None:
+            due, handle = scoped
+            with db.session() as s:
+                members = due(s, now)
+            for start in range(0, len(members), batch):
+                with db.session() as s:
+                    done[name] += handle(s, now, members[start : start + batch])
+            continue
         while True:
             with db.session() as s:
                 n = job(s, now, batch)

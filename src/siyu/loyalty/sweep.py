@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import ColumnElement, func, insert, literal, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from siyu.store.dialect import chunked
@@ -17,6 +17,18 @@ from siyu.store.models import PointsDraw, PointsEntry
 E = PointsEntry
 #: award statuses that still hold points (pending ones only for their own order's clawback)
 LIVE = ("active", "pending")
+
+
+def unindexed(session: Session, column: Any) -> ColumnElement[Any]:
+    """A status or time column as a query scoped to some members filters on it. SQLite's
+    planner, offered the (status, time) indexes, takes one even when the query names 5,000
+    members, and then reads every live row of the ledger for each batch (a 1M-member expiry
+    run was quadratic: 171 s against 4.4 s for 100k). SQLite's documented unary ``+`` hides the
+    column from the indexes so the member index (contact, kind, status) is used; PostgreSQL's
+    cost-based planner needs no such hint."""
+    if session.get_bind().dialect.name == "sqlite":
+        return literal_column(f"+{E.__tablename__}.{column.key}", type_=column.type)
+    return column  # type: ignore[no-any-return]
 
 
 def expire_due(
@@ -34,7 +46,9 @@ def expire_due(
     nightly job may meet a million awards, and sending each row back and forth cost PostgreSQL
     ~0.2 ms a row. Callers hold the members' locks, so the due set cannot change in between."""
     expired: dict[int, int] = {}
-    base = [E.kind == "award", E.status.in_(LIVE), E.expires_at <= now]
+    scoped = contact_range is not None or contact_ids is not None
+    hide = (lambda c: unindexed(session, c)) if scoped else (lambda c: c)
+    base = [E.kind == "award", hide(E.status).in_(LIVE), hide(E.expires_at) <= now]
     scopes: list[list[Any]]
     if contact_range is not None:
         scopes = [[*base, E.contact_id.between(*contact_range)]]
@@ -102,7 +116,8 @@ def expire_due(
 
 def release_due(session: Session, now: datetime, contact_ids: Sequence[int] | None = None) -> list[int]:
     """Pending awards whose refund window has passed become active; the contacts concerned."""
-    cond = [E.kind == "award", E.status == "pending", E.available_at <= now]
+    hide = (lambda c: unindexed(session, c)) if contact_ids is not None else (lambda c: c)
+    cond = [E.kind == "award", hide(E.status) == "pending", hide(E.available_at) <= now]
     found: set[int] = set()
     scopes: Iterable[Sequence[int] | None] = (
         chunked(sorted(set(contact_ids))) if contact_ids is not None else [None]

@@ -191,7 +191,7 @@ def _deliver(
         return None  # shipped by the operator from the rewards list
     if row.kind == "points":
         member = session.scalar(
-            select(LoyaltyMember.id).where(
+            select(LoyaltyMember.contact_id).where(
                 LoyaltyMember.contact_id == row.contact_id, LoyaltyMember.status == "active"
             )
         )

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.emulators.wecom_inflow import WeComInflowEmulator
+from tests.emulators.wecom_ways import ways
 
 from siyu.client import Siyu
 from siyu.context import AppContext
 from siyu.coupons.templates import TemplateService
 from siyu.referrals.service import ReferralService
+from siyu.store.models import utcnow
 from siyu.store.models.contacts import Contact
+from siyu.wecom.callbacks import inbox
 
 T0 = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 
@@ -86,3 +91,40 @@ def campaign(ctx: AppContext, coupon_template: Callable[..., str]) -> Callable[.
         return key
 
     return make
+
+
+# --- WeCom: the emulator behind a configured provider; callbacks through the inbox ------------
+@dataclass
+class WeCom:
+    client: Siyu
+    emu: WeComInflowEmulator
+
+    def deliver(self, events: list[dict[str, Any]]) -> dict[str, int]:
+        """Callbacks as the receiver stores them (decrypted), then processed by the inbox like
+        the background sweep does: the handler registry, one transaction per event."""
+        ctx = self.client.ctx
+        with ctx.db.session() as s:
+            inbox.store(s, [inbox.row_for("wecom", e, utcnow()) for e in events])
+        counts: dict[str, int] = {}
+        while True:
+            done = inbox.process_due(ctx, limit=500)
+            for k, v in done.items():
+                counts[k] = counts.get(k, 0) + v
+            if not done:
+                return counts
+
+
+@pytest.fixture
+def wecom(client: Siyu) -> Iterator[WeCom]:
+    emu = WeComInflowEmulator()
+    ways(emu).add_user("zhangsan", "张三")
+    with emu.running():
+        client.providers.add(
+            "wecom",
+            "wecom",
+            # no client-side pacing against the local emulator (the simulation makes ~3,000 calls)
+            {"corp_id": emu.corp_id, "base_url": emu.base_url, "retries": 1, "backoff_s": 0.01, "rate_per_s": 100_000},
+            {"corp_secret": emu.corp_secret, "callback_token": emu.callback_token,
+             "encoding_aes_key": emu.encoding_aes_key},
+        )  # fmt: skip
+        yield WeCom(client, emu)

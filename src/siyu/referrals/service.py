@@ -261,6 +261,15 @@ class ReferralService:
         return row is not None and row.kind == "wecom"
 
     def _make_way(self, campaign: ReferralCampaign, row: ReferralParticipant) -> None:
+        from siyu.channels.wecom_api import WeComError
+        from siyu.wecom.provider import in_words
+
+        try:
+            self._make_way_at_wecom(campaign, row)
+        except WeComError as exc:  # refused by WeCom (a staff member left, the quota): say why
+            raise ReferralError("wecom", in_words(exc)) from exc
+
+    def _make_way_at_wecom(self, campaign: ReferralCampaign, row: ReferralParticipant) -> None:
         """The participant's own WeCom contact way (任务宝) or group live code (群裂变), whose
         ``state`` comes back on the add / join callback. Without a configured provider the
         code and link still attribute; the way can be made later (``ensure_way``)."""
@@ -289,9 +298,19 @@ class ReferralService:
         else:
             from siyu.community.join_ways import JoinWayService
 
-            way = JoinWayService(self.session, self.ctx).create(
-                provider, name, row.state, list(target.get("chat_ids") or []), actor="referrals"
-            )
+            from siyu.community.wecom import CommunityError
+
+            try:  # a full group spills into a new one named after the campaign
+                way = JoinWayService(self.session, self.ctx).create(
+                    provider,
+                    name,
+                    row.state,
+                    list(target.get("chat_ids") or []),
+                    room_base_name=campaign.name[:20],
+                    actor="referrals",
+                )
+            except CommunityError as exc:
+                raise ReferralError("target.chat_ids", str(exc)) from exc
             row.config_id, row.qr_url = way.config_id, way.qr_code
         self.session.flush()
 

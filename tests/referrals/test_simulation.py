@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
-from tests.referrals.conftest import WeCom
+from tests.referrals.conftest import WeCom, in_parallel
 
 from siyu.referrals.service import ReferralService
 from siyu.store.models import ContactFollow, Referral, ReferralCampaign, ReferralParticipant, ReferralReward
@@ -29,8 +29,9 @@ from siyu.store.models.contacts import Contact
 
 SEEDS = 1_000
 GENERATIONS = 3
-#: Friends a participant brings (the known invite distribution): mean 0.74.
-INVITES = {0: 0.70, 1: 0.15, 2: 0.07, 3: 0.05, 10: 0.03}
+#: Friends a participant brings (the known invite distribution): mean 0.57, with a tail of
+#: enthusiasts who reach both milestones (3 and 10).
+INVITES = {0: 0.80, 1: 0.10, 2: 0.04, 3: 0.03, 10: 0.03}
 #: Share of friends who delete the staff member within hours of adding.
 DELETE_SHARE = 0.08
 START = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)
@@ -77,24 +78,32 @@ def test_simulated_task_campaign(wecom: WeCom, campaign: Callable[..., str]) -> 
     )
 
     # seeds: contacts taking part, each with their own contact way at the emulator
-    states: dict[str, str] = {}
     with ctx.db.session() as session:
         seeds = [Contact() for _ in joined]
         session.add_all(seeds)
         session.flush()
-        svc = ReferralService(session, ctx)
-        row = svc.get(key)
-        for name, contact in zip(joined, seeds, strict=True):
-            states[name] = svc.join(row, contact.id).state or ""
+        seed_ids = dict(zip(joined, (c.id for c in seeds), strict=True))
+
+    def join(name_contact: tuple[str, int]) -> tuple[str, str]:
+        with ctx.db.session() as session:
+            svc = ReferralService(session, ctx)
+            return name_contact[0], svc.join(svc.get(key), name_contact[1]).state or ""
+
+    states = dict(in_parallel(join, list(seed_ids.items()), wecom.workers))
     assert len(set(states.values())) == SEEDS
 
     for generation in range(1, GENERATIONS + 1):
         wave = [i for i in invites if i.generation == generation]
-        for inviter in sorted({i.inviter for i in wave} - set(states)):  # friends who now invite
-            with ctx.db.session() as session:
-                cid = session.scalar(select(ContactFollow.contact_id).where(ContactFollow.external_userid == inviter))
-                svc = ReferralService(session, ctx)
-                states[inviter] = svc.join(svc.get(key), cid).state or ""
+        friends = sorted({i.inviter for i in wave} - set(states))  # friends who now invite in turn
+        with ctx.db.session() as session:
+            ids = dict(
+                session.execute(
+                    select(ContactFollow.external_userid, ContactFollow.contact_id).where(
+                        ContactFollow.external_userid.in_(friends)
+                    )
+                ).all()
+            )
+        states.update(in_parallel(join, [(f, ids[f]) for f in friends], wecom.workers))
         events = []
         for i in sorted(wave, key=lambda x: x.at):
             e = emu.customer_adds("zhangsan", i.friend, state=states[i.inviter], welcome=False, push=False)

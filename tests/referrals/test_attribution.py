@@ -74,7 +74,9 @@ def test_self_referral_through_the_inviters_own_device(client: Siyu, campaign: C
     assert row["status"] == "voided" and row["void_reason"] == "self_referral"
 
 
-def test_paused_campaign_and_unknown_code_attribute_nothing(client: Siyu, campaign: Callable[..., str]) -> None:
+def test_paused_campaign_and_unknown_code_attribute_nothing(
+    client: Siyu, campaign: Callable[..., str]
+) -> None:
     key = campaign()
     a = code_of(client, key, "A")
     client.referrals.move(key, "pause")

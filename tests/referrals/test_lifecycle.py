@@ -60,7 +60,9 @@ def test_qualify_approve_and_milestone_paid_once(client: Siyu, campaign: Callabl
     assert campaign_now["spent"] == "20.00" and campaign_now["counts"]["approved"] == 3
 
 
-def test_order_before_invite_or_after_window_does_not_qualify(client: Siyu, campaign: Callable[..., str]) -> None:
+def test_order_before_invite_or_after_window_does_not_qualify(
+    client: Siyu, campaign: Callable[..., str]
+) -> None:
     key = campaign()
     order(client, "B1", "OLD", at(-3))
     invite(client, key, "A", ["B1", "B2"])

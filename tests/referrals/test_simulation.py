@@ -133,7 +133,9 @@ def test_simulated_task_campaign(wecom: WeCom, campaign: Callable[..., str]) -> 
         )
         gens = dict(
             session.execute(
-                select(Referral.generation, func.count()).where(Referral.campaign_id == cid).group_by(Referral.generation)
+                select(Referral.generation, func.count())
+                .where(Referral.campaign_id == cid)
+                .group_by(Referral.generation)
             ).all()
         )
         parent = aliased(Referral)
@@ -141,7 +143,9 @@ def test_simulated_task_campaign(wecom: WeCom, campaign: Callable[..., str]) -> 
             select(Referral.invited_at, parent.invited_at).join(parent, parent.id == Referral.parent_id)
         ).all()
         voided = Counter(
-            session.scalars(select(Referral.void_reason).where(Referral.campaign_id == cid, Referral.status == "voided"))
+            session.scalars(
+                select(Referral.void_reason).where(Referral.campaign_id == cid, Referral.status == "voided")
+            )
         )
     assert q_inviters == inviters and q_qualified == qualified
     assert qualified / q_inviters == k_plan, (qualified, inviters, k_plan)
@@ -158,8 +162,12 @@ def test_simulated_task_campaign(wecom: WeCom, campaign: Callable[..., str]) -> 
     approved = Counter(i.inviter for i in invites if not i.deletes)
     expected = sorted((states[name], m) for name, n in approved.items() for m in (3, 10) if n >= m)
     with ctx.db.session() as session:
-        by_state = dict(session.execute(select(ReferralParticipant.contact_id, ReferralParticipant.state)).all())
-        rows = session.execute(select(ReferralReward.contact_id, ReferralReward.milestone, ReferralReward.status)).all()
+        by_state = dict(
+            session.execute(select(ReferralParticipant.contact_id, ReferralParticipant.state)).all()
+        )
+        rows = session.execute(
+            select(ReferralReward.contact_id, ReferralReward.milestone, ReferralReward.status)
+        ).all()
         flagged = session.scalar(select(func.count()).where(Referral.status == "flagged"))
     assert sorted((by_state[c], m) for c, m, _ in rows) == expected and len(expected) > 20
     assert {st for _, _, st in rows} == {"paid"} and flagged == 0

@@ -22,7 +22,10 @@ def test_task_add_through_the_inviters_contact_way(wecom: WeCom, campaign: Calla
     s.identify({"customer_no": "A"})
     got = s.referrals.code(key, "customer_no:A")
     assert got["config_id"] and got["state"] in {w["state"] for w in _ways(emu)}
-    events = [emu.customer_adds("zhangsan", f"wmB{i}", state=got["state"], welcome=False, push=False) for i in range(3)]
+    events = [
+        emu.customer_adds("zhangsan", f"wmB{i}", state=got["state"], welcome=False, push=False)
+        for i in range(3)
+    ]
     events.append(emu.customer_adds("zhangsan", "wmX", state="some-other-code", welcome=False, push=False))
     assert wecom.deliver(events) == {"done": 4}
     rows = s.referrals.list(key)

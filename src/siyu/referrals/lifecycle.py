@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from siyu.referrals import events as ev
 from siyu.referrals.fraud import score_referrals
-from siyu.referrals.rewards import pay_for, reverse_for
+from siyu.referrals.rewards import lock_participant, pay_for, reverse_for
 from siyu.store.models import ContactFollow, Event, Order, Referral, ReferralCampaign
 
 BATCH = 500
@@ -167,7 +167,10 @@ def approve_batch(
     )
     rows, last = _page(session, q, after, limit)
     approved = 0
-    for r in rows:
+    # the inviter's participant row is locked before the referral (ascending, so two workers
+    # never hold one each and wait for the other's); it serialises milestones and caps
+    for r in sorted(rows, key=lambda x: (x.participant_id, x.id)):
+        lock_participant(session, r.participant_id)
         if not _move(session, r, ("qualified",), status="approved", approved_at=now):
             continue  # another worker took it
         approved += 1

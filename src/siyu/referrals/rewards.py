@@ -43,16 +43,20 @@ def _kind(reward: dict[str, Any]) -> str:
     return next(k for k in ("coupon", "points", "gift") if reward.get(k) not in (None, ""))
 
 
+def lock_participant(session: Session, participant_id: int) -> None:
+    """Serialise one inviter's approvals (milestones, caps) on PostgreSQL; a no-op on SQLite,
+    which has one writer."""
+    session.execute(
+        select(ReferralParticipant.id).where(ReferralParticipant.id == participant_id).with_for_update()
+    ).all()
+
+
 def pay_for(
     session: Session, campaign: ReferralCampaign, referral: Referral, now: datetime
 ) -> list[ReferralReward]:
     """The rewards an approval earns: the inviter's milestones reached by their count of
     approved referrals, and the invitee's own reward in a double-sided campaign."""
-    session.execute(  # serialise one inviter's approvals (milestones, caps) on PostgreSQL
-        select(ReferralParticipant.id)
-        .where(ReferralParticipant.id == referral.participant_id)
-        .with_for_update()
-    ).all()
+    lock_participant(session, referral.participant_id)
     approved = int(
         session.scalar(
             select(func.count()).where(

@@ -148,4 +148,8 @@ TEXT: dict[str, dict[str, str]] = {
     "referrals_hold_n": {"zh": "冻结 {n} 天", "en": "{n}-day hold"},
     "referrals_f_key": {"zh": "活动标识", "en": "Key"},
     "referrals_f_target": {"zh": "目标", "en": "Target"},
+    # the privacy page's kinds of data about a person
+    "privacy_kind_referral_codes": {"zh": "裂变邀请码", "en": "Referral codes"},
+    "privacy_kind_referral_rewards": {"zh": "裂变奖励", "en": "Referral rewards"},
+    "privacy_kind_referrals": {"zh": "邀请关系", "en": "Referrals"},
 }

@@ -5,15 +5,17 @@ deletes the staff within 24 hours (voided, ``deleted_staff``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
+from sqlalchemy import select
 from tests.emulators.wecom_groups import world
 from tests.referrals.conftest import WeCom
 
-from siyu.store.models import ReferralParticipant
+from siyu.store.models import ContactFollow, ReferralParticipant, utcnow
 
 
 def live_campaign(wecom: WeCom, campaign: Callable[..., str], kind: str, **fields) -> str:
-    return campaign(key=f"{kind}-c", kind=kind, starts_at=None, hold_days=0, **fields)
+    return campaign(key=f"{kind}-c", kind=kind, **({"starts_at": None, "hold_days": 0} | fields))
 
 
 def test_task_add_through_the_inviters_contact_way(wecom: WeCom, campaign: Callable[..., str]) -> None:
@@ -62,3 +64,35 @@ def test_group_join_through_the_inviters_live_code(wecom: WeCom, campaign: Calla
     assert wecom.deliver(groups.take_pushed())["done"] == 2
     rows = s.referrals.list(key)
     assert [(r["status"], r["via"]) for r in rows] == [("qualified", "group_join")] * 2
+
+
+def test_a_friend_who_came_by_code_qualifies_on_the_add(wecom: WeCom, campaign: Callable[..., str]) -> None:
+    s, emu = wecom.client, wecom.emu
+    key = live_campaign(wecom, campaign, "task")
+    s.identify({"customer_no": "A"})
+    code = s.referrals.code(key, "customer_no:A")["code"]
+    s.track(
+        "Page Viewed",
+        {"wecom_external_userid": "wmC1"},
+        {"referral_code": code},
+        utcnow() - timedelta(minutes=5),
+    )
+    s.referrals.run()
+    assert [r["status"] for r in s.referrals.list(key)] == ["pending"]  # not a WeCom friend yet
+    wecom.deliver([emu.customer_adds("zhangsan", "wmC1", state="poster", welcome=False, push=False)])
+    s.referrals.run(now=utcnow() + timedelta(minutes=1))
+    assert [(r["status"], r["via"]) for r in s.referrals.list(key)] == [("approved", "referral_code")]
+
+
+def test_a_lost_delete_callback_is_caught_by_the_job(wecom: WeCom, campaign: Callable[..., str]) -> None:
+    s, emu = wecom.client, wecom.emu
+    key = live_campaign(wecom, campaign, "task", hold_days=3)
+    s.identify({"customer_no": "A"})
+    state = s.referrals.code(key, "customer_no:A")["state"]
+    wecom.deliver([emu.customer_adds("zhangsan", "wmL1", state=state, welcome=False, push=False)])
+    with s.ctx.db.session() as session:  # the customers handler ran; the referral one never saw it
+        follow = session.scalars(select(ContactFollow)).one()
+        follow.deleted_at, follow.deleted_by = follow.added_at + timedelta(hours=3), "customer"
+    assert s.referrals.run(now=utcnow() + timedelta(days=4))["deletes"] == 1
+    (row,) = s.referrals.list(key)
+    assert (row["status"], row["void_reason"]) == ("voided", "deleted_staff")

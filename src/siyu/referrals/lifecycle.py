@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 from siyu.referrals import events as ev
 from siyu.referrals.fraud import score_referrals
 from siyu.referrals.rewards import lock_participant, pay_for, reverse_for
-from siyu.store.models import ContactFollow, Event, Order, Referral, ReferralCampaign
+from siyu.store.models import (
+    ContactFollow,
+    CustomerGroup,
+    Event,
+    GroupMember,
+    Order,
+    Referral,
+    ReferralCampaign,
+)
 
 BATCH = 500
 #: A batch's answer: (referrals moved, the last id seen when the batch was full, else None).
@@ -65,30 +73,59 @@ def _window_end(campaign: ReferralCampaign, referral: Referral) -> datetime | No
     return referral.invited_at + timedelta(days=int(days)) if days else None
 
 
+def _target_done(
+    session: Session, campaign: ReferralCampaign, r: Referral, end: datetime | None
+) -> datetime | None:
+    """When the invitee did the campaign's target after the invite (None: not yet). A task or
+    group referral that came by code (not by the add or join itself) qualifies once the friend
+    follows one of the campaign's staff or is in one of its groups."""
+    target = campaign.target or {}
+    if campaign.kind == "task":
+        q = select(ContactFollow.added_at).where(
+            ContactFollow.contact_id == r.invitee_id,
+            ContactFollow.staff_userid.in_(list(target.get("staff") or [])),
+            ContactFollow.deleted_at.is_(None),
+        )
+        col = ContactFollow.added_at
+    elif campaign.kind == "group":
+        q = (
+            select(GroupMember.joined_at)
+            .join(CustomerGroup, CustomerGroup.id == GroupMember.group_id)
+            .where(
+                GroupMember.contact_id == r.invitee_id,
+                CustomerGroup.chat_id.in_(list(target.get("chat_ids") or [])),
+                GroupMember.left_at.is_(None),
+            )
+        )
+        col = GroupMember.joined_at
+    else:
+        q = select(Event.timestamp).where(
+            Event.contact_id == r.invitee_id, Event.event == str(target.get("event") or "Order Completed")
+        )
+        col = Event.timestamp
+    q = q.where(col >= r.invited_at)
+    if end is not None:
+        q = q.where(col <= end)
+    return session.scalar(q.order_by(col).limit(1))
+
+
 def qualify_batch(
     session: Session, campaign: ReferralCampaign, now: datetime, after: int = 0, limit: int = BATCH
 ) -> Step:
-    """Pending ``first_order`` referrals whose invitee did the target event after the invite
-    (within ``window_days``); pending referrals past the window are voided (``expired``)."""
-    if campaign.kind != "first_order":
-        return 0, None
-    target = str((campaign.target or {}).get("event") or "Order Completed")
+    """Pending referrals whose invitee did the target after the invite (within ``window_days``:
+    the first order of 老带新, or the add / join for a friend who came by code); pending
+    referrals past the window are voided (``expired``)."""
     q = select(Referral).where(Referral.campaign_id == campaign.id, Referral.status == "pending")
     pending, last = _page(session, q, after, limit)
     moved = 0
     for r in pending:
         end = _window_end(campaign, r)
-        q = select(Event.timestamp).where(
-            Event.contact_id == r.invitee_id, Event.event == target, Event.timestamp >= r.invited_at
-        )
-        if end is not None:
-            q = q.where(Event.timestamp <= end)
-        done_at = session.scalar(q.order_by(Event.timestamp).limit(1))
+        done_at = _target_done(session, campaign, r, end)
         if done_at is None:
             if end is not None and now > end:
                 moved += void(session, campaign, r, "expired", now)
             continue
-        if _move(session, r, ("pending",), status="qualified", qualified_at=done_at):
+        if _move(session, r, ("pending",), status="qualified", qualified_at=max(done_at, r.invited_at)):
             moved += 1
             score_referrals(session, campaign, [r], now)
             props = {"campaign": campaign.key, "invitee_contact": r.invitee_id}

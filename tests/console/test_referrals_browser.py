@@ -18,7 +18,8 @@ def test_operator_builds_a_referral_campaign(server: Any, zh_page: Page, screens
     page, base, client = zh_page, server.url, server.client
     client.users.create("yun", PASSWORD, "operator", name="运营小云", language="zh", actor="test")
     with client.ctx.db.session() as s:
-        TemplateService(s).create({"key": "ref-a", "name": "推荐券", "kind": "fixed", "amount": "20", "valid_days": 30})
+        coupon = {"key": "ref-a", "name": "推荐券", "kind": "fixed", "amount": "20", "valid_days": 30}
+        TemplateService(s).create(coupon)
     page.goto(f"{base}/console/login")
     page.fill("input[name=username]", "yun")
     page.fill("input[name=password]", PASSWORD)

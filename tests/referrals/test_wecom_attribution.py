@@ -61,7 +61,7 @@ def test_group_join_through_the_inviters_live_code(wecom: WeCom, campaign: Calla
         assert p.config_id in groups.join_ways
     for i in range(2):
         assert groups.scan(got["config_id"], f"wmG{i}", unionid=f"oU-G{i}") == chat
-    assert wecom.deliver(groups.take_pushed())["done"] == 2
+    assert wecom.deliver(groups.take_pushed(), workers=1)["done"] == 2
     rows = s.referrals.list(key)
     assert [(r["status"], r["via"]) for r in rows] == [("qualified", "group_join")] * 2
 

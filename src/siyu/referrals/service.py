@@ -297,7 +297,6 @@ class ReferralService:
             row.config_id, row.qr_url = str(data["config_id"]), data.get("qr_code") or None
         else:
             from siyu.community.join_ways import JoinWayService
-
             from siyu.community.wecom import CommunityError
 
             try:  # a full group spills into a new one named after the campaign

@@ -26,6 +26,7 @@ from siyu.events.service import EventCatalogue
 from siyu.loyalty.birthday import run_birthdays_if_due
 from siyu.loyalty.jobs import run_jobs as run_loyalty_jobs
 from siyu.loyalty.tasks import run_until_caught_up as run_loyalty_tasks
+from siyu.referrals.jobs import run_jobs as run_referral_jobs
 from siyu.retention.runner import is_due, run_retention
 from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
@@ -146,6 +147,11 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
         wh.feed(db, batch_size)
     except Exception:  # logged; the cursor only moves with committed batches
         log.exception("loyalty tasks failed")
+    try:  # referrals qualified, voided, approved and paid (each batch committed on its own)
+        run_referral_jobs(db)
+        wh.feed(db, batch_size)
+    except Exception:  # logged; the next round finds the referrals where they were
+        log.exception("referral jobs failed")
     steps: list[tuple[str, Callable[[Session], object]]] = [
         ("stages", lambda s: StageService(s, wh).assign()),
         ("rfm", lambda s: RfmService(s, wh).compute()),

@@ -30,6 +30,7 @@ from siyu.api import (
     management,
     orders,
     privacy,
+    referrals,
     retention,
     wecom_inflow,
     wecom_ways,
@@ -66,6 +67,7 @@ from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
+from siyu.referrals.schemas import ReferralError, ReferralNotFound
 from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
@@ -179,6 +181,13 @@ def _error_answers(app: FastAPI) -> None:
 
     app.add_exception_handler(CouponError, invalid_coupon)  # its subclasses keep their 404 / 409
 
+    def invalid_referral(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ReferralError)
+        status = 404 if isinstance(exc, ReferralNotFound) else 422
+        return error_response(status, str(exc), path=exc.field, errors=exc.as_json()["errors"])
+
+    app.add_exception_handler(ReferralError, invalid_referral)
+
 
 def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
     @asynccontextmanager
@@ -257,6 +266,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         loyalty_engage.router,
         orders.router,
         coupons.router,
+        referrals.router,
     ):
         app.include_router(router, dependencies=guarded)
 

@@ -228,6 +228,17 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/coupons/held/{query}"): P.CONTACTS_READ,
     ("GET", "/api/v1/coupons/abuse"): P.ANALYTICS_READ,
     ("POST", "/api/v1/coupons/expire"): P.JOURNEYS_WRITE,
+    # referrals: campaigns are marketing (journeys.*); the lists name contacts
+    ("GET", "/api/v1/referrals/campaigns"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/referrals/campaigns"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/referrals/campaigns/{key}"): P.JOURNEYS_READ,
+    ("PATCH", "/api/v1/referrals/campaigns/{key}"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/referrals/campaigns/{key}/{action}"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/referrals/campaigns/{key}/codes"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/referrals/campaigns/{key}/participants"): P.CONTACTS_READ,
+    ("GET", "/api/v1/referrals/campaigns/{key}/referrals"): P.CONTACTS_READ,
+    ("GET", "/api/v1/referrals/campaigns/{key}/rewards"): P.CONTACTS_READ,
+    ("POST", "/api/v1/referrals/run"): P.JOURNEYS_WRITE,
     # retention (deletes personal data: admins and owners)
     ("GET", "/api/v1/retention"): P.RETENTION_MANAGE,
     # the brand's time zone: everyone who sees times may read it; who manages channels sets it

@@ -46,6 +46,10 @@ LAZY = {
         "siyu.cli.coupons:coupons_app",
         "Coupons: campaigns, codes, issue, redeem, funnel, abuse. 优惠券：活动、券码、发放、核销。",
     ),
+    "referrals": Lazy(
+        "siyu.cli.referrals:referrals_app",
+        "Referral campaigns (裂变): codes, referrals, rewards. 裂变活动：邀请码、推荐、奖励。",
+    ),
     "journeys": Lazy(
         "siyu.cli.journeys:journeys_app", "SOP journeys (旅程): create, start, pause, report. 自动化旅程。"
     ),

@@ -25,6 +25,7 @@ from siyu.client.loyalty import LoyaltyClient
 from siyu.client.loyalty_engage import EngageClient
 from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
+from siyu.client.referrals import ReferralsClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.client.wecom import StaffClient, WeComClient
@@ -38,6 +39,7 @@ from siyu.ingest.files import FileImporter, ImportReport, Progress
 from siyu.ingest.messages import IngestLimits, MessageValidator
 from siyu.ingest.service import BatchResult, IngestService, ingest_in_transaction, validate_all
 from siyu.profiles import views
+from siyu.referrals.consumer import ReferralConsumer
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
 from siyu.sources.service import SourcesService
 from siyu.stats import overview
@@ -72,6 +74,7 @@ class Siyu:
         self.loyalty = LoyaltyClient(context)
         self.engage = EngageClient(context)  # check-ins, tasks, catalogue, birthdays
         self.coupons = CouponsClient(context)
+        self.referrals = ReferralsClient(context)
         self.orders = OrdersClient(context, self)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -102,9 +105,12 @@ class Siyu:
         self.close()
 
     def ingest_service(self, session: Any) -> IngestService:
-        # Order events become orders in the ingest transaction, whichever path they came by.
+        # Order events become orders in the ingest transaction, whichever path they came by;
+        # a referral_code on any call attributes its contact (after the orders it may carry).
         return IngestService(
-            session, self.ctx.profiles(session), consumers=[OrderConsumer(self.ctx.timezone)]
+            session,
+            self.ctx.profiles(session),
+            consumers=[OrderConsumer(self.ctx.timezone), ReferralConsumer()],
         )
 
     # --- ingest -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from siyu.consent.service import ANY_CHANNEL
 from siyu.profiles.identifiers import PII_TYPES
 from siyu.profiles.pii import Keyring
+from siyu.profiles.referral_edges import erase_referrals
 from siyu.store.dialect import chunked
 from siyu.store.models import Base, ConsentRecord, Contact, ContactMerge, DoNotContact, Identity, utcnow
 
@@ -75,6 +76,7 @@ def erase(session: Session, ids: Sequence[int]) -> dict[str, int]:
         if n:
             counts[name] = counts.get(name, 0) + n
 
+    note("referrals", erase_referrals(session, ids))  # edges name two contacts, not a contact_id
     for table in person_tables():
         for chunk in chunked(list(ids)):
             note(table.name, session.execute(delete(table).where(table.c.contact_id.in_(chunk))).rowcount)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from siyu.profiles.referral_edges import merge_referrals
 from siyu.store.dialect import chunked
 from siyu.store.models import Base, Contact, ContactAttribute, ContactMerge, Identity, Touch, utcnow
 
@@ -177,6 +178,7 @@ class ProfileRepository:
         Discovered from the metadata, so tables added by later capabilities (tags, journeys,
         points) follow the survivor without touching this code.
         """
+        merge_referrals(self.session, absorbed_id, survivor_id)  # two contacts per edge: its own rules
         moved = []
         for table in owned_tables():
             if table.info.get("merge") == "keep_survivor":

@@ -54,6 +54,8 @@ OBJECTS: Table = {
     "http": ("网络请求", "request"),
     "customer_group": ("客户群", "customer group"),
     "group_join_way": ("群活码", "group live code"),
+    "referral_campaign": ("裂变活动", "referral campaign"),
+    "referral_participant": ("裂变参与者", "referral participant"),
     "group_message": ("群发消息", "group message"),
     "group_sop": ("群SOP", "group SOP"),
     "loyalty_programme": ("积分规则", "points rules"),
@@ -120,6 +122,10 @@ ACTIONS: Table = {
     "material_file.uploaded": ("上传素材文件", "material file uploaded"),
     "stage.set": ("手动设置生命周期阶段", "stage set by hand"),
     "wecom.transfer_requested": ("申请转接客户", "customer transfer requested"),
+    "referral_participant.joined": ("加入裂变活动", "joined a referral campaign"),
+    "referral_campaign.active": ("启动裂变活动", "referral campaign activated"),
+    "referral_campaign.paused": ("暂停裂变活动", "referral campaign paused"),
+    "referral_campaign.ended": ("结束裂变活动", "referral campaign ended"),
 }
 #: detail key → (zh, en)
 DETAILS: Table = {

@@ -1,8 +1,10 @@
 """WeCom's callback events: the receiver (WXBizMsgCrypt, inbox), the processor and the handler
 registry other capabilities plug into by name.
 
-``HANDLERS`` maps (``Event``, ``ChangeType``) to ``"module:function"``; ChangeType ``"*"``
-takes every change type of the event. The module is imported only when such an event arrives,
+``HANDLERS`` maps (``Event``, ``ChangeType``) to ``"module:function"``, or to a tuple of them
+run in order in the same transaction (customers first, so a later handler such as referral
+attribution finds the contact the first one resolved); ChangeType ``"*"`` takes every change
+type of the event. The module is imported only when such an event arrives,
 so a capability that is not installed (or not written yet) leaves its events ``unhandled``
 rather than failing the receiver. A handler is
 ``handle(session, ctx, provider_key, event) -> None``, called inside the processing transaction
@@ -15,14 +17,24 @@ from collections.abc import Callable
 from typing import Any
 
 _CUSTOMERS = "siyu.wecom.customers"
+_REFERRALS = "siyu.referrals.attribution"
 
-HANDLERS: dict[tuple[str, str], str] = {
-    ("change_external_contact", "add_external_contact"): f"{_CUSTOMERS}:handle_add_external_contact",
+HANDLERS: dict[tuple[str, str], str | tuple[str, ...]] = {
+    ("change_external_contact", "add_external_contact"): (
+        f"{_CUSTOMERS}:handle_add_external_contact",
+        f"{_REFERRALS}:handle_add_external_contact",
+    ),
     ("change_external_contact", "edit_external_contact"): f"{_CUSTOMERS}:handle_edit_external_contact",
     ("change_external_contact", "del_external_contact"): f"{_CUSTOMERS}:handle_del_external_contact",
-    ("change_external_contact", "del_follow_user"): f"{_CUSTOMERS}:handle_del_follow_user",
+    ("change_external_contact", "del_follow_user"): (
+        f"{_CUSTOMERS}:handle_del_follow_user",
+        f"{_REFERRALS}:handle_del_follow_user",
+    ),
     ("change_external_contact", "transfer_fail"): f"{_CUSTOMERS}:handle_transfer_fail",
-    ("change_external_chat", "*"): "siyu.community.callbacks:handle_change_external_chat",
+    ("change_external_chat", "*"): (
+        "siyu.community.callbacks:handle_change_external_chat",
+        f"{_REFERRALS}:handle_change_external_chat",
+    ),
     ("change_external_tag", "*"): "siyu.wecom.corp_tags:handle_change_external_tag",
 }
 
@@ -37,6 +49,18 @@ def handler_for(event: str, change_type: str) -> Handler:
     target = HANDLERS.get((event, change_type)) or HANDLERS.get((event, "*"))
     if target is None:
         raise NoHandler(f"no handler registered for {event}/{change_type or '-'}")
+    funcs = [_load(t) for t in ((target,) if isinstance(target, str) else target)]
+    if len(funcs) == 1:
+        return funcs[0]
+
+    def run_in_order(*args: Any) -> None:
+        for func in funcs:
+            func(*args)
+
+    return run_in_order
+
+
+def _load(target: str) -> Handler:
     module_name, _, name = target.partition(":")
     try:
         module = importlib.import_module(module_name)

@@ -1,0 +1,67 @@
+"""An operator builds a 任务宝 campaign in the console (milestones as rows, a bad field named in
+words first), lands on its page, activates it, and sees a friend's referral with its status in
+Chinese — no untranslated words on the pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+from tests.conftest import PASSWORD
+from tests.console.zh_checker import untranslated
+
+from siyu.coupons.templates import TemplateService
+
+
+def test_operator_builds_a_referral_campaign(server: Any, zh_page: Page, screenshot) -> None:
+    page, base, client = zh_page, server.url, server.client
+    client.users.create("yun", PASSWORD, "operator", name="运营小云", language="zh", actor="test")
+    with client.ctx.db.session() as s:
+        coupon = {"key": "ref-a", "name": "推荐券", "kind": "fixed", "amount": "20", "valid_days": 30}
+        TemplateService(s).create(coupon)
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", "yun")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/console/$"))
+
+    page.goto(f"{base}/console/referrals")
+    page.click("#new-referral-campaign")
+    page.fill("input[name=name]", "春季任务宝")
+    page.fill("input[name=key]", "spring-task")
+    page.check("input[name=kind][value=task]")
+    expect(page.locator("input[name=chats]")).to_be_hidden()
+    rows = page.locator("#reward-rows tbody tr")
+    rows.nth(0).locator("input[name=reward_what]").fill("ref-a")
+    rows.nth(0).locator("input[name=reward_value]").fill("20")
+    rows.nth(1).locator("input[name=reward_what]").fill("保温杯")
+    page.click("#add-reward-row")
+    expect(rows).to_have_count(4)
+    page.click("#create-campaign")  # no staff given: refused, naming the field in words
+    expect(page.locator("#form-errors")).to_contain_text("好友添加的员工")
+    assert untranslated(page) == []
+    page.fill("input[name=staff]", "zhangsan")
+    screenshot(page, "1-builder")
+    page.click("#create-campaign")
+    expect(page).to_have_url(re.compile(r"/console/referrals/spring-task\?done=created$"))
+    expect(page.locator("#campaign-status")).to_have_text("草稿")
+    expect(page.locator("#campaign-rewards")).to_contain_text("满 10 位")
+    page.click("#action-activate")
+    expect(page.locator("#campaign-status")).to_have_text("进行中")
+
+    client.identify({"customer_no": "A"}, {"name": "王小明"})
+    code = client.referrals.code("spring-task", "customer_no:A")["code"]
+    client.track("Page Viewed", {"customer_no": "B"}, {"referral_code": code})
+    client.track("Page Viewed", {"customer_no": "A"}, {"referral_code": code})  # self-referral
+    page.reload()
+    expect(page.locator("#referrals tbody tr")).to_have_count(2)
+    expect(page.locator("#referrals")).to_contain_text("待完成")
+    expect(page.locator("#referrals")).to_contain_text("自己邀请自己")
+    expect(page.locator("#poster-preview")).to_be_hidden()  # no poster route in this tree: nothing broken
+    expect(page.locator("#poster-none")).to_be_visible()
+    assert untranslated(page) == []
+    screenshot(page, "2-detail")
+    page.goto(f"{base}/console/referrals")
+    expect(page.locator("#campaign-spring-task")).to_contain_text("进行中")
+    assert untranslated(page) == []

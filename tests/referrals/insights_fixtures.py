@@ -31,6 +31,18 @@ class Builder:
             self.session.add(Identity(contact_id=c.id, type="app_device_id", lookup=device, value=device))
         return c.id
 
+    def join(self, contact: int, at: datetime) -> ReferralParticipant:
+        part = ReferralParticipant(
+            campaign_id=self.campaign.id,
+            contact_id=contact,
+            code=f"c{self.campaign.id}x{contact}",
+            joined_at=at,
+        )
+        self.session.add(part)
+        self.session.flush()
+        self.participants[contact] = part
+        return part
+
     def invite(
         self,
         inviter: int,
@@ -135,3 +147,43 @@ def honest_population(b: Builder, seeds: int = 300, seed: int = 18) -> list[Refe
                 nxt.append(invitee)
         frontier = nxt
     return made
+
+
+@dataclass
+class SmallTree:
+    """The hand-computed tree of tests/referrals/test_metrics.py (see its docstring)."""
+
+    campaign_id: int
+    ids: dict[str, int]
+    refs: dict[str, int]
+
+
+def small_tree(session: Session, key: str = "small") -> SmallTree:
+    """Seeds A and B join at T0. A → C (+2 h, approved), D (+4 h, qualified), E (+6 h,
+    pending); B → F (+10 h, voided); C → G (+8 h, qualified), H (+14 h, flagged);
+    G → I (+20 h, approved). Names: A 张三丰, C 李四, G a phone typed as a name."""
+    from siyu.store.models import ContactAttribute
+
+    b = Builder(session, make_campaign(session, key=key))
+    ids = {n: b.contact() for n in "ABCDEFGHI"}
+    b.join(ids["A"], T0)
+    b.join(ids["B"], T0)
+    refs = {}
+    plan = [
+        ("A", "C", 2, "approved"),
+        ("A", "D", 4, "qualified"),
+        ("A", "E", 6, "pending"),
+        ("B", "F", 10, "voided"),
+        ("C", "G", 8, "qualified"),
+        ("C", "H", 14, "flagged"),
+        ("G", "I", 20, "approved"),
+    ]
+    for inviter, invitee, hours, status in plan:
+        at = T0 + timedelta(hours=hours)
+        done = at + timedelta(hours=1) if status in ("approved", "qualified") else None
+        ref = b.invite(ids[inviter], ids[invitee], at, status=status, qualified_at=done)
+        refs[invitee] = ref.id
+    for letter, name in (("A", "张三丰"), ("C", "李四"), ("G", "13800138000")):
+        session.add(ContactAttribute(contact_id=ids[letter], name="name", value=name))
+    session.flush()
+    return SmallTree(b.campaign.id, ids, refs)

@@ -30,6 +30,7 @@ from siyu.api import (
     management,
     orders,
     privacy,
+    referral_insights,
     retention,
     wecom_inflow,
     wecom_ways,
@@ -66,6 +67,8 @@ from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
+from siyu.referrals.metrics import CampaignNotFound
+from siyu.referrals.review import ReviewError, ReviewNotFound
 from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
@@ -135,6 +138,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommunityError, 422),
     (HttpProviderError, 502),
     (LoyaltyNotFound, 404),
+    (CampaignNotFound, 404),
+    (ReviewNotFound, 404),
+    (ReviewError, 409),
     (InsufficientPoints, 409),
     (LoyaltyError, 422),
     (CommerceNotFound, 404),
@@ -255,6 +261,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         community.router,
         loyalty.router,
         loyalty_engage.router,
+        referral_insights.router,
         orders.router,
         coupons.router,
     ):

@@ -25,6 +25,7 @@ from siyu.client.loyalty import LoyaltyClient
 from siyu.client.loyalty_engage import EngageClient
 from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
+from siyu.client.referral_insights import ReferralInsightsClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.client.wecom import StaffClient, WeComClient
@@ -73,6 +74,7 @@ class Siyu:
         self.engage = EngageClient(context)  # check-ins, tasks, catalogue, birthdays
         self.coupons = CouponsClient(context)
         self.orders = OrdersClient(context, self)
+        self.referral_insights = ReferralInsightsClient(context)  # stats, leaderboard, tree, review
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

@@ -27,6 +27,19 @@ from sqlalchemy.orm import Session
 from siyu.store.models import Order, Referral, ReferralCampaign, ReferralParticipant, ReferralReward
 
 QUALIFIED = ("qualified", "approved")
+
+
+class CampaignNotFound(LookupError):
+    """No referral campaign has this key."""
+
+
+def get_campaign(session: Session, key: str) -> ReferralCampaign:
+    campaign = session.scalar(select(ReferralCampaign).where(ReferralCampaign.key == key))
+    if campaign is None:
+        raise CampaignNotFound(f"campaign: no referral campaign {key!r}")
+    return campaign
+
+
 STATUSES = ("pending", "qualified", "approved", "flagged", "voided")
 
 

@@ -21,6 +21,7 @@ from siyu.console.texts import (
     loyalty_engage,
     orders,
     privacy,
+    referral_insights,
     retention,
     segments,
     settings,
@@ -53,6 +54,7 @@ MODULES = (
     loyalty,
     coupons,
     loyalty_engage,
+    referral_insights,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -32,7 +32,7 @@ REASONS: dict[str, tuple[int, str, str]] = {
     "dense_cluster": (60, "新账号之间密集互相邀请", "Dense cluster of new accounts inviting each other"),
     "no_activity": (20, "完成目标后再无任何行为", "No activity after the target"),
     "deleted_staff": (70, "添加后短时间内删除了员工", "Deleted the staff member soon after adding"),
-    "device_reuse": (50, "同一设备被多位好友使用", "One device used by several invitees"),
+    "device_reuse": (60, "同一设备被多位好友使用", "One device used by several invitees"),
     "ip_reuse": (25, "同一 IP 被大量好友使用", "One IP address used by many invitees"),
 }
 

@@ -30,6 +30,7 @@ from siyu.api import (
     management,
     orders,
     privacy,
+    referral_insights,
     referrals,
     retention,
     wecom_inflow,
@@ -67,6 +68,8 @@ from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
+from siyu.referrals.metrics import CampaignNotFound
+from siyu.referrals.review import ReviewError, ReviewNotFound
 from siyu.referrals.schemas import ReferralError, ReferralNotFound
 from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
@@ -137,6 +140,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommunityError, 422),
     (HttpProviderError, 502),
     (LoyaltyNotFound, 404),
+    (CampaignNotFound, 404),
+    (ReviewNotFound, 404),
+    (ReviewError, 409),
     (InsufficientPoints, 409),
     (LoyaltyError, 422),
     (CommerceNotFound, 404),
@@ -264,6 +270,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         community.router,
         loyalty.router,
         loyalty_engage.router,
+        referral_insights.router,
         orders.router,
         coupons.router,
         referrals.router,

@@ -214,6 +214,14 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("DELETE", "/api/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
     ("GET", "/api/v1/audit"): P.AUDIT_READ,
     ("GET", "/api/v1/audit/verify"): P.AUDIT_READ,
+    # referral insights: numbers are analytics; the review queue is the campaign's (marketing)
+    ("GET", "/api/v1/referrals/campaigns/{key}/stats"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/referrals/campaigns/{key}/leaderboard"): P.ANALYTICS_READ,
+    ("GET", "/api/v1/referrals/campaigns/{key}/tree"): P.ANALYTICS_READ,
+    ("POST", "/api/v1/referrals/campaigns/{key}/rescore"): P.JOURNEYS_WRITE,
+    ("GET", "/api/v1/referrals/review"): P.JOURNEYS_READ,
+    ("POST", "/api/v1/referrals/review/{referral_id}/approve"): P.JOURNEYS_WRITE,
+    ("POST", "/api/v1/referrals/review/{referral_id}/void"): P.JOURNEYS_WRITE,
     # coupons: campaigns are marketing (journeys.*); a redemption changes a contact's coupons
     ("GET", "/api/v1/coupons/templates"): P.JOURNEYS_READ,
     ("POST", "/api/v1/coupons/templates"): P.JOURNEYS_WRITE,

@@ -211,3 +211,9 @@ def run(
             raise fail(_t("bad_time", value=now), 2) from None
     done = _run(as_json, lambda c: c.referrals.run(now=when, campaign=campaign))
     print_json(done) if as_json else out.print(_t("ran", done=done))
+
+
+# stats, leaderboard, tree and the review queue live in their own module, on the same group
+from siyu.cli.referral_insights import register as _register_insights  # noqa: E402
+
+_register_insights(referrals_app)

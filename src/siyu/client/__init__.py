@@ -25,6 +25,7 @@ from siyu.client.loyalty import LoyaltyClient
 from siyu.client.loyalty_engage import EngageClient
 from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
+from siyu.client.referral_insights import ReferralInsightsClient
 from siyu.client.referrals import ReferralsClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
@@ -76,6 +77,7 @@ class Siyu:
         self.coupons = CouponsClient(context)
         self.referrals = ReferralsClient(context)
         self.orders = OrdersClient(context, self)
+        self.referral_insights = ReferralInsightsClient(context)  # stats, leaderboard, tree, review
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from siyu.console import (
     pages_loyalty_engage,
     pages_orders,
     pages_privacy,
+    pages_referral_insights,
     pages_referrals,
     pages_retention,
     pages_segments,
@@ -72,6 +73,7 @@ PAGES: tuple[Any, ...] = (
     pages_loyalty,
     pages_coupons,
     pages_loyalty_engage,
+    pages_referral_insights,  # before the core's /referrals/{key}: /referrals/review is ours
     pages_referrals,
 )
 

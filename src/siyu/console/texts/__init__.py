@@ -21,6 +21,7 @@ from siyu.console.texts import (
     loyalty_engage,
     orders,
     privacy,
+    referral_insights,
     referrals,
     retention,
     segments,
@@ -55,6 +56,7 @@ MODULES = (
     coupons,
     loyalty_engage,
     referrals,
+    referral_insights,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

@@ -85,6 +85,9 @@ class Referral(Base):
         UniqueConstraint("campaign_id", "invitee_id"),
         Index("ix_referrals_inviter", "campaign_id", "inviter_id", "status"),
         Index("ix_referrals_status", "status", "qualified_at"),
+        # the fraud pass's reuse lookups at attribution (0023_referral_fraud_indexes)
+        Index("ix_referrals_device", "campaign_id", "device"),
+        Index("ix_referrals_ip", "campaign_id", "ip"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -17,6 +17,7 @@ from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.community import CommunityClient
 from siyu.client.content import ContentClient
 from siyu.client.coupons import CouponsClient
+from siyu.client.distribution import DistributionClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
@@ -33,6 +34,8 @@ from siyu.commerce.consumer import OrderConsumer
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
+from siyu.distribution.binding import BindingConsumer
+from siyu.distribution.consumer import CommissionConsumer
 from siyu.ingest import dead_letters, jobs
 from siyu.ingest.files import FileImporter, ImportReport, Progress
 from siyu.ingest.messages import IngestLimits, MessageValidator
@@ -72,6 +75,7 @@ class Siyu:
         self.loyalty = LoyaltyClient(context)
         self.engage = EngageClient(context)  # check-ins, tasks, catalogue, birthdays
         self.coupons = CouponsClient(context)
+        self.distribution = DistributionClient(context)
         self.orders = OrdersClient(context, self)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -104,7 +108,11 @@ class Siyu:
     def ingest_service(self, session: Any) -> IngestService:
         # Order events become orders in the ingest transaction, whichever path they came by.
         return IngestService(
-            session, self.ctx.profiles(session), consumers=[OrderConsumer(self.ctx.timezone)]
+            session,
+            self.ctx.profiles(session),
+            # bindings and commissions read the orders the order consumer booked, so they come
+            # after it; a visit and its order in one batch are bound before commissions are paid
+            consumers=[OrderConsumer(self.ctx.timezone), BindingConsumer(), CommissionConsumer()],
         )
 
     # --- ingest -----------------------------------------------------------------------------

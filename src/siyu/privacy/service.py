@@ -88,6 +88,9 @@ KINDS: dict[str, str] = {
     "coupons": "coupons",
     "coupon_redemptions": "coupon_redemptions",
     "coupon_holdouts": "coupon_holdouts",
+    "promoters": "promoter",
+    "promoter_bindings": "promoter_binding",
+    "commissions": "commissions",
 }
 #: Internal bookkeeping left out of a copy (it holds nothing about the person but times).
 _NOT_COPIED = {"contact_changes"}

@@ -17,7 +17,7 @@ from siyu.distribution.binding import bind
 from siyu.distribution.profitsharing import ProfitSharingClient, ProfitSharingConfig
 from siyu.distribution.settings import DistributionError, get_settings, settings_dict, update_settings
 from siyu.exports.tabular import ExportFile
-from siyu.store.models import utcnow
+from siyu.store.models import Promoter, PromoterBinding, utcnow
 
 
 class DistributionClient(_Part):
@@ -66,6 +66,20 @@ class DistributionClient(_Part):
         with self.ctx.db.session() as s:
             got = bind(s, self._contact(s, contact), code, at or utcnow(), via="operator")
             return {"outcome": got.outcome, "ok": got.ok, "contact_id": got.contact_id, "code": got.code}
+
+    def binding(self, contact: int | str) -> dict[str, Any] | None:
+        """Who the contact is bound to: ``{"code", "bound_at", "locked_until", "via"}`` or None."""
+        with self.ctx.db.session() as s:
+            row = s.get(PromoterBinding, self._contact(s, contact))
+            if row is None:
+                return None
+            p = s.get(Promoter, row.promoter_id)
+            return {
+                "code": p.code if p else None,
+                "bound_at": row.bound_at.isoformat(),
+                "locked_until": row.locked_until.isoformat() if row.locked_until else None,
+                "via": row.via,
+            }
 
     def commissions(
         self, code: str | None = None, state: str | None = None, limit: int = 200, offset: int = 0

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.distribution.conftest import T0, at, chain, money, order_call, promoter, refund_call, rows, visit_call
+from tests.distribution.conftest import (
+    T0,
+    at,
+    chain,
+    money,
+    order_call,
+    promoter,
+    refund_call,
+    rows,
+    visit_call,
+)
 
 from siyu.client import Siyu
 from siyu.context import AppContext
@@ -85,7 +95,11 @@ def test_self_purchase_pays_the_buyer_only_when_on(s: Siyu) -> None:
     assert {x["level"] for x in s.distribution.commissions(code=b)} == {1}
     s.distribution.set_settings({"self_purchase": True})
     s.batch([order_call("O2", "100", 3)])
-    o2 = [x for x in s.distribution.commissions() if x["order_id"] != s.distribution.commissions()[-1]["order_id"]]
+    o2 = [
+        x
+        for x in s.distribution.commissions()
+        if x["order_id"] != s.distribution.commissions()[-1]["order_id"]
+    ]
     assert {(x["promoter"], x["level"]) for x in o2} == {(c, 1), (b, 2)}
 
 

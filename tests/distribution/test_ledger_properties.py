@@ -68,7 +68,9 @@ def test_balances_hold_for_any_sequence(s: Siyu, ops: list[tuple[str, int, int]]
             if amount <= 0:
                 continue
             got = sum(refunds, Decimal(0))
-            back = amount if got >= total else min(amount, (amount * got / total).quantize(FEN, ROUND_HALF_UP))
+            back = (
+                amount if got >= total else min(amount, (amount * got / total).quantize(FEN, ROUND_HALF_UP))
+            )
             expect_earned[code] = expect_earned.get(code, Decimal(0)) + amount
             expect_reversed[code] = expect_reversed.get(code, Decimal(0)) + back
     got_earned: dict[str, Decimal] = {}

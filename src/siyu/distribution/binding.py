@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from siyu.distribution.promoters import by_code, promoter_of
+from siyu.distribution.promoters import by_code
 from siyu.distribution.settings import get_settings
 from siyu.ingest.messages import Message
 from siyu.ingest.service import Accepted
@@ -139,7 +139,8 @@ def code_in(message: Message) -> str | None:
 class BindingConsumer:
     """An ingest ``EventConsumer``: binds the contact of every call that carries a promoter
     code. Registered after the order consumer and before the commission consumer, so a visit
-    and the order it led to in one batch pay the promoter. Idempotent: a redone call finds the binding it made (``kept``)."""
+    and the order it led to in one batch pay the promoter. Idempotent: a redone call finds
+    the binding it made (``kept``)."""
 
     def wants(self, message: Message) -> bool:
         return code_in(message) is not None
@@ -151,8 +152,3 @@ class BindingConsumer:
             code = code_in(item.message)
             if code is not None:
                 bind(session, item.contact_id, code, item.message.timestamp)
-
-
-def promoter_contact(session: Session, contact_id: int) -> Promoter | None:
-    """Alias kept for readers of the binding rules: the contact's own promoter row."""
-    return promoter_of(session, contact_id)

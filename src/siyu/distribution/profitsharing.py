@@ -25,6 +25,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,6 @@ def check_receivers(receivers: list[dict[str, Any]], transaction_fen: int, ratio
         if not r.get("account"):
             raise ProfitSharingError("no_account", f"receivers[{i}].account: missing")
     total = sum(r["amount"] for r in receivers)
-    from decimal import Decimal
-
     cap = int(Decimal(transaction_fen) * Decimal(str(ratio)))
     if total > cap:
         raise ProfitSharingError(

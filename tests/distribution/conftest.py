@@ -102,3 +102,14 @@ def chain(s: Siyu) -> tuple[str, str, str]:
 
 def money(value: Any) -> Decimal:
     return Decimal(str(value))
+
+
+@pytest.fixture
+def http(server: Any, api_key: Any) -> Iterator[Any]:
+    """An HTTP client authenticated as an owner."""
+    import httpx
+
+    server.client.distribution.set_settings({"enabled": True})
+    headers = {"Authorization": f"Bearer {api_key('owner')}"}
+    with httpx.Client(base_url=server.url, timeout=60, headers=headers) as c:
+        yield c

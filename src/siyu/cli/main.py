@@ -46,6 +46,10 @@ LAZY = {
         "siyu.cli.coupons:coupons_app",
         "Coupons: campaigns, codes, issue, redeem, funnel, abuse. 优惠券：活动、券码、发放、核销。",
     ),
+    "distribution": Lazy(
+        "siyu.cli.distribution:distribution_app",
+        "Distribution: promoters, binding, commissions, settlement, payouts. 分销：推广员、佣金、结算。",
+    ),
     "journeys": Lazy(
         "siyu.cli.journeys:journeys_app", "SOP journeys (旅程): create, start, pause, report. 自动化旅程。"
     ),

@@ -77,21 +77,28 @@ def get_settings(session: Session) -> DistributionSettings:
     return row
 
 
+def _rate(value: Decimal) -> str:
+    """Four places, as stored (the same text before and after a reload)."""
+    return str(Decimal(value).quantize(Decimal("0.0001")))
+
+
 def settings_dict(row: DistributionSettings) -> dict[str, Any]:
     """Plain data: money and rates as decimal strings (never floats)."""
     return {
         "enabled": row.enabled,
         "mode": row.mode,
-        "auto_threshold": None if row.auto_threshold is None else str(row.auto_threshold),
+        "auto_threshold": None
+        if row.auto_threshold is None
+        else str(Decimal(row.auto_threshold).quantize(Decimal("0.01"))),
         "levels": row.levels,
-        "level1_rate": str(row.level1_rate),
-        "level2_rate": str(row.level2_rate),
+        "level1_rate": _rate(row.level1_rate),
+        "level2_rate": _rate(row.level2_rate),
         "self_purchase": row.self_purchase,
         "freeze_days": row.freeze_days,
         "binding": row.binding,
         "lock_days": row.lock_days,
-        "min_withdrawal": str(row.min_withdrawal),
-        "sharing_ratio": str(row.sharing_ratio),
+        "min_withdrawal": str(Decimal(row.min_withdrawal).quantize(Decimal("0.01"))),
+        "sharing_ratio": _rate(row.sharing_ratio),
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
     }
 

@@ -15,6 +15,7 @@ An order needs its WeChat Pay ``transaction_id`` (the ``transaction_id`` propert
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -79,7 +80,9 @@ def plan(session: Session, now: datetime) -> list[DistributionPayout]:
                 for c, p in chunk
             ]
             payout = DistributionPayout(
-                out_order_no=f"SYD{order_id}N{seq}",
+                # random tail: unique for the merchant also across a rebuilt database; the
+                # row is committed before sending, so retries reuse it
+                out_order_no=f"SYD{order_id}N{seq}{secrets.token_hex(4).upper()}",
                 order_id=order_id,
                 transaction_id=str(order.properties["transaction_id"])[:64],
                 receivers=receivers,

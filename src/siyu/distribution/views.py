@@ -75,11 +75,13 @@ def dashboard(session: Session, code: str) -> dict[str, Any]:
     }
 
 
-def commission_dict(c: Commission, code: str) -> dict[str, Any]:
+def commission_dict(c: Commission, code: str, order: tuple[str, str] | None = None) -> dict[str, Any]:
     return {
         "id": c.id,
         "promoter": code,
         "order_id": c.order_id,
+        "order_source": order[0] if order else None,
+        "order_no": order[1] if order else None,
         "contact_id": c.contact_id,
         "level": c.level,
         "kind": "earn" if c.kind == EARN else "reversal",
@@ -102,8 +104,9 @@ def commissions(
             "invalid_choice", f"state: expected one of {', '.join(STATES)}", field="state"
         )
     q = (
-        select(Commission, Promoter.code)
+        select(Commission, Promoter.code, Order.source, Order.order_no)
         .join(Promoter, Promoter.id == Commission.promoter_id)
+        .join(Order, Order.id == Commission.order_id)
         .order_by(Commission.id.desc())
         .limit(limit)
         .offset(offset)
@@ -112,7 +115,7 @@ def commissions(
         q = q.where(Commission.promoter_id == get_promoter(session, code).id)
     if state:
         q = q.where(Commission.state == state)
-    return [commission_dict(c, pcode) for c, pcode in session.execute(q).all()]
+    return [commission_dict(c, pcode, (src, no)) for c, pcode, src, no in session.execute(q).all()]
 
 
 EXPORT_KEYS = (

@@ -13,6 +13,7 @@ from siyu.console.texts import (
     content,
     coupons,
     dashboard,
+    distribution,
     events,
     graph,
     imports,
@@ -53,6 +54,7 @@ MODULES = (
     loyalty,
     coupons,
     loyalty_engage,
+    distribution,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

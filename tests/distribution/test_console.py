@@ -58,7 +58,9 @@ def test_settings_form_refuses_rates_over_100_percent(server: Any, console_as: A
     bad = admin.post_form("/console/distribution/settings", form)
     assert bad.status_code == 422
     assert "二级佣金比例：一级与二级佣金比例之和不能超过 100%" in bad.text and 'value="40"' in bad.text
-    ok = admin.post_form("/console/distribution/settings", {**form, "level2_rate": "30"}, follow_redirects=True)
+    ok = admin.post_form(
+        "/console/distribution/settings", {**form, "level2_rate": "30"}, follow_redirects=True
+    )
     assert ok.status_code == 200 and "分销设置已保存" in ok.text
     got = server.client.distribution.settings()
     assert (got["level1_rate"], got["level2_rate"], got["min_withdrawal"]) == ("0.7000", "0.3000", "10.00")

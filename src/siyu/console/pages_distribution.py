@@ -87,7 +87,9 @@ async def _decide(request: Request, code: str, approve: bool) -> Response:
         (dist.approve if approve else dist.reject)(code, actor=actor, note=note)
     except DistributionError as exc:
         raise PageError(404, "invalid_input", {"what": error_text(exc, user_language(request))}) from None
-    return RedirectResponse(f"/console/distribution?done={'approved' if approve else 'rejected'}", status_code=303)
+    return RedirectResponse(
+        f"/console/distribution?done={'approved' if approve else 'rejected'}", status_code=303
+    )
 
 
 @router.post("/distribution/promoters/{code}/approve")
@@ -137,7 +139,12 @@ def commissions_page(request: Request, state: str = "", promoter: str = "") -> H
             error=error_text(exc, user_language(request)),
         )
     return _page(
-        request, "distribution_commissions.html", entries=entries, state=state, states=STATES, promoter=promoter
+        request,
+        "distribution_commissions.html",
+        entries=entries,
+        state=state,
+        states=STATES,
+        promoter=promoter,
     )
 
 

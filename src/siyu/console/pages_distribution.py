@@ -9,6 +9,7 @@ named in the reader's language and what was typed kept."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,6 +52,19 @@ def error_text(exc: DistributionError, lang: str) -> str:
     key = f"dist_err_{exc.code}" if f"dist_err_{exc.code}" in TEXT else "dist_err_other"
     text = tr(key, lang, field=label)
     return text if lang == "zh" else f"{text} ({str(exc).split(': ', 1)[-1]})"
+
+
+def percent(value: Any) -> str:
+    """A stored fraction as the percentage typed on the form (``0.1000`` → ``10``); what the
+    user typed (``40``, ``abc``) is shown back as typed."""
+    text = str(value)
+    if text.endswith("%"):
+        return text[:-1]
+    try:
+        d = Decimal(text) * 100
+    except InvalidOperation:
+        return text
+    return f"{d.normalize():f}" if d == d.to_integral_value() else f"{d.normalize()}"
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -165,10 +179,7 @@ def _settings_page(
     current = get_client(request).distribution.settings()
     shown = {**current, **(typed or {})}
     for k in ("level1_rate", "level2_rate", "sharing_ratio"):
-        try:  # rates are typed as percentages on the form
-            shown[k] = f"{float(str(shown[k]).rstrip('%')) * (1 if str(shown[k]).endswith('%') else 100):g}"
-        except ValueError:
-            pass
+        shown[k] = percent(shown[k])
     return _page(request, "distribution_settings.html", status=status, p=shown, **extra)
 
 

@@ -156,6 +156,7 @@ def settle(session: Session, now: datetime) -> dict[str, int]:
         select(Commission.id, Order.ordered_at)
         .join(Order, Order.id == Commission.order_id)
         .where(Commission.kind == EARN, Commission.state == "pending")
+        .order_by(Commission.id)  # one lock order for concurrent jobs: no deadlock
     ).all()
     days = timedelta(days=settings.freeze_days)
     for cid, ordered_at in pending:

@@ -35,7 +35,9 @@ def test_concurrent_batches_pay_each_commission_once(s: Siyu, ctx: AppContext) -
         (False, 80),
         (True, 80),
     ]
-    assert rows(ctx, "SELECT count(*) FROM commissions WHERE kind = 'earn' AND reversed <> amount / 4") == [(0,)]
+    assert rows(ctx, "SELECT count(*) FROM commissions WHERE kind = 'earn' AND reversed <> amount / 4") == [
+        (0,)
+    ]
     results = together(lambda: s.distribution.settle(now=at(30)), lambda: s.distribution.settle(now=at(30)))
     assert sum(r["settled"] for r in results) == 80  # type: ignore[index]
     assert s.distribution.verify()["ok"]

@@ -9,8 +9,9 @@ what the real one checks:
   1–50 ``receivers`` each with ``type``, ``account``, a positive whole ``amount`` (fen) and a
   ``description`` (400 ``PARAM_ERROR``); the sum at most the merchant's ratio of the
   transaction (400 ``INVALID_REQUEST``);
-* idempotency: a repeat of an ``out_order_no`` with the same content answers the order already
-  made (no second split); with other content it is refused (400 ``INVALID_REQUEST``).
+* the ``Wechatpay-Serial`` header naming the platform key (required on this endpoint);
+* idempotency: "同一分账单号多次请求等同一次" — a repeat of an ``out_order_no`` answers the
+  order already made, whatever it carries, and splits nothing again.
 
 Answers are signed with the emulator's platform key (headers ``Wechatpay-Timestamp``,
 ``Wechatpay-Nonce``, ``Wechatpay-Signature``, ``Wechatpay-Serial``). The signature check is
@@ -65,6 +66,8 @@ class WeChatPayEmulator(Emulator):
         self.bodies: dict[str, dict[str, Any]] = {}  # out_order_no → the request that made it
         self.splits: list[dict[str, Any]] = []  # one per order actually made (money moved)
         self.refused: list[str] = []
+        self.repeats: list[str] = []  # out_order_no sent again (answered, not split again)
+        self.platform_serial = "PUB_KEY_ID_0000000000000000000000000000"
         self.fail_next: list[int] = []  # statuses to answer the next requests with
 
     def platform_public_pem(self) -> bytes:
@@ -81,7 +84,7 @@ class WeChatPayEmulator(Emulator):
             "Wechatpay-Timestamp": ts,
             "Wechatpay-Nonce": nonce,
             "Wechatpay-Signature": base64.b64encode(sig).decode(),
-            "Wechatpay-Serial": "EMULATOR-PLATFORM",
+            "Wechatpay-Serial": self.platform_serial,
         }
         return Response(status, body, headers)
 
@@ -125,6 +128,8 @@ class WeChatPayEmulator(Emulator):
         problem = self._check_auth(request)
         if problem:
             return self._refuse(401, "SIGN_ERROR", problem)
+        if request.headers.get("wechatpay-serial") != self.platform_serial:
+            return self._refuse(400, "PARAM_ERROR", "Wechatpay-Serial missing or unknown")
         try:
             body = orjson.loads(request.body)
         except orjson.JSONDecodeError:
@@ -138,13 +143,18 @@ class WeChatPayEmulator(Emulator):
         for r in receivers:
             if r.get("type") not in ("MERCHANT_ID", "PERSONAL_OPENID") or not r.get("account"):
                 return self._refuse(400, "PARAM_ERROR", "receiver type/account")
-            if not isinstance(r.get("amount"), int) or r["amount"] <= 0 or not r.get("description"):
+            description = r.get("description")
+            if (
+                not isinstance(r.get("amount"), int)
+                or r["amount"] <= 0
+                or not description
+                or len(description) > 80
+            ):
                 return self._refuse(400, "PARAM_ERROR", "receiver amount/description")
         with self.lock:
             no = body["out_order_no"]
             if no in self.orders:
-                if self.bodies[no] != body:
-                    return self._refuse(400, "INVALID_REQUEST", "out_order_no reused with other content")
+                self.repeats.append(no)
                 return self._answer(self.orders[no])
             paid = self.transactions.get(body["transaction_id"])
             if paid is None:

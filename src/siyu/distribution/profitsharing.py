@@ -1,9 +1,10 @@
 """A WeChat Pay API v3 profit-sharing client (分账): ``POST /v3/profitsharing/orders``.
 
-Fields implemented (merchant mode, not 服务商): request ``appid``, ``transaction_id``,
+Fields implemented (merchant mode, not 服务商): header ``Wechatpay-Serial`` (the platform
+public key ID or certificate serial); request ``appid``, ``transaction_id``,
 ``out_order_no``, ``receivers[]`` (``type`` ``PERSONAL_OPENID`` | ``MERCHANT_ID``, ``account``,
-``amount`` in fen, ``description``) and ``unfreeze_unsplit``; response ``transaction_id``,
-``out_order_no``, ``order_id``, ``state`` and ``receivers[].result`` / ``fail_reason``. Not
+``amount`` in fen, ``description``, at most 80 characters) and ``unfreeze_unsplit``;
+response ``transaction_id``, ``out_order_no``, ``order_id``, ``state`` and ``receivers[].result`` / ``fail_reason``. Not
 implemented: the encrypted receiver ``name`` (needs the platform certificate's public key for
 RSA-OAEP; it is optional for openid receivers), ``sub_mchid`` (服务商 mode), and the query,
 return and unfreeze endpoints.
@@ -60,12 +61,16 @@ class ProfitSharingConfig:
     private_key_pem: bytes
     base_url: str = DEFAULT_BASE_URL
     platform_public_key_pem: bytes | None = None
+    # 微信支付公钥ID or the platform certificate's serial: the Wechatpay-Serial header,
+    # required on this endpoint
+    platform_serial: str = ""
     timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ProfitSharingConfig | None:
         """From ``SIYU_WECHATPAY_MCHID``, ``_APPID``, ``_SERIAL_NO``, ``_KEY_FILE`` (the
-        merchant's apiclient_key.pem), optional ``_PLATFORM_KEY_FILE`` and ``_BASE_URL``; None
+        merchant's apiclient_key.pem), ``_PLATFORM_SERIAL``, optional ``_PLATFORM_KEY_FILE`` and
+        ``_BASE_URL``; None
         when not configured (profit sharing is optional)."""
         env = dict(os.environ if env is None else env)
         names = ("MCHID", "APPID", "SERIAL_NO", "KEY_FILE")
@@ -80,6 +85,7 @@ class ProfitSharingConfig:
             private_key_pem=Path(values["KEY_FILE"]).read_bytes(),
             base_url=env.get("SIYU_WECHATPAY_BASE_URL", "").strip() or DEFAULT_BASE_URL,
             platform_public_key_pem=Path(platform).read_bytes() if platform else None,
+            platform_serial=env.get("SIYU_WECHATPAY_PLATFORM_SERIAL", "").strip(),
         )
 
 
@@ -164,6 +170,7 @@ class ProfitSharingClient:
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": "siyu-distribution",
+            "Wechatpay-Serial": self.config.platform_serial,
         }
         try:
             resp = self._http.post(PATH, content=body, headers=headers)

@@ -5,9 +5,9 @@ public key ID or certificate serial); request ``appid``, ``transaction_id``,
 ``out_order_no``, ``receivers[]`` (``type`` ``PERSONAL_OPENID`` | ``MERCHANT_ID``, ``account``,
 ``amount`` in fen, ``description``, at most 80 characters) and ``unfreeze_unsplit``;
 response ``transaction_id``, ``out_order_no``, ``order_id``, ``state`` and
-``receivers[].result`` / ``fail_reason``. Not implemented: the encrypted receiver ``name`` (needs the platform certificate's public key for
-RSA-OAEP; it is optional for openid receivers), ``sub_mchid`` (服务商 mode), and the query,
-return and unfreeze endpoints.
+``receivers[].result`` / ``fail_reason``. Not implemented: the encrypted receiver ``name``
+(needs the platform key for RSA-OAEP; it is optional for openid receivers), ``sub_mchid``
+(服务商 mode), and the query, return and unfreeze endpoints.
 
 Requests are signed per the v3 spec: ``Authorization: WECHATPAY2-SHA256-RSA2048
 mchid="…",nonce_str="…",signature="…",timestamp="…",serial_no="…"`` where the signature is

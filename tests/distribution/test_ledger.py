@@ -90,17 +90,16 @@ def test_redone_batch_books_each_movement_once(s: Siyu, ctx: AppContext) -> None
 
 
 def test_self_purchase_pays_the_buyer_only_when_on(s: Siyu) -> None:
-    _a, b, c = chain(s)
-    s.batch([order_call("O1", "100", 3)])  # C buys: C's binder B is level 1, A level 2 ...
-    assert {x["level"] for x in s.distribution.commissions(code=b)} == {1}
+    a, b, c = chain(s)
+
+    def earners(order_no: str) -> set[tuple[str, int]]:
+        return {(x["promoter"], x["level"]) for x in s.distribution.commissions() if x["order_no"] == order_no}
+
+    s.batch([order_call("O1", "100", 3)])  # C buys: off, C's binder B is level 1 and A level 2
+    assert earners("O1") == {(b, 1), (a, 2)}
     s.distribution.set_settings({"self_purchase": True})
-    s.batch([order_call("O2", "100", 3)])
-    o2 = [
-        x
-        for x in s.distribution.commissions()
-        if x["order_id"] != s.distribution.commissions()[-1]["order_id"]
-    ]
-    assert {(x["promoter"], x["level"]) for x in o2} == {(c, 1), (b, 2)}
+    s.batch([order_call("O2", "100", 3)])  # on: C earns level 1 on their own order, B level 2
+    assert earners("O2") == {(c, 1), (b, 2)}
 
 
 def test_disabled_books_nothing(s: Siyu, ctx: AppContext) -> None:

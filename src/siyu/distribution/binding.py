@@ -25,7 +25,7 @@ from siyu.distribution.promoters import by_code
 from siyu.distribution.settings import get_settings
 from siyu.ingest.messages import Message
 from siyu.ingest.service import Accepted
-from siyu.store.models import Contact, Order, Promoter, PromoterBinding
+from siyu.store.models import Contact, DistributionSettings, Order, Promoter, PromoterBinding
 
 PROPERTY = "promoter_code"
 QUERY = "promoter"
@@ -56,11 +56,21 @@ def binder_of(session: Session, contact_id: int) -> Promoter | None:
     return None if row is None else session.get(Promoter, row.promoter_id)
 
 
-def bind(session: Session, contact_id: int, code: str, at: datetime, via: str = "link") -> BindOutcome:
-    settings = get_settings(session)
+def bind(
+    session: Session,
+    contact_id: int,
+    code: str,
+    at: datetime,
+    via: str = "link",
+    settings: DistributionSettings | None = None,
+    promoter: Promoter | None = None,
+) -> BindOutcome:
+    """Bind as the visit at ``at`` would (``settings`` and ``promoter`` may be handed in by a
+    caller that binds many contacts at once)."""
+    settings = settings or get_settings(session)
     if not settings.enabled:
         return BindOutcome("disabled", contact_id, code)
-    promoter = by_code(session, code)
+    promoter = promoter or by_code(session, code)
     if promoter is None:
         return BindOutcome("unknown_code", contact_id, code)
     if promoter.status != "approved":
@@ -146,9 +156,17 @@ class BindingConsumer:
         return code_in(message) is not None
 
     def __call__(self, session: Session, accepted: list[Accepted]) -> None:
-        if not get_settings(session).enabled:
+        settings = get_settings(session)
+        if not settings.enabled:
             return
+        promoters: dict[str, Promoter | None] = {}
         for item in accepted:
             code = code_in(item.message)
-            if code is not None:
-                bind(session, item.contact_id, code, item.message.timestamp)
+            if code is None:
+                continue
+            if code not in promoters:
+                promoters[code] = by_code(session, code)
+            found = promoters[code]
+            if found is None:
+                continue  # an unknown code binds nobody
+            bind(session, item.contact_id, code, item.message.timestamp, settings=settings, promoter=found)

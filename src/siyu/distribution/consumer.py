@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from siyu.commerce.consumer import COMPLETED, REFUNDED
 from siyu.distribution import ledger
-from siyu.distribution.binding import family_ids
 from siyu.distribution.promoters import auto_promote
 from siyu.distribution.settings import get_settings
 from siyu.ingest.messages import Message
@@ -32,7 +31,8 @@ class CommissionConsumer:
         return message.event in self.events
 
     def __call__(self, session: Session, accepted: list[Accepted]) -> None:
-        if not get_settings(session).enabled:
+        settings = get_settings(session)
+        if not settings.enabled:
             return
         now = self._now()
         completed: set[tuple[int, str]] = set()
@@ -43,15 +43,19 @@ class CommissionConsumer:
             if not isinstance(order_no, str | int) or not str(order_no).strip():
                 continue  # the order consumer reported it
             no = str(order_no).strip()
-            wanted.setdefault(no, set()).update(family_ids(session, item.contact_id))
+            # the batch's contacts are survivors, and a merge moves orders to the survivor
+            wanted.setdefault(no, set()).add(item.contact_id)
             if item.message.event == COMPLETED:
                 completed.add((item.contact_id, no))
-        for order in self._orders(session, wanted):
-            if any(no == order.order_no for _cid, no in completed):
-                ledger.earn(session, order, now)
+        completed_nos = {no for _cid, no in completed}
+        orders = self._orders(session, wanted)
+        refunded = [o for o in orders if o.refunded]  # read before the insert expires them
+        ledger.earn(session, [o for o in orders if o.order_no in completed_nos], now, settings)
+        for order in refunded:
             ledger.reverse(session, order, now)
-        for cid in sorted({cid for cid, _no in completed}):
-            auto_promote(session, cid, now)
+        if settings.auto_threshold is not None:
+            for cid in sorted({cid for cid, _no in completed}):
+                auto_promote(session, cid, now)
 
     @staticmethod
     def _orders(session: Session, wanted: dict[str, set[int]]) -> list[Order]:

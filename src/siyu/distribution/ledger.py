@@ -23,11 +23,17 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from siyu.distribution.binding import binder_of, family_ids
-from siyu.distribution.promoters import promoter_of
 from siyu.distribution.settings import get_settings
-from siyu.store.dialect import insert_ignore
-from siyu.store.models import Commission, Order, OrderRefund, Promoter
+from siyu.store.dialect import chunked, insert_ignore
+from siyu.store.models import (
+    Commission,
+    Contact,
+    DistributionSettings,
+    Order,
+    OrderRefund,
+    Promoter,
+    PromoterBinding,
+)
 
 FEN = Decimal("0.01")
 EARN = "earn"
@@ -35,60 +41,115 @@ REVERSAL = "reversal:"
 STATES = ("pending", "frozen", "settled")
 
 
-def earners(session: Session, buyer_id: int) -> list[tuple[int, Promoter]]:
-    """(level, promoter) who earn on the buyer's orders under the current settings."""
-    settings = get_settings(session)
-    own = promoter_of(session, buyer_id)
-    first: Promoter | None
-    if settings.self_purchase and own is not None and own.status == "approved":
-        first = own
-    else:
-        first = binder_of(session, buyer_id)
-    if first is None or first.status != "approved":
-        return []
-    buyer = family_ids(session, buyer_id)
-    if first.contact_id in buyer and first is not own:
-        return []
-    out = [(1, first)]
-    if settings.levels >= 2:
-        second = binder_of(session, first.contact_id)
+def _binders(session: Session, contact_ids: set[int]) -> dict[int, Promoter]:
+    """Each contact's bound promoter (one query per chunk)."""
+    out: dict[int, Promoter] = {}
+    for chunk in chunked(sorted(contact_ids)):
+        rows = session.execute(
+            select(PromoterBinding.contact_id, Promoter)
+            .join(Promoter, Promoter.id == PromoterBinding.promoter_id)
+            .where(PromoterBinding.contact_id.in_(chunk))
+        ).all()
+        out.update({cid: p for cid, p in rows})
+    return out
+
+
+def _own(session: Session, buyers: set[int]) -> dict[int, Promoter]:
+    """Each buyer's own promoter row, also one made for a contact since merged into them."""
+    out: dict[int, Promoter] = {}
+    for chunk in chunked(sorted(buyers)):
+        rows = session.execute(
+            select(func.coalesce(Contact.merged_into_id, Contact.id), Promoter)
+            .join(Promoter, Promoter.contact_id == Contact.id)
+            .where(Contact.id.in_(chunk) | Contact.merged_into_id.in_(chunk))
+            .order_by(Promoter.id)
+        ).all()
+        for cid, p in rows:
+            out.setdefault(cid, p)
+    return out
+
+
+def _families(session: Session, buyers: set[int]) -> dict[int, set[int]]:
+    out = {b: {b} for b in buyers}
+    for chunk in chunked(sorted(buyers)):
+        for cid, into in session.execute(
+            select(Contact.id, Contact.merged_into_id).where(Contact.merged_into_id.in_(chunk))
+        ):
+            out[into].add(cid)
+    return out
+
+
+def earners_many(
+    session: Session, buyers: set[int], settings: DistributionSettings
+) -> dict[int, list[tuple[int, Promoter]]]:
+    """(level, promoter) who earn on each buyer's orders under ``settings``: a few set queries
+    for a whole batch of orders, not a few per order."""
+    own = _own(session, buyers) if settings.self_purchase else {}
+    binders = _binders(session, buyers)
+    families = _families(session, buyers)
+    firsts: dict[int, Promoter] = {}
+    for b in buyers:
+        mine = own.get(b)
+        first = mine if mine is not None and mine.status == "approved" else binders.get(b)
+        if first is None or first.status != "approved":
+            continue
+        if first.contact_id in families[b] and first is not mine:
+            continue
+        firsts[b] = first
+    seconds = _binders(session, {p.contact_id for p in firsts.values()}) if settings.levels >= 2 else {}
+    out: dict[int, list[tuple[int, Promoter]]] = {}
+    for b, first in firsts.items():
+        out[b] = [(1, first)]
+        second = seconds.get(first.contact_id)
         if (
             second is not None
             and second.status == "approved"
             and second.id != first.id
-            and second.contact_id not in buyer
+            and second.contact_id not in families[b]
         ):
-            out.append((2, second))
+            out[b].append((2, second))
     return out
 
 
-def earn(session: Session, order: Order, now: datetime) -> int:
-    """Book the order's commissions (no-op when distribution is off, when nobody earns, or
-    when they were booked already). Returns the rows inserted."""
-    settings = get_settings(session)
-    if not settings.enabled or order.total <= 0:
+def earners(
+    session: Session, buyer_id: int, settings: DistributionSettings | None = None
+) -> list[tuple[int, Promoter]]:
+    """(level, promoter) who earn on the buyer's orders under the current settings."""
+    return earners_many(session, {buyer_id}, settings or get_settings(session)).get(buyer_id, [])
+
+
+def earn(
+    session: Session, orders: Order | list[Order], now: datetime, settings: DistributionSettings | None = None
+) -> int:
+    """Book the commissions of an order or a batch of orders (no-op when distribution is off,
+    when nobody earns, or when they were booked already). Returns the rows inserted."""
+    settings = settings or get_settings(session)
+    batch = [o for o in (orders if isinstance(orders, list) else [orders]) if o.total > 0]
+    if not settings.enabled or not batch:
         return 0
     rates = {1: settings.level1_rate, 2: settings.level2_rate}
+    who = earners_many(session, {o.contact_id for o in batch}, settings)
     rows = []
-    for level, promoter in earners(session, order.contact_id):
-        amount = (order.total * rates[level]).quantize(FEN, rounding=ROUND_DOWN)
-        if amount <= 0:
-            continue
-        rows.append(
-            {
-                "promoter_id": promoter.id,
-                "order_id": order.id,
-                "contact_id": order.contact_id,
-                "level": level,
-                "kind": EARN,
-                "base": order.total,
-                "rate": rates[level],
-                "amount": amount,
-                "reversed": Decimal(0),
-                "state": "pending",
-                "created_at": now,
-            }
-        )
+    for order in batch:
+        for level, promoter in who.get(order.contact_id, []):
+            amount = (order.total * rates[level]).quantize(FEN, rounding=ROUND_DOWN)
+            if amount <= 0:
+                continue
+            rows.append(
+                {
+                    "promoter_id": promoter.id,
+                    "order_id": order.id,
+                    "contact_id": order.contact_id,
+                    "level": level,
+                    "kind": EARN,
+                    "base": order.total,
+                    "rate": rates[level],
+                    "amount": amount,
+                    "reversed": Decimal(0),
+                    "state": "pending",
+                    "created_at": now,
+                }
+            )
     return insert_ignore(session, Commission.__table__, rows, ["order_id", "level", "kind"])
 
 
@@ -141,8 +202,8 @@ def reverse(session: Session, order: Order, now: datetime) -> int:
                     .values(reversed=Commission.reversed + step)
                     .execution_options(synchronize_session=False)
                 )
+                session.expire(e, ["reversed"])
                 inserted += 1
-    session.expire_all()
     return inserted
 
 

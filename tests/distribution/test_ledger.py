@@ -93,7 +93,9 @@ def test_self_purchase_pays_the_buyer_only_when_on(s: Siyu) -> None:
     a, b, c = chain(s)
 
     def earners(order_no: str) -> set[tuple[str, int]]:
-        return {(x["promoter"], x["level"]) for x in s.distribution.commissions() if x["order_no"] == order_no}
+        return {
+            (x["promoter"], x["level"]) for x in s.distribution.commissions() if x["order_no"] == order_no
+        }
 
     s.batch([order_call("O1", "100", 3)])  # C buys: off, C's binder B is level 1 and A level 2
     assert earners("O1") == {(b, 1), (a, 2)}

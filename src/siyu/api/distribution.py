@@ -56,7 +56,7 @@ def promoters(
     request: Request,
     status: str | None = Query(default=None, description="pending, approved or rejected."),
     limit: int = Query(default=200, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=100_000_000),
 ) -> list[dict[str, Any]]:
     return get_client(request).distribution.promoters(status, limit, offset)  # type: ignore[no-any-return]
 
@@ -99,7 +99,7 @@ def commissions(
     promoter: str | None = Query(default=None, max_length=32, description="A promoter's code."),
     state: str | None = Query(default=None, description="pending, frozen or settled."),
     limit: int = Query(default=200, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=100_000_000),
 ) -> list[dict[str, Any]]:
     return get_client(request).distribution.commissions(promoter, state, limit, offset)  # type: ignore[no-any-return]
 

@@ -154,6 +154,8 @@ def list_promoters(
         raise DistributionError(
             "invalid_choice", f"status: expected one of {', '.join(STATUSES)}", field="status"
         )
+    # clamped: a page size or offset no column type can hold names nothing, not a driver error
+    limit, offset = max(1, min(limit, 100_000)), max(0, min(offset, 100_000_000))
     q = select(Promoter).order_by(Promoter.id.desc()).limit(limit).offset(offset)
     if status:
         q = q.where(Promoter.status == status)

@@ -103,6 +103,7 @@ def commissions(
         raise DistributionError(
             "invalid_choice", f"state: expected one of {', '.join(STATES)}", field="state"
         )
+    limit, offset = max(1, min(limit, 100_000)), max(0, min(offset, 100_000_000))
     q = (
         select(Commission, Promoter.code, Order.source, Order.order_no)
         .join(Promoter, Promoter.id == Commission.promoter_id)

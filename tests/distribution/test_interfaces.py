@@ -66,7 +66,7 @@ def test_cli_flow(s: Siyu, settings: Settings, tmp_path: Path) -> None:
     assert [x["amount"] for x in cli.json("distribution", "commissions", "list", "--promoter", code)] == [
         "10.00"
     ]
-    assert cli.json("distribution", "settle") == {"frozen": 1, "settled": 1}
+    assert cli.json("distribution", "settle") == {"reversed": 0, "frozen": 1, "settled": 1}
     assert cli.json("distribution", "commissions", "verify")["ok"] is True
     assert cli.json("distribution", "promoters", "dashboard", code)["commissions"]["settled"] == "10.00"
     out = cli.json("distribution", "export", str(tmp_path / "settle.xlsx"), "--lang", "en")

@@ -56,9 +56,9 @@ def test_refund_reverses_proportionally_then_fully_at_both_levels(s: Siyu) -> No
 def test_refund_after_settlement_is_a_negative_adjustment(s: Siyu) -> None:
     _a, b, c = chain(s)
     s.batch([visit_call(10, c, at(-1)), order_call("O1", "100.00", 10)])
-    assert s.distribution.settle(now=at(1)) == {"frozen": 2, "settled": 0}
+    assert s.distribution.settle(now=at(1)) == {"reversed": 0, "frozen": 2, "settled": 0}
     assert s.distribution.balances(c)["frozen"] == "10.00"
-    assert s.distribution.settle(now=at(7)) == {"frozen": 0, "settled": 2}
+    assert s.distribution.settle(now=at(7)) == {"reversed": 0, "frozen": 0, "settled": 2}
     assert s.distribution.balances(c)["settled"] == "10.00"
     s.batch([refund_call("O1", 10, "50.00", "R1")])
     bal = s.distribution.balances(c)
@@ -128,3 +128,19 @@ def test_unapproved_promoter_earns_nothing(s: Siyu, ctx: AppContext) -> None:
     s.distribution.reject(code)
     s.batch([order_call("O1", "100", 10)])
     assert rows(ctx, "SELECT count(*) FROM commissions") == [(0,)]
+
+
+def test_an_operators_refund_is_reversed_by_the_settlement_job(s: Siyu) -> None:
+    """A refund booked by hand (REST, CLI, console) does not pass through ingest consumers:
+    the job finds it and reverses it, at both levels, once."""
+    _a, b, c = chain(s)
+    s.batch([visit_call(10, c, at(-1)), order_call("H1", "100.00", 10)])
+    s.orders.refund("api", "H1", amount="40", refund_id="desk-1")
+    assert s.distribution.balances(c)["reversed"] == "0.00"
+    assert s.distribution.settle(now=at(1))["reversed"] == 2
+    assert (s.distribution.balances(c)["reversed"], s.distribution.balances(b)["reversed"]) == (
+        "4.00",
+        "2.00",
+    )
+    assert s.distribution.settle(now=at(2))["reversed"] == 0
+    assert s.distribution.verify()["ok"]

@@ -224,10 +224,15 @@ def commissions_verify(as_json: JsonOpt = False) -> None:
 
 @distribution_app.command("settle")
 def settle(as_json: JsonOpt = False) -> None:
-    """The settlement job: start freezes, settle those whose freeze is over. 佣金结算任务。"""
+    """The settlement job: reverse missed refunds, start freezes, settle those whose freeze is
+    over. 佣金结算任务。"""
     with _client() as c:
         data = c.distribution.settle()
-    _emit(data, as_json, lambda: out.print(f"frozen {data['frozen']}, settled {data['settled']}"))
+    _emit(
+        data,
+        as_json,
+        lambda: out.print(f"reversed {data['reversed']}, frozen {data['frozen']}, settled {data['settled']}"),
+    )
 
 
 @distribution_app.command("export")

@@ -88,7 +88,8 @@ class DistributionClient(_Part):
             return views.commissions(s, code, state, limit, offset)
 
     def settle(self, now: datetime | None = None) -> dict[str, int]:
-        """The settlement job: start freezes, settle those whose freeze is over."""
+        """The settlement job: reverse refunds no consumer saw, start freezes, settle those
+        whose freeze is over."""
         with self.ctx.db.session() as s:
             return ledger.settle(s, now or utcnow())
 

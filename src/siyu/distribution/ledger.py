@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from siyu.distribution.settings import get_settings
 from siyu.store.dialect import chunked, insert_ignore
@@ -207,11 +207,44 @@ def reverse(session: Session, order: Order, now: datetime) -> int:
     return inserted
 
 
+def reconcile(session: Session, now: datetime) -> int:
+    """Reverse the refunds no consumer saw: an operator's refund (REST, CLI, console) is booked
+    by siyu.commerce directly, not through ingest. Finds orders with more refunds than
+    reversals at an earning level, and books what is missing (idempotent)."""
+    earn_rows = aliased(Commission)
+    reversal_rows = aliased(Commission)
+    levels = (
+        select(func.count())
+        .select_from(earn_rows)
+        .where(earn_rows.order_id == Order.id, earn_rows.kind == EARN)
+        .scalar_subquery()
+    )
+    refunds = select(func.count()).where(OrderRefund.order_id == Order.id).scalar_subquery()
+    reversals = (
+        select(func.count())
+        .select_from(reversal_rows)
+        .where(reversal_rows.order_id == Order.id, reversal_rows.kind != EARN)
+        .scalar_subquery()
+    )
+    open_earning = (
+        select(Commission.id)
+        .where(
+            Commission.order_id == Order.id, Commission.kind == EARN, Commission.reversed < Commission.amount
+        )
+        .exists()
+    )
+    orders = session.scalars(
+        select(Order).where(Order.refunded > 0, open_earning, refunds * levels > reversals).order_by(Order.id)
+    ).all()
+    return sum(reverse(session, o, now) for o in orders)
+
+
 def settle(session: Session, now: datetime) -> dict[str, int]:
-    """The settlement job: pending earnings start their freeze (``freeze_days`` from the
-    order), frozen ones whose freeze is over are settled. Conditional UPDATEs: two jobs racing
-    move each row once."""
+    """The settlement job: refunds not yet reversed are reversed (see reconcile), pending
+    earnings start their freeze (``freeze_days`` from the order), frozen ones whose freeze is
+    over are settled. Conditional UPDATEs: two jobs racing move each row once."""
     settings = get_settings(session)
+    reconciled = reconcile(session, now)
     frozen = 0
     pending = session.execute(
         select(Commission.id, Order.ordered_at)
@@ -234,7 +267,7 @@ def settle(session: Session, now: datetime) -> dict[str, int]:
         .execution_options(synchronize_session=False)
     ).rowcount
     session.expire_all()
-    return {"frozen": frozen, "settled": settled}
+    return {"reversed": reconciled, "frozen": frozen, "settled": settled}
 
 
 def balances(session: Session, promoter_ids: list[int] | None = None) -> dict[int, dict[str, Decimal]]:

@@ -1,7 +1,7 @@
 """Periodic work of ``siyu serve``, run by the warehouse background process after a feed:
 tagging rules on new events, the loyalty jobs (points released, announced, expired; tiers
 reviewed), loyalty tasks on new events, journey stages, RFM scores, coupon expiry, birthday
-gifts (at most hourly), then the incremental recompute of
+gifts (at most hourly), the commission settlement job (distribution), then the incremental recompute of
 every dynamic segment (each its own unit of work, followed by a feed so the next step sees its
 changes); and, every ``SIYU_RETENTION_INTERVAL_S``, the retention policies (followed by a feed,
 which removes from the warehouse what retention removed from the system of record).
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.coupons.service import CouponService
+from siyu.distribution.ledger import settle as settle_commissions
 from siyu.events.service import EventCatalogue
 from siyu.loyalty.birthday import run_birthdays_if_due
 from siyu.loyalty.jobs import run_jobs as run_loyalty_jobs
@@ -32,6 +33,7 @@ from siyu.rfm.service import RfmService
 from siyu.segments.service import SegmentService
 from siyu.stages.service import StageService
 from siyu.store.engine import Database
+from siyu.store.models import utcnow
 from siyu.tags.rules import run_until_caught_up
 from siyu.warehouse.store import Warehouse
 
@@ -158,6 +160,7 @@ def run_layers(wh: Warehouse, db: Database, batch_size: int = 50_000) -> dict[st
         ("event catalogue", lambda s: EventCatalogue(s).learn(wh.conn)),
         ("coupon expiry", lambda s: CouponService(s).expire()),
         ("birthday gifts", lambda s: run_birthdays_if_due(s)),
+        ("commission settlement", lambda s: settle_commissions(s, utcnow())),
     ]
     with db.sessionmaker() as s:
         keys = SegmentService(s, wh).recompute_order()

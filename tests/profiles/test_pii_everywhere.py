@@ -20,8 +20,14 @@ from siyu.profiles.identifiers import IdentifierParser
 #: Where a page repeats the user's own query (the search box, the language link back to the URL).
 ECHOES = r'<input id="contact-search"[^>]*>|<a id="lang-switch"[^>]*>'
 PHONES = [f"139123400{n:02d}" for n in range(1, 12)]
-EMAILS = ["Wang.Fang@Example.com", "li@example.cn", "nested@example.com", "buyer@example.com",
-          "r1@example.com", "ctx@example.com"]
+EMAILS = [
+    "Wang.Fang@Example.com",
+    "li@example.cn",
+    "nested@example.com",
+    "buyer@example.com",
+    "r1@example.com",
+    "ctx@example.com",
+]
 
 
 def clear_forms() -> list[str]:

@@ -20,6 +20,7 @@ from siyu.api import (
     community,
     content,
     coupons,
+    distribution,
     events,
     ingest,
     journeys,
@@ -54,6 +55,8 @@ from siyu.content.files import UploadRefused, UploadTooLarge
 from siyu.content.schemas import ContentError
 from siyu.content.service import ContentConflict, ContentNotFound
 from siyu.coupons.errors import CouponConflict, CouponError, CouponNotFound
+from siyu.distribution.profitsharing import ProfitSharingError
+from siyu.distribution.settings import DistributionError, DistributionNotFound
 from siyu.events.schemas import CatalogueError, CatalogueNotFound
 from siyu.exports.tabular import ExportFormatError
 from siyu.i18n_errors import explain_message
@@ -148,6 +151,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommerceNotFound, 404),
     (SubscriptionError, 409),
     (CommerceError, 422),
+    (DistributionNotFound, 404),
+    (DistributionError, 422),
+    (ProfitSharingError, 502),
 )
 
 
@@ -274,6 +280,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         orders.router,
         coupons.router,
         referrals.router,
+        distribution.router,
     ):
         app.include_router(router, dependencies=guarded)
 

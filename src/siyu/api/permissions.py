@@ -247,6 +247,22 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/referrals/campaigns/{key}/referrals"): P.CONTACTS_READ,
     ("GET", "/api/v1/referrals/campaigns/{key}/rewards"): P.CONTACTS_READ,
     ("POST", "/api/v1/referrals/run"): P.JOURNEYS_WRITE,
+    # distribution (分销): settings and payouts move money (admins); deciding on promoters and
+    # binding change contacts' records; the settlement sheet names people (a PII export)
+    ("GET", "/api/v1/distribution/settings"): P.CONTACTS_READ,
+    ("PATCH", "/api/v1/distribution/settings"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/distribution/promoters"): P.CONTACTS_READ,
+    ("POST", "/api/v1/distribution/promoters"): P.CONTACTS_WRITE,
+    ("POST", "/api/v1/distribution/promoters/{code}/approve"): P.CONTACTS_WRITE,
+    ("POST", "/api/v1/distribution/promoters/{code}/reject"): P.CONTACTS_WRITE,
+    ("PATCH", "/api/v1/distribution/promoters/{code}"): P.CHANNELS_MANAGE,
+    ("GET", "/api/v1/distribution/promoters/{code}/dashboard"): P.CONTACTS_READ,
+    ("POST", "/api/v1/distribution/bindings"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/distribution/commissions"): P.CONTACTS_READ,
+    ("POST", "/api/v1/distribution/settle"): P.CONTACTS_WRITE,
+    ("GET", "/api/v1/distribution/verify"): P.CONTACTS_READ,
+    ("GET", "/api/v1/distribution/export"): P.PII_EXPORT,
+    ("POST", "/api/v1/distribution/payouts"): P.CHANNELS_MANAGE,
     # retention (deletes personal data: admins and owners)
     ("GET", "/api/v1/retention"): P.RETENTION_MANAGE,
     # the brand's time zone: everyone who sees times may read it; who manages channels sets it

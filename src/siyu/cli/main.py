@@ -50,6 +50,10 @@ LAZY = {
         "siyu.cli.referrals:referrals_app",
         "Referral campaigns (裂变): codes, referrals, rewards. 裂变活动：邀请码、推荐、奖励。",
     ),
+    "distribution": Lazy(
+        "siyu.cli.distribution:distribution_app",
+        "Distribution: promoters, binding, commissions, settlement, payouts. 分销：推广员、佣金、结算。",
+    ),
     "journeys": Lazy(
         "siyu.cli.journeys:journeys_app", "SOP journeys (旅程): create, start, pause, report. 自动化旅程。"
     ),

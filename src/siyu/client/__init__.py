@@ -17,6 +17,7 @@ from siyu.client.auth import ApiKeysClient, UsersClient
 from siyu.client.community import CommunityClient
 from siyu.client.content import ContentClient
 from siyu.client.coupons import CouponsClient
+from siyu.client.distribution import DistributionClient
 from siyu.client.events import EventsClient
 from siyu.client.journeys import JourneysClient, ProvidersClient
 from siyu.client.layers import RfmClient, SegmentsClient, StagesClient, TagsClient
@@ -35,6 +36,8 @@ from siyu.commerce.consumer import OrderConsumer
 from siyu.config import Settings
 from siyu.consent.service import ConsentService
 from siyu.context import AppContext
+from siyu.distribution.binding import BindingConsumer
+from siyu.distribution.consumer import CommissionConsumer
 from siyu.ingest import dead_letters, jobs
 from siyu.ingest.files import FileImporter, ImportReport, Progress
 from siyu.ingest.messages import IngestLimits, MessageValidator
@@ -76,6 +79,7 @@ class Siyu:
         self.engage = EngageClient(context)  # check-ins, tasks, catalogue, birthdays
         self.coupons = CouponsClient(context)
         self.referrals = ReferralsClient(context)
+        self.distribution = DistributionClient(context)
         self.orders = OrdersClient(context, self)
         self.referral_insights = ReferralInsightsClient(context)  # stats, leaderboard, tree, review
 
@@ -112,7 +116,14 @@ class Siyu:
         return IngestService(
             session,
             self.ctx.profiles(session),
-            consumers=[OrderConsumer(self.ctx.timezone), ReferralConsumer()],
+            # bindings and commissions read the orders the order consumer booked, so they come
+            # after it; a visit and its order in one batch are bound before commissions are paid
+            consumers=[
+                OrderConsumer(self.ctx.timezone),
+                ReferralConsumer(),
+                BindingConsumer(),
+                CommissionConsumer(),
+            ],
         )
 
     # --- ingest -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from siyu.console import (
     pages_content_editor,
     pages_coupons,
     pages_dashboard,
+    pages_distribution,
     pages_events,
     pages_graph,
     pages_imports,
@@ -75,6 +76,7 @@ PAGES: tuple[Any, ...] = (
     pages_loyalty_engage,
     pages_referral_insights,  # before the core's /referrals/{key}: /referrals/review is ours
     pages_referrals,
+    pages_distribution,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

@@ -48,6 +48,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("nav_journeys", "/console/journeys", P.JOURNEYS_READ),
     ("nav_coupons", "/console/coupons", P.JOURNEYS_READ),
     ("nav_referrals", "/console/referrals", P.JOURNEYS_READ),
+    ("nav_distribution", "/console/distribution", P.CONTACTS_READ),
     ("nav_content", "/console/content", P.CONTENT_READ),
     ("nav_analytics", "/console/analytics", P.ANALYTICS_READ),
     ("nav_engage", "/console/loyalty/checkins", P.CONTACTS_READ),

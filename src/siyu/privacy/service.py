@@ -91,6 +91,9 @@ KINDS: dict[str, str] = {
     "referral_participants": "referral_codes",
     "referral_rewards": "referral_rewards",
     "referrals": "referrals",
+    "promoters": "promoter",
+    "promoter_bindings": "promoter_binding",
+    "commissions": "commissions",
 }
 #: Internal bookkeeping left out of a copy (it holds nothing about the person but times).
 _NOT_COPIED = {"contact_changes"}

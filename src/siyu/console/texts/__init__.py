@@ -13,6 +13,7 @@ from siyu.console.texts import (
     content,
     coupons,
     dashboard,
+    distribution,
     events,
     graph,
     imports,
@@ -57,6 +58,7 @@ MODULES = (
     loyalty_engage,
     referrals,
     referral_insights,
+    distribution,
 )
 TEXT: dict[str, dict[str, str]] = {k: v for m in MODULES for k, v in m.TEXT.items()}
 

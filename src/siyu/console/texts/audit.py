@@ -99,6 +99,11 @@ VERBS: Table = {
 }
 #: Actions that do not read as verb + object.
 ACTIONS: Table = {
+    "distribution.settings_changed": ("修改分销设置", "distribution settings changed"),
+    "distribution.promoter_applied": ("申请成为推广员", "promoter application"),
+    "distribution.promoter_approved": ("通过推广员审核", "promoter approved"),
+    "distribution.promoter_rejected": ("拒绝推广员申请", "promoter rejected"),
+    "distribution.promoter_account": ("设置推广员分账账户", "promoter payout account set"),
     "subscription.cancelled": ("取消周期购订阅", "subscription cancelled"),
     "subscription.failed": ("记录周期购扣款失败", "subscription payment failed"),
     "login": ("登录", "signed in"),

@@ -18,6 +18,13 @@ from siyu.store.models.compliance import AuditEntry, ConsentRecord, WarehouseRem
 from siyu.store.models.contacts import Contact, ContactAttribute, ContactMerge, Identity
 from siyu.store.models.content import ChannelProvider, ContentTemplate, Material, MaterialFile, ShortLink
 from siyu.store.models.coupons import Coupon, CouponHoldout, CouponRedemption, CouponTemplate
+from siyu.store.models.distribution import (
+    Commission,
+    DistributionPayout,
+    DistributionSettings,
+    Promoter,
+    PromoterBinding,
+)
 from siyu.store.models.events import EVENT_COLUMNS, SYSTEM_EVENTS, Event, EventDefinition
 from siyu.store.models.jobs import ImportJob
 from siyu.store.models.journeys import (
@@ -80,6 +87,7 @@ __all__ = [
     "ChannelProvider",
     "ChannelSpend",
     "Checkin",
+    "Commission",
     "CommunityRole",
     "ConsentRecord",
     "Contact",
@@ -97,6 +105,8 @@ __all__ = [
     "CouponRedemption",
     "CouponTemplate",
     "CustomerGroup",
+    "DistributionPayout",
+    "DistributionSettings",
     "DoNotContact",
     "EntryCode",
     "Event",
@@ -129,6 +139,8 @@ __all__ = [
     "PointsDraw",
     "PointsEntry",
     "PrivacyDeletion",
+    "Promoter",
+    "PromoterBinding",
     "Redemption",
     "RedemptionItem",
     "Referral",

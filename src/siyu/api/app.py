@@ -30,6 +30,7 @@ from siyu.api import (
     management,
     orders,
     privacy,
+    referral_posters,
     retention,
     wecom_inflow,
     wecom_ways,
@@ -66,6 +67,7 @@ from siyu.loyalty.programme import LoyaltyError, LoyaltyNotFound
 from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
+from siyu.referrals.posters import FontMissing, PosterError, PosterNotFound
 from siyu.retention.service import RetentionError
 from siyu.rfm.schemas import RfmSettingsError
 from siyu.segments.schemas import SegmentDefinitionError
@@ -140,6 +142,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CommerceNotFound, 404),
     (SubscriptionError, 409),
     (CommerceError, 422),
+    (PosterNotFound, 404),
+    (FontMissing, 503),
+    (PosterError, 422),
 )
 
 
@@ -257,6 +262,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         loyalty_engage.router,
         orders.router,
         coupons.router,
+        referral_posters.router,
     ):
         app.include_router(router, dependencies=guarded)
 

@@ -214,6 +214,8 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("DELETE", "/api/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
     ("GET", "/api/v1/audit"): P.AUDIT_READ,
     ("GET", "/api/v1/audit/verify"): P.AUDIT_READ,
+    # referral posters show an inviter's nickname and avatar: campaign readers (as coupons)
+    ("GET", "/api/v1/referrals/campaigns/{key}/participants/{code}/poster.png"): P.JOURNEYS_READ,
     # coupons: campaigns are marketing (journeys.*); a redemption changes a contact's coupons
     ("GET", "/api/v1/coupons/templates"): P.JOURNEYS_READ,
     ("POST", "/api/v1/coupons/templates"): P.JOURNEYS_WRITE,

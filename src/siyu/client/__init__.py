@@ -25,6 +25,7 @@ from siyu.client.loyalty import LoyaltyClient
 from siyu.client.loyalty_engage import EngageClient
 from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
+from siyu.client.referral_posters import ReferralPostersClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
 from siyu.client.wecom import StaffClient, WeComClient
@@ -73,6 +74,7 @@ class Siyu:
         self.engage = EngageClient(context)  # check-ins, tasks, catalogue, birthdays
         self.coupons = CouponsClient(context)
         self.orders = OrdersClient(context, self)
+        self.referral_posters = ReferralPostersClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from siyu.console import (
     pages_loyalty_engage,
     pages_orders,
     pages_privacy,
+    pages_referral_posters,
     pages_retention,
     pages_segments,
     pages_settings,
@@ -71,6 +72,7 @@ PAGES: tuple[Any, ...] = (
     pages_loyalty,
     pages_coupons,
     pages_loyalty_engage,
+    pages_referral_posters,
 )
 
 _STATUS_KEYS = {404: "not_found", 409: "invalid_input", 422: "invalid_input", 400: "invalid_input"}

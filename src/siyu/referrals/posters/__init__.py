@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from siyu.referrals.posters.render import find_font, qr_matrix
 from siyu.referrals.posters.service import Poster, PosterService, check_template, referral_link
-from siyu.referrals.posters.template import DEFAULT, FontMissing, PosterError, PosterNotFound, PosterTemplate, parse
+from siyu.referrals.posters.template import (
+    DEFAULT,
+    FontMissing,
+    PosterError,
+    PosterNotFound,
+    PosterTemplate,
+    parse,
+)
 
 __all__ = [
     "DEFAULT",

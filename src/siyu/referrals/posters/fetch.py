@@ -32,7 +32,9 @@ def allowed(url: str, hosts: list[str]) -> bool:
     return parts.scheme in ("http", "https") and bool(host) and any(fnmatch(host, h.lower()) for h in hosts)
 
 
-def fetch_image(url: str | None, hosts: list[str], timeout_s: float, max_bytes: int = MAX_BYTES) -> Image.Image | None:
+def fetch_image(
+    url: str | None, hosts: list[str], timeout_s: float, max_bytes: int = MAX_BYTES
+) -> Image.Image | None:
     """The image at ``url``, decoded and converted to RGBA, or None when it cannot be had
     within ``timeout_s`` overall, ``max_bytes`` and the allowed hosts."""
     if not url:

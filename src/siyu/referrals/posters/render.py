@@ -126,7 +126,9 @@ def initial_avatar(nickname: str, size: int, font_path: str) -> Image.Image:
     colour = AVATAR_COLOURS[hashlib.sha256(nickname.encode()).digest()[0] % len(AVATAR_COLOURS)]
     img = Image.new("RGBA", (size, size), colour)
     draw = ImageDraw.Draw(img)
-    draw.text((size / 2, size / 2), letter, font=_font(font_path, max(8, size // 2)), fill="white", anchor="mm")
+    draw.text(
+        (size / 2, size / 2), letter, font=_font(font_path, max(8, size // 2)), fill="white", anchor="mm"
+    )
     return img
 
 
@@ -160,7 +162,9 @@ def render(template: PosterTemplate, inputs: Inputs, font_path: Path) -> bytes:
     size = (template.width, template.height)
     canvas = Image.new("RGBA", size, template.background.color)
     if inputs.background is not None:
-        canvas.alpha_composite(ImageOps.fit(inputs.background.convert("RGBA"), size, Image.Resampling.LANCZOS))
+        canvas.alpha_composite(
+            ImageOps.fit(inputs.background.convert("RGBA"), size, Image.Resampling.LANCZOS)
+        )
     if template.avatar:
         box = template.avatar
         face = inputs.avatar or initial_avatar(inputs.nickname, box.size, font)

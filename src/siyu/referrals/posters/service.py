@@ -108,7 +108,9 @@ class PosterService:
     def _campaign(self, key: str) -> ReferralCampaign:
         campaign = self.session.scalar(select(ReferralCampaign).where(ReferralCampaign.key == key))
         if campaign is None:
-            raise PosterNotFound(f"no referral campaign {key[:64]!r}", field="campaign", zh="没有这个裂变活动")
+            raise PosterNotFound(
+                f"no referral campaign {key[:64]!r}", field="campaign", zh="没有这个裂变活动"
+            )
         return campaign
 
     def _template(self, campaign: ReferralCampaign) -> PosterTemplate:
@@ -123,7 +125,9 @@ class PosterService:
         )
         if participant is None:
             raise PosterNotFound(
-                f"no participant with code {code[:32]!r} in campaign {key!r}", field="code", zh="没有这个邀请码"
+                f"no participant with code {code[:32]!r} in campaign {key!r}",
+                field="code",
+                zh="没有这个邀请码",
             )
         traits = dict(
             self.session.execute(
@@ -133,7 +137,9 @@ class PosterService:
                 )
             ).all()
         )
-        nickname = str(traits.get("nickname") or traits.get("name") or NO_NICKNAME).strip()[:40] or NO_NICKNAME
+        nickname = (
+            str(traits.get("nickname") or traits.get("name") or NO_NICKNAME).strip()[:40] or NO_NICKNAME
+        )
         avatar = traits.get("avatar")
         return campaign, _Subject(
             owner=str(participant.id),

@@ -122,6 +122,8 @@ _ZH = {
     "greater_than_equal": "太小",
     "less_than_equal": "太大",
     "too_short": "太短",
+    "string_too_short": "太短",
+    "string_too_long": "太长",
     "too_long": "太长或太多",
     "string_pattern_mismatch": "格式不对",
     "literal_error": "不是可选的值",
@@ -149,7 +151,9 @@ def parse(data: Any) -> PosterTemplate:
         template = PosterTemplate.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise PosterError(first["msg"], field=_where(first["loc"]), zh=_ZH.get(first["type"], first["msg"])) from None
+        raise PosterError(
+            first["msg"], field=_where(first["loc"]), zh=_ZH.get(first["type"], first["msg"])
+        ) from None
     _check(template)
     return template
 

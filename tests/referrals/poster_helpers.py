@@ -83,7 +83,7 @@ def image_server() -> Iterator[ImageServer]:
     }
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             state.hits[self.path] += 1
             if self.path == "/slow.png":
                 state.release.wait(10)  # answers after the fetch's timeout: the test ends it

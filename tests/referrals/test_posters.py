@@ -11,14 +11,6 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image, ImageChops
-
-from siyu.config import Settings
-from siyu.context import AppContext
-from siyu.referrals.posters import FontMissing, Poster, PosterNotFound, PosterService
-from siyu.referrals.posters.render import Inputs, find_font, render
-from siyu.referrals.posters.service import RETRY_AFTER_S
-from siyu.referrals.posters.template import DEFAULT, parse
-from siyu.store.models import ContactAttribute, ReferralCampaign
 from tests.conftest import TEST_KEY
 from tests.referrals.poster_helpers import (
     CONTACT_WAY,
@@ -27,6 +19,14 @@ from tests.referrals.poster_helpers import (
     add_participant,
     image_server,
 )
+
+from siyu.config import Settings
+from siyu.context import AppContext
+from siyu.referrals.posters import FontMissing, Poster, PosterNotFound, PosterService
+from siyu.referrals.posters.render import Inputs, find_font, render
+from siyu.referrals.posters.service import RETRY_AFTER_S
+from siyu.referrals.posters.template import DEFAULT, parse
+from siyu.store.models import ContactAttribute, ReferralCampaign
 
 SMALL = {
     "width": 400,
@@ -129,7 +129,7 @@ def test_a_missing_font_is_a_clear_error(ctx: AppContext, tmp_path: Path) -> Non
     missing = ctx.settings.model_copy(update={"poster_font": tmp_path / "no-such-font.ttc"})
     with (
         ctx.db.session() as s,
-        pytest.raises(FontMissing, match="SIYU_POSTER_FONT.*fonts-wqy-microhei") as err,
+        pytest.raises(FontMissing, match=r"SIYU_POSTER_FONT.*fonts-wqy-microhei") as err,
     ):
         PosterService(s, missing).for_participant("spring", "NOFONT")
     assert err.value.field == "SIYU_POSTER_FONT" and "中文字体" not in str(err.value) and err.value.zh

@@ -18,11 +18,20 @@ from tests.referrals.poster_helpers import (
     add_campaign,
     add_participant,
     image_server,
+    png,
 )
 
 from siyu.config import Settings
+from siyu.content.files import MaterialFiles
 from siyu.context import AppContext
-from siyu.referrals.posters import FontMissing, Poster, PosterNotFound, PosterService
+from siyu.referrals.posters import (
+    FontMissing,
+    Poster,
+    PosterError,
+    PosterNotFound,
+    PosterService,
+    check_template,
+)
 from siyu.referrals.posters.render import Inputs, find_font, render
 from siyu.referrals.posters.service import RETRY_AFTER_S
 from siyu.referrals.posters.template import DEFAULT, parse
@@ -212,3 +221,15 @@ def test_preview_draws_a_sample_inviter(ctx: AppContext) -> None:
         tried = PosterService(s, ctx.settings).preview("spring", {**SMALL, "width": 500})
     assert decoded(poster) == ["https://shop.example.cn/invite?ref=SAMPLE"] and poster.width == 400
     assert tried.width == 500
+
+
+def test_background_is_an_uploaded_content_library_image(ctx: AppContext) -> None:
+    with ctx.db.session() as s:
+        image = MaterialFiles(s).store(png("#336699", 32), "bg.png", actor="test")
+        cid = add_campaign(s, poster={**SMALL, "background": {"color": "#FFFFFF", "file": image.id}})
+        add_participant(s, cid, "BG1")
+        with pytest.raises(PosterError) as err:
+            check_template(s, {**SMALL, "background": {"file": "0" * 64}})
+        assert err.value.field == "settings.poster.background.file" and "素材库" in err.value.zh
+        s.commit()
+    assert pixel(draw(ctx, "BG1"), (5, 590)) == (0x33, 0x66, 0x99)

@@ -14,13 +14,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from tests.cli.conftest import cli_env
+from tests.conftest import TEST_KEY, ConsoleSession, RunningServer
+from tests.referrals.poster_helpers import add_campaign, add_participant
 
 from siyu.cli.referral_posters import register
 from siyu.config import Settings
 from siyu.store.models import ReferralCampaign
-from tests.cli.conftest import cli_env
-from tests.conftest import TEST_KEY, ConsoleSession, RunningServer
-from tests.referrals.poster_helpers import add_campaign, add_participant
 
 SMALL = {"width": 300, "height": 400, "qr": {"x": 50, "y": 150, "size": 200}}
 POSTER = "/api/v1/referrals/campaigns/spring/participants/{code}/poster.png"
@@ -28,7 +28,9 @@ POSTER = "/api/v1/referrals/campaigns/spring/participants/{code}/poster.png"
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=db_url, secret_key=TEST_KEY, poster_image_hosts=[])
+    return Settings(
+        data_dir=tmp_path / "data", database_url=db_url, secret_key=TEST_KEY, poster_image_hosts=[]
+    )
 
 
 @pytest.fixture
@@ -84,9 +86,12 @@ def test_console_preview_and_participant_poster(
     preview = viewer.get("/console/referrals/spring/poster-preview.png")
     assert preview.status_code == 200 and preview.headers["content-type"] == "image/png"
     assert preview.headers["etag"] and "private" in preview.headers["cache-control"]
-    assert viewer.get(
-        "/console/referrals/spring/poster-preview.png", headers={"If-None-Match": preview.headers["etag"]}
-    ).status_code == 304
+    assert (
+        viewer.get(
+            "/console/referrals/spring/poster-preview.png", headers={"If-None-Match": preview.headers["etag"]}
+        ).status_code
+        == 304
+    )
     mine = viewer.get("/console/referrals/spring/participants/HUA1/poster.png")
     assert mine.status_code == 200 and Image.open(io.BytesIO(mine.content)).size == (300, 400)
     missing = viewer.get("/console/referrals/spring/participants/NOPE/poster.png")

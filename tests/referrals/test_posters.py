@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image, ImageChops
+from sqlalchemy import select
 from tests.conftest import TEST_KEY
 from tests.referrals.poster_helpers import (
     CONTACT_WAY,
@@ -35,7 +36,7 @@ from siyu.referrals.posters import (
 from siyu.referrals.posters.render import Inputs, find_font, render
 from siyu.referrals.posters.service import RETRY_AFTER_S
 from siyu.referrals.posters.template import DEFAULT, parse
-from siyu.store.models import ContactAttribute, ReferralCampaign
+from siyu.store.models import ContactAttribute, ReferralCampaign, ReferralParticipant
 
 SMALL = {
     "width": 400,
@@ -233,3 +234,17 @@ def test_background_is_an_uploaded_content_library_image(ctx: AppContext) -> Non
         assert err.value.field == "settings.poster.background.file" and "素材库" in err.value.zh
         s.commit()
     assert pixel(draw(ctx, "BG1"), (5, 590)) == (0x33, 0x66, 0x99)
+
+
+def test_prune_removes_posters_of_participants_that_are_gone(ctx: AppContext) -> None:
+    with ctx.db.session() as s:
+        cid = add_campaign(s, poster=SMALL)
+        add_participant(s, cid, "STAY")
+        add_participant(s, cid, "GONE")
+        s.commit()
+        stay, gone = draw(ctx, "STAY"), draw(ctx, "GONE")
+        preview = PosterService(s, ctx.settings).preview("spring")
+        s.delete(s.scalars(select(ReferralParticipant).where(ReferralParticipant.code == "GONE")).one())
+        s.commit()
+        assert PosterService(s, ctx.settings).prune() == 1
+    assert stay.path.exists() and preview.path.exists() and not gone.path.exists()

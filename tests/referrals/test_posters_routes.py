@@ -112,3 +112,14 @@ def test_cli_writes_the_poster(server: RunningServer, tmp_path: Path, api: httpx
     assert Image.open(out).size == (300, 400)
     refused = runner.invoke(group, ["poster", "spring", "NOPE", "--out", str(out)], env=env)
     assert refused.exit_code == 1 and "no participant with code 'NOPE'" in refused.output
+
+
+def test_rest_without_a_font_is_503_naming_the_setting(
+    api: httpx.Client, server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = server.client.ctx
+    monkeypatch.setattr(
+        ctx, "settings", ctx.settings.model_copy(update={"poster_font": tmp_path / "none.ttc"})
+    )
+    resp = api.get(POSTER.format(code="HUA1"))
+    assert resp.status_code == 503 and "SIYU_POSTER_FONT" in resp.json()["detail"]

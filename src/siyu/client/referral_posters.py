@@ -34,3 +34,8 @@ class ReferralPostersClient:
         """The template with its defaults filled in; raises ``PosterError`` naming the field."""
         with self.ctx.db.session() as s:
             return check_template(s, poster).model_dump(mode="json")
+
+    def prune(self) -> int:
+        """Remove cached posters of participants that no longer exist (after a privacy deletion)."""
+        with self.ctx.db.session() as s:
+            return PosterService(s, self.ctx.settings).prune()

@@ -180,6 +180,32 @@ class PosterService:
         return self._poster(template, subject)
 
     # --- the cache -----------------------------------------------------------------------------
+    def prune(self) -> int:
+        """Remove cached posters of participants (and campaigns) that no longer exist, e.g.
+        after a privacy deletion: a file keeps a person's nickname and avatar. Returns the
+        number of files removed. Posters of live participants are left alone."""
+        root = self.settings.data_dir / "posters"
+        if not root.is_dir():
+            return 0
+        live = {
+            (c, str(p))
+            for c, p in self.session.execute(select(ReferralParticipant.campaign_id, ReferralParticipant.id))
+        }
+        campaigns = {str(c) for c in self.session.scalars(select(ReferralCampaign.id))}
+        removed = 0
+        for folder in root.iterdir():
+            if not folder.is_dir():
+                continue
+            for file in folder.glob("*.png"):
+                owner = file.name.split("-", 1)[0]
+                keep = folder.name in campaigns and (
+                    owner == "preview" or (folder.name.isdigit() and (int(folder.name), owner) in live)
+                )
+                if not keep:
+                    file.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     def _key(self, template: PosterTemplate, subject: _Subject, font: Path) -> str:
         stat = font.stat()
         material = [

@@ -44,6 +44,11 @@ DEFAULT_FREQUENCY_CAPS: tuple[dict[str, Any], ...] = (
 )
 
 
+#: Where WeChat and WeCom serve avatars and contact-way QR codes: the only hosts a poster fetches
+#: images from unless SIYU_POSTER_IMAGE_HOSTS says otherwise (docs/referrals-posters.md).
+DEFAULT_POSTER_IMAGE_HOSTS: tuple[str, ...] = ("*.qpic.cn", "*.qlogo.cn", "*.weixin.qq.com")
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Field names map to ``SIYU_<NAME>`` environment variables."""
 
@@ -218,6 +223,23 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base URL customers reach this server at; tracked short links are "
         "PUBLIC_URL/l/CODE, so it must be the public address (https in production).",
+    )
+
+    poster_font: Path | None = Field(
+        default=None,
+        description="CJK font file (.ttf/.ttc/.otf) referral posters are drawn with; default: the "
+        "first Chinese font installed (fonts-wqy-microhei, which .ci/run installs).",
+    )
+    poster_image_hosts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_POSTER_IMAGE_HOSTS),
+        description="JSON list of host patterns (*.qpic.cn style) poster avatars and contact-way QR "
+        "codes may be fetched from; other URLs are not fetched (the poster falls back).",
+    )
+    poster_fetch_timeout_s: float = Field(
+        default=3,
+        gt=0,
+        le=60,
+        description="Seconds a poster waits for an avatar or QR image before drawing a fallback.",
     )
 
     session_hours: float = Field(

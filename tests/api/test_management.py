@@ -734,6 +734,7 @@ EXPECTED_ROUTES = {
     ("get", "/api/v1/coupons/held/{query}"),
     ("get", "/api/v1/coupons/abuse"),
     ("post", "/api/v1/coupons/expire"),
+    ("get", "/api/v1/referrals/campaigns/{key}/participants/{code}/poster.png"),
 }
 
 

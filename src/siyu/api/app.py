@@ -32,6 +32,7 @@ from siyu.api import (
     orders,
     privacy,
     referral_insights,
+    referral_posters,
     referrals,
     retention,
     wecom_inflow,
@@ -72,6 +73,7 @@ from siyu.privacy.schemas import PrivacyError
 from siyu.profiles.listing import ListError
 from siyu.profiles.views import LookupError_
 from siyu.referrals.metrics import CampaignNotFound
+from siyu.referrals.posters import FontMissing, PosterError, PosterNotFound
 from siyu.referrals.review import ReviewError, ReviewNotFound
 from siyu.referrals.schemas import ReferralError, ReferralNotFound
 from siyu.retention.service import RetentionError
@@ -154,6 +156,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (DistributionNotFound, 404),
     (DistributionError, 422),
     (ProfitSharingError, 502),
+    (PosterNotFound, 404),
+    (FontMissing, 503),
+    (PosterError, 422),
 )
 
 
@@ -281,6 +286,7 @@ def create_app(client: Siyu, feed_warehouse: bool = False) -> FastAPI:
         coupons.router,
         referrals.router,
         distribution.router,
+        referral_posters.router,
     ):
         app.include_router(router, dependencies=guarded)
 

@@ -222,6 +222,8 @@ ROUTES: dict[tuple[str, str], P | str] = {
     ("GET", "/api/v1/referrals/review"): P.JOURNEYS_READ,
     ("POST", "/api/v1/referrals/review/{referral_id}/approve"): P.JOURNEYS_WRITE,
     ("POST", "/api/v1/referrals/review/{referral_id}/void"): P.JOURNEYS_WRITE,
+    # referral posters show an inviter's nickname and avatar: campaign readers (as coupons)
+    ("GET", "/api/v1/referrals/campaigns/{key}/participants/{code}/poster.png"): P.JOURNEYS_READ,
     # coupons: campaigns are marketing (journeys.*); a redemption changes a contact's coupons
     ("GET", "/api/v1/coupons/templates"): P.JOURNEYS_READ,
     ("POST", "/api/v1/coupons/templates"): P.JOURNEYS_WRITE,

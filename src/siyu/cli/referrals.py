@@ -217,3 +217,8 @@ def run(
 from siyu.cli.referral_insights import register as _register_insights  # noqa: E402
 
 _register_insights(referrals_app)
+
+# the poster command (siyu referrals poster CAMPAIGN CODE --out FILE)
+from siyu.cli.referral_posters import register as _register_poster  # noqa: E402
+
+_register_poster(referrals_app)

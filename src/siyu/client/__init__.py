@@ -27,6 +27,7 @@ from siyu.client.loyalty_engage import EngageClient
 from siyu.client.orders import OrdersClient
 from siyu.client.privacy import PrivacyClient
 from siyu.client.referral_insights import ReferralInsightsClient
+from siyu.client.referral_posters import ReferralPostersClient
 from siyu.client.referrals import ReferralsClient
 from siyu.client.retention import AuditClient, RetentionClient
 from siyu.client.spend import ScoresClient, SpendClient
@@ -82,6 +83,7 @@ class Siyu:
         self.distribution = DistributionClient(context)
         self.orders = OrdersClient(context, self)
         self.referral_insights = ReferralInsightsClient(context)  # stats, leaderboard, tree, review
+        self.referral_posters = ReferralPostersClient(context)
 
     # --- lifecycle --------------------------------------------------------------------------
     def timezone(self) -> dict[str, Any]:

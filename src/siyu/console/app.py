@@ -33,6 +33,7 @@ from siyu.console import (
     pages_orders,
     pages_privacy,
     pages_referral_insights,
+    pages_referral_posters,
     pages_referrals,
     pages_retention,
     pages_segments,
@@ -75,6 +76,7 @@ PAGES: tuple[Any, ...] = (
     pages_coupons,
     pages_loyalty_engage,
     pages_referral_insights,  # before the core's /referrals/{key}: /referrals/review is ours
+    pages_referral_posters,
     pages_referrals,
     pages_distribution,
 )

@@ -9,16 +9,15 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import click
 import httpx
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 from tests.cli.conftest import cli_env
 from tests.conftest import TEST_KEY, ConsoleSession, RunningServer
 from tests.referrals.poster_helpers import add_campaign, add_participant
+from typer.testing import CliRunner
 
-from siyu.cli.referral_posters import register
+from siyu.cli.main import app
 from siyu.config import Settings
 from siyu.store.models import ReferralCampaign
 
@@ -100,17 +99,17 @@ def test_console_preview_and_participant_poster(
 
 
 def test_cli_writes_the_poster(server: RunningServer, tmp_path: Path, api: httpx.Client) -> None:
-    group = click.Group("referrals")
-    register(group)
     runner = CliRunner()
     out = tmp_path / "hua.png"
     env = cli_env(server.client.ctx.settings)
-    result = runner.invoke(group, ["poster", "spring", "HUA1", "--out", str(out), "--json"], env=env)
+    result = runner.invoke(
+        app, ["referrals", "poster", "spring", "HUA1", "--out", str(out), "--json"], env=env
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["file"] == str(out) and summary["width"] == 300 and summary["bytes"] == out.stat().st_size
     assert Image.open(out).size == (300, 400)
-    refused = runner.invoke(group, ["poster", "spring", "NOPE", "--out", str(out)], env=env)
+    refused = runner.invoke(app, ["referrals", "poster", "spring", "NOPE", "--out", str(out)], env=env)
     assert refused.exit_code == 1 and "no participant with code 'NOPE'" in refused.output
 
 

@@ -54,10 +54,11 @@ def test_stats_of_the_small_tree(ctx: AppContext) -> None:
             )
         s.flush()
         stats = campaign_stats(s, s.get(ReferralCampaign, t.campaign_id))  # type: ignore[arg-type]
-    assert (stats["inviters"], stats["invites"], stats["qualified"]) == (3, 6, 4)
-    assert stats["k_factor"] == round(6 / 3 * 4 / 6, 4) == 1.3333
+    # four hold a code (one never invited): K is per person who could invite
+    assert (stats["inviters"], stats["active_inviters"], stats["invites"], stats["qualified"]) == (4, 3, 6, 4)
+    assert stats["k_factor"] == round(6 / 4 * 4 / 6, 4) == 1.0
     assert stats["generations"] == [3, 2, 1]
-    assert stats["cycle_time_hours"] == 7.0
+    assert stats["cycle_time_hours"] == (2 * 9.0 + 12.0) / 3  # generations 2 and on
     assert stats["cycle_by_generation"] == [4.0, 9.0, 12.0]
     assert stats["statuses"] == {"pending": 1, "qualified": 2, "approved": 2, "flagged": 1, "voided": 1}
     assert stats["participants"] == 4  # A, B, C, G hold codes

@@ -45,13 +45,13 @@ def test_cli_stats_leaderboard_tree_review(ctx: AppContext) -> None:
 
     stats = json.loads(run("stats", "small", "--json"))
     assert {k: stats[k] for k in ("inviters", "invites", "qualified", "k_factor", "generations")} == {
-        "inviters": 3,
+        "inviters": 4,
         "invites": 6,
         "qualified": 4,
-        "k_factor": 1.3333,
+        "k_factor": 1.0,
         "generations": [3, 2, 1],
     }
-    assert "k_factor: 1.3333" in run("stats", "small")
+    assert "k_factor: 1.0" in run("stats", "small")
     board = json.loads(run("leaderboard", "small", "--json"))
     assert [r["name"] for r in board] == ["张**", "李**", None]
     assert "张**" in run("leaderboard", "small") and "三丰" not in run("leaderboard", "small")
@@ -74,7 +74,7 @@ def test_rest_and_permissions(server: RunningServer, api_key: Callable[[str], st
     viewer = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key('viewer')}"})
     operator = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key('operator')}"})
     stats = viewer.get("/api/v1/referrals/campaigns/small/stats").json()
-    assert stats["k_factor"] == 1.3333 and stats["generations"] == [3, 2, 1]
+    assert stats["k_factor"] == 1.0 and stats["generations"] == [3, 2, 1]
     assert viewer.get("/api/v1/referrals/campaigns/small/leaderboard").json()[0]["name"] == "张**"
     assert viewer.get("/api/v1/referrals/campaigns/small/tree").json()["size"] == 9
     assert viewer.get("/api/v1/referrals/campaigns/nope/stats").status_code == 404

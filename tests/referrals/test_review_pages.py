@@ -14,7 +14,7 @@ def test_pages_and_decisions(server: RunningServer, console_as: Callable[[str], 
         t = small_tree(s)
     viewer, operator = console_as("viewer"), console_as("operator")
     stats = viewer.get("/console/referrals/small/stats")
-    assert stats.status_code == 200 and "K-factor" in stats.text and 'id="rfi-k">1.33<' in stats.text
+    assert stats.status_code == 200 and "K-factor" in stats.text and 'id="rfi-k">1.00<' in stats.text
     assert "data-figure" in stats.text
     tree = viewer.get("/console/referrals/small/tree")
     assert tree.status_code == 200 and "Sunburst" in tree.text.replace("sunburst", "Sunburst")

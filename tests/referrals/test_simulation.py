@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 from tests.referrals.conftest import WeCom, in_parallel
 
 from siyu.referrals.service import ReferralService
@@ -117,41 +116,27 @@ def test_simulated_task_campaign(wecom: WeCom, campaign: Callable[..., str]) -> 
 
     # --- the independent computation, from the plan only -----------------------------------
     inviters = len(states)  # every participant (seeds and the friends who joined in turn)
-    qualified = sum(not i.deletes for i in invites)
-    k_plan = qualified / inviters  # invites per inviter × conversion = qualified / inviters
-    gens_plan = [sum(i.generation == g for i in invites) for g in range(1, GENERATIONS + 1)]
+    brought = [i for i in invites if not i.deletes]  # a friend who deleted the staff is voided
+    qualified = len(brought)
+    k_plan = round(qualified / inviters, 4)  # invites per inviter × conversion
+    gens_plan = [sum(i.generation == g for i in brought) for g in range(1, GENERATIONS + 1)]
     entered = {i.friend: i.at for i in invites}
-    delays = [i.at - entered[i.inviter] for i in invites if i.generation > 1]
-    cycle_plan = sum(delays) / len(delays)
+    delays = [i.at - entered[i.inviter] for i in brought if i.generation > 1]
+    cycle_plan = round(sum(delays) / len(delays) / 3600, 2)
 
-    # --- the same figures from simple queries on the referrals table ------------------------
+    # --- siyu's figures (what `siyu referrals stats CAMPAIGN --json` prints) ----------------
+    stats = s.referral_insights.stats(key)
     with ctx.db.session() as session:
         cid = session.scalar(select(ReferralCampaign.id).where(ReferralCampaign.key == key))
-        q_inviters = session.scalar(select(func.count()).where(ReferralParticipant.campaign_id == cid))
-        q_qualified = session.scalar(
-            select(func.count()).where(Referral.campaign_id == cid, Referral.status == "qualified")
-        )
-        gens = dict(
-            session.execute(
-                select(Referral.generation, func.count())
-                .where(Referral.campaign_id == cid)
-                .group_by(Referral.generation)
-            ).all()
-        )
-        parent = aliased(Referral)
-        pairs = session.execute(
-            select(Referral.invited_at, parent.invited_at).join(parent, parent.id == Referral.parent_id)
-        ).all()
         voided = Counter(
             session.scalars(
                 select(Referral.void_reason).where(Referral.campaign_id == cid, Referral.status == "voided")
             )
         )
-    assert q_inviters == inviters and q_qualified == qualified
-    assert qualified / q_inviters == k_plan, (qualified, inviters, k_plan)
-    assert [gens.get(g, 0) for g in range(1, GENERATIONS + 1)] == gens_plan and all(gens_plan)
-    cycle = sum((c - p).total_seconds() for c, p in pairs) / len(pairs)
-    assert len(pairs) == len(delays) and abs(cycle - cycle_plan) < 1e-6
+    assert stats["inviters"] == inviters and stats["invites"] == qualified == stats["qualified"]
+    assert stats["k_factor"] == k_plan, (stats, k_plan)
+    assert stats["generations"] == gens_plan and all(gens_plan)
+    assert stats["cycle_time_hours"] == cycle_plan, (stats["cycle_time_hours"], cycle_plan)
     assert voided == Counter({"deleted_staff": sum(i.deletes for i in invites)})
 
     # --- after the hold: honest referrals approved, rewarded once at each milestone ---------

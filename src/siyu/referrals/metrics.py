@@ -5,13 +5,19 @@ Definitions (also in docs/referrals-insights.md):
 - an *invite* is a referral edge that is not ``voided`` (voided ones were refunds, deleted
   staff, self-referrals or fraud: no one was brought in); ``flagged`` ones count as invites
   until the review voids them;
-- *inviters*: distinct contacts with at least one invite;
+- *inviters*: everyone who holds a code in the campaign (seeds and the friends who joined in
+  turn), whether or not they invited anyone: the K-factor's "per inviter" is per person who
+  could invite, so that generation n is seeds × Kⁿ (the reference's viral-growth law);
+  ``active_inviters`` counts those with at least one invite;
 - *qualified*: invites whose status is ``qualified`` or ``approved`` (the target done, not held
   for review);
-- K-factor = (invites ÷ inviters) × (qualified ÷ invites), i.e. qualified friends per inviter;
+- K-factor = (invites ÷ inviters) × (qualified ÷ invites), i.e. qualified friends per inviter
+  (a campaign of 1,000 seeds where 100 invite 5 friends each, all qualifying, has K = 0.5);
 - ``generations[n-1]``: invites of generation n (1 = friends of seeds);
-- cycle time: mean hours from an inviter's own arrival (the invite that brought them, or their
-  joining the campaign as a seed) to each of their invites;
+- cycle time: mean hours from an invited inviter's own arrival (the invite that brought them)
+  to each of their invites, over generations 2 and on: the viral cycle, which a seed's
+  joining (often long before the campaign's first share) would blur; ``cycle_by_generation``
+  also gives generation 1, measured from the seed's joining the campaign;
 - cost per qualified: rewards paid (status ``paid``, their ``value``) ÷ qualified."""
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ def campaign_stats(session: Session, campaign: ReferralCampaign) -> dict[str, An
             cycle_n[gen] += 1
     invites = sum(gens.values())
     qualified = sum(statuses[s] for s in QUALIFIED)
-    per_inviter = invites / len(inviters) if inviters else 0.0
+    holders = set(joined) | inviters
+    per_inviter = invites / len(holders) if holders else 0.0
     conversion = qualified / invites if invites else 0.0
     paid = session.execute(
         select(func.count(), func.coalesce(func.sum(ReferralReward.value), 0)).where(
@@ -96,7 +103,8 @@ def campaign_stats(session: Session, campaign: ReferralCampaign) -> dict[str, An
     return {
         "campaign": campaign.key,
         "participants": len(joined),
-        "inviters": len(inviters),
+        "inviters": len(holders),
+        "active_inviters": len(inviters),
         "invites": invites,
         "qualified": qualified,
         "statuses": statuses,
@@ -104,7 +112,9 @@ def campaign_stats(session: Session, campaign: ReferralCampaign) -> dict[str, An
         "conversion": round(conversion, 4),
         "k_factor": round(per_inviter * conversion, 4),
         "generations": [gens.get(g, 0) for g in range(1, depth + 1)],
-        "cycle_time_hours": _mean(sum(cycle_sum.values()), sum(cycle_n.values())),
+        "cycle_time_hours": _mean(
+            sum(v for g, v in cycle_sum.items() if g > 1), sum(n for g, n in cycle_n.items() if g > 1)
+        ),
         "cycle_by_generation": [_mean(cycle_sum[g], cycle_n[g]) for g in range(1, depth + 1)],
         "rewards_paid": int(paid[0]),
         "reward_value": str(paid_value.quantize(Decimal("0.01"))),

@@ -40,6 +40,10 @@ def test_erasure_takes_the_edges_naming_the_person(client: Siyu, campaign: Calla
         {"referral_code": client.referrals.code(key, "customer_no:B")["code"]},
         T0,
     )
+    b, c = client.contact("customer_no:B")["id"], client.contact("customer_no:C")["id"]
+    copy = client.privacy.export("customer_no:B")  # the access copy holds both edges B is on
+    assert sorted((r["inviter_id"], r["invitee_id"]) for r in copy["referrals"])[1:] == [(b, c)]
+    assert len(copy["referrals"]) == 2 and b in {r["invitee_id"] for r in copy["referrals"]}
     receipt = client.privacy.delete("customer_no:B")
     assert receipt["counts"]["referrals"] == 2 and receipt["counts"]["referral_codes"] == 1
     with client.ctx.db.session() as s:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from siyu.audit import service as audit
@@ -33,6 +33,7 @@ from siyu.profiles.pii import Keyring
 from siyu.profiles.service import ProfileService
 from siyu.profiles.views import LookupError_
 from siyu.store.changes import note_changed
+from siyu.store.dialect import chunked
 from siyu.store.engine import Database
 from siyu.store.models import (
     Contact,
@@ -41,6 +42,7 @@ from siyu.store.models import (
     Identity,
     Journey,
     PrivacyDeletion,
+    Referral,
     Segment,
     Tag,
     WarehouseErasure,
@@ -152,6 +154,7 @@ class PrivacyService:
                 rows.append(item)
             # str(): a table's name is SQLAlchemy's quoted_name, which orjson refuses as a key
             data[KINDS.get(table.name, str(table.name))] = rows
+        data["referrals"] = [{k: _plain(v) for k, v in r.items()} for r in self._referral_edges(ids)]
         data["identifiers"] = [
             {
                 "type": i.type,
@@ -191,7 +194,20 @@ class PrivacyService:
             if table.name not in _NOT_COPIED:
                 counts[KINDS.get(table.name, str(table.name))] = repo.count_of(self.session, table, ids)
         counts["merges"] = len(repo.merges_of(self.session, ids))
+        counts["referrals"] = len(self._referral_edges(ids))
         return counts
+
+    def _referral_edges(self, ids: list[int]) -> list[dict[str, Any]]:
+        """Referral edges the person is on, as inviter or invitee: they name two contacts and
+        no ``contact_id``, so the table loop does not find them. The other side appears only
+        as its internal contact id (it is someone else's data)."""
+        t = Referral.__table__
+        found: dict[int, dict[str, Any]] = {}
+        for chunk in chunked(sorted(ids)):
+            q = select(t).where(or_(t.c.inviter_id.in_(chunk), t.c.invitee_id.in_(chunk))).order_by(t.c.id)
+            for row in self.session.execute(q):
+                found[row.id] = dict(row._mapping)
+        return [found[k] for k in sorted(found)]
 
     # --- correction -------------------------------------------------------------------------
     def correct(self, contact_id: int, change: Correction, actor: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Referral fraud scoring speed: one whole-campaign pass over many referral edges.
 
-    python benchmarks/referrals.py [--edges 1000000] [--seeds 100000] [--database-url URL]
+    python benchmarks/referrals.py [--edges 1000000] [--seeds 100000] [--adds 3000] [--database-url URL]
 
 On a fresh database (SQLite in a temporary directory unless ``--database-url``), rows written
 with bulk inserts: ``--seeds`` seed contacts and ``--edges`` invitees, each invited by an
@@ -14,6 +14,9 @@ invitees. The campaign is strict, so the pass flags them.
   the changed rows), ``edges_per_s``, and ``flagged`` / ``suspicious`` / ``changed``;
 * ``planted_flagged``: planted edges flagged (must equal ``planted``), ``honest_flagged``:
   honest edges flagged (the false positives);
+* ``attribution_attributions_per_s`` (and ``attribution_plain_adds_per_s``, ``attribution_ratio``):
+  ``--adds`` add callbacks through a participant's contact way, through the WeCom callback path
+  (see benchmarks/referral_attribution.py), against plain adds in the same run;
 * ``incremental_ms``: :func:`siyu.referrals.fraud.score_referrals` on 100 new edges at the
   attribution path's scope (their neighbourhood only), in the same campaign.
 
@@ -188,6 +191,9 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--adds", type=int, default=3000, help="callbacks for the attribution figure (0: skip)"
+    )
     args = parser.parse_args()
     rng = random.Random(18)
     figures: dict[str, object] = {"edges": args.edges, "seeds": args.seeds}
@@ -249,6 +255,15 @@ def main() -> None:
             score_referrals(s, camp, new, now)
             figures["incremental_ms"] = round((time.perf_counter() - start) * 1000, 1)
         client.close()
+    if args.adds:  # attributions per second through the WeCom callback path, on a fresh database
+        from benchmarks.referral_attribution import run as attribution
+
+        with tempfile.TemporaryDirectory() as tmp:
+            kw = {"database_url": args.database_url} if args.database_url else {}
+            client = siyu.open(data_dir=tmp, **kw)
+            got = attribution(client.ctx, 200, args.adds)
+            client.close()
+        figures.update({f"attribution_{k}": v for k, v in got.items() if k not in ("database", "seeds")})
     print(json.dumps(figures))
 
 

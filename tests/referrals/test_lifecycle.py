@@ -99,3 +99,16 @@ def test_refund_after_approval_reverses_the_reward(client: Siyu, campaign: Calla
     with client.ctx.db.session() as s:
         assert [c.status for c in s.scalars(select(Coupon))] == ["voided"]
     assert client.referrals.campaign(key)["spent"] == "0.00"
+
+
+def test_a_first_run_that_meets_the_order_and_its_refund_voids_without_paying(
+    client: Siyu, campaign: Callable[..., str]
+) -> None:
+    key = campaign(rewards=[{"invites": 1, "coupon": "ref-a", "value": "20"}])
+    invite(client, key, "A", ["B1"])
+    order(client, "B1", "O1", at(1))
+    refund(client, "B1", "O1", at(2))
+    client.referrals.run(now=at(10))  # the job's first run, already past the hold
+    (row,) = client.referrals.list(key)
+    assert (row["status"], row["void_reason"]) == ("voided", "refund")
+    assert client.referrals.rewards(key) == []

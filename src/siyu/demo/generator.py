@@ -35,6 +35,7 @@ from siyu.context import AppContext
 from siyu.demo import behaviour, people
 from siyu.demo import content as demo_content
 from siyu.demo import loyalty as demo_loyalty
+from siyu.demo import referrals as demo_referrals
 from siyu.profiles.identifiers import Identifier
 from siyu.profiles.repository import ProfileRepository
 from siyu.sources.schemas import ChannelCreate, EntryCodeCreate, SourceCreate
@@ -193,6 +194,7 @@ def generate(
         merges = _link(ctx, totals.pop("links"), end)
         # orders, members, the points ledger and coupons: after the merges, on the survivors
         loyalty = demo_loyalty.load(ctx, pl.concat(order_frames), channel_ids, end, config.seed)
+        referrals = demo_referrals.load(ctx, end, config.seed)
         wh.feed(ctx.db, ctx.settings.warehouse_batch_size)
     finally:
         wh.close()
@@ -204,6 +206,7 @@ def generate(
         "identities": totals["identities"],
         "merges": merges,
         "loyalty": loyalty,
+        "referrals": referrals,
         "seed": config.seed,
         "start": start.isoformat(),
         "end": end.isoformat(),

@@ -1,5 +1,5 @@
 """The referral lifecycle job: for every running or paused campaign (and ended ones still
-holding qualified referrals), void what must be voided, qualify, then approve and pay.
+holding qualified referrals), qualify, void what must be voided, then approve and pay.
 
 Voids run before approvals, so a refund or a deleted staff member inside the hold is never paid.
 One transaction per batch; a crash loses at most the batch, and the next run finds its
@@ -19,10 +19,13 @@ from siyu.store.models import ReferralCampaign, utcnow
 
 log = logging.getLogger(__name__)
 
+# qualify first, then the voids, then approvals: a referral qualified in this run whose order
+# was already refunded (a job that had not run for a week meets both at once) is voided before
+# the approval step could pay it
 JOBS: dict[str, Callable[..., Step]] = {
+    "qualify": qualify_batch,
     "refunds": refunds_batch,
     "deletes": deletes_batch,
-    "qualify": qualify_batch,
     "approve": approve_batch,
 }
 

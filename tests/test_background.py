@@ -42,3 +42,13 @@ def test_the_round_runs_retention_once_per_interval_and_the_warehouse_follows(ct
     with ctx.db.session() as s:
         assert "old-2" in s.scalars(select(Event.message_id)).all()
     assert client.retention.show()["last_run"] == last
+
+
+def test_the_retention_round_removes_cached_posters_of_participants_who_are_gone(ctx: AppContext) -> None:
+    gone = ctx.settings.data_dir / "posters" / "1" / "999-abc.png"  # no campaign 1, no participant 999
+    gone.parent.mkdir(parents=True)
+    gone.write_bytes(b"\x89PNG")
+    tasks = LayerTasks(interval_s=3600, batch_size=1000, retention_interval_s=3600, settings=ctx.settings)
+    with Warehouse(ctx.settings.resolved_warehouse_path) as wh:
+        tasks._retention(wh, ctx.db)
+    assert not gone.exists()

@@ -129,6 +129,15 @@ class LayerTasks:
                 run = run_retention(db, actor="retention")
                 wh.feed(db, self.batch_size)
                 log.info("retention removed %s", run.removed)
+                # cached referral posters show a nickname and avatar: those of participants who
+                # are gone (erased, merged away, campaign deleted) go with the retention run
+                if self.settings is not None:
+                    from siyu.referrals.posters.service import PosterService
+
+                    with db.session() as session:
+                        pruned = PosterService(session, self.settings).prune()
+                    if pruned:
+                        log.info("retention removed %s cached posters", pruned)
         except Exception:  # logged; retried at the next interval
             log.exception("retention failed")
 

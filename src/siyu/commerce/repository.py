@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from siyu.store.dialect import chunked
+from siyu.store.dialect import chunked, copy_insert_returning
 from siyu.store.models import (
     Channel,
     ContactFollow,
@@ -71,6 +72,30 @@ class OrderRepository:
                 self.session.execute(select(Channel.key, Channel.id).where(Channel.key.in_(chunk))).all()
             )
         return out
+
+    def insert_orders(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Insert orders, skipping any already booked by (source, order_no); the ids of those
+        this call inserted. PostgreSQL goes through COPY (see ``copy_insert_returning``)."""
+        new_ids: dict[tuple[str, str], int] = {}
+        if not rows:
+            return new_ids
+        if self.session.get_bind().dialect.name == "postgresql":
+            cols = list(rows[0])
+            data = [
+                tuple(orjson.dumps(r[c]).decode() if c == "properties" else r[c] for c in cols) for r in rows
+            ]
+            got = copy_insert_returning(
+                self.session, "orders", cols, data, "source, order_no", "id, source, order_no"
+            )
+            return {(source, order_no): int(oid) for oid, source, order_no in got}
+        table = Order.__table__
+        stmt = insert_statement(self.session, table, ["source", "order_no"]).returning(
+            table.c.id, table.c.source, table.c.order_no
+        )
+        for chunk in chunked(rows, 2_000):
+            for oid, source, order_no in self.session.execute(stmt, list(chunk)):
+                new_ids[(source, order_no)] = oid
+        return new_ids
 
     def existing(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """(source, order_no) → order id for the orders among ``keys`` already booked."""

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from siyu.commerce.repository import SOURCE_KINDS, SOURCE_NAMES, OrderRepository, insert_statement
+from siyu.commerce.repository import SOURCE_KINDS, SOURCE_NAMES, OrderRepository
 from siyu.commerce.schemas import BookResult, OrderIn, Problem, RefundIn, RefundResult
 from siyu.coupons.batch import BatchRedeemer
 from siyu.coupons.service import CouponService, OrderContext
 from siyu.loyalty.service import LoyaltyService
 from siyu.sources.service import SourcesService
 from siyu.store.changes import note_changed
-from siyu.store.dialect import chunked
+from siyu.store.dialect import chunked, driver_insert
 from siyu.store.models import Order, OrderLine, OrderRefund, utcnow
 
 #: Properties an order's columns and lines hold already (the event keeps them all).
@@ -114,13 +114,7 @@ class OrderService:
             }
             for _, o in todo
         ]
-        new_ids: dict[tuple[str, str], int] = {}
-        stmt = insert_statement(self.session, Order.__table__, ["source", "order_no"]).returning(
-            Order.__table__.c.id, Order.__table__.c.source, Order.__table__.c.order_no
-        )
-        for chunk in chunked(rows, 2_000):
-            for oid, source, order_no in self.session.execute(stmt, list(chunk)):
-                new_ids[(source, order_no)] = oid
+        new_ids = self.repo.insert_orders(rows)
         # a concurrent batch booked the rest between our read and our insert: duplicates too
         result.duplicates += len(todo) - len(new_ids)
         existing.update(new_ids)
@@ -155,24 +149,29 @@ class OrderService:
         return known
 
     def _insert_lines(self, booked: list[tuple[int, OrderIn, int]]) -> None:
+        columns = ("order_id", "contact_id", "position", "product_id", "sku", "name", "category")
+        columns += ("price", "quantity", "refunded_quantity")
+        # SQLite has no decimal type: the price as SQLAlchemy binds it there; psycopg takes Decimal
+        dialect = self.session.get_bind().dialect
+        bind = OrderLine.__table__.c.price.type.bind_processor(dialect) if dialect.name == "sqlite" else None
+        price = bind or (lambda v: v)
         rows = [
-            {
-                "order_id": oid,
-                "contact_id": o.contact_id,
-                "position": pos,
-                "product_id": ln.product_id,
-                "sku": ln.sku,
-                "name": ln.name,
-                "category": ln.category,
-                "price": ln.price,
-                "quantity": ln.quantity,
-                "refunded_quantity": 0,
-            }
+            (
+                oid,
+                o.contact_id,
+                pos,
+                ln.product_id,
+                ln.sku,
+                ln.name,
+                ln.category,
+                price(ln.price),
+                ln.quantity,
+                0,
+            )
             for _, o, oid in booked
             for pos, ln in enumerate(o.lines)
         ]
-        for chunk in chunked(rows, 5_000):
-            self.session.execute(OrderLine.__table__.insert(), list(chunk))
+        driver_insert(self.session, "order_lines", columns, rows)
 
     def _redeem_coupons(self, items: list[tuple[int, OrderIn, Order]]) -> None:
         """One redemption per order that names a coupon, each its own decision (limits, single

@@ -9,17 +9,17 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from siyu.store.dialect import chunked, driver_insert_ignore, storage_time
-from siyu.store.models import EVENT_COLUMNS, ContactChange, utcnow
+from siyu.store.dialect import chunked, driver_insert, driver_insert_ignore, storage_time
+from siyu.store.models import EVENT_COLUMNS, utcnow
 
 
 def note_changed(session: Session, contact_ids: Iterable[int]) -> None:
-    now = utcnow()
-    for chunk in chunked(sorted(set(contact_ids)), 5_000):
-        session.execute(insert(ContactChange.__table__), [{"contact_id": c, "at": now} for c in chunk])
+    now = storage_time(session.get_bind().dialect.name)(utcnow())
+    driver_insert(
+        session, "contact_changes", ("contact_id", "at"), [(c, now) for c in sorted(set(contact_ids))]
+    )
 
 
 def emit_events(

@@ -58,10 +58,32 @@ def test_operator_builds_a_referral_campaign(server: Any, zh_page: Page, screens
     expect(page.locator("#referrals tbody tr")).to_have_count(2)
     expect(page.locator("#referrals")).to_contain_text("待完成")
     expect(page.locator("#referrals")).to_contain_text("自己邀请自己")
-    expect(page.locator("#poster-preview")).to_be_hidden()  # no poster route in this tree: nothing broken
-    expect(page.locator("#poster-none")).to_be_visible()
+    preview = page.locator("#poster-preview")  # the default poster template until one is set
+    expect(preview).to_be_visible()
+    page.wait_for_function("document.getElementById('poster-preview').naturalWidth > 0")
+    expect(page.locator("#poster-none")).to_be_hidden()
+    import re as _re
+
+    print(
+        "DEBUG",
+        [
+            m
+            for m in _re.findall(
+                r"<td[^>]*>[^<]*contact[^<]*</td>|<td[^>]*>.{0,200}contact 1.{0,100}", page.content()
+            )
+        ],
+    )
     assert untranslated(page) == []
     screenshot(page, "2-detail")
+    # the builder edits the campaign it made: fields filled in, the key fixed
+    page.click("#campaign-edit")
+    expect(page.locator("input[name=name]")).not_to_have_value("")
+    expect(page.locator("input[name=key]")).to_have_attribute("readonly", "")
+    page.fill("input[name=hold_days]", "3")
+    page.click("#create-campaign")
+    expect(page).to_have_url(re.compile(r"/console/referrals/spring-task\?done=saved$"))
+    assert client.referrals.campaign("spring-task")["hold_days"] == 3
+    assert [r["invites"] for r in client.referrals.campaign("spring-task")["rewards"]] == [3, 10]
     page.goto(f"{base}/console/referrals")
     expect(page.locator("#campaign-spring-task")).to_contain_text("进行中")
     assert untranslated(page) == []

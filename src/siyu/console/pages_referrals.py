@@ -22,6 +22,7 @@ from siyu.auth.roles import Permission as P
 from siyu.console.permissions import RouteTable
 from siyu.console.texts import TEXT, tr
 from siyu.console.web import PageError, brand_zone, language, render
+from siyu.referrals.fraud import label as fraud_label
 from siyu.referrals.schemas import ReferralError, ReferralNotFound
 
 router = APIRouter(prefix="/console")
@@ -31,6 +32,8 @@ ROUTES: RouteTable = {
     ("POST", "/console/referrals/new"): P.JOURNEYS_WRITE,
     ("GET", "/console/referrals/{key}"): P.JOURNEYS_READ,
     ("POST", "/console/referrals/{key}/status"): P.JOURNEYS_WRITE,
+    ("GET", "/console/referrals/{key}/edit"): P.JOURNEYS_WRITE,
+    ("POST", "/console/referrals/{key}/edit"): P.JOURNEYS_WRITE,
 }
 #: A field of a refused definition → the words the form shows for it.
 LABELS = {
@@ -154,8 +157,52 @@ def _blank_form() -> dict[str, Any]:
     return fields | {"rows": rows}
 
 
+def _local_day(value: str | None, zone: str, end: bool = False) -> str:
+    """A stored instant as the form's date in the brand's zone (an end date is stored as the
+    next day's midnight: the form shows the last day it includes)."""
+    if not value:
+        return ""
+    at = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    if end and (at.hour, at.minute, at.second) == (0, 0, 0):
+        at -= timedelta(days=1)
+    return at.date().isoformat()
+
+
+def _shown_from(c: dict[str, Any], zone: str) -> dict[str, Any]:
+    """What the builder shows for a stored campaign (the edit page starts from it)."""
+    rows = []
+    for r in c.get("rewards") or []:
+        kind = next((k for k in ("coupon", "points", "gift") if k in r), "gift")
+        value = r.get("value")
+        rows.append(
+            {"invites": str(r.get("invites") or ""), "side": str(r.get("side") or "inviter"), "kind": kind,
+             "what": str(r.get(kind) or ""), "value": "" if value in (None, "") else str(value)}
+        )  # fmt: skip
+    rows.append(dict(BLANK_ROW))
+    target, settings, caps = c.get("target") or {}, c.get("settings") or {}, c.get("caps") or {}
+
+    def text(value: Any) -> str:
+        return "" if value in (None, "") else str(value)
+
+    return {
+        "key": c["key"], "name": c["name"], "kind": c["kind"],
+        "staff": ", ".join(target.get("staff") or []), "chats": ", ".join(target.get("chat_ids") or []),
+        "event": text(target.get("event")), "starts": _local_day(c.get("starts_at"), zone),
+        "ends": _local_day(c.get("ends_at"), zone, end=True),
+        "window_days": text(settings.get("window_days")),
+        "hold_days": text(c.get("hold_days")), "void_hours": text(settings.get("void_on_delete_hours")),
+        "budget": text(c.get("budget")), "cap_month": text(caps.get("per_inviter_month")),
+        "cap_total": text(caps.get("per_inviter_total")), "fraud_mode": text(c.get("fraud_mode")),
+        "fraud_threshold": text(c.get("fraud_threshold")), "rows": rows,
+    }  # fmt: skip
+
+
 def _builder(
-    request: Request, status: int = 200, form: Any = None, errors: list[str] | None = None
+    request: Request,
+    status: int = 200,
+    form: Any = None,
+    errors: list[str] | None = None,
+    editing: str | None = None,
 ) -> HTMLResponse:
     coupons = [
         {"key": c["key"], "name": c["name"]} for c in get_client(request).coupons.templates(status="active")
@@ -167,6 +214,7 @@ def _builder(
         form=form or _blank_form(),
         errors=errors or [],
         coupons=coupons,
+        editing=editing,
     )
 
 
@@ -194,6 +242,30 @@ async def create(request: Request) -> Response:
     return RedirectResponse(f"/console/referrals/{quote(data['key'])}?done=created", status_code=303)
 
 
+@router.get("/referrals/{key}/edit")
+def edit_page(request: Request, key: str) -> HTMLResponse:
+    try:
+        c = get_client(request).referrals.campaign(key)
+    except ReferralNotFound as exc:
+        raise PageError(404, "not_found", {"what": key}) from exc
+    return _builder(request, form=_shown_from(c, brand_zone(request)), editing=key)
+
+
+@router.post("/referrals/{key}/edit")
+async def save(request: Request, key: str) -> Response:
+    data, shown = _form(await request.form(), brand_zone(request))
+    data["key"] = shown["key"] = key  # the key names the campaign; it does not change
+    if not shown["rows"] or any(r["invites"] or r["what"] for r in shown["rows"][-1:]):
+        shown["rows"] = [*shown["rows"], dict(BLANK_ROW)]
+    try:
+        get_client(request).referrals.update(key, data, actor=_actor(request))
+    except ReferralNotFound as exc:
+        raise PageError(404, "not_found", {"what": key}) from exc
+    except ReferralError as exc:
+        return _builder(request, 422, shown, _problems(exc, _lang(request)), editing=key)
+    return RedirectResponse(f"/console/referrals/{quote(key)}?done=saved", status_code=303)
+
+
 @router.get("/referrals/{key}")
 def detail(request: Request, key: str, done: str | None = None) -> HTMLResponse:
     client = get_client(request)
@@ -201,13 +273,18 @@ def detail(request: Request, key: str, done: str | None = None) -> HTMLResponse:
         c = client.referrals.campaign(key)
     except ReferralNotFound as exc:
         raise PageError(404, "not_found", {"what": key}) from exc
-    notice = {"created": "referrals_created", "moved": "referrals_moved"}.get(done or "")
+    notices = {"created": "referrals_created", "moved": "referrals_moved", "saved": "referrals_saved"}
+    notice = notices.get(done or "")
+    lang = _lang(request)
+    referrals = client.referrals.list(key, limit=500)
+    for r in referrals:  # a reason in the operator's words, not the scorer's English detail
+        r["reason_labels"] = [fraud_label(str(x.get("code")), lang) for x in r.get("reasons") or []]
     return render(
         request,
         "referrals_detail.html",
         c=c,
         participants=client.referrals.participants(key, limit=200),
-        referrals=client.referrals.list(key, limit=500),
+        referrals=referrals,
         rewards=client.referrals.rewards(key, limit=500),
         flash=tr(notice, _lang(request)) if notice else None,
         texts=TEXT,

@@ -88,6 +88,9 @@ TEXT: dict[str, dict[str, str]] = {
     "referrals_reward_value": {"zh": "每份成本（元）", "en": "Cost each (¥)"},
     "referrals_add_row": {"zh": "添加一档", "en": "Add a milestone"},
     "referrals_create": {"zh": "创建活动", "en": "Create campaign"},
+    "referrals_edit": {"zh": "编辑活动", "en": "Edit campaign"},
+    "referrals_save": {"zh": "保存修改", "en": "Save changes"},
+    "referrals_saved": {"zh": "活动已保存。", "en": "Campaign saved."},
     "referrals_created": {
         "zh": "已创建活动，启动后参与者即可邀请好友。",
         "en": "Campaign created; activate it to let participants invite.",

@@ -13,7 +13,10 @@ def test_rest_campaign_code_and_referrals(server: RunningServer, api_key) -> Non
     with httpx.Client(headers=headers, timeout=30) as http:
         bad = http.post(f"{base}/campaigns", json={"key": "x", "kind": "group", "rewards": []})
         assert bad.status_code == 422
-        assert {e["field"] for e in bad.json()["errors"]} == {"rewards", "target.chat_ids"}
+        assert {tuple(e["loc"]) for e in bad.json()["errors"]} == {
+            ("body", "rewards"),
+            ("body", "target", "chat_ids"),
+        }
         made = http.post(
             f"{base}/campaigns", json=definition("spring", starts_at=None) | {"status": "active"}
         )

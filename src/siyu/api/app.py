@@ -38,7 +38,13 @@ from siyu.api import (
     wecom_inflow,
     wecom_ways,
 )
-from siyu.api.errors import error_response, install_error_answers, install_openapi, wants_chinese
+from siyu.api.errors import (
+    error_response,
+    field_problems,
+    install_error_answers,
+    install_openapi,
+    wants_chinese,
+)
 from siyu.api.security import AuditWrites, authorise
 from siyu.auth.service import AuthError, AuthForbidden, AuthNotFound
 from siyu.background import LayerTasks
@@ -201,7 +207,7 @@ def _error_answers(app: FastAPI) -> None:
     def invalid_referral(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ReferralError)
         status = 404 if isinstance(exc, ReferralNotFound) else 422
-        return error_response(status, str(exc), path=exc.field, errors=exc.as_json()["errors"])
+        return error_response(status, str(exc), path=exc.field, errors=field_problems(exc.errors))
 
     app.add_exception_handler(ReferralError, invalid_referral)
 

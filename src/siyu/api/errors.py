@@ -12,6 +12,8 @@ write key as the basic-auth user on the Segment-compatible ``/v1`` endpoints.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,6 +49,22 @@ def error_response(
 ) -> JSONResponse:
     body = {"detail": detail, **{k: v for k, v in extra.items() if v is not None}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+_PART = re.compile(r"\[(\d+)\]|[^.\[\]]+")
+
+
+def field_problems(pairs: Iterable[tuple[str, str]], kind: str = "value_error") -> list[dict[str, Any]]:
+    """A capability's (field path, reason) pairs as ``FieldProblem``s, the shape every 422
+    answer's ``errors`` has: ``rewards[2].points`` → ``loc: ["body", "rewards", 2, "points"]``."""
+    return [
+        {
+            "loc": ["body", *(int(m[1]) if m[1] else m[0] for m in _PART.finditer(field))],
+            "msg": reason,
+            "type": kind,
+        }
+        for field, reason in pairs
+    ]
 
 
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:

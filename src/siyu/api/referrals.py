@@ -97,7 +97,7 @@ def rewards(
     return get_client(request).referrals.rewards(key, limit)
 
 
-@router.post("/run", summary="Run the lifecycle job now: void, qualify, approve and pay")
+@router.post("/run", summary="Run the lifecycle job now: qualify, void, approve and pay")
 def run(request: Request, body: RunIn | None = None) -> dict[str, int]:
     body = body or RunIn()
     return get_client(request).referrals.run(now=body.now, campaign=body.campaign)

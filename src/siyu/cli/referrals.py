@@ -202,7 +202,7 @@ def run(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The lifecycle job now: void, qualify, approve and pay. 处理推荐状态与奖励。"""
+    """The lifecycle job now: qualify, void, approve and pay. 处理推荐状态与奖励。"""
     when = None
     if now:
         try:

@@ -32,7 +32,7 @@ def test_writes_by_phone_or_email_are_audited_by_contact_id(
         "evidence": {"form": "signup", "mobile": PHONE, "note": f"mail {EMAIL}"},
     }
     queries = [PHONE, "+86" + PHONE, "phone:" + PHONE, EMAIL, "email:" + EMAIL.lower(), FOREIGN]
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as http:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
         for query in queries:
             answer = http.post(f"/api/v1/contacts/{quote(query)}/consent", json=consent)
             assert answer.status_code == 201, (query, answer.text)

@@ -22,11 +22,13 @@ def test_api_writes_are_audited_with_the_key(server: Any, api_key: Callable[[str
     operator = api_key("operator")
     viewer = api_key("viewer")
     segment = {"key": "vip", "name": "VIP", "definition": {"type": "tags", "match": "any", "tags": ["vip"]}}
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {operator}"}) as http:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {operator}"}, timeout=60
+    ) as http:
         assert http.post("/api/v1/segments", json=segment).status_code == 201
         assert http.post("/api/v1/segments", json={"key": "bad"}).status_code == 422  # not a write
         assert http.get("/api/v1/segments").status_code == 200  # reads are not writes
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {viewer}"}) as http:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {viewer}"}, timeout=60) as http:
         assert http.delete("/api/v1/segments/vip").status_code == 403
     assert http_writes(server) == [(f"key:{operator[:10]}", "POST /api/v1/segments", 201)]
     with server.client.ctx.db.session() as s:  # the capability's own entry names the caller too

@@ -174,7 +174,9 @@ def test_an_operator_can_reveal_and_it_is_audited(
         clear = http.get(f"/api/v1/contacts/{PHONE}?reveal=true").json()
         assert {i["value"] for i in clear["identifiers"]} >= {f"+86{PHONE}", EMAIL}  # E.164 in clear
         assert http.get("/api/v1/exports/contacts").status_code == 403  # only owners export
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key('owner')}"}) as http:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {api_key('owner')}"}, timeout=60
+    ) as http:
         export = http.get("/api/v1/exports/contacts")
         assert export.status_code == 200 and f"phone:+86{PHONE}" in export.text
         log = http.get("/api/v1/audit", params={"action": "pii.revealed"}).json()

@@ -134,14 +134,14 @@ def test_a_colleagues_typos_do_not_lock_the_owner_out_of_the_console(server: Any
 # --- API keys -----------------------------------------------------------------------------------
 def test_a_revoked_key_stops_working_at_once(server: Any, api_key: Callable[[str], str]) -> None:
     admin = {"Authorization": f"Bearer {api_key('admin')}"}
-    with httpx.Client(base_url=server.url, headers=admin) as http:
+    with httpx.Client(base_url=server.url, headers=admin, timeout=60) as http:
         made = http.post("/api/v1/api-keys", json={"name": "etl", "role": "analyst"})
         assert made.status_code == 201
         secret, key_id = made.json()["key"], made.json()["id"]
         assert all("key" not in k for k in http.get("/api/v1/api-keys").json())  # shown once only
     etl = {"Authorization": f"Bearer {secret}"}
     assert httpx.get(f"{server.url}/api/v1/me", headers=etl).json()["role"] == "analyst"
-    with httpx.Client(base_url=server.url, headers=admin) as http:
+    with httpx.Client(base_url=server.url, headers=admin, timeout=60) as http:
         assert http.delete(f"/api/v1/api-keys/{key_id}").json()["revoked_at"]
     resp = httpx.get(f"{server.url}/api/v1/me", headers=etl)
     assert resp.status_code == 401 and resp.headers["www-authenticate"] == "Bearer"
@@ -149,7 +149,7 @@ def test_a_revoked_key_stops_working_at_once(server: Any, api_key: Callable[[str
 
 def test_nobody_grants_more_than_they_hold(server: Any, api_key: Callable[[str], str]) -> None:
     admin = {"Authorization": f"Bearer {api_key('admin')}"}
-    with httpx.Client(base_url=server.url, headers=admin) as http:
+    with httpx.Client(base_url=server.url, headers=admin, timeout=60) as http:
         assert http.post("/api/v1/api-keys", json={"name": "k", "role": "owner"}).status_code == 422
         user = {"username": "boss", "password": PW, "role": "owner"}
         assert http.post("/api/v1/users", json=user).status_code == 422
@@ -165,7 +165,7 @@ def test_an_admin_cannot_revoke_or_change_what_it_could_not_grant(
     owner_id = next(k["id"] for k in server.client.api_keys.list() if k["name"] == "owner-etl")
     server.client.users.create("the-owner", PW, "owner", actor="test")
     admin = {"Authorization": f"Bearer {api_key('admin')}"}
-    with httpx.Client(base_url=server.url, headers=admin) as http:
+    with httpx.Client(base_url=server.url, headers=admin, timeout=60) as http:
         refused = http.delete(f"/api/v1/api-keys/{owner_id}")
         assert refused.status_code == 403, refused.text
         assert refused.json()["detail"] == "role: a admin cannot revoke a owner key"
@@ -176,7 +176,9 @@ def test_an_admin_cannot_revoke_or_change_what_it_could_not_grant(
     owner = httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {owner_key}"})
     assert owner.status_code == 200 and owner.json()["role"] == "owner"
     assert not next(u for u in server.client.users.list() if u["username"] == "the-owner")["disabled"]
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {owner_key}"}) as http:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {owner_key}"}, timeout=60
+    ) as http:
         assert http.delete(f"/api/v1/api-keys/{owner_id}").status_code == 200  # an owner may
 
 

@@ -165,7 +165,7 @@ def test_rest_and_console(
     report = import_bad_rows(server.client, tmp_path)
     url = f"/api/v1/imports/{report.job_id}/rejected"
     operator = {"Authorization": f"Bearer {api_key('operator')}"}
-    with httpx.Client(base_url=server.url, headers=operator) as http:
+    with httpx.Client(base_url=server.url, headers=operator, timeout=60) as http:
         masked = http.get(url, params={"limit": 2})
         assert masked.status_code == 200 and [r["line"] for r in masked.json()["rows"]] == [3, 4]
         assert PHONE not in masked.text and EMAIL not in masked.text
@@ -173,7 +173,9 @@ def test_rest_and_console(
         assert clear.status_code == 200 and EMAIL in clear.text
         assert http.get(url, params={"limit": -1}).status_code == 422
         assert http.get("/api/v1/imports/99999/rejected").status_code == 404
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key('viewer')}"}) as http:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {api_key('viewer')}"}, timeout=60
+    ) as http:
         assert http.get(url).status_code == 403
     browser = console_as("operator")
     page = browser.get(f"/console/imports/{report.job_id}")

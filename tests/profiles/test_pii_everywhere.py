@@ -155,7 +155,7 @@ def test_viewer_and_analyst_see_no_clear_phone_or_email(
         assert not found, (role, found)
     # the profile, timeline and traits were really fetched (masked, not missing)
     viewer = {"Authorization": f"Bearer {api_key('viewer')}"}
-    with httpx.Client(base_url=server.url, headers=viewer) as http:
+    with httpx.Client(base_url=server.url, headers=viewer, timeout=60) as http:
         profile = http.get(f"/api/v1/contacts/id:{contact_id}").json()
     assert profile["traits"]["Phone"] == "139****0001"
     assert profile["traits"]["contact"]["tel"] == "139****0004"
@@ -163,7 +163,7 @@ def test_viewer_and_analyst_see_no_clear_phone_or_email(
 
     # the positive control: an operator's reveal shows the identifiers the traits named
     operator = {"Authorization": f"Bearer {api_key('operator')}"}
-    with httpx.Client(base_url=server.url, headers=operator) as http:
+    with httpx.Client(base_url=server.url, headers=operator, timeout=60) as http:
         clear = http.get(f"/api/v1/contacts/id:{contact_id}", params={"reveal": "true"}).json()
     values = {i["value"] for i in clear["identifiers"]}
     assert "+86" + PHONES[0] in values and {EMAILS[0].lower(), EMAILS[1]} <= values

@@ -71,8 +71,12 @@ def test_cli_stats_leaderboard_tree_review(ctx: AppContext) -> None:
 def test_rest_and_permissions(server: RunningServer, api_key: Callable[[str], str]) -> None:
     with server.client.ctx.db.session() as s:
         t = small_tree(s)
-    viewer = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key('viewer')}"})
-    operator = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key('operator')}"})
+    viewer = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {api_key('viewer')}"}, timeout=60
+    )
+    operator = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {api_key('operator')}"}, timeout=60
+    )
     stats = viewer.get("/api/v1/referrals/campaigns/small/stats").json()
     assert stats["k_factor"] == 1.0 and stats["generations"] == [3, 2, 1]
     assert viewer.get("/api/v1/referrals/campaigns/small/leaderboard").json()[0]["name"] == "张**"

@@ -44,7 +44,7 @@ def test_contacts_export_of_a_contact_named_like_a_formula(
 ) -> None:
     server.client.identify({"phone": "13912345678"}, traits={"name": FORMULA})
     owner = {"Authorization": f"Bearer {api_key('owner')}"}
-    with httpx.Client(base_url=server.url, headers=owner) as http:
+    with httpx.Client(base_url=server.url, headers=owner, timeout=60) as http:
         export = http.get("/api/v1/exports/contacts")
     assert export.status_code == 200
     rows = list(csv.DictReader(io.StringIO(export.text)))

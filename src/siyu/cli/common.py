@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
@@ -55,3 +57,38 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     for row in rows:
         table.add_row(*("-" if v is None else str(v) for v in row))
     out.print(table)
+
+
+@contextmanager
+def client_refusing(*refused: type[BaseException], code: int = 2) -> Iterator[Siyu]:
+    """The client, for a command whose capability refuses requests with ``refused``: such a
+    refusal ends the command with its message (exit ``code``), not a traceback."""
+    with open_client() as client:
+        try:
+            yield client
+        except refused as exc:
+            raise fail(str(exc), code) from exc
+
+
+def emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
+    """``data`` as JSON with ``--json``, else what ``text`` prints."""
+    if as_json:
+        print_json(data)
+    else:
+        text()
+
+
+def key_values(items: Iterable[str], parse_float: Callable[[str], Any] = float) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments (a settings command's): a value that parses as JSON keeps its
+    type (``true``, ``7``, ``{"order": "1Y"}``), anything else is text; an item without ``=``
+    ends the command naming it."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"{item!r}: expected KEY=VALUE", 2)
+        try:
+            changes[key.strip()] = json.loads(value, parse_float=parse_float)
+        except ValueError:
+            changes[key.strip()] = value
+    return changes

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
-from siyu.cli.common import JsonOpt, fail, open_client, out, print_json, print_table
+from siyu.cli.common import (
+    JsonOpt,
+    emit,
+    fail,
+    open_client,
+    out,
+    print_table,
+)
 
 groups_app = typer.Typer(
     help="Customer groups (客户群): list, show, sync, live codes, messages. 客户群与群活码。",
@@ -47,13 +54,6 @@ def _client() -> Iterator[Any]:
             raise fail(f"WeCom: {exc}", 1) from exc
 
 
-def _emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
-    if as_json:
-        print_json(data)
-    else:
-        text()
-
-
 # --- groups ----------------------------------------------------------------------------------------
 @groups_app.command("list")
 def groups_list(
@@ -65,7 +65,7 @@ def groups_list(
     """Customer groups, largest first, with their health score. 客户群列表。"""
     with _client() as c:
         rows = c.community.groups(include_dismissed)
-    _emit(
+    emit(
         rows,
         as_json,
         lambda: print_table(
@@ -92,7 +92,7 @@ def groups_show(chat_id: str, as_json: JsonOpt = False) -> None:
             ],
         )
 
-    _emit(g, as_json, text)
+    emit(g, as_json, text)
 
 
 @groups_app.command("sync")
@@ -100,7 +100,7 @@ def groups_sync(provider: ProviderOpt = None, as_json: JsonOpt = False) -> None:
     """Read every group and member from WeCom (groupchat/list + get). 从企业微信同步客户群。"""
     with _client() as c:
         result = c.community.sync(provider)
-    _emit(result, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in result.items())))
+    emit(result, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in result.items())))
 
 
 @groups_app.command("send")
@@ -115,7 +115,7 @@ def groups_send(
     """A bulk message to groups, honouring the monthly per-group limit. 群发到客户群。"""
     with _client() as c:
         result = c.community.send_group_message({"text": text}, chat_ids or None, provider, actor="cli")
-    _emit(result, as_json, lambda: out.print(f"{result['groups']} groups, limited {len(result['limited'])}"))
+    emit(result, as_json, lambda: out.print(f"{result['groups']} groups, limited {len(result['limited'])}"))
 
 
 # --- group live codes ----------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def join_ways_list(as_json: JsonOpt = False) -> None:
     """Group live codes with their groups and joins. 群活码列表。"""
     with _client() as c:
         rows = c.community.join_ways()
-    _emit(
+    emit(
         rows,
         as_json,
         lambda: print_table(
@@ -144,7 +144,7 @@ def join_ways_show(state: str, as_json: JsonOpt = False) -> None:
     """One live code with the history of its groups. 群活码详情。"""
     with _client() as c:
         w = c.community.join_way(state)
-    _emit(w, as_json, lambda: _print_way(w))
+    emit(w, as_json, lambda: _print_way(w))
 
 
 @join_ways_app.command("create")
@@ -180,7 +180,7 @@ def join_ways_create(
             threshold,
             actor="cli",
         )
-    _emit(w, as_json, lambda: _print_way(w))
+    emit(w, as_json, lambda: _print_way(w))
 
 
 @join_ways_app.command("update")
@@ -192,7 +192,7 @@ def join_ways_update(
     """Replace a live code's groups (update_join_way). 更换群活码的群。"""
     with _client() as c:
         w = c.community.update_join_way(state, chat_ids, actor="cli")
-    _emit(w, as_json, lambda: _print_way(w))
+    emit(w, as_json, lambda: _print_way(w))
 
 
 @join_ways_app.command("delete")
@@ -200,7 +200,7 @@ def join_ways_delete(state: str, as_json: JsonOpt = False) -> None:
     """Delete a live code (del_join_way); its history stays. 删除群活码。"""
     with _client() as c:
         c.community.delete_join_way(state, actor="cli")
-    _emit({"deleted": state}, as_json, lambda: out.print(f"deleted {state}"))
+    emit({"deleted": state}, as_json, lambda: out.print(f"deleted {state}"))
 
 
 @join_ways_app.command("swap")
@@ -208,7 +208,7 @@ def join_ways_swap(as_json: JsonOpt = False) -> None:
     """Swap full groups out of every live code now (also in siyu serve). 立即换出满员群。"""
     with _client() as c:
         changed = c.community.swap_full()
-    _emit(changed, as_json, lambda: out.print(f"{len(changed)} codes changed"))
+    emit(changed, as_json, lambda: out.print(f"{len(changed)} codes changed"))
 
 
 # --- welcome templates -----------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def welcome_add(
 
     with _client() as c, c.ctx.db.session() as s:
         template_id = WelcomeTemplates(s, c.ctx, provider or default_provider(s)).add(text)
-    _emit({"template_id": template_id}, as_json, lambda: out.print(template_id))
+    emit({"template_id": template_id}, as_json, lambda: out.print(template_id))
 
 
 @welcome_app.command("delete")
@@ -235,7 +235,7 @@ def welcome_delete(template_id: str, provider: ProviderOpt = None, as_json: Json
 
     with _client() as c, c.ctx.db.session() as s:
         WelcomeTemplates(s, c.ctx, provider or default_provider(s)).delete(template_id)
-    _emit({"deleted": template_id}, as_json, lambda: out.print(f"deleted {template_id}"))
+    emit({"deleted": template_id}, as_json, lambda: out.print(f"deleted {template_id}"))
 
 
 # --- group SOP ------------------------------------------------------------------------------------------
@@ -257,7 +257,7 @@ def sop_create(
         raise fail(f"{file}: a mapping with key, name, trigger and steps", 2)
     with _client() as c:
         sop = c.community.create_sop(spec, actor="cli")
-    _emit(sop, as_json, lambda: out.print(f"{sop['key']}: {len(sop['steps'])} steps"))
+    emit(sop, as_json, lambda: out.print(f"{sop['key']}: {len(sop['steps'])} steps"))
 
 
 @sop_app.command("list")
@@ -265,7 +265,7 @@ def sop_list(as_json: JsonOpt = False) -> None:
     """Group SOPs with how many steps were sent, limited or failed. 群SOP列表。"""
     with _client() as c:
         rows = c.community.sops()
-    _emit(
+    emit(
         rows,
         as_json,
         lambda: print_table(
@@ -283,7 +283,7 @@ def sop_pause(key: str, as_json: JsonOpt = False) -> None:
     """Pause a group SOP: nothing is enrolled or sent until resumed. 暂停群SOP。"""
     with _client() as c:
         c.community.pause_sop(key, actor="cli")
-    _emit({"key": key, "enabled": False}, as_json, lambda: out.print(f"paused {key}"))
+    emit({"key": key, "enabled": False}, as_json, lambda: out.print(f"paused {key}"))
 
 
 @sop_app.command("resume")
@@ -291,7 +291,7 @@ def sop_resume(key: str, as_json: JsonOpt = False) -> None:
     """Resume a paused group SOP. 恢复群SOP。"""
     with _client() as c:
         c.community.resume_sop(key, actor="cli")
-    _emit({"key": key, "enabled": True}, as_json, lambda: out.print(f"resumed {key}"))
+    emit({"key": key, "enabled": True}, as_json, lambda: out.print(f"resumed {key}"))
 
 
 @sop_app.command("run")
@@ -299,7 +299,7 @@ def sop_run(as_json: JsonOpt = False) -> None:
     """Send the due group-SOP steps now (siyu serve does it each round). 立即执行群SOP。"""
     with _client() as c:
         result = c.community.run_sops()
-    _emit(result, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in result.items())))
+    emit(result, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in result.items())))
 
 
 # --- community ------------------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def pyramid(
     """Each contact's role (seed / koc / member) brand-wide and per group. 社群金字塔。"""
     with _client() as c:
         data = c.community.pyramid(chat_id)
-    _emit(data, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in data["summary"].items())))
+    emit(data, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in data["summary"].items())))
 
 
 @community_app.command("rank")
@@ -319,7 +319,7 @@ def rank(as_json: JsonOpt = False) -> None:
     """Recompute every pyramid and the role tags now (siyu serve does it daily). 立即重新分层。"""
     with _client() as c:
         result = c.community.rank()
-    _emit(result, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in result["roles"].items())))
+    emit(result, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in result["roles"].items())))
 
 
 @community_app.command("health")
@@ -336,4 +336,4 @@ def health(
         ingested = c.community.ingest_stats(ingest_days, provider) if ingest_days else None
         alerts = c.community.check_health()
     data = {"declining": alerts, "ingested": ingested}
-    _emit(data, as_json, lambda: out.print(f"{len(alerts)} declining groups"))
+    emit(data, as_json, lambda: out.print(f"{len(alerts)} declining groups"))

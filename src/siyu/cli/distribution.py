@@ -5,15 +5,20 @@ CODE is a promoter's code."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from siyu.cli.common import JsonOpt, fail, open_client, out, print_json, print_table
+from siyu.cli.common import (
+    JsonOpt,
+    client_refusing,
+    emit,
+    key_values,
+    out,
+    print_table,
+)
 
 distribution_app = typer.Typer(
     help="Distribution (分销): promoters, binding, commissions, settlement, payouts. 分销。",
@@ -31,34 +36,14 @@ Code = Annotated[str, typer.Argument(help="The promoter's code. 推广码。")]
 Note = Annotated[str | None, typer.Option("--note", help="Why (shown to operators). 备注。")]
 
 
-@contextmanager
-def _client() -> Iterator[Any]:
+def _client() -> AbstractContextManager[Any]:
     """The client; a refused request ends the command with its message (exit 2)."""
     from siyu.distribution.profitsharing import ProfitSharingError
     from siyu.distribution.settings import DistributionError
     from siyu.exports.tabular import ExportFormatError
     from siyu.profiles.views import LookupError_
 
-    with open_client() as client:
-        try:
-            yield client
-        except (DistributionError, LookupError_, ExportFormatError, ProfitSharingError) as exc:
-            raise fail(str(exc), 2) from exc
-
-
-def _emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
-    if as_json:
-        print_json(data)
-    else:
-        text()
-
-
-def _value(text: str) -> Any:
-    """``true`` / ``false`` / numbers / JSON stay typed; anything else is text."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+    return client_refusing(DistributionError, LookupError_, ExportFormatError, ProfitSharingError)
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -67,7 +52,7 @@ def settings_show(as_json: JsonOpt = False) -> None:
     """Show the settings. 查看分销设置。"""
     with _client() as c:
         data = c.distribution.settings()
-    _emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
+    emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
 
 
 @settings_app.command("set")
@@ -82,15 +67,9 @@ def settings_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Change settings; all are checked before any applies (level-1 + level-2 ≤ 100%). 修改分销设置。"""
-    changes: dict[str, Any] = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"{item!r}: expected KEY=VALUE", 2)
-        changes[key.strip()] = _value(value)
     with _client() as c:
-        data = c.distribution.set_settings(changes, actor="cli")
-    _emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
+        data = c.distribution.set_settings(key_values(settings), actor="cli")
+    emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
 
 
 # --- promoters ---------------------------------------------------------------------------------
@@ -103,7 +82,7 @@ def promoters_apply(identifier: Ident, note: Note = None, as_json: JsonOpt = Fal
     """Apply for a contact to become a promoter. 申请成为推广员。"""
     with _client() as c:
         data = c.distribution.apply(identifier, actor="cli", note=note)
-    _emit(data, as_json, lambda: out.print(_promoter_line(data)))
+    emit(data, as_json, lambda: out.print(_promoter_line(data)))
 
 
 @promoters_app.command("approve")
@@ -111,7 +90,7 @@ def promoters_approve(code: Code, note: Note = None, as_json: JsonOpt = False) -
     """Approve a promoter. 通过审核。"""
     with _client() as c:
         data = c.distribution.approve(code, actor="cli", note=note)
-    _emit(data, as_json, lambda: out.print(_promoter_line(data)))
+    emit(data, as_json, lambda: out.print(_promoter_line(data)))
 
 
 @promoters_app.command("reject")
@@ -119,7 +98,7 @@ def promoters_reject(code: Code, note: Note = None, as_json: JsonOpt = False) ->
     """Reject a promoter. 拒绝申请。"""
     with _client() as c:
         data = c.distribution.reject(code, actor="cli", note=note)
-    _emit(data, as_json, lambda: out.print(_promoter_line(data)))
+    emit(data, as_json, lambda: out.print(_promoter_line(data)))
 
 
 @promoters_app.command("list")
@@ -133,7 +112,7 @@ def promoters_list(
     """Promoters, newest first. 推广员列表。"""
     with _client() as c:
         data = c.distribution.promoters(status, limit)
-    _emit(
+    emit(
         data,
         as_json,
         lambda: print_table(
@@ -152,7 +131,7 @@ def promoters_openid(
     """Set the promoter's WeChat Pay receiver account. 设置分账接收方。"""
     with _client() as c:
         data = c.distribution.set_openid(code, openid, actor="cli")
-    _emit(data, as_json, lambda: out.print(_promoter_line(data)))
+    emit(data, as_json, lambda: out.print(_promoter_line(data)))
 
 
 @promoters_app.command("dashboard")
@@ -166,7 +145,7 @@ def promoters_dashboard(code: Code, as_json: JsonOpt = False) -> None:
         print_table(["balance", "¥"], list(data["commissions"].items()))
         out.print(f"downline: level 1 {data['downline']['level1']}, level 2 {data['downline']['level2']}")
 
-    _emit(data, as_json, text)
+    emit(data, as_json, text)
 
 
 # --- binding and the ledger ------------------------------------------------------------------
@@ -175,7 +154,7 @@ def bind(identifier: Ident, code: Code, as_json: JsonOpt = False) -> None:
     """Bind a contact to a promoter, as a visit through their link would. 绑定推广关系。"""
     with _client() as c:
         data = c.distribution.bind(identifier, code)
-    _emit(data, as_json, lambda: out.print(data["outcome"]))
+    emit(data, as_json, lambda: out.print(data["outcome"]))
     if not data["ok"]:
         raise typer.Exit(3)
 
@@ -190,7 +169,7 @@ def commissions_list(
     """Commission movements, newest first. 佣金明细。"""
     with _client() as c:
         data = c.distribution.commissions(promoter, state, limit)
-    _emit(
+    emit(
         data,
         as_json,
         lambda: print_table(
@@ -217,7 +196,7 @@ def commissions_verify(as_json: JsonOpt = False) -> None:
     """Check pending + frozen + settled = earned − reversed for every promoter. 核对佣金账。"""
     with _client() as c:
         data = c.distribution.verify()
-    _emit(data, as_json, lambda: out.print("ok" if data["ok"] else f"broken: {data['promoters']}"))
+    emit(data, as_json, lambda: out.print("ok" if data["ok"] else f"broken: {data['promoters']}"))
     if not data["ok"]:
         raise typer.Exit(1)
 
@@ -228,7 +207,7 @@ def settle(as_json: JsonOpt = False) -> None:
     over. 佣金结算任务。"""
     with _client() as c:
         data = c.distribution.settle()
-    _emit(
+    emit(
         data,
         as_json,
         lambda: out.print(f"reversed {data['reversed']}, frozen {data['frozen']}, settled {data['settled']}"),
@@ -249,7 +228,7 @@ def export(
         file = c.distribution.export(fmt or output.suffix.lstrip(".") or "csv", lang)
     output.write_bytes(file.content)
     data = {"path": str(output), "rows": file.rows, "format": file.suffix}
-    _emit(data, as_json, lambda: out.print(f"{file.rows} rows → {output}"))
+    emit(data, as_json, lambda: out.print(f"{file.rows} rows → {output}"))
 
 
 @distribution_app.command("payout")
@@ -257,7 +236,7 @@ def payout(as_json: JsonOpt = False) -> None:
     """Pay settled commissions through WeChat Pay profit sharing (SIYU_WECHATPAY_*). 分账打款。"""
     with _client() as c:
         data = c.distribution.payout()
-    _emit(
+    emit(
         data,
         as_json,
         lambda: print_table(

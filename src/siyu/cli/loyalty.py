@@ -4,15 +4,21 @@ programme's settings, tiers and the periodic jobs. IDENTIFIER is a phone, an ema
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
-from siyu.cli.common import JsonOpt, fail, open_client, out, print_json, print_table
+from siyu.cli.common import (
+    JsonOpt,
+    client_refusing,
+    emit,
+    fail,
+    key_values,
+    out,
+    print_table,
+)
 
 loyalty_app = typer.Typer(
     help="Membership and points (会员积分): enrol, balance, award, spend, ledger, verify, tiers. 会员积分。",
@@ -33,25 +39,13 @@ ExternalId = Annotated[
 ]
 
 
-@contextmanager
-def _client() -> Iterator[Any]:
+def _client() -> AbstractContextManager[Any]:
     """The client; a refused request ends the command with its message (exit 2)."""
     from siyu.coupons.errors import CouponError
     from siyu.loyalty.programme import LoyaltyError
     from siyu.profiles.views import LookupError_
 
-    with open_client() as client:
-        try:
-            yield client
-        except (LoyaltyError, CouponError, LookupError_) as exc:
-            raise fail(str(exc), 2) from exc
-
-
-def _emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
-    if as_json:
-        print_json(data)
-    else:
-        text()
+    return client_refusing(LoyaltyError, CouponError, LookupError_)
 
 
 def _balance_line(b: dict[str, Any]) -> str:
@@ -73,9 +67,7 @@ def enrol(
     """Enrol a contact (开卡); they have agreed to the member terms. 开通会员卡。"""
     with _client() as c:
         card = c.loyalty.enrol(identifier, source=source, actor="cli")
-    _emit(
-        card, as_json, lambda: out.print(f"{card['member']['member_no']}: {_balance_line(card['balance'])}")
-    )
+    emit(card, as_json, lambda: out.print(f"{card['member']['member_no']}: {_balance_line(card['balance'])}"))
 
 
 @loyalty_app.command("card")
@@ -91,7 +83,7 @@ def card(identifier: Ident, as_json: JsonOpt = False) -> None:
         )
         out.print(_balance_line({**data["balance"], "tier": (m or {}).get("tier") and m["tier"]["key"]}))
 
-    _emit(data, as_json, text)
+    emit(data, as_json, text)
 
 
 @loyalty_app.command("balance")
@@ -99,7 +91,7 @@ def balance(identifier: Ident, as_json: JsonOpt = False) -> None:
     """Points: active, pending, spent, expired, negative, and the tier. 积分余额。"""
     with _client() as c:
         data = c.loyalty.balance(identifier)
-    _emit(data, as_json, lambda: out.print(_balance_line(data)))
+    emit(data, as_json, lambda: out.print(_balance_line(data)))
 
 
 @loyalty_app.command("award")
@@ -118,7 +110,7 @@ def award(
         data = c.loyalty.award(
             identifier, points, reason, external_id=external_id, source=source, actor="cli"
         )
-    _emit(data, as_json, lambda: out.print(f"entry {data['entry']['id']}: {_balance_line(data['balance'])}"))
+    emit(data, as_json, lambda: out.print(f"entry {data['entry']['id']}: {_balance_line(data['balance'])}"))
 
 
 @loyalty_app.command("spend")
@@ -132,7 +124,7 @@ def spend(
     """Spend points, earliest expiry first; refused when too few. 使用积分。"""
     with _client() as c:
         data = c.loyalty.spend(identifier, points, reason=reason, external_id=external_id, actor="cli")
-    _emit(data, as_json, lambda: out.print(f"entry {data['entry']['id']}: {_balance_line(data['balance'])}"))
+    emit(data, as_json, lambda: out.print(f"entry {data['entry']['id']}: {_balance_line(data['balance'])}"))
 
 
 @loyalty_app.command("ledger")
@@ -144,7 +136,7 @@ def ledger(
     """Every points movement, newest first, with each award's expiry. 积分明细。"""
     with _client() as c:
         rows = c.loyalty.ledger(identifier, limit=limit)
-    _emit(
+    emit(
         rows,
         as_json,
         lambda: print_table(
@@ -175,7 +167,7 @@ def members(
     """Members, newest first, with tier and points. 会员列表。"""
     with _client() as c:
         data = c.loyalty.members(tier=tier, limit=limit)
-    _emit(
+    emit(
         data,
         as_json,
         lambda: print_table(
@@ -200,7 +192,7 @@ def verify(as_json: JsonOpt = False) -> None:
     """Prove the ledger: every balance equals its entries (exit 1 when not). 校验积分账本。"""
     with _client() as c:
         report = c.loyalty.verify()
-    _emit(
+    emit(
         report,
         as_json,
         lambda: out.print(
@@ -218,15 +210,7 @@ def programme_show(as_json: JsonOpt = False) -> None:
     """The programme's settings. 查看积分规则。"""
     with _client() as c:
         data = c.loyalty.programme()
-    _emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
-
-
-def _value(text: str) -> Any:
-    """JSON when it parses (``{"order": "1Y"}``, ``true``, ``7``), else the text itself."""
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except ValueError:
-        return text
+    emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
 
 
 @programme_app.command("set")
@@ -241,15 +225,9 @@ def programme_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Change settings; all are checked before any applies. 修改积分规则。"""
-    changes: dict[str, Any] = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"{item!r}: expected KEY=VALUE", 2)
-        changes[key.strip()] = _value(value)
     with _client() as c:
-        data = c.loyalty.set_programme(changes, actor="cli")
-    _emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
+        data = c.loyalty.set_programme(key_values(settings, parse_float=Decimal), actor="cli")
+    emit(data, as_json, lambda: print_table(["setting", "value"], list(data.items())))
 
 
 # --- tiers -------------------------------------------------------------------------------------
@@ -291,7 +269,7 @@ def tiers_list(as_json: JsonOpt = False) -> None:
     """Tiers from lowest to highest. 等级列表。"""
     with _client() as c:
         rows = c.loyalty.tiers()
-    _emit(rows, as_json, lambda: _print_tiers(rows))
+    emit(rows, as_json, lambda: _print_tiers(rows))
 
 
 @tiers_app.command("add")
@@ -320,7 +298,7 @@ def tiers_add(
     )
     with _client() as c:
         tier = c.loyalty.add_tier(key, actor="cli", **values)
-    _emit(tier, as_json, lambda: _print_tiers([tier]))
+    emit(tier, as_json, lambda: _print_tiers([tier]))
 
 
 @tiers_app.command("update")
@@ -349,7 +327,7 @@ def tiers_update(
     )
     with _client() as c:
         tier = c.loyalty.update_tier(key, actor="cli", **values)
-    _emit(tier, as_json, lambda: _print_tiers([tier]))
+    emit(tier, as_json, lambda: _print_tiers([tier]))
 
 
 # --- jobs --------------------------------------------------------------------------------------
@@ -371,4 +349,4 @@ def jobs_run(
             raise fail(f"--only {name!r}: one of {', '.join(JOBS)}", 2)
     with _client() as c:
         done = c.loyalty.run_jobs(only=only or None)
-    _emit(done, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in done.items())))
+    emit(done, as_json, lambda: out.print(", ".join(f"{k} {v}" for k, v in done.items())))

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from siyu.cli.common import JsonOpt, fail, out, print_table
-from siyu.cli.loyalty import _client, _emit, _given
+from siyu.cli.common import JsonOpt, emit, fail, out, print_table
+from siyu.cli.loyalty import _client, _given
 
 checkins_app = typer.Typer(
     help="Daily check-ins (签到): check in, history, settings. 每日签到。", no_args_is_help=True
@@ -47,7 +47,7 @@ def checkin(identifier: Ident, as_json: JsonOpt = False) -> None:
     with _client() as c:
         data = c.engage.checkin(identifier, actor="cli")
     word = "checked in" if data["new"] else "already checked in"
-    _emit(
+    emit(
         data, as_json, lambda: out.print(f"{word} {data['day']}: streak {data['streak']}, +{data['points']}")
     )
 
@@ -61,7 +61,7 @@ def history(
     """A member's recent check-ins. 签到记录。"""
     with _client() as c:
         rows = c.engage.checkins(identifier, limit=limit)
-    _emit(rows, as_json, lambda: print_table(["day", "streak", "points"], [r.values() for r in rows]))
+    emit(rows, as_json, lambda: print_table(["day", "streak", "points"], [r.values() for r in rows]))
 
 
 @checkins_app.command("settings")
@@ -87,7 +87,7 @@ def checkin_settings(
             if milestones is not None:
                 new["milestones"] = _json_arg(milestones, "--milestones")
             data = c.engage.set_checkin_settings(new, actor="cli")
-    _emit(data, as_json, lambda: out.print(f"points {data['points']}  milestones {data['milestones']}"))
+    emit(data, as_json, lambda: out.print(f"points {data['points']}  milestones {data['milestones']}"))
 
 
 # --- tasks -----------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def tasks_list(as_json: JsonOpt = False) -> None:
     with _client() as c:
         rows = c.engage.tasks()
     cols = ["key", "name", "reward_points", "reward_coupon", "badge", "active", "completed"]
-    _emit(rows, as_json, lambda: print_table(cols, [[r[k] for k in cols] for r in rows]))
+    emit(rows, as_json, lambda: print_table(cols, [[r[k] for k in cols] for r in rows]))
 
 
 @tasks_app.command("add")
@@ -152,7 +152,7 @@ def tasks_add(
         data = c.engage.add_task(
             key, actor="cli", **_task_values(name, condition, points, coupon, badge, None)
         )
-    _emit(data, as_json, lambda: out.print(f"task {data['key']} added"))
+    emit(data, as_json, lambda: out.print(f"task {data['key']} added"))
 
 
 @tasks_app.command("update")
@@ -171,7 +171,7 @@ def tasks_update(
         data = c.engage.update_task(
             key, actor="cli", **_task_values(name, condition, points, coupon, badge, active)
         )
-    _emit(data, as_json, lambda: out.print(f"task {data['key']} updated"))
+    emit(data, as_json, lambda: out.print(f"task {data['key']} updated"))
 
 
 @tasks_app.command("run")
@@ -179,7 +179,7 @@ def tasks_run(as_json: JsonOpt = False) -> None:
     """Evaluate the tasks on events received since the last run. 评估任务。"""
     with _client() as c:
         data = c.engage.run_tasks()
-    _emit(data, as_json, lambda: out.print(f"{data['events']} events, completed {data['completed']}"))
+    emit(data, as_json, lambda: out.print(f"{data['events']} events, completed {data['completed']}"))
 
 
 @tasks_app.command("badges")
@@ -187,7 +187,7 @@ def tasks_badges(identifier: Ident, as_json: JsonOpt = False) -> None:
     """A member's completed tasks and badges. 会员勋章。"""
     with _client() as c:
         rows = c.engage.badges(identifier)
-    _emit(
+    emit(
         rows,
         as_json,
         lambda: print_table(
@@ -208,7 +208,7 @@ def catalogue_list(as_json: JsonOpt = False) -> None:
     with _client() as c:
         rows = c.engage.catalogue()
     cols = ["key", "name", "kind", "points", "coupon_template", "stock", "per_member_limit", "active"]
-    _emit(rows, as_json, lambda: print_table(cols, [[r[k] for k in cols] for r in rows]))
+    emit(rows, as_json, lambda: print_table(cols, [[r[k] for k in cols] for r in rows]))
 
 
 @catalogue_app.command("add")
@@ -228,7 +228,7 @@ def catalogue_add(
     )
     with _client() as c:
         data = c.engage.add_item(key, actor="cli", **values)
-    _emit(data, as_json, lambda: out.print(f"item {data['key']} added"))
+    emit(data, as_json, lambda: out.print(f"item {data['key']} added"))
 
 
 @catalogue_app.command("update")
@@ -253,7 +253,7 @@ def catalogue_update(
     )
     with _client() as c:
         data = c.engage.update_item(key, actor="cli", **values)
-    _emit(data, as_json, lambda: out.print(f"item {data['key']} updated"))
+    emit(data, as_json, lambda: out.print(f"item {data['key']} updated"))
 
 
 @catalogue_app.command("redeem")
@@ -270,7 +270,7 @@ def catalogue_redeem(
     with _client() as c:
         data = c.engage.redeem(identifier, item, external_id=external_id, actor="cli")
     code = (data.get("coupon") or {}).get("code")
-    _emit(
+    emit(
         data,
         as_json,
         lambda: out.print(f"redeemed {item} for {data['points']} points" + (f": {code}" if code else "")),
@@ -287,7 +287,7 @@ def catalogue_redemptions(
     with _client() as c:
         rows = c.engage.redemptions(identifier, limit=limit)
     cols = ["id", "contact_id", "item", "points", "created_at"]
-    _emit(rows, as_json, lambda: print_table(cols, [[r[k] for k in cols] for r in rows]))
+    emit(rows, as_json, lambda: print_table(cols, [[r[k] for k in cols] for r in rows]))
 
 
 # --- birthdays -------------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def birthdays_run(as_json: JsonOpt = False) -> None:
     """Give today's birthday gifts (points and the tier's coupon, once a year). 发放生日礼。"""
     with _client() as c:
         data = c.engage.run_birthdays()
-    _emit(
+    emit(
         data,
         as_json,
         lambda: out.print(f"{data['gifted']} gifted, {data['points']} points, {data['coupons']} coupons"),

@@ -4,13 +4,18 @@ campaigns and codes, is the core's), so each side's module stays its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 import typer
 
-from siyu.cli.common import JsonOpt, fail, open_client, out, print_json, print_table
+from siyu.cli.common import (
+    JsonOpt,
+    client_refusing,
+    emit,
+    out,
+    print_table,
+)
 
 insights_app = typer.Typer(help="Referral insights. 裂变数据。", no_args_is_help=True)
 review_app = typer.Typer(
@@ -25,24 +30,12 @@ Note = Annotated[
 ]
 
 
-@contextmanager
-def _client() -> Iterator[Any]:
+def _client() -> AbstractContextManager[Any]:
     """The client; a refused request ends the command with its message (exit 2)."""
     from siyu.referrals.metrics import CampaignNotFound
     from siyu.referrals.review import ReviewError, ReviewNotFound
 
-    with open_client() as client:
-        try:
-            yield client
-        except (CampaignNotFound, ReviewError, ReviewNotFound) as exc:
-            raise fail(str(exc), 2) from exc
-
-
-def _emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
-    if as_json:
-        print_json(data)
-    else:
-        text()
+    return client_refusing(CampaignNotFound, ReviewError, ReviewNotFound)
 
 
 @insights_app.command("stats")
@@ -56,7 +49,7 @@ def stats(campaign: Campaign, as_json: JsonOpt = False) -> None:
             out.print(f"{key}: {data[key]}")
         out.print(f"cost_per_qualified: {data['cost_per_qualified'] or '-'}")
 
-    _emit(data, as_json, text)
+    emit(data, as_json, text)
 
 
 @insights_app.command("leaderboard")
@@ -68,7 +61,7 @@ def board(
     """Inviters ranked by qualified friends; names masked (张**). 邀请排行榜。"""
     with _client() as c:
         rows = c.referral_insights.leaderboard(campaign, limit=limit)
-    _emit(
+    emit(
         rows,
         as_json,
         lambda: print_table(
@@ -100,7 +93,7 @@ def tree(
             out.print(f"{'  ' * depth}{name} [{node['status']}] {node['size']}{hidden}")
             stack.extend((c, depth + 1) for c in reversed(node["children"]))
 
-    _emit(root, as_json, text)
+    emit(root, as_json, text)
 
 
 @insights_app.command("rescore")
@@ -108,7 +101,7 @@ def rescore(campaign: Campaign, as_json: JsonOpt = False) -> None:
     """Re-score every referral's fraud risk (strict campaigns flag those over it). 重新评估风险。"""
     with _client() as c:
         data = c.referral_insights.rescore(campaign)
-    _emit(data, as_json, lambda: out.print(" ".join(f"{k} {v}" for k, v in data.items())))
+    emit(data, as_json, lambda: out.print(" ".join(f"{k} {v}" for k, v in data.items())))
 
 
 @review_app.command("list")
@@ -131,7 +124,7 @@ def review_list(
         ]
         for r in data["referrals"]
     ]
-    _emit(
+    emit(
         data, as_json, lambda: print_table(["id", "campaign", "inviter", "invitee", "score", "reasons"], rows)
     )
 
@@ -141,7 +134,7 @@ def approve(referral_id: ReferralId, note: Note = None, as_json: JsonOpt = False
     """Clear a flagged referral: it goes back to qualified (or pending). 审核通过。"""
     with _client() as c:
         data = c.referral_insights.approve(referral_id, actor="cli", note=note)
-    _emit(data, as_json, lambda: out.print(f"{data['id']}: {data['status']}"))
+    emit(data, as_json, lambda: out.print(f"{data['id']}: {data['status']}"))
 
 
 @review_app.command("void")
@@ -157,7 +150,7 @@ def void(
     """Void a flagged referral with a reason. 作废。"""
     with _client() as c:
         data = c.referral_insights.void(referral_id, reason=reason, actor="cli", note=note)
-    _emit(data, as_json, lambda: out.print(f"{data['id']}: {data['status']} ({data['void_reason']})"))
+    emit(data, as_json, lambda: out.print(f"{data['id']}: {data['status']} ({data['void_reason']})"))
 
 
 def register(group: Any) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from siyu.coupons.codes import normalise
 from siyu.coupons.errors import CouponError
 from siyu.coupons.rules import OrderContext, discount, refusal
-from siyu.coupons.service import REDEEMED, RedeemResult, _cut, _digest, check_order, customer
+from siyu.coupons.service import REDEEMED, RedeemResult, attempt_row, check_order, customer, redeemed_event
 from siyu.store.changes import emit_timed_events, note_changed
 from siyu.store.dialect import chunked
 from siyu.store.models.coupons import Coupon, CouponRedemption, CouponTemplate
@@ -309,17 +309,9 @@ class BatchRedeemer:
         for p in won:
             results[p.index] = RedeemResult(True, None, p.value, p.coupon)
             attempts.append(self._attempt(items[p.index][0], p.coupon, p.order, "succeeded", None, p.value))
-            who = customer(p.coupon, p.order)
-            if who is not None:
-                props = {
-                    "code": p.coupon.code,
-                    "template": p.template.key,
-                    "order_id": p.order.order_no,
-                    "source": p.order.order_source,
-                    "discount": float(p.value),
-                }
-                mid = f"coupon.redeemed:{who:012d}:{p.coupon.id}:{_digest(p.order)}"
-                events.append((mid, who, props, p.order.at or self.now))
+            event = redeemed_event(p.coupon, p.template, p.order, p.value, self.now)
+            if event is not None:
+                events.append(event)
         if attempts:
             attempts.sort(key=lambda a: (a["at"], a["order_no"]))  # type: ignore[arg-type, return-value]
             self.session.execute(insert(CouponRedemption), attempts)
@@ -345,18 +337,4 @@ class BatchRedeemer:
         reason: str | None,
         value: Decimal | None,
     ) -> dict[str, object]:
-        return {
-            "coupon_id": c.id if c else None,
-            "template_id": c.template_id if c else None,
-            "contact_id": customer(c, order) if c else order.contact_id,
-            "code": normalise(code)[:64],
-            "order_source": _cut(order.order_source, 64),
-            "order_no": order.order_no[:128],
-            "order_amount": None if order.amount is None else Decimal(order.amount),
-            "discount": value,
-            "status": status,
-            "reason": reason,
-            "device": _cut(order.device, 128),
-            "details": {"channel": order.channel} if order.channel else {},
-            "at": order.at or self.now,
-        }
+        return attempt_row(code, c, order, status, reason, value, self.now)

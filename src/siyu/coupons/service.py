@@ -24,7 +24,7 @@ from siyu.coupons.errors import CouponError
 from siyu.coupons.issuing import Issuer
 from siyu.coupons.rules import OrderContext, discount, refusal
 from siyu.coupons.templates import TemplateService
-from siyu.store.changes import emit_events, note_changed
+from siyu.store.changes import emit_timed_events, note_changed
 from siyu.store.dialect import chunked
 from siyu.store.models.base import utcnow
 from siyu.store.models.coupons import Coupon, CouponRedemption, CouponTemplate
@@ -76,6 +76,51 @@ def check_order(order: OrderContext) -> None:
 def customer(c: Coupon, order: OrderContext) -> int | None:
     """Whose redemption it is: the coupon's holder, else (an unassigned bearer code) the buyer."""
     return c.contact_id if c.contact_id is not None else order.contact_id
+
+
+def attempt_row(
+    code: str,
+    c: Coupon | None,
+    order: OrderContext,
+    status: str,
+    reason: str | None,
+    value: Decimal | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """One ``coupon_redemptions`` row: every attempt is kept, refused ones with their reason."""
+    return {
+        "coupon_id": c.id if c else None,
+        "template_id": c.template_id if c else None,
+        "contact_id": customer(c, order) if c else order.contact_id,
+        "code": normalise(code)[:64],
+        "order_source": _cut(order.order_source, 64),
+        "order_no": order.order_no[:128],
+        "order_amount": None if order.amount is None else Decimal(order.amount),
+        "discount": value,
+        "status": status,
+        "reason": reason,
+        "device": _cut(order.device, 128),
+        "details": {"channel": order.channel} if order.channel else {},
+        "at": order.at or now,
+    }
+
+
+def redeemed_event(
+    c: Coupon, t: CouponTemplate, order: OrderContext, value: Decimal, now: datetime
+) -> tuple[str, int, dict[str, Any], datetime] | None:
+    """The ``Coupon Redeemed`` event of a success (message id, contact, properties, time), or
+    None for a bearer code nobody holds on an order without a contact."""
+    who = customer(c, order)
+    if who is None:
+        return None
+    props = {
+        "code": c.code,
+        "template": t.key,
+        "order_id": order.order_no,
+        "source": order.order_source,
+        "discount": float(value),
+    }
+    return f"coupon.redeemed:{who:012d}:{c.id}:{_digest(order)}", who, props, order.at or now
 
 
 class CouponService:
@@ -242,43 +287,15 @@ class CouponService:
         reason: str | None,
         value: Decimal | None,
     ) -> None:
-        self.session.add(
-            CouponRedemption(
-                coupon_id=c.id if c else None,
-                template_id=c.template_id if c else None,
-                contact_id=(self._customer(c, order) if c else order.contact_id),
-                code=normalise(code)[:64],
-                order_source=_cut(order.order_source, 64),
-                order_no=order.order_no[:128],
-                order_amount=None if order.amount is None else Decimal(order.amount),
-                discount=value,
-                status=status,
-                reason=reason,
-                device=_cut(order.device, 128),
-                details={"channel": order.channel} if order.channel else {},
-                at=order.at or self.now,
-            )
-        )
+        self.session.add(CouponRedemption(**attempt_row(code, c, order, status, reason, value, self.now)))
         self.session.flush()
 
     def _redeemed(self, c: Coupon, t: CouponTemplate, order: OrderContext, value: Decimal) -> None:
-        who = self._customer(c, order)
-        if who is None:
+        event = redeemed_event(c, t, order, value, self.now)
+        if event is None:
             return
-        props = {
-            "code": c.code,
-            "template": t.key,
-            "order_id": order.order_no,
-            "source": order.order_source,
-            "discount": float(value),
-        }
-        emit_events(
-            self.session,
-            REDEEMED,
-            [(f"coupon.redeemed:{who:012d}:{c.id}:{_digest(order)}", who, props)],
-            order.at or self.now,
-        )
-        note_changed(self.session, [who])
+        emit_timed_events(self.session, REDEEMED, [event])
+        note_changed(self.session, [event[1]])
 
     # --- refunds, expiry, holdings ------------------------------------------------------------
     def on_refund(self, order_source: str, order_no: str, *, full: bool) -> None:

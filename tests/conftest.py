@@ -96,6 +96,21 @@ def ctx(settings: Settings) -> Iterator[AppContext]:
     context.close()
 
 
+@pytest.fixture
+def contacts(ctx: AppContext) -> Callable[[int], list[int]]:
+    """``contacts(n)``: n new contacts with nothing on them; their ids."""
+    from siyu.store.models.contacts import Contact
+
+    def make(n: int) -> list[int]:
+        with ctx.db.session() as s:
+            rows = [Contact() for _ in range(n)]
+            s.add_all(rows)
+            s.flush()
+            return [c.id for c in rows]
+
+    return make
+
+
 # --- a real HTTP server (API and console) ----------------------------------------------------
 @dataclass(frozen=True)
 class RunningServer:

@@ -1,4 +1,4 @@
-"""Fixtures of the coupons tests: contacts and a template factory."""
+"""Fixtures of the coupons tests: a template factory (contacts come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,8 @@ import pytest
 
 from siyu.context import AppContext
 from siyu.coupons.templates import TemplateService
-from siyu.store.models.contacts import Contact
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def contacts(ctx: AppContext) -> Callable[[int], list[int]]:
-    def make(n: int) -> list[int]:
-        with ctx.db.session() as s:
-            rows = [Contact() for _ in range(n)]
-            s.add_all(rows)
-            s.flush()
-            return [c.id for c in rows]
-
-    return make
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from siyu.context import AppContext
 from siyu.coupons.templates import TemplateService
 from siyu.referrals.service import ReferralService
 from siyu.store.models import utcnow
-from siyu.store.models.contacts import Contact
 from siyu.wecom.callbacks import inbox
 
 T0 = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
@@ -50,18 +49,6 @@ def definition(key: str = "spring", kind: str = "first_order", **fields: Any) ->
 @pytest.fixture
 def client(ctx: AppContext) -> Siyu:
     return Siyu(ctx)
-
-
-@pytest.fixture
-def contacts(ctx: AppContext) -> Callable[[int], list[int]]:
-    def make(n: int) -> list[int]:
-        with ctx.db.session() as s:
-            rows = [Contact() for _ in range(n)]
-            s.add_all(rows)
-            s.flush()
-            return [c.id for c in rows]
-
-    return make
 
 
 @pytest.fixture

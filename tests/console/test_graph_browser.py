@@ -156,3 +156,29 @@ def test_existing_journeys_open_in_the_editor_and_flatten_back_unchanged(
     expect(outlet_lane(page, "ab", "variant-0").locator('.g-step[data-id="tag-a"]')).to_be_attached()
     expect(outlet_lane(page, "order", "on_timeout").locator('.g-step[data-id="nudge"]')).to_be_attached()
     screenshot(page, "every-step-kind")
+
+
+def test_a_save_the_server_cannot_handle_says_so_and_keeps_the_flow(server: Any, zh_page: Page) -> None:
+    page, base, client = zh_page, server.url, server.client
+    client.users.create("yun", PASSWORD, "operator", name="运营小云", language="zh", actor="test")
+    client.tags.create("新客")
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", "yun")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/console/$"))
+    page.goto(f"{base}/console/journeys/graph/new")
+    page.fill("#g-name", "失败重试")
+    page.fill("#g-key", "retry-me")
+    page.select_option("#g-trigger-kind", "tag_added")
+    page.fill("#g-trigger-value", "新客")
+    add_step(page.locator("#g-flow > .g-lane > .g-lane-foot"), "exit")
+    # the server answers the save with a 500 page (not JSON), as a crashed worker would
+    page.route(
+        "**/console/journeys/graph",
+        lambda route: route.fulfill(status=500, body="Internal Server Error", content_type="text/plain"),
+    )
+    page.click("#g-save")
+    expect(page.locator("#g-message")).to_contain_text("保存没有成功")
+    expect(page).to_have_url(re.compile(r"/console/journeys/graph/new$"))
+    expect(page.locator("#g-name")).to_have_value("失败重试")  # nothing typed is lost

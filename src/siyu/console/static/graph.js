@@ -449,7 +449,7 @@
       const res = await post({ document: d, key: editKey, check: true });
       if (mine !== seq) return;
       clearErrors();
-      if (!res.ok) for (const e of res.errors) showError(e.path, e.message);
+      if (!res.ok) for (const e of res.errors || []) showError(e.path, e.message);
       else if (res.leaving) { msgEl.hidden = false; msgEl.textContent = tx("sop_leaving", { count: res.leaving }); }
     }, 500);
   }
@@ -457,7 +457,16 @@
     clearTimeout(timer); seq++;
     clearErrors();
     msgEl.hidden = false; msgEl.textContent = T.graph_saving;
-    const res = await post({ document: serialize(), key: editKey, start: start });
+    let res;
+    try {
+      res = await post({ document: serialize(), key: editKey, start: start });
+    } catch (e) {  // a dropped connection or a page that is not JSON
+      res = null;
+    }
+    if (!res || (!res.ok && !Array.isArray(res.errors))) {  // say so instead of "saving…" for ever
+      msgEl.textContent = T.graph_save_failed;
+      return;
+    }
     if (!res.ok) {
       clearErrors();
       for (const e of res.errors) showError(e.path, e.message);

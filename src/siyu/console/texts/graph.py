@@ -120,6 +120,10 @@ TEXT: dict[str, dict[str, str]] = {
     "graph_save": {"zh": "保存草稿", "en": "Save draft"},
     "graph_save_start": {"zh": "保存并启动", "en": "Save and start"},
     "graph_saving": {"zh": "正在保存…", "en": "Saving…"},
+    "graph_save_failed": {
+        "zh": "保存没有成功（服务器未能处理），流程仍在本页，请稍后再保存。",
+        "en": "The save did not go through (the server could not handle it); the flow is still here, save again shortly.",
+    },
     "graph_actor_key": {"zh": "API 密钥 {name}", "en": "API key {name}"},
     "graph_actor_cli": {"zh": "命令行", "en": "Command line"},
     "graph_actor_python": {"zh": "编程接口", "en": "Python API"},
